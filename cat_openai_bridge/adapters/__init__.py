@@ -1,0 +1,1 @@
+"""One adapter per Cat version; the only code that touches `cat`."""

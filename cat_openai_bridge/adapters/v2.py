@@ -1,0 +1,186 @@
+"""Cheshire Cat v2 (the `cheshire-cat-ai` package, 2.x).
+
+Every Cat agent is a model. A turn runs the agent the way the Cat's own
+AG-UI stream does: a stream callback on the request context, the agent in a
+task of the same context, so its LLM tokens reach us as they are produced.
+Imports of `cat` stay inside functions: v1 imports this file too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from functools import lru_cache
+from importlib import metadata
+from typing import Any, AsyncIterator, List, Optional
+
+from starlette.requests import Request
+
+from ..core import tokens
+from ..core.conversation import ImagePart, TextPart, Turn
+from ..core.port import CatFailure, CatTurn, Identity, ModelCard, TextDelta, TurnEvent, TurnResult
+from ..core.settings import BridgeSettings
+
+DEFAULT_AGENT = "default"
+
+
+@lru_cache(maxsize=1)
+def _system_directive():
+    """A Directive class made on first use, so the Cat does not register it as a service."""
+    from cat.services.directives.base import Directive
+
+    class ClientSystemPrompt(Directive):
+        slug = "openai_bridge_client_system"
+
+        def __init__(self, policy: str, text: str) -> None:
+            self.policy = policy
+            self.text = text
+
+        async def start(self, agent) -> None:
+            if self.policy == "replace":
+                agent.system_prompt = self.text
+            else:
+                agent.system_prompt = f"{agent.system_prompt}\n\n{self.text}" if agent.system_prompt else self.text
+
+    return ClientSystemPrompt
+
+
+def _cat_message(turn: Turn):
+    from cat.types import ImageContent, Message, TextContent
+
+    content: List[Any] = []
+    for part in turn.parts:
+        if isinstance(part, TextPart):
+            content.append(TextContent(type="text", text=part.text))
+        elif isinstance(part, ImagePart):
+            content.append(ImageContent(type="image", data=part.data, mimeType=part.mime))
+    return Message(role=turn.role, content=content)
+
+
+def _message_text(message) -> str:
+    text = message.text
+    if message.tool_calls:
+        text += "".join(json.dumps({"name": c.name, "arguments": c.args}) for c in message.tool_calls)
+    return text
+
+
+def _turn_result(agent) -> TurnResult:
+    """The final answer, and usage counted over every LLM call of the turn."""
+    produced = list(agent.result.messages)
+    answers = [i for i, m in enumerate(produced) if m.role == "assistant"]
+    final = produced[answers[-1]].text if answers else ""
+    history = [(m.role, _message_text(m)) for m in agent.task.messages]
+    system = [("system", agent.system_prompt)] if agent.system_prompt else []
+    prompt_tokens = 0
+    extra = 0
+    for i, message in enumerate(produced):
+        if message.role == "assistant":
+            prompt_tokens += tokens.count_chat(system + history)
+            if i != answers[-1]:
+                extra += tokens.count_text(_message_text(message))
+        history.append((message.role, _message_text(message)))
+    return TurnResult(final, prompt_tokens, extra)
+
+
+class V2Cat:
+    name = "v2"
+    supports_images = True
+
+    def cat_version(self) -> str:
+        return metadata.version("cheshire-cat-ai")
+
+    async def identify(self, request: Request) -> Optional[Identity]:
+        from cat import config
+        from cat.ambient.context_vars import ctx
+
+        user = ctx().user
+        if user is None:
+            return None
+        credential = request.headers.get("authorization", "")
+        if credential.lower().startswith("bearer "):
+            credential = credential[7:]
+        master = config.API_KEY is not None and credential == config.API_KEY
+        return Identity(str(user.id), user.name, user.is_admin(), master)
+
+    async def load_settings(self) -> BridgeSettings:
+        from ..cat_settings import OpenAIBridgeSettings
+
+        return await OpenAIBridgeSettings.load_settings()
+
+    async def llm_configured(self) -> bool:
+        from cat.ambient.runtime import ccat
+
+        core = await ccat().get("config", "core")
+        settings = await core.load_settings()
+        return not str(settings.default_llm).startswith("default:")
+
+    def _agents(self) -> dict:
+        from cat.ambient.runtime import ccat
+
+        return ccat().registry.classes.get("agents", {})
+
+    async def list_models(self, settings: BridgeSettings) -> List[ModelCard]:
+        agents = self._agents()
+        cards = []
+        if DEFAULT_AGENT in agents:
+            cards.append(ModelCard(settings.model_alias, "cheshire-cat", "The Cat's default agent"))
+        for slug, cls in agents.items():
+            if slug != settings.model_alias:
+                cards.append(ModelCard(slug, cls.plugin_id or "core", cls.description or ""))
+        return cards
+
+    async def resolve_model(self, model: str, settings: BridgeSettings) -> Optional[str]:
+        agents = self._agents()
+        if model == settings.model_alias and DEFAULT_AGENT in agents:
+            return DEFAULT_AGENT
+        return model if model in agents else None
+
+    async def run(self, turn: CatTurn) -> AsyncIterator[TurnEvent]:
+        from cat.ambient.context_vars import ctx
+        from cat.ambient.runtime import ccat
+        from cat.types import Task
+
+        agent = await ccat().get("agents", turn.target, raise_error=False)
+        if agent is None:
+            raise CatFailure(f"agent '{turn.target}' is not available")
+        system = turn.conversation.system
+        if system and turn.system_policy != "ignore":
+            agent.directives = [*type(agent).directives, _system_directive()(turn.system_policy, system)]
+        task = Task(messages=[_cat_message(t) for t in turn.conversation.turns], stream=turn.stream)
+
+        deltas: "asyncio.Queue[Optional[str]]" = asyncio.Queue()
+
+        async def on_event(event: dict) -> None:
+            if event.get("type") == "TEXT_MESSAGE_CONTENT" and event.get("delta"):
+                deltas.put_nowait(event["delta"])
+
+        context = ctx()
+        context.stream = on_event if turn.stream else None
+        runner = asyncio.create_task(agent(task))
+        runner.add_done_callback(lambda _: deltas.put_nowait(None))
+        try:
+            while True:
+                delta = await deltas.get()
+                if delta is None:
+                    break
+                yield TextDelta(delta)
+            try:
+                runner.result()
+            except asyncio.CancelledError:
+                raise CatFailure("the Cat's run was cancelled") from None
+            except Exception as exc:
+                self.log("error", f"openai bridge: agent '{turn.target}' failed: {exc!r}")
+                raise CatFailure(str(exc) or type(exc).__name__) from None
+            yield _turn_result(agent)
+        finally:
+            context.stream = None
+            if not runner.done():
+                runner.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await runner
+
+    def log(self, level: str, message: str) -> None:
+        from cat import log
+
+        getattr(log, level, log.info)(message)

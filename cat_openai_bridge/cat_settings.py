@@ -1,0 +1,30 @@
+"""Registers `BridgeSettings` with whichever Cat imports this file.
+
+v2 finds a `Service` with `service_type = "config"` (edited at
+`PUT /settings/<plugin>__config__openai_bridge`); v1 finds a `settings_model`
+plugin function. Only the branch for the running Cat is defined.
+"""
+
+from __future__ import annotations
+
+from .core.settings import BridgeSettings
+from .runtime import running_v2
+
+if running_v2():
+    from cat.services.service import Service
+
+    class OpenAIBridgeSettings(Service):
+        """Settings of the OpenAI-compatible API."""
+
+        service_type = "config"
+        slug = "openai_bridge"
+        name = "OpenAI bridge"
+        description = "Limits and behaviour of the OpenAI-compatible endpoints under /custom/v1."
+        Settings = BridgeSettings
+
+else:
+    from cat.mad_hatter.decorators import plugin
+
+    @plugin
+    def settings_model():
+        return BridgeSettings

@@ -1,0 +1,1 @@
+"""Cat-free OpenAI protocol core: nothing in this package imports `cat`."""

@@ -1,0 +1,175 @@
+"""One chat completion: plan it from the request, run it on the Cat, shape the output.
+
+Both the JSON answer and the SSE stream come from the same turn events and the
+same `AnswerCutter`, so `max_tokens`, `stop` and usage mean the same thing in
+both modes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import AsyncIterator, Callable, List, Optional, Tuple
+
+from . import sse, tokens
+from .completions import CompletionIds, Usage, chunk, usage_chunk
+from .errors import BridgeError, invalid_request, server_error, upstream_failed, upstream_timeout
+from .port import CatFailure, CatPort, CatTurn, TextDelta, TurnEvent, TurnResult
+from .requests import ChatCompletionRequest
+from .settings import BridgeSettings
+from .shaping import AnswerCutter, reconcile
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The request's output rules, checked against the bridge's settings."""
+
+    stream: bool
+    include_usage: bool
+    limit: Optional[int]
+    stops: List[str]
+    timeout: float
+
+
+def plan(body: ChatCompletionRequest, settings: BridgeSettings) -> Plan:
+    if body.n is not None and body.n > 1:
+        raise invalid_request("Only n=1 is supported: the Cat gives one answer per turn.", "n", "unsupported_value")
+    if body.tools:
+        raise invalid_request(
+            "Client-declared tools are not supported by this Cat adapter.", "tools", "unsupported_parameter"
+        )
+    if body.logprobs:
+        raise invalid_request("logprobs are not available from the Cat.", "logprobs", "unsupported_parameter")
+    fmt = (body.response_format or {}).get("type", "text")
+    if fmt != "text":
+        raise invalid_request(
+            f"response_format '{fmt}' is not supported; only 'text' is.", "response_format.type", "unsupported_value"
+        )
+    if len(body.messages) > settings.max_messages:
+        raise invalid_request(
+            f"Too many messages: {len(body.messages)}. This bridge accepts at most {settings.max_messages}.",
+            "messages",
+            "too_many_messages",
+        )
+    stops = body.stop_sequences()
+    if len(stops) > 4:
+        raise invalid_request("Invalid 'stop': at most 4 stop sequences are allowed.", "stop", "invalid_value")
+    stream = bool(body.stream)
+    if body.stream_options is not None and not stream:
+        raise invalid_request(
+            "The 'stream_options' parameter is only allowed when 'stream' is enabled.", "stream_options", "invalid_value"
+        )
+    if stream and not settings.enable_streaming:
+        raise invalid_request(
+            "Streaming is disabled on this Cat (setting enable_streaming).", "stream", "streaming_disabled"
+        )
+    asked = body.completion_limit()
+    ceiling = settings.max_tokens or None
+    if asked is not None and ceiling is not None and asked > ceiling:
+        param = "max_completion_tokens" if body.max_completion_tokens is not None else "max_tokens"
+        raise invalid_request(
+            f"{param} is too large: {asked}. This Cat allows at most {ceiling} completion tokens.", param, "invalid_value"
+        )
+    include_usage = bool(body.stream_options and body.stream_options.include_usage)
+    return Plan(stream, include_usage, asked if asked is not None else ceiling, stops, settings.request_timeout)
+
+
+async def _next(events: AsyncIterator[TurnEvent], deadline: float) -> Optional[TurnEvent]:
+    remaining = deadline - asyncio.get_running_loop().time()
+    if remaining <= 0:
+        raise asyncio.TimeoutError
+    try:
+        return await asyncio.wait_for(events.__anext__(), remaining)
+    except StopAsyncIteration:
+        return None
+
+
+async def run_to_end(cat: CatPort, turn: CatTurn, p: Plan) -> Tuple[str, str, Usage]:
+    """The whole answer: (content, finish_reason, usage). Raises BridgeError."""
+    events = cat.run(turn)
+    deadline = asyncio.get_running_loop().time() + p.timeout
+    result: Optional[TurnResult] = None
+    try:
+        while True:
+            ev = await _next(events, deadline)
+            if ev is None:
+                break
+            if isinstance(ev, TurnResult):
+                result = ev
+    except asyncio.TimeoutError:
+        raise upstream_timeout(p.timeout) from None
+    except CatFailure as exc:
+        raise upstream_failed(str(exc)) from None
+    finally:
+        await events.aclose()
+    if result is None:
+        raise upstream_failed("the turn ended without an answer")
+    cutter = AnswerCutter(p.limit, p.stops)
+    content = cutter.feed(result.text) + cutter.finish()
+    usage = Usage(result.prompt_tokens, tokens.count_text(content) + result.extra_completion_tokens)
+    return content, cutter.finish_reason or "stop", usage
+
+
+async def stream(
+    cat: CatPort,
+    turn: CatTurn,
+    p: Plan,
+    ids: CompletionIds,
+    log: Callable[[str, str], None],
+) -> AsyncIterator[bytes]:
+    """SSE body: role chunk, one chunk per Cat token, finish chunk, usage, [DONE].
+
+    A failure after the headers went out ends the stream with an OpenAI error
+    event and no `finish_reason`, so no client mistakes half an answer for a
+    whole one.
+    """
+    with_usage = p.include_usage
+    yield sse.event(chunk(ids, {"role": "assistant", "content": "", "refusal": None}, with_usage_field=with_usage))
+    events = cat.run(turn)
+    deadline = asyncio.get_running_loop().time() + p.timeout
+    cutter = AnswerCutter(p.limit, p.stops)
+    streamed: List[str] = []
+    result: Optional[TurnResult] = None
+    try:
+        while not cutter.done:
+            ev = await _next(events, deadline)
+            if ev is None:
+                break
+            if isinstance(ev, TextDelta):
+                streamed.append(ev.text)
+                out = cutter.feed(ev.text)
+                if out:
+                    yield sse.event(chunk(ids, {"content": out}, with_usage_field=with_usage))
+            else:
+                result = ev
+        if not cutter.done:
+            if result is None:
+                raise CatFailure("the turn ended without an answer")
+            tail, consistent = reconcile("".join(streamed), result.text)
+            if not consistent:
+                log("debug", "streamed tokens differ from the Cat's final answer; the stream keeps what was sent")
+            out = cutter.feed(tail) + cutter.finish()
+            if out:
+                yield sse.event(chunk(ids, {"content": out}, with_usage_field=with_usage))
+        yield sse.event(chunk(ids, {}, cutter.finish_reason, with_usage_field=with_usage))
+        if with_usage:
+            while result is None:  # cut early: let the turn end to count its prompt
+                ev = await _next(events, deadline)
+                if ev is None:
+                    raise CatFailure("the turn ended without an answer")
+                if isinstance(ev, TurnResult):
+                    result = ev
+            usage = Usage(result.prompt_tokens, tokens.count_text(cutter.sent) + result.extra_completion_tokens)
+            yield sse.event(usage_chunk(ids, usage))
+        yield sse.DONE
+    except asyncio.TimeoutError:
+        yield sse.event(upstream_timeout(p.timeout).body())
+    except CatFailure as exc:
+        yield sse.event(upstream_failed(str(exc)).body())
+    except BridgeError as exc:
+        yield sse.event(exc.body())
+    except Exception as exc:  # never a trace on the wire
+        log("error", f"stream failed: {exc!r}")
+        yield sse.event(server_error().body())
+    finally:
+        await events.aclose()

@@ -1,0 +1,77 @@
+"""Chat Completions response bodies: the `chat.completion` object and its chunks.
+
+One `CompletionIds` per request gives every chunk the same `id`, `created`
+and `model`, as OpenAI does.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Optional
+
+
+@dataclass(frozen=True)
+class Usage:
+    prompt_tokens: int
+    completion_tokens: int
+
+    def body(self) -> dict:
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.prompt_tokens + self.completion_tokens,
+        }
+
+
+@dataclass(frozen=True)
+class CompletionIds:
+    model: str
+    id: str = field(default_factory=lambda: f"chatcmpl-{uuid.uuid4().hex}")
+    created: int = field(default_factory=lambda: int(time.time()))
+
+
+def completion(ids: CompletionIds, content: str, finish_reason: str, usage: Optional[Usage]) -> dict:
+    return {
+        "id": ids.id,
+        "object": "chat.completion",
+        "created": ids.created,
+        "model": ids.model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": content, "refusal": None},
+                "logprobs": None,
+                "finish_reason": finish_reason,
+            }
+        ],
+        "usage": usage.body() if usage else None,
+        "system_fingerprint": None,
+    }
+
+
+def chunk(ids: CompletionIds, delta: dict, finish_reason: Optional[str] = None, with_usage_field: bool = False) -> dict:
+    body = {
+        "id": ids.id,
+        "object": "chat.completion.chunk",
+        "created": ids.created,
+        "model": ids.model,
+        "system_fingerprint": None,
+        "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}],
+    }
+    if with_usage_field:
+        body["usage"] = None
+    return body
+
+
+def usage_chunk(ids: CompletionIds, usage: Usage) -> dict:
+    return {
+        "id": ids.id,
+        "object": "chat.completion.chunk",
+        "created": ids.created,
+        "model": ids.model,
+        "system_fingerprint": None,
+        "choices": [],
+        "usage": usage.body(),
+    }

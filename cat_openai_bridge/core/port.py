@@ -1,0 +1,82 @@
+"""What the core needs from a Cat, whatever its version.
+
+An adapter implements `CatPort`; the core never imports `cat`. A turn is an
+async stream of `TextDelta`s ending with exactly one `TurnResult`; a Cat that
+fails raises `CatFailure` and the client gets an error, never a stand-in text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import AsyncIterator, List, Optional, Protocol, Union
+
+from starlette.requests import Request
+
+from .conversation import Conversation
+from .settings import BridgeSettings
+
+
+class CatFailure(Exception):
+    """The Cat's pipeline (or its LLM) failed to produce an answer."""
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who the Cat answers as: taken from the credential, never from the body."""
+
+    user_id: str
+    name: str
+    is_admin: bool = False
+    master_key: bool = False
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    id: str
+    owned_by: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class CatTurn:
+    conversation: Conversation
+    target: str  # the adapter's own name for the model (v2: an agent slug)
+    stream: bool
+    system_policy: str
+    identity: Identity
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True)
+class TurnResult:
+    text: str
+    prompt_tokens: int  # every prompt the Cat sent its LLM during the turn
+    extra_completion_tokens: int = 0  # LLM output that is not the final answer (tool calls)
+
+
+TurnEvent = Union[TextDelta, TurnResult]
+
+
+class CatPort(Protocol):
+    name: str  # adapter name, e.g. "v2"
+    supports_images: bool
+
+    def cat_version(self) -> str: ...
+
+    async def identify(self, request: Request) -> Optional[Identity]: ...
+
+    async def load_settings(self) -> BridgeSettings: ...
+
+    async def llm_configured(self) -> bool: ...
+
+    async def list_models(self, settings: BridgeSettings) -> List[ModelCard]: ...
+
+    async def resolve_model(self, model: str, settings: BridgeSettings) -> Optional[str]: ...
+
+    def run(self, turn: CatTurn) -> AsyncIterator[TurnEvent]: ...
+
+    def log(self, level: str, message: str) -> None: ...

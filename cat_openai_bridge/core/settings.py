@@ -1,0 +1,44 @@
+"""The bridge's settings, as the Cat's admin shows and validates them.
+
+Both adapters hand this same model to their Cat, so a value the model refuses
+is refused by the admin on every version.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+SystemMessagePolicy = Literal["append", "replace", "ignore"]
+
+
+class BridgeSettings(BaseModel):
+    rate_limit_per_minute: int = Field(
+        60, ge=0, le=1000, description="Requests per minute per Cat user (0 = no limit)."
+    )
+    max_tokens: int = Field(
+        4000,
+        ge=0,
+        le=32000,
+        description="Ceiling on the completion tokens a request may ask for, and the cut when it asks none (0 = unlimited).",
+    )
+    enable_streaming: bool = Field(True, description="Allow `stream: true` requests.")
+    debug_mode: bool = Field(False, description="Log a summary of every request and response.")
+    request_timeout: float = Field(
+        300.0, ge=1.0, le=3600.0, description="Seconds the Cat may take for one answer before a 504."
+    )
+    system_message_policy: SystemMessagePolicy = Field(
+        "append",
+        description="What `system`/`developer` messages do to the agent's prompt: append to it, replace it, or are ignored.",
+    )
+    max_request_bytes: int = Field(
+        8 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024, description="Largest request body accepted (bytes); larger gets a 413."
+    )
+    max_messages: int = Field(1000, ge=1, le=100000, description="Most entries a request's `messages` may have.")
+    model_alias: str = Field(
+        "cheshire-cat",
+        min_length=1,
+        max_length=64,
+        description="Model id that names the Cat's default agent.",
+    )

@@ -1,0 +1,91 @@
+"""Cutting the Cat's answer at `max_tokens` and `stop`, as it streams.
+
+The Cat's LLM knows nothing of the client's limits, so the bridge enforces
+them on the Cat's output, chunk by chunk, holding back only as many characters
+as could be the start of a stop sequence.
+"""
+
+from __future__ import annotations
+
+from typing import List, Optional, Tuple
+
+from . import tokens
+
+
+class AnswerCutter:
+    """Feed deltas in, get the text that may be sent out and whether it ended."""
+
+    def __init__(self, limit: Optional[int], stops: List[str]) -> None:
+        self.limit = limit
+        self.stops = [s for s in stops if s]
+        self._hold = max((len(s) for s in self.stops), default=1) - 1
+        self._pending = ""  # received, not yet released (may start a stop)
+        self.sent = ""  # released to the client
+        self._estimate = 0  # running token estimate of `sent`
+        self.finish_reason: Optional[str] = None
+
+    @property
+    def done(self) -> bool:
+        return self.finish_reason is not None
+
+    def feed(self, delta: str) -> str:
+        if self.done or not delta:
+            return ""
+        self._pending += delta
+        cut = self._find_stop()
+        if cut is not None:
+            out = self._release(self._pending[:cut])
+            if not self.done:
+                self.finish_reason = "stop"
+            return out
+        keep = min(self._hold, len(self._pending))
+        ready, self._pending = self._pending[: len(self._pending) - keep], self._pending[len(self._pending) - keep :]
+        return self._release(ready)
+
+    def finish(self) -> str:
+        """End of the Cat's answer: release what was held back."""
+        if self.done:
+            return ""
+        out = self._release(self._pending)
+        self._pending = ""
+        if not self.done:
+            self.finish_reason = "stop"
+        return out
+
+    def _find_stop(self) -> Optional[int]:
+        hits = [i for i in (self._pending.find(s) for s in self.stops) if i >= 0]
+        return min(hits) if hits else None
+
+    def _release(self, text: str) -> str:
+        if not text:
+            return ""
+        if self.limit is None:
+            self.sent += text
+            return text
+        self._estimate += tokens.count_text(text)
+        if self._estimate > self.limit:
+            whole = self.sent + text
+            self._estimate = tokens.count_text(whole)
+            if self._estimate > self.limit:
+                allowed = tokens.head(whole, self.limit)
+                out = allowed[len(self.sent) :] if len(allowed) > len(self.sent) else ""
+                self.sent += out
+                self._pending = ""
+                self.finish_reason = "length"
+                return out
+        self.sent += text
+        return text
+
+
+def reconcile(streamed: str, final: str) -> Tuple[str, bool]:
+    """What to send after the stream so the client ends with the Cat's answer.
+
+    Returns (tail, consistent). Tokens streamed before tool calls or an answer
+    rewritten by a hook make `streamed` differ from `final`; what was sent
+    cannot be taken back, so only a missing tail is added.
+    """
+    if streamed == final or streamed.endswith(final):
+        return "", True
+    if final.startswith(streamed):
+        return final[len(streamed) :], True
+    return "", False

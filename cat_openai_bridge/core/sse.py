@@ -1,0 +1,11 @@
+"""Server-sent events framing, as OpenAI streams them."""
+
+from __future__ import annotations
+
+import json
+
+DONE = b"data: [DONE]\n\n"
+
+
+def event(payload: dict) -> bytes:
+    return b"data: " + json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n\n"

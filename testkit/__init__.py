@@ -1,0 +1,1 @@
+"""Real parts for tests and benchmarks: a scripted LLM server and Cat launchers."""

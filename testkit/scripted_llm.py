@@ -1,0 +1,185 @@
+"""A deterministic OpenAI-compatible LLM server for tests and benchmarks.
+
+The Cat reaches it through its own OpenAI-compatible provider, so everything
+from the Cat's LLM client upward is real. Replies are scripted by directives in
+the last user message (the Cat passes them through untouched):
+
+    [[reply:TEXT]]      answer TEXT (otherwise "Echo: <last user text>")
+    [[tokens:N]]        answer N tokens " t0 t1 ..."
+    [[delay:MS]]        wait MS milliseconds before each token
+    [[fail:status:S]]   answer HTTP S with an OpenAI error object
+    [[fail:after:K]]    stream K tokens, then drop the connection
+    [[hang]]            never answer
+    [[garbage]]         answer bytes that are not JSON
+
+A token is a word with its leading whitespace. Every request is logged with the
+wall-clock times of its first and last token: GET /_requests.
+
+    python -m testkit.scripted_llm --port 0 --delay-ms 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import time
+from collections import deque
+from typing import Any, Deque, Dict, List, Optional
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+DIRECTIVE = re.compile(r"\[\[(reply|tokens|delay|fail|hang|garbage)(?::(.*?))?\]\]", re.S)
+MODEL = "scripted"
+
+
+def split_tokens(text: str) -> List[str]:
+    return re.findall(r"\s*\S+", text)
+
+
+def message_text(message: Dict[str, Any]) -> str:
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return ""
+
+
+class Script:
+    """What to answer, read from the last user message."""
+
+    def __init__(self, messages: List[Dict[str, Any]], default_delay: float) -> None:
+        users = [m for m in messages if m.get("role") == "user"]
+        last = message_text(users[-1]) if users else ""
+        self.delay = default_delay
+        self.fail_status: Optional[int] = None
+        self.fail_after: Optional[int] = None
+        self.hang = False
+        self.garbage = False
+        reply: Optional[str] = None
+        for name, arg in DIRECTIVE.findall(last):
+            if name == "reply":
+                reply = arg
+            elif name == "tokens":
+                reply = "".join(f" t{i}" for i in range(int(arg)))
+            elif name == "delay":
+                self.delay = float(arg) / 1000
+            elif name == "fail" and arg.startswith("status:"):
+                self.fail_status = int(arg.split(":", 1)[1])
+            elif name == "fail" and arg.startswith("after:"):
+                self.fail_after = int(arg.split(":", 1)[1])
+            elif name == "hang":
+                self.hang = True
+            elif name == "garbage":
+                self.garbage = True
+        if reply is None:
+            reply = "Echo: " + DIRECTIVE.sub("", last).strip()
+        self.tokens = split_tokens(reply)
+
+
+class ScriptedLLM:
+    def __init__(self, default_delay: float = 0.0, keep: int = 500) -> None:
+        self.default_delay = default_delay
+        self.log: Deque[Dict[str, Any]] = deque(maxlen=keep)
+
+    def app(self) -> Starlette:
+        return Starlette(
+            routes=[
+                Route("/v1/chat/completions", self.chat, methods=["POST"]),
+                Route("/v1/models", self.models, methods=["GET"]),
+                Route("/v1/embeddings", self.embeddings, methods=["POST"]),
+                Route("/_requests", self.requests, methods=["GET", "DELETE"]),
+            ]
+        )
+
+    async def models(self, request: Request) -> Response:
+        return JSONResponse({"object": "list", "data": [{"id": MODEL, "object": "model", "created": 0, "owned_by": "testkit"}]})
+
+    async def requests(self, request: Request) -> Response:
+        if request.method == "DELETE":
+            self.log.clear()
+        return JSONResponse(list(self.log))
+
+    async def embeddings(self, request: Request) -> Response:
+        body = await request.json()
+        inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        data = [
+            {"object": "embedding", "index": i, "embedding": [((hash(str(t)) >> k) % 1000) / 1000 for k in range(8)]}
+            for i, t in enumerate(inputs)
+        ]
+        return JSONResponse({"object": "list", "data": data, "model": body.get("model", MODEL), "usage": {"prompt_tokens": 0, "total_tokens": 0}})
+
+    async def chat(self, request: Request) -> Response:
+        body = await request.json()
+        script = Script(body.get("messages", []), self.default_delay)
+        entry: Dict[str, Any] = {"body": body, "received_at": time.time(), "first_token_at": None, "finished_at": None}
+        self.log.append(entry)
+        if script.fail_status:
+            error = {"error": {"message": "scripted failure", "type": "server_error", "param": None, "code": None}}
+            return JSONResponse(error, status_code=script.fail_status)
+        if script.hang:
+            await asyncio.sleep(3600)
+        if script.garbage:
+            return Response(b"\x00not json{", media_type="application/json")
+        prompt_tokens = sum(len(split_tokens(message_text(m))) for m in body.get("messages", []))
+        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": len(script.tokens), "total_tokens": prompt_tokens + len(script.tokens)}
+        cid = f"chatcmpl-scripted-{len(self.log)}"
+        if body.get("stream"):
+            include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+            return StreamingResponse(self._stream(cid, script, entry, usage if include_usage else None), media_type="text/event-stream")
+        for _ in script.tokens:
+            if script.delay:
+                await asyncio.sleep(script.delay)
+        entry["first_token_at"] = entry["finished_at"] = time.time()
+        return JSONResponse(
+            {
+                "id": cid,
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": MODEL,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": "".join(script.tokens)}, "finish_reason": "stop"}],
+                "usage": usage,
+            }
+        )
+
+    async def _stream(self, cid: str, script: Script, entry: Dict[str, Any], usage: Optional[dict]):
+        def chunk(delta: dict, finish: Optional[str] = None) -> bytes:
+            payload = {"id": cid, "object": "chat.completion.chunk", "created": int(time.time()), "model": MODEL,
+                       "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+            return f"data: {json.dumps(payload)}\n\n".encode()
+
+        yield chunk({"role": "assistant", "content": ""})
+        for i, token in enumerate(script.tokens):
+            if script.fail_after is not None and i >= script.fail_after:
+                raise ConnectionAbortedError("scripted drop")
+            if script.delay:
+                await asyncio.sleep(script.delay)
+            if entry["first_token_at"] is None:
+                entry["first_token_at"] = time.time()
+            yield chunk({"content": token})
+        entry["finished_at"] = time.time()
+        yield chunk({}, "stop")
+        if usage:
+            payload = {"id": cid, "object": "chat.completion.chunk", "created": int(time.time()), "model": MODEL, "choices": [], "usage": usage}
+            yield f"data: {json.dumps(payload)}\n\n".encode()
+        yield b"data: [DONE]\n\n"
+
+
+def main() -> None:
+    import uvicorn
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--delay-ms", type=float, default=0.0, help="default wait before each token")
+    args = parser.parse_args()
+    uvicorn.run(ScriptedLLM(args.delay_ms / 1000).app(), host=args.host, port=args.port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()
