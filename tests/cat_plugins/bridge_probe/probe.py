@@ -1,0 +1,28 @@
+"""Test-only Cat v2 plugin: a second agent, a directive naming the user, a hook editing answers."""
+
+from cat import Agent, Directive, hook, user
+
+
+class UserTag(Directive):
+    slug = "probe_user_tag"
+
+    async def step(self, agent) -> None:
+        agent.system_prompt += f"\n\n[probe-user:{user.name}:{user.id}]"
+
+
+class ProbeAgent(Agent):
+    slug = "probe"
+    name = "Probe"
+    description = "Answers as the probe."
+    system_prompt = "You are the probe agent."
+    directives = ["probe_user_tag"]
+
+
+@hook
+def after_agent_run(result):
+    """Answers containing PURR get a suffix: proof the Cat's hooks ran."""
+    for message in result.messages:
+        for block in message.content:
+            if getattr(block, "text", None) and "PURR" in block.text:
+                block.text += " (hooked)"
+    return result
