@@ -1,0 +1,77 @@
+"""Run a Cat v2 project on 127.0.0.1 with the bridge installed and active.
+
+The project folder gets the Cat's starter plugins (admin UI, LLM presets) on
+first run and a fresh copy of the bridge on every run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+PLUGIN_ID = "cat_openai_bridge"
+PORT = int(os.environ.get("CAT_PORT", "1865"))
+KEY = os.environ.get("CAT_API_KEY", "meow")
+PROJECT = Path(os.environ.get("CAT_PROJECT", ROOT / "run" / "cat")).resolve()
+
+
+def prepare_project() -> None:
+    PROJECT.mkdir(parents=True, exist_ok=True)
+    (PROJECT / "config.py").write_text(
+        f'URL = "http://localhost:{PORT}"\nAPI_KEY = {KEY!r}\nDEBUG = False\nTELEMETRY = False\n'
+    )
+    os.chdir(PROJECT)  # the Cat reads config.py from the working directory at import
+    from cat.scaffold import scaffolder
+
+    scaffolder.create_folders()
+    dest = PROJECT / "plugins" / PLUGIN_ID
+    if dest.exists():
+        shutil.rmtree(dest)
+    shutil.copytree(ROOT / PLUGIN_ID, dest, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    scaffolder.setup_project()
+
+
+def activate_and_announce() -> None:
+    """Once the Cat answers: make sure the bridge is active, then say how to reach it."""
+    base = f"http://localhost:{PORT}"
+    headers = {"Authorization": f"Bearer {KEY}"}
+    for _ in range(600):
+        try:
+            state = httpx.get(f"{base}/plugins/{PLUGIN_ID}", headers=headers, timeout=2)
+            break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    else:
+        print("The Cat did not start.", file=sys.stderr)
+        return
+    if state.status_code == 200 and not state.json()["active"]:
+        httpx.put(f"{base}/plugins/{PLUGIN_ID}/toggle", headers=headers, timeout=30).raise_for_status()
+    health = httpx.get(f"{base}/custom/health", timeout=5).json()
+    print(
+        "\n  OpenAI-compatible API of the Cheshire Cat is ready\n"
+        f"    base URL : {base}/custom/v1\n"
+        f"    API key  : {KEY}\n"
+        f"    model    : cheshire-cat\n"
+        f"    health   : {health}\n"
+        f"    admin    : {base}  (set an LLM under Settings, or PUT /settings/...)\n",
+        flush=True,
+    )
+
+
+def main() -> None:
+    prepare_project()
+    import uvicorn
+
+    threading.Thread(target=activate_and_announce, daemon=True).start()
+    uvicorn.run("cat.startup:cheshire_cat_api", host="127.0.0.1", port=PORT, ws="none", log_level="warning")
+
+
+if __name__ == "__main__":
+    main()
