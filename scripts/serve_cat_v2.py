@@ -1,7 +1,10 @@
 """Run a Cat v2 project on 127.0.0.1 with the bridge installed and active.
 
 The project folder gets the Cat's starter plugins (admin UI, LLM presets) on
-first run and a fresh copy of the bridge on every run.
+first run and a fresh copy of the bridge on every run. With LLM_BASE_URL set
+(an OpenAI-compatible server such as Ollama, vLLM or OpenAI itself, without
+the trailing /v1) the Cat's LLM is pointed at it; LLM_MODEL and LLM_API_KEY
+go with it.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PLUGIN_ID = "cat_openai_bridge"
 PORT = int(os.environ.get("CAT_PORT", "1865"))
 KEY = os.environ.get("CAT_API_KEY", "meow")
+LLM_BASE_URL = os.environ.get("LLM_BASE_URL", "").rstrip("/").removesuffix("/v1")
 PROJECT = Path(os.environ.get("CAT_PROJECT", ROOT / "run" / "cat")).resolve()
 
 
@@ -53,6 +57,12 @@ def activate_and_announce() -> None:
         return
     if state.status_code == 200 and not state.json()["active"]:
         httpx.put(f"{base}/plugins/{PLUGIN_ID}/toggle", headers=headers, timeout=30).raise_for_status()
+    if LLM_BASE_URL:
+        sys.path.insert(0, str(ROOT))
+        from testkit.cat_v2 import use_llm
+
+        use_llm(base, LLM_BASE_URL, KEY, os.environ.get("LLM_MODEL", "gpt-4o-mini"),
+                os.environ.get("LLM_API_KEY", "none"))
     health = httpx.get(f"{base}/custom/health", timeout=5).json()
     print(
         "\n  OpenAI-compatible API of the Cheshire Cat is ready\n"
@@ -60,7 +70,7 @@ def activate_and_announce() -> None:
         f"    API key  : {KEY}\n"
         f"    model    : cheshire-cat\n"
         f"    health   : {health}\n"
-        f"    admin    : {base}  (set an LLM under Settings, or PUT /settings/...)\n",
+        f"    admin    : {base}  (LLM settings live here; or restart with LLM_BASE_URL=...)\n",
         flush=True,
     )
 
