@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import uuid
 from functools import lru_cache
 from importlib import metadata
 from typing import Any, AsyncIterator, List, Optional
@@ -103,6 +104,10 @@ class V2Cat:
         master = config.API_KEY is not None and credential == config.API_KEY
         return Identity(str(user.id), user.name, user.is_admin(), master)
 
+    def act_as(self, caller: Identity, label: str) -> Identity:
+        """v2 user ids are UUIDs: a label maps to the same user every time, and never to the admin."""
+        return Identity(str(uuid.uuid5(uuid.NAMESPACE_URL, f"cat-openai-bridge:user:{label}")), label, delegated=True)
+
     async def load_settings(self) -> BridgeSettings:
         from ..cat_settings import OpenAIBridgeSettings
 
@@ -157,6 +162,11 @@ class V2Cat:
 
         context = ctx()
         context.stream = on_event if turn.stream else None
+        caller = context.user
+        if turn.identity.delegated:
+            from cat.auth.user import User
+
+            context.user = User(id=turn.identity.user_id, name=turn.identity.name, roles=[])
         runner = asyncio.create_task(agent(task))
         runner.add_done_callback(lambda _: deltas.put_nowait(None))
         try:
@@ -175,6 +185,7 @@ class V2Cat:
             yield _turn_result(agent)
         finally:
             context.stream = None
+            context.user = caller
             if not runner.done():
                 runner.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):

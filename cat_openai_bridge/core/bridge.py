@@ -10,40 +10,50 @@ from __future__ import annotations
 import time
 import uuid
 from datetime import datetime, timezone
-from typing import Awaitable, Callable, Dict, Optional
+from contextlib import asynccontextmanager
+from typing import AsyncIterator, Awaitable, Callable, Dict, List, Optional
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from . import chat, tokens
-from .completions import CompletionIds, completion
+from .completions import CompletionIds, Usage, completion
 from .conversation import Conversation, TextPart, Turn, build_conversation
 from .errors import BridgeError, model_not_found, server_error, unauthorized
 from .http import error_response, json_response, read_body, sse_response
-from .limits import Decision, RateLimiter
+from .limits import Lease, Limiter, Quota
 from .port import CatPort, CatTurn, Identity
 from .requests import ChatCompletionRequest, SimpleMessageRequest, parse_body
 from .settings import BridgeSettings
 from .version import PLUGIN_VERSION
 
 
-def rate_limited(decision: Decision) -> BridgeError:
-    return BridgeError(
-        429,
-        f"Rate limit reached for requests per minute: limit {decision.limit}. "
-        f"Please try again in {decision.retry_after:.1f}s.",
-        "requests",
-        None,
-        "rate_limit_exceeded",
-    )
+@asynccontextmanager
+async def settling(lease: Lease) -> AsyncIterator[List[Usage]]:
+    """Settle the lease with the usage the block reports (none if it failed)."""
+    used: List[Usage] = []
+    try:
+        yield used
+    finally:
+        await lease.settle(used[-1].total_tokens if used else 0)
+
+
+async def settled(events: AsyncIterator[bytes], lease: Lease, used: List[Usage]) -> AsyncIterator[bytes]:
+    """A stream body that settles its lease however it ends, disconnects included."""
+    try:
+        async for event in events:
+            yield event
+    finally:
+        await events.aclose()  # type: ignore[attr-defined]
+        await lease.settle(used[-1].total_tokens if used else 0)
 
 
 class Bridge:
     """Holds the adapter and the limiter; nothing else lives between requests."""
 
-    def __init__(self, cat: CatPort, limiter: Optional[RateLimiter] = None) -> None:
+    def __init__(self, cat: CatPort, limiter: Optional[Limiter] = None) -> None:
         self.cat = cat
-        self.limiter = limiter or RateLimiter()
+        self.limiter = limiter or Limiter(warn=lambda message: cat.log("warning", f"openai bridge: {message}"))
         self.created = int(time.time())
 
     # -- shared steps -------------------------------------------------------
@@ -69,12 +79,27 @@ class Bridge:
             )
         return identity
 
-    def _limit(self, identity: Identity, settings: BridgeSettings, headers: Dict[str, str]) -> None:
-        decision = self.limiter.check(identity.user_id, settings.rate_limit_per_minute)
-        if settings.rate_limit_per_minute:
-            headers.update(decision.headers())
-        if not decision.allowed:
-            raise rate_limited(decision)
+    def _acting(self, identity: Identity, settings: BridgeSettings, label: Optional[str]) -> Identity:
+        """Who the turn runs as: the caller, or the user a trusted master-key caller names."""
+        if label and identity.master_key and settings.trust_user_field:
+            return self.cat.act_as(identity, label)
+        return identity
+
+    async def _admit(self, identity: Identity, settings: BridgeSettings, headers: Dict[str, str],
+                     conversation: Optional[Conversation] = None) -> Lease:
+        """Apply the identity's limits; the lease must be settled when the answer is done."""
+        quota = Quota(
+            settings.rate_limit_per_minute,
+            settings.tokens_per_minute,
+            settings.max_concurrent_requests,
+            settings.request_timeout + 60,
+        )
+        cost = tokens.count_chat(conversation.pairs()) if conversation and quota.tokens_per_minute else 0
+        lease, verdict = await self.limiter.admit(
+            identity.user_id, quota, cost, settings.redis_url, settings.redis_failure_mode == "open"
+        )
+        headers.update(verdict.headers())
+        return lease
 
     def _debug(self, settings: BridgeSettings, message: str) -> None:
         if settings.debug_mode:
@@ -130,7 +155,8 @@ class Bridge:
             target = await self.cat.resolve_model(body.model, settings)
             if target is None:
                 raise model_not_found(body.model)
-            self._limit(identity, settings, headers)
+            identity = self._acting(identity, settings, body.user)
+            lease = await self._admit(identity, settings, headers, conversation)
             turn = CatTurn(conversation, target, p.stream, settings.system_message_policy, identity)
             ids = CompletionIds(body.model)
             self._debug(
@@ -139,9 +165,13 @@ class Bridge:
                 f"messages={len(body.messages)} stream={p.stream} limit={p.limit}",
             )
             if p.stream:
-                return sse_response(chat.stream(self.cat, turn, p, ids, self.cat.log), headers)
+                used: List[Usage] = []
+                events = chat.stream(self.cat, turn, p, ids, self.cat.log, used.append)
+                return sse_response(settled(events, lease, used), headers)
             started = time.perf_counter()
-            content, finish_reason, usage = await chat.run_to_end(self.cat, turn, p)
+            async with settling(lease) as used:
+                content, finish_reason, usage = await chat.run_to_end(self.cat, turn, p)
+                used.append(usage)
             self._debug(
                 settings,
                 f"{ids.id} finish={finish_reason} usage={usage.body()} ms={1000 * (time.perf_counter() - started):.0f}",
@@ -160,11 +190,14 @@ class Bridge:
             target = await self.cat.resolve_model(settings.model_alias, settings)
             if target is None:
                 raise model_not_found(settings.model_alias)
-            self._limit(identity, settings, headers)
             conversation = Conversation("", [Turn("user", [TextPart(body.text)])])
+            identity = self._acting(identity, settings, body.user_id)
+            lease = await self._admit(identity, settings, headers, conversation)
             turn = CatTurn(conversation, target, False, settings.system_message_policy, identity)
             p = chat.Plan(False, False, settings.max_tokens or None, [], settings.request_timeout)
-            content, _, _ = await chat.run_to_end(self.cat, turn, p)
+            async with settling(lease) as used:
+                content, _, usage = await chat.run_to_end(self.cat, turn, p)
+                used.append(usage)
             self._debug(settings, f"message user={identity.user_id} label={body.user_id!r} chars={len(content)}")
             answer = {
                 "text": content,

@@ -116,6 +116,7 @@ async def stream(
     p: Plan,
     ids: CompletionIds,
     log: Callable[[str, str], None],
+    on_usage: Callable[[Usage], None] = lambda usage: None,
 ) -> AsyncIterator[bytes]:
     """SSE body: role chunk, one chunk per Cat token, finish chunk, usage, [DONE].
 
@@ -159,7 +160,10 @@ async def stream(
                     raise CatFailure("the turn ended without an answer")
                 if isinstance(ev, TurnResult):
                     result = ev
-            usage = Usage(result.prompt_tokens, tokens.count_text(cutter.sent) + result.extra_completion_tokens)
+        sent = tokens.count_text(cutter.sent)
+        usage = Usage(result.prompt_tokens, sent + result.extra_completion_tokens) if result else Usage(0, sent)
+        on_usage(usage)
+        if with_usage:
             yield sse.event(usage_chunk(ids, usage))
         yield sse.DONE
     except asyncio.TimeoutError:

@@ -11,7 +11,7 @@ import base64
 import binascii
 import re
 from dataclasses import dataclass, field
-from typing import List, Literal, Optional, Sequence, Union
+from typing import List, Literal, Optional, Sequence, Tuple, Union
 
 from .errors import invalid_request
 from .requests import ChatMessage
@@ -51,6 +51,11 @@ class Conversation:
     @property
     def last_user_text(self) -> str:
         return self.turns[-1].text
+
+    def pairs(self) -> List[Tuple[str, str]]:
+        """(role, text) of what the Cat's LLM will see from the client, for token estimates."""
+        head = [("system", self.system)] if self.system else []
+        return head + [(t.role, t.text) for t in self.turns]
 
 
 def _text_of(content: object, param: str, allow_images: bool) -> List[Part]:

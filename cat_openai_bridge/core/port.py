@@ -28,6 +28,7 @@ class Identity:
     name: str
     is_admin: bool = False
     master_key: bool = False
+    delegated: bool = False  # a master-key caller acting for one of its own users
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,10 @@ class CatPort(Protocol):
     def cat_version(self) -> str: ...
 
     async def identify(self, request: Request) -> Optional[Identity]: ...
+
+    def act_as(self, caller: Identity, label: str) -> Identity:
+        """The Cat user a master-key caller's `label` names (only ever called for master-key callers)."""
+        ...
 
     async def load_settings(self) -> BridgeSettings: ...
 

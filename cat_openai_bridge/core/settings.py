@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 SystemMessagePolicy = Literal["append", "replace", "ignore"]
+FailureMode = Literal["open", "closed"]
 
 
 class BridgeSettings(BaseModel):
@@ -42,3 +43,29 @@ class BridgeSettings(BaseModel):
         max_length=64,
         description="Model id that names the Cat's default agent.",
     )
+    tokens_per_minute: int = Field(
+        0, ge=0, le=100_000_000, description="Tokens (prompt + completion) per minute per Cat user (0 = no limit)."
+    )
+    max_concurrent_requests: int = Field(
+        0, ge=0, le=1000, description="Requests one Cat user may have in flight at once (0 = no limit)."
+    )
+    redis_url: str = Field(
+        "",
+        max_length=2048,
+        description="redis:// or rediss:// URL: hold the limits in Redis so they apply across replicas (empty = in-process).",
+    )
+    redis_failure_mode: FailureMode = Field(
+        "open", description="When Redis is unreachable: 'open' lets requests through (logged), 'closed' answers 503."
+    )
+    trust_user_field: bool = Field(
+        False,
+        description="With the Cat's master API key, let the body's `user` (or `user_id`) pick the Cat user the turn runs as.",
+    )
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str) -> str:
+        value = value.strip()
+        if value and not value.startswith(("redis://", "rediss://")):
+            raise ValueError("redis_url must be empty or start with redis:// or rediss://")
+        return value

@@ -13,7 +13,7 @@ from cat_openai_bridge.core import sse, tokens
 from cat_openai_bridge.core.completions import CompletionIds, Usage, chunk, completion, usage_chunk
 from cat_openai_bridge.core.conversation import ImagePart, TextPart, Turn, build_conversation
 from cat_openai_bridge.core.errors import BridgeError
-from cat_openai_bridge.core.limits import RateLimiter, duration
+from cat_openai_bridge.core.limits import duration
 from cat_openai_bridge.core.requests import ChatCompletionRequest, parse_body
 from cat_openai_bridge.core.settings import BridgeSettings
 from cat_openai_bridge.core.shaping import AnswerCutter, reconcile
@@ -157,28 +157,6 @@ def test_completion_and_chunks_exact():
     assert sse.DONE == b"data: [DONE]\n\n"
 
 
-def test_rate_limiter_gcra():
-    now = [0.0]
-    limiter = RateLimiter(lambda: now[0])
-    decisions = [limiter.check("u", 3) for _ in range(4)]
-    assert [(d.allowed, d.remaining) for d in decisions] == [(True, 2), (True, 1), (True, 0), (False, 0)]
-    assert decisions[-1].headers()["retry-after"] == "20"
-    assert limiter.check("other", 3).allowed
-    now[0] = 20.0
-    assert limiter.check("u", 3).allowed and not limiter.check("u", 3).allowed
-    assert limiter.check("u", 0).allowed  # 0 = off
-
-
-def test_rate_limiter_memory_is_bounded():
-    now = [0.0]
-    limiter = RateLimiter(lambda: now[0], prune_above=100)
-    for i in range(100):
-        limiter.check(f"user{i}", 60)
-    now[0] = 120.0
-    limiter.check("late", 60)
-    assert len(limiter) == 1
-
-
 def test_duration_format():
     assert [duration(0.25), duration(6), duration(90)] == ["250ms", "6s", "1m30s"]
 
@@ -187,7 +165,10 @@ def test_settings_bounds():
     assert BridgeSettings().model_dump() == {
         "rate_limit_per_minute": 60, "max_tokens": 4000, "enable_streaming": True, "debug_mode": False,
         "request_timeout": 300.0, "system_message_policy": "append", "max_request_bytes": 8388608,
-        "max_messages": 1000, "model_alias": "cheshire-cat"}
-    for bad in ({"rate_limit_per_minute": 1001}, {"max_tokens": 32001}, {"system_message_policy": "x"}):
+        "max_messages": 1000, "model_alias": "cheshire-cat", "tokens_per_minute": 0, "max_concurrent_requests": 0,
+        "redis_url": "", "redis_failure_mode": "open", "trust_user_field": False}
+    assert BridgeSettings(redis_url=" redis://h:1/0 ").redis_url == "redis://h:1/0"
+    for bad in ({"rate_limit_per_minute": 1001}, {"max_tokens": 32001}, {"system_message_policy": "x"},
+                {"redis_url": "http://h"}, {"redis_failure_mode": "maybe"}, {"max_concurrent_requests": -1}):
         with pytest.raises(ValidationError):
             BridgeSettings(**bad)
