@@ -11,6 +11,7 @@ the last user message (the Cat passes them through untouched):
     [[fail:after:K]]    stream K tokens, then drop the connection
     [[hang]]            never answer
     [[garbage]]         answer bytes that are not JSON
+    [[system]]          answer the system prompt it was sent (what the Cat told its LLM)
 
 A token is a word with its leading whitespace. Every request is logged with the
 wall-clock times of its first and last token: GET /_requests.
@@ -33,7 +34,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-DIRECTIVE = re.compile(r"\[\[(reply|tokens|delay|fail|hang|garbage)(?::(.*?))?\]\]", re.S)
+DIRECTIVE = re.compile(r"\[\[(reply|tokens|delay|fail|hang|garbage|system)(?::(.*?))?\]\]", re.S)
 MODEL = "scripted"
 
 
@@ -77,6 +78,8 @@ class Script:
                 self.hang = True
             elif name == "garbage":
                 self.garbage = True
+            elif name == "system":
+                reply = "".join(message_text(m) for m in messages if m.get("role") == "system")
         if reply is None:
             reply = "Echo: " + DIRECTIVE.sub("", last).strip()
         self.tokens = split_tokens(reply)

@@ -8,6 +8,11 @@ class UserTag(Directive):
 
     async def step(self, agent) -> None:
         agent.system_prompt += f"\n\n[probe-user:{user.name}:{user.id}]"
+        # The user's own Cat memory (UserStore): what they said last time, then remember this turn.
+        previous = await user.load("probe_last", "")
+        agent.system_prompt += f"\n[probe-memory:{previous}]"
+        said = agent.task.messages[-1].text if agent.task.messages else ""
+        await user.save("probe_last", said.split("[[")[0].strip())
 
 
 class ProbeAgent(Agent):

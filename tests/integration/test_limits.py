@@ -1,0 +1,128 @@
+"""Per-identity limits on a live Cat: headers, 429s the SDK understands, live settings."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+import openai
+import pytest
+
+from cat_openai_bridge.core import tokens
+
+from .conftest import cat_jwt, user_says
+
+
+def fresh_user() -> str:
+    """A user nobody else has spent quota for."""
+    return f"u{uuid.uuid4().hex[:10]}"
+
+
+def as_user(base_url: str, name: str, **kw) -> openai.OpenAI:
+    return openai.OpenAI(base_url=base_url, api_key=cat_jwt(name), max_retries=kw.pop("max_retries", 0), **kw)
+
+
+def post(http: httpx.Client, name: str, text: str = "hi", **body) -> httpx.Response:
+    return http.post("/custom/v1/chat/completions", headers={"Authorization": f"Bearer {cat_jwt(name)}"},
+                     json={"model": "cheshire-cat", "messages": user_says(text), **body})
+
+
+def test_requests_limit_headers_then_429_with_retry_after(settings, http):
+    settings(rate_limit_per_minute=2)
+    alice, bob = fresh_user(), fresh_user()
+    first, second, third = (post(http, alice) for _ in range(3))
+    assert first.status_code == second.status_code == 200
+    assert [(r.headers["x-ratelimit-limit-requests"], r.headers["x-ratelimit-remaining-requests"])
+            for r in (first, second)] == [("2", "1"), ("2", "0")]
+    assert first.headers["x-ratelimit-reset-requests"].endswith("s")
+    assert "x-ratelimit-limit-tokens" not in first.headers  # the token limit is off
+    assert third.status_code == 429
+    assert third.json() == {"error": {
+        "message": third.json()["error"]["message"], "type": "requests", "param": None,
+        "code": "rate_limit_exceeded"}}
+    assert third.json()["error"]["message"].startswith("Rate limit reached for requests per minute: limit 2.")
+    assert third.headers["retry-after"] == "30"
+    assert 29_000 < int(third.headers["retry-after-ms"]) <= 30_000
+    assert third.headers["x-ratelimit-remaining-requests"] == "0"
+    assert post(http, bob).status_code == 200  # another identity has its own quota
+
+
+def test_the_body_user_field_does_not_escape_the_limit(settings, http):
+    settings(rate_limit_per_minute=1)
+    alice = fresh_user()
+    assert post(http, alice, user="label-1").status_code == 200
+    assert post(http, alice, user="label-2").status_code == 429
+
+
+def test_a_settings_change_applies_to_the_next_request(settings, http):
+    settings(rate_limit_per_minute=1)
+    alice = fresh_user()
+    assert post(http, alice).status_code == 200
+    assert post(http, alice).status_code == 429
+    settings(rate_limit_per_minute=0)
+    free = post(http, alice)
+    assert free.status_code == 200 and "x-ratelimit-limit-requests" not in free.headers
+    settings(rate_limit_per_minute=1000)
+    assert post(http, alice).headers["x-ratelimit-limit-requests"] == "1000"
+
+
+def test_message_endpoint_shares_the_limit(settings, http):
+    settings(rate_limit_per_minute=1)
+    alice = fresh_user()
+    auth = {"Authorization": f"Bearer {cat_jwt(alice)}"}
+    assert http.post("/custom/message", headers=auth, json={"text": "hi"}).status_code == 200
+    limited = http.post("/custom/message", headers=auth, json={"text": "hi"})
+    assert limited.status_code == 429 and limited.json()["error"]["code"] == "rate_limit_exceeded"
+    assert post(http, alice).status_code == 429
+
+
+def test_tokens_per_minute_counts_real_usage(settings, http):
+    settings(tokens_per_minute=300)
+    alice = fresh_user()
+    first = post(http, alice, "[[tokens:40]]")
+    assert first.status_code == 200
+    used = first.json()["usage"]["total_tokens"]
+    estimate = tokens.count_chat([("user", "[[tokens:40]]")])
+    assert first.headers["x-ratelimit-limit-tokens"] == "300"
+    assert first.headers["x-ratelimit-remaining-tokens"] == str(300 - estimate)
+    second = post(http, alice, "[[tokens:300]]")  # admitted on its estimate, settled on what it used
+    remaining = int(second.headers["x-ratelimit-remaining-tokens"])
+    assert 300 - used - estimate <= remaining <= 300 - used - estimate + 3  # 5 tokens/s refill meanwhile
+    answer = second.json()["choices"][0]["message"]["content"]
+    assert second.json()["usage"]["completion_tokens"] == tokens.count_text(answer) > 300
+    third = post(http, alice)
+    assert third.status_code == 429
+    assert (third.json()["error"]["type"], third.json()["error"]["code"]) == ("tokens", "rate_limit_exceeded")
+    assert third.headers["x-ratelimit-remaining-tokens"] == "0"
+    assert post(http, fresh_user()).status_code == 200
+
+
+def test_streams_hold_a_concurrency_slot_and_the_sdk_retries_on_429(settings, base_url):
+    """The SDK's own retry loop honours retry-after-ms until the first stream frees its slot."""
+    settings(max_concurrent_requests=1)
+    alice = fresh_user()
+    statuses = []
+    hooks = {"response": [lambda r: statuses.append((r.status_code, r.headers.get("retry-after-ms")))]}
+    with httpx.Client(event_hooks=hooks) as transport:
+        patient = as_user(base_url, alice, max_retries=8, http_client=transport)
+        slow = as_user(base_url, alice).chat.completions.create(
+            model="cheshire-cat", messages=user_says("[[tokens:8]] [[delay:150]]"), stream=True)
+        first = next(iter(slow))
+        assert first.choices[0].delta.role == "assistant"
+        answer = patient.chat.completions.create(model="cheshire-cat", messages=user_says("after you"))
+        rest = "".join(c.choices[0].delta.content or "" for c in slow)
+    assert answer.choices[0].message.content == "Echo: after you"
+    assert rest == "".join(f" t{i}" for i in range(8))
+    assert statuses[0] == (429, "500") and statuses[-1] == (200, None)
+    assert set(statuses[:-1]) == {(429, "500")}
+
+
+def test_sdk_raises_rate_limit_error_when_it_may_not_retry(settings, base_url):
+    settings(rate_limit_per_minute=1)
+    client = as_user(base_url, fresh_user())
+    raw = client.chat.completions.with_raw_response.create(model="cheshire-cat", messages=user_says("hi"))
+    assert raw.headers["x-ratelimit-remaining-requests"] == "0"
+    assert raw.parse().choices[0].message.content == "Echo: hi"
+    with pytest.raises(openai.RateLimitError) as info:
+        client.chat.completions.create(model="cheshire-cat", messages=user_says("hi"))
+    assert info.value.status_code == 429 and info.value.code == "rate_limit_exceeded"
