@@ -16,16 +16,67 @@ from typing import AsyncIterator, Awaitable, Callable, Dict, List, Optional
 from starlette.requests import Request
 from starlette.responses import Response
 
-from . import chat, tokens
+from . import chat, sse, tokens
 from .completions import CompletionIds, Usage, completion
 from .conversation import Conversation, TextPart, Turn, build_conversation
 from .errors import BridgeError, model_not_found, server_error, unauthorized
-from .http import error_response, json_response, read_body, sse_response
+from .http import STREAM_HEADERS, error_response, json_response, read_body, sse_response
+from .idempotency import Claim, Replays, Stored
 from .limits import Lease, Limiter, Quota
 from .port import CatPort, CatTurn, Identity
 from .requests import ChatCompletionRequest, SimpleMessageRequest, parse_body
 from .settings import BridgeSettings
 from .version import PLUGIN_VERSION
+
+
+def replayed(stored: Stored, headers: Dict[str, str]) -> Response:
+    return Response(stored.body, stored.status, {**stored.headers, **headers, "idempotent-replayed": "true"},
+                    media_type=stored.media_type)
+
+
+class Once:
+    """One request under an Idempotency-Key (or none): keeps what it answered for replays."""
+
+    def __init__(self, claim: Optional[Claim], replay: Optional[Response], headers: Dict[str, str]) -> None:
+        self._claim = claim
+        self.replay = replay
+        self._headers = headers
+
+    def give_up(self) -> None:
+        if self._claim is not None:
+            self._claim.abandon()
+
+    def _replayable_headers(self) -> Dict[str, str]:
+        return {k: v for k, v in self._headers.items() if not k.startswith(("x-ratelimit-", "x-request-id"))}
+
+    def keep(self, response: Response) -> Response:
+        if self._claim is not None:
+            kept = self._replayable_headers()
+            self._claim.complete(Stored(response.status_code, response.media_type or "", kept, bytes(response.body)))
+        return response
+
+    async def recording(self, events: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        """Pass a stream through; keep it only if it ended with [DONE]."""
+        if self._claim is None:
+            async for event in events:
+                yield event
+            return
+        sent: List[bytes] = []
+        try:
+            async for event in events:
+                sent.append(event)
+                yield event
+        finally:
+            await events.aclose()  # type: ignore[attr-defined]
+            if sent and sent[-1] == sse.DONE:
+                self.keep_stream(b"".join(sent))
+            else:
+                self.give_up()
+
+    def keep_stream(self, body: bytes) -> None:
+        if self._claim is not None:
+            kept = self._replayable_headers()
+            self._claim.complete(Stored(200, "text/event-stream; charset=utf-8", {**STREAM_HEADERS, **kept}, body))
 
 
 @asynccontextmanager
@@ -54,6 +105,7 @@ class Bridge:
     def __init__(self, cat: CatPort, limiter: Optional[Limiter] = None) -> None:
         self.cat = cat
         self.limiter = limiter or Limiter(warn=lambda message: cat.log("warning", f"openai bridge: {message}"))
+        self.replays = Replays()
         self.created = int(time.time())
 
     # -- shared steps -------------------------------------------------------
@@ -79,11 +131,37 @@ class Bridge:
             )
         return identity
 
-    def _acting(self, identity: Identity, settings: BridgeSettings, label: Optional[str]) -> Identity:
-        """Who the turn runs as: the caller, or the user a trusted master-key caller names."""
-        if label and identity.master_key and settings.trust_user_field:
+    def _acting(self, request: Request, identity: Identity, settings: BridgeSettings, label: Optional[str]) -> Identity:
+        """Who the turn runs as: the caller, or the user a master-key caller names (header, then trusted `user`)."""
+        if not identity.master_key:
+            return identity
+        forwarded = request.headers.get(settings.user_header, "").strip() if settings.user_header else ""
+        if forwarded:
+            return self.cat.act_as(identity, forwarded)
+        if label and settings.trust_user_field:
             return self.cat.act_as(identity, label)
         return identity
+
+    @asynccontextmanager
+    async def _once(self, request: Request, identity: Identity, settings: BridgeSettings, raw: bytes,
+                    headers: Dict[str, str]) -> AsyncIterator["Once"]:
+        """Idempotency-Key handling around one request: replay, or run and keep the answer."""
+        key = request.headers.get("idempotency-key")
+        if not key or not settings.idempotency_window_seconds:
+            yield Once(None, None, headers)
+            return
+        claim, stored = await self.replays.claim(
+            identity.user_id, key, raw, settings.idempotency_window_seconds, settings.request_timeout
+        )
+        if stored is not None:
+            yield Once(None, replayed(stored, headers), headers)
+            return
+        once = Once(claim, None, headers)
+        try:
+            yield once
+        except BaseException:
+            once.give_up()
+            raise
 
     async def _admit(self, identity: Identity, settings: BridgeSettings, headers: Dict[str, str],
                      conversation: Optional[Conversation] = None) -> Lease:
@@ -149,36 +227,45 @@ class Bridge:
         async def handle(headers: Dict[str, str]) -> Response:
             identity = await self._identify(request)
             settings = await self.cat.load_settings()
-            body = parse_body(ChatCompletionRequest, await read_body(request, settings.max_request_bytes))
+            raw = await read_body(request, settings.max_request_bytes)
+            body = parse_body(ChatCompletionRequest, raw)
             p = chat.plan(body, settings)
             conversation = build_conversation(body.messages, allow_images=self.cat.supports_images)
             target = await self.cat.resolve_model(body.model, settings)
             if target is None:
                 raise model_not_found(body.model)
-            identity = self._acting(identity, settings, body.user)
-            lease = await self._admit(identity, settings, headers, conversation)
-            turn = CatTurn(conversation, target, p.stream, settings.system_message_policy, identity)
-            ids = CompletionIds(body.model)
-            self._debug(
-                settings,
-                f"{ids.id} user={identity.user_id} label={body.user!r} model={body.model} "
-                f"messages={len(body.messages)} stream={p.stream} limit={p.limit}",
-            )
-            if p.stream:
-                used: List[Usage] = []
-                events = chat.stream(self.cat, turn, p, ids, self.cat.log, used.append)
-                return sse_response(settled(events, lease, used), headers)
-            started = time.perf_counter()
-            async with settling(lease) as used:
-                content, finish_reason, usage = await chat.run_to_end(self.cat, turn, p)
-                used.append(usage)
-            self._debug(
-                settings,
-                f"{ids.id} finish={finish_reason} usage={usage.body()} ms={1000 * (time.perf_counter() - started):.0f}",
-            )
-            return json_response(completion(ids, content, finish_reason, usage), headers=headers)
+            identity = self._acting(request, identity, settings, body.user)
+            async with self._once(request, identity, settings, raw, headers) as once:
+                if once.replay is not None:
+                    return once.replay
+                lease = await self._admit(identity, settings, headers, conversation)
+                return await self._complete(body, p, conversation, target, identity, settings, lease, headers, once)
 
         return await self._guarded(handle)
+
+    async def _complete(self, body: ChatCompletionRequest, p: chat.Plan, conversation: Conversation, target: str,
+                        identity: Identity, settings: BridgeSettings, lease: Lease, headers: Dict[str, str],
+                        once: "Once") -> Response:
+        turn = CatTurn(conversation, target, p.stream, settings.system_message_policy, identity)
+        ids = CompletionIds(body.model)
+        self._debug(
+            settings,
+            f"{ids.id} user={identity.user_id} label={body.user!r} model={body.model} "
+            f"messages={len(body.messages)} stream={p.stream} limit={p.limit}",
+        )
+        if p.stream:
+            used: List[Usage] = []
+            events = chat.stream(self.cat, turn, p, ids, self.cat.log, used.append)
+            return sse_response(once.recording(settled(events, lease, used)), headers)
+        started = time.perf_counter()
+        async with settling(lease) as used:
+            content, finish_reason, usage = await chat.run_to_end(self.cat, turn, p)
+            used.append(usage)
+        self._debug(
+            settings,
+            f"{ids.id} finish={finish_reason} usage={usage.body()} ms={1000 * (time.perf_counter() - started):.0f}",
+        )
+        return once.keep(json_response(completion(ids, content, finish_reason, usage), headers=headers))
 
     async def message(self, request: Request) -> Response:
         """The seed's simple endpoint: same auth, limits and pipeline, plain JSON."""
@@ -186,24 +273,28 @@ class Bridge:
         async def handle(headers: Dict[str, str]) -> Response:
             identity = await self._identify(request)
             settings = await self.cat.load_settings()
-            body = parse_body(SimpleMessageRequest, await read_body(request, settings.max_request_bytes))
+            raw = await read_body(request, settings.max_request_bytes)
+            body = parse_body(SimpleMessageRequest, raw)
             target = await self.cat.resolve_model(settings.model_alias, settings)
             if target is None:
                 raise model_not_found(settings.model_alias)
             conversation = Conversation("", [Turn("user", [TextPart(body.text)])])
-            identity = self._acting(identity, settings, body.user_id)
-            lease = await self._admit(identity, settings, headers, conversation)
-            turn = CatTurn(conversation, target, False, settings.system_message_policy, identity)
-            p = chat.Plan(False, False, settings.max_tokens or None, [], settings.request_timeout)
-            async with settling(lease) as used:
-                content, _, usage = await chat.run_to_end(self.cat, turn, p)
-                used.append(usage)
-            self._debug(settings, f"message user={identity.user_id} label={body.user_id!r} chars={len(content)}")
-            answer = {
-                "text": content,
-                "user_id": body.user_id if body.user_id is not None else identity.user_id,
-                "timestamp": datetime.now(timezone.utc).isoformat(),
-            }
-            return json_response(answer, headers=headers)
+            identity = self._acting(request, identity, settings, body.user_id)
+            async with self._once(request, identity, settings, raw, headers) as once:
+                if once.replay is not None:
+                    return once.replay
+                lease = await self._admit(identity, settings, headers, conversation)
+                turn = CatTurn(conversation, target, False, settings.system_message_policy, identity)
+                p = chat.Plan(False, False, settings.max_tokens or None, [], settings.request_timeout)
+                async with settling(lease) as used:
+                    content, _, usage = await chat.run_to_end(self.cat, turn, p)
+                    used.append(usage)
+                self._debug(settings, f"message user={identity.user_id} label={body.user_id!r} chars={len(content)}")
+                answer = {
+                    "text": content,
+                    "user_id": body.user_id if body.user_id is not None else identity.user_id,
+                    "timestamp": datetime.now(timezone.utc).isoformat(),
+                }
+                return once.keep(json_response(answer, headers=headers))
 
         return await self._guarded(handle)

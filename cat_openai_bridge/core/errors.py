@@ -59,14 +59,19 @@ def model_not_found(model: str) -> BridgeError:
     )
 
 
+# Raised once the Cat has started the turn (its hooks may have stored the user's
+# message): SDKs must not replay it blindly. An Idempotency-Key makes retries safe.
+NO_BLIND_RETRY = {"x-should-retry": "false"}
+
+
 def upstream_failed(message: str) -> BridgeError:
     """The Cat (or its LLM) failed: the client gets this, never a canned answer."""
-    return BridgeError(502, f"The Cat could not answer: {message}", "api_error", None, "cat_error")
+    return BridgeError(502, f"The Cat could not answer: {message}", "api_error", None, "cat_error", NO_BLIND_RETRY)
 
 
 def upstream_timeout(seconds: float) -> BridgeError:
     return BridgeError(
-        504, f"The Cat did not answer within {seconds:g} seconds.", "api_error", None, "timeout"
+        504, f"The Cat did not answer within {seconds:g} seconds.", "api_error", None, "timeout", NO_BLIND_RETRY
     )
 
 

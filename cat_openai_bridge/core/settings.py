@@ -62,6 +62,17 @@ class BridgeSettings(BaseModel):
         description="With the Cat's master API key, let the body's `user` (or `user_id`) pick the Cat user the turn runs as.",
     )
 
+    user_header: str = Field(
+        "",
+        max_length=128,
+        pattern=r"^[A-Za-z0-9-]*$",
+        description="With the Cat's master API key, a request header naming the Cat user the turn runs as, e.g. "
+        "X-OpenWebUI-User-Id (empty = off).",
+    )
+    idempotency_window_seconds: int = Field(
+        600, ge=0, le=86400, description="How long an Idempotency-Key replays its first answer (0 = keys ignored)."
+    )
+
     @field_validator("redis_url")
     @classmethod
     def _redis_scheme(cls, value: str) -> str:

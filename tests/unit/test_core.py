@@ -166,9 +166,10 @@ def test_settings_bounds():
         "rate_limit_per_minute": 60, "max_tokens": 4000, "enable_streaming": True, "debug_mode": False,
         "request_timeout": 300.0, "system_message_policy": "append", "max_request_bytes": 8388608,
         "max_messages": 1000, "model_alias": "cheshire-cat", "tokens_per_minute": 0, "max_concurrent_requests": 0,
-        "redis_url": "", "redis_failure_mode": "open", "trust_user_field": False}
+        "redis_url": "", "redis_failure_mode": "open", "trust_user_field": False, "user_header": "",
+        "idempotency_window_seconds": 600}
     assert BridgeSettings(redis_url=" redis://h:1/0 ").redis_url == "redis://h:1/0"
     for bad in ({"rate_limit_per_minute": 1001}, {"max_tokens": 32001}, {"system_message_policy": "x"},
-                {"redis_url": "http://h"}, {"redis_failure_mode": "maybe"}, {"max_concurrent_requests": -1}):
+                {"redis_url": "http://h"}, {"redis_failure_mode": "maybe"}, {"user_header": "X Bad:"}, {"max_concurrent_requests": -1}):
         with pytest.raises(ValidationError):
             BridgeSettings(**bad)
