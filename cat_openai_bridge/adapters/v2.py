@@ -84,6 +84,12 @@ def _turn_result(agent) -> TurnResult:
     return TurnResult(final, prompt_tokens, extra)
 
 
+def _plain_result(system: str, task, message) -> TurnResult:
+    history = [(m.role, _message_text(m)) for m in task.messages]
+    prompt = tokens.count_chat(([("system", system)] if system else []) + history)
+    return TurnResult(message.text, prompt)
+
+
 class V2Cat:
     name = "v2"
     supports_images = True
@@ -150,9 +156,15 @@ class V2Cat:
         if agent is None:
             raise CatFailure(f"agent '{turn.target}' is not available")
         system = turn.conversation.system
-        if system and turn.system_policy != "ignore":
+        if system and turn.system_policy != "ignore" and not turn.plain:
             agent.directives = [*type(agent).directives, _system_directive()(turn.system_policy, system)]
         task = Task(messages=[_cat_message(t) for t in turn.conversation.turns], stream=turn.stream)
+        if turn.plain:
+            from cat.ambient import llm
+
+            work = llm(system, messages=task.messages, stream=turn.stream)
+        else:
+            work = agent(task)
 
         deltas: "asyncio.Queue[Optional[str]]" = asyncio.Queue()
 
@@ -167,7 +179,7 @@ class V2Cat:
             from cat.auth.user import User
 
             context.user = User(id=turn.identity.user_id, name=turn.identity.name, roles=[])
-        runner = asyncio.create_task(agent(task))
+        runner = asyncio.create_task(work)
         runner.add_done_callback(lambda _: deltas.put_nowait(None))
         try:
             while True:
@@ -182,7 +194,7 @@ class V2Cat:
             except Exception as exc:
                 self.log("error", f"openai bridge: agent '{turn.target}' failed: {exc!r}")
                 raise CatFailure(str(exc) or type(exc).__name__) from None
-            yield _turn_result(agent)
+            yield _plain_result(system, task, runner.result()) if turn.plain else _turn_result(agent)
         finally:
             context.stream = None
             context.user = caller

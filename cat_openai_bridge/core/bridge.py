@@ -246,12 +246,13 @@ class Bridge:
     async def _complete(self, body: ChatCompletionRequest, p: chat.Plan, conversation: Conversation, target: str,
                         identity: Identity, settings: BridgeSettings, lease: Lease, headers: Dict[str, str],
                         once: "Once") -> Response:
-        turn = CatTurn(conversation, target, p.stream, settings.system_message_policy, identity)
+        plain = settings.is_task_prompt(conversation.last_user_text)
+        turn = CatTurn(conversation, target, p.stream, settings.system_message_policy, identity, plain)
         ids = CompletionIds(body.model)
         self._debug(
             settings,
             f"{ids.id} user={identity.user_id} label={body.user!r} model={body.model} "
-            f"messages={len(body.messages)} stream={p.stream} limit={p.limit}",
+            f"messages={len(body.messages)} stream={p.stream} limit={p.limit} task_prompt={plain}",
         )
         if p.stream:
             used: List[Usage] = []

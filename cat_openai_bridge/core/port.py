@@ -45,6 +45,9 @@ class CatTurn:
     stream: bool
     system_policy: str
     identity: Identity
+    # A front end's housekeeping prompt (title, tags): answered by the Cat's own LLM
+    # without the agent, so it leaves nothing in the Cat's memory or history.
+    plain: bool = False
 
 
 @dataclass(frozen=True)

@@ -6,12 +6,15 @@ is refused by the admin on every version.
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from typing import List, Literal
 
 from pydantic import BaseModel, Field, field_validator
+from pydantic_core import PydanticCustomError  # its errors serialize; a ValueError's make the Cat answer 500
 
 SystemMessagePolicy = Literal["append", "replace", "ignore"]
 FailureMode = Literal["open", "closed"]
+TaskPromptMode = Literal["llm", "agent"]
 
 
 class BridgeSettings(BaseModel):
@@ -73,10 +76,38 @@ class BridgeSettings(BaseModel):
         600, ge=0, le=86400, description="How long an Idempotency-Key replays its first answer (0 = keys ignored)."
     )
 
+    task_prompt_patterns: List[str] = Field(
+        [r"^\s*### Task:"],
+        max_length=50,
+        description="Regular expressions (searched in the last user message, multi-line) that mark a front end's "
+        "housekeeping prompt, such as Open WebUI's title, tag and follow-up generation.",
+    )
+    task_prompt_mode: TaskPromptMode = Field(
+        "llm",
+        description="'llm': answer housekeeping prompts with the Cat's own LLM, outside the agent, leaving no trace in "
+        "its memory; 'agent': treat them like any message.",
+    )
+
+    @field_validator("task_prompt_patterns")
+    @classmethod
+    def _patterns_compile(cls, value: List[str]) -> List[str]:
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise PydanticCustomError(
+                    "invalid_pattern", "{pattern} is not a valid regular expression: {reason}",
+                    {"pattern": pattern, "reason": str(exc)},
+                ) from None
+        return value
+
+    def is_task_prompt(self, text: str) -> bool:
+        return self.task_prompt_mode == "llm" and any(re.search(p, text, re.M) for p in self.task_prompt_patterns)
+
     @field_validator("redis_url")
     @classmethod
     def _redis_scheme(cls, value: str) -> str:
         value = value.strip()
         if value and not value.startswith(("redis://", "rediss://")):
-            raise ValueError("redis_url must be empty or start with redis:// or rediss://")
+            raise PydanticCustomError("invalid_url", "redis_url must be empty or start with redis:// or rediss://")
         return value

@@ -141,6 +141,11 @@ def test_two_replicas_share_one_concurrency_cap(settings, cat, second_cat, redis
     assert chat(second_cat.url).status_code == 200  # the slot came back when the stream ended
 
 
+def test_the_cat_refuses_a_redis_url_that_is_not_one(http):
+    refused = http.put("/settings/cat_openai_bridge__config__openai_bridge", json={"redis_url": "http://cache:6379"})
+    assert refused.status_code == 400 and "redis_url must be empty or start with redis://" in refused.text
+
+
 @pytest.mark.parametrize("mode, status", [("open", 200), ("closed", 503)])
 def test_unreachable_redis_fails_as_configured_never_500(settings, cat, mode, status):
     settings(rate_limit_per_minute=5, redis_url=f"redis://127.0.0.1:{free_port()}/0", redis_failure_mode=mode)

@@ -167,9 +167,11 @@ def test_settings_bounds():
         "request_timeout": 300.0, "system_message_policy": "append", "max_request_bytes": 8388608,
         "max_messages": 1000, "model_alias": "cheshire-cat", "tokens_per_minute": 0, "max_concurrent_requests": 0,
         "redis_url": "", "redis_failure_mode": "open", "trust_user_field": False, "user_header": "",
-        "idempotency_window_seconds": 600}
+        "idempotency_window_seconds": 600, "task_prompt_patterns": [r"^\s*### Task:"], "task_prompt_mode": "llm"}
+    assert BridgeSettings().is_task_prompt("Hi\n### Task:\nGenerate a title") and not BridgeSettings().is_task_prompt("hi")
+    assert not BridgeSettings(task_prompt_mode="agent").is_task_prompt("### Task: x")
     assert BridgeSettings(redis_url=" redis://h:1/0 ").redis_url == "redis://h:1/0"
     for bad in ({"rate_limit_per_minute": 1001}, {"max_tokens": 32001}, {"system_message_policy": "x"},
-                {"redis_url": "http://h"}, {"redis_failure_mode": "maybe"}, {"user_header": "X Bad:"}, {"max_concurrent_requests": -1}):
+                {"redis_url": "http://h"}, {"redis_failure_mode": "maybe"}, {"user_header": "X Bad:"}, {"task_prompt_patterns": ["("]}, {"max_concurrent_requests": -1}):
         with pytest.raises(ValidationError):
             BridgeSettings(**bad)
