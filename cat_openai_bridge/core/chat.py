@@ -8,6 +8,7 @@ both modes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass
 from typing import AsyncIterator, Callable, List, Optional, Tuple
 
@@ -29,6 +30,7 @@ class Plan:
     limit: Optional[int]
     stops: List[str]
     timeout: float
+    heartbeat: float = 0.0  # seconds of Cat silence before an SSE comment keeps proxies awake (0 = never)
 
 
 def plan(body: ChatCompletionRequest, settings: BridgeSettings) -> Plan:
@@ -71,27 +73,59 @@ def plan(body: ChatCompletionRequest, settings: BridgeSettings) -> Plan:
             f"{param} is too large: {asked}. This Cat allows at most {ceiling} completion tokens.", param, "invalid_value"
         )
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
-    return Plan(stream, include_usage, asked if asked is not None else ceiling, stops, settings.request_timeout)
+    return Plan(stream, include_usage, asked if asked is not None else ceiling, stops, settings.request_timeout,
+                settings.stream_heartbeat_seconds)
 
 
-async def _next(events: AsyncIterator[TurnEvent], deadline: float) -> Optional[TurnEvent]:
-    remaining = deadline - asyncio.get_running_loop().time()
-    if remaining <= 0:
-        raise asyncio.TimeoutError
-    try:
-        return await asyncio.wait_for(events.__anext__(), remaining)
-    except StopAsyncIteration:
-        return None
+class Heartbeat:
+    """Returned instead of an event when the Cat has been silent for a heartbeat interval."""
+
+
+HEARTBEAT = Heartbeat()
+
+
+class Pump:
+    """Reads a turn's events against a deadline, without cancelling a pending read for a heartbeat."""
+
+    def __init__(self, events: AsyncIterator[TurnEvent], timeout: float, heartbeat: float = 0.0) -> None:
+        self._events = events
+        self._deadline = asyncio.get_running_loop().time() + timeout
+        self._heartbeat = heartbeat
+        self._pending: "Optional[asyncio.Future[TurnEvent]]" = None
+
+    async def next(self, beat: bool = False) -> "Optional[TurnEvent] | Heartbeat":
+        remaining = self._deadline - asyncio.get_running_loop().time()
+        if remaining <= 0:
+            raise asyncio.TimeoutError
+        if self._pending is None:
+            self._pending = asyncio.ensure_future(self._events.__anext__())
+        wait = min(remaining, self._heartbeat) if beat and self._heartbeat else remaining
+        done, _ = await asyncio.wait({self._pending}, timeout=wait)
+        if not done:
+            if wait < remaining:
+                return HEARTBEAT
+            raise asyncio.TimeoutError
+        pending, self._pending = self._pending, None
+        try:
+            return pending.result()
+        except StopAsyncIteration:
+            return None
+
+    async def close(self) -> None:
+        if self._pending is not None and not self._pending.done():
+            self._pending.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._pending
+        await self._events.aclose()  # type: ignore[attr-defined]
 
 
 async def run_to_end(cat: CatPort, turn: CatTurn, p: Plan) -> Tuple[str, str, Usage]:
     """The whole answer: (content, finish_reason, usage). Raises BridgeError."""
-    events = cat.run(turn)
-    deadline = asyncio.get_running_loop().time() + p.timeout
+    events = Pump(cat.run(turn), p.timeout)
     result: Optional[TurnResult] = None
     try:
         while True:
-            ev = await _next(events, deadline)
+            ev = await events.next()
             if ev is None:
                 break
             if isinstance(ev, TurnResult):
@@ -101,7 +135,7 @@ async def run_to_end(cat: CatPort, turn: CatTurn, p: Plan) -> Tuple[str, str, Us
     except CatFailure as exc:
         raise upstream_failed(str(exc)) from None
     finally:
-        await events.aclose()
+        await events.close()
     if result is None:
         raise upstream_failed("the turn ended without an answer")
     cutter = AnswerCutter(p.limit, p.stops)
@@ -126,22 +160,23 @@ async def stream(
     """
     with_usage = p.include_usage
     yield sse.event(chunk(ids, {"role": "assistant", "content": "", "refusal": None}, with_usage_field=with_usage))
-    events = cat.run(turn)
-    deadline = asyncio.get_running_loop().time() + p.timeout
+    events = Pump(cat.run(turn), p.timeout, p.heartbeat)
     cutter = AnswerCutter(p.limit, p.stops)
     streamed: List[str] = []
     result: Optional[TurnResult] = None
     try:
         while not cutter.done:
-            ev = await _next(events, deadline)
+            ev = await events.next(beat=True)
             if ev is None:
                 break
-            if isinstance(ev, TextDelta):
+            if ev is HEARTBEAT:
+                yield sse.PING
+            elif isinstance(ev, TextDelta):
                 streamed.append(ev.text)
                 out = cutter.feed(ev.text)
                 if out:
                     yield sse.event(chunk(ids, {"content": out}, with_usage_field=with_usage))
-            else:
+            elif isinstance(ev, TurnResult):
                 result = ev
         if not cutter.done:
             if result is None:
@@ -155,7 +190,7 @@ async def stream(
         yield sse.event(chunk(ids, {}, cutter.finish_reason, with_usage_field=with_usage))
         if with_usage:
             while result is None:  # cut early: let the turn end to count its prompt
-                ev = await _next(events, deadline)
+                ev = await events.next()
                 if ev is None:
                     raise CatFailure("the turn ended without an answer")
                 if isinstance(ev, TurnResult):
@@ -176,4 +211,4 @@ async def stream(
         log("error", f"stream failed: {exc!r}")
         yield sse.event(server_error().body())
     finally:
-        await events.aclose()
+        await events.close()

@@ -88,6 +88,14 @@ class BridgeSettings(BaseModel):
         "its memory; 'agent': treat them like any message.",
     )
 
+    stream_heartbeat_seconds: float = Field(
+        0.0,
+        ge=0.0,
+        le=300.0,
+        description="Send an SSE comment (': ping') when a stream has been silent this long, for proxies that drop "
+        "idle connections (0 = off; some clients treat comments as the end of a stream).",
+    )
+
     @field_validator("task_prompt_patterns")
     @classmethod
     def _patterns_compile(cls, value: List[str]) -> List[str]:

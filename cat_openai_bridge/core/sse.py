@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 DONE = b"data: [DONE]\n\n"
+PING = b": ping\n\n"  # an SSE comment: clients skip it, proxies see traffic
 
 
 def event(payload: dict) -> bytes:
