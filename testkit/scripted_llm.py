@@ -12,6 +12,8 @@ the last user message (the Cat passes them through untouched):
     [[hang]]            never answer
     [[garbage]]         answer bytes that are not JSON
     [[system]]          answer the system prompt it was sent (what the Cat told its LLM)
+    [[call:NAME:JSON]]  call tool NAME with arguments JSON (repeatable: parallel calls); once
+                        the conversation ends with tool results, answer "Tool said: <results>"
 
 A token is a word with its leading whitespace. Every request is logged with the
 wall-clock times of its first and last token: GET /_requests.
@@ -34,7 +36,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-DIRECTIVE = re.compile(r"\[\[(reply|tokens|delay|fail|hang|garbage|system)(?::(.*?))?\]\]", re.S)
+DIRECTIVE = re.compile(r"\[\[(reply|tokens|delay|fail|hang|garbage|system|call)(?::(.*?))?\]\]", re.S)
 MODEL = "scripted"
 
 
@@ -62,6 +64,7 @@ class Script:
         self.fail_after: Optional[int] = None
         self.hang = False
         self.garbage = False
+        self.calls: List[Dict[str, str]] = []
         reply: Optional[str] = None
         for name, arg in DIRECTIVE.findall(last):
             if name == "reply":
@@ -78,11 +81,21 @@ class Script:
                 self.hang = True
             elif name == "garbage":
                 self.garbage = True
+            elif name == "call":
+                tool, _, arguments = arg.partition(":")
+                self.calls.append({"name": tool, "arguments": arguments or "{}"})
             elif name == "system":
                 reply = "".join(message_text(m) for m in messages if m.get("role") == "system")
+        if self.calls and messages and messages[-1].get("role") == "tool":
+            self.calls = []
+            reply = "Tool said: " + "; ".join(message_text(m) for m in messages if m.get("role") == "tool")
         if reply is None:
             reply = "Echo: " + DIRECTIVE.sub("", last).strip()
         self.tokens = split_tokens(reply)
+
+    def tool_calls(self, log_size: int) -> List[Dict[str, Any]]:
+        return [{"id": f"call_{log_size}_{i}", "type": "function", "function": dict(call)}
+                for i, call in enumerate(self.calls)]
 
 
 class ScriptedLLM:
@@ -139,13 +152,18 @@ class ScriptedLLM:
             if script.delay:
                 await asyncio.sleep(script.delay)
         entry["first_token_at"] = entry["finished_at"] = time.time()
+        message: Dict[str, Any] = {"role": "assistant", "content": "".join(script.tokens)}
+        finish = "stop"
+        if script.calls:
+            message = {"role": "assistant", "content": None, "tool_calls": script.tool_calls(len(self.log))}
+            finish = "tool_calls"
         return JSONResponse(
             {
                 "id": cid,
                 "object": "chat.completion",
                 "created": int(time.time()),
                 "model": MODEL,
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": "".join(script.tokens)}, "finish_reason": "stop"}],
+                "choices": [{"index": 0, "message": message, "finish_reason": finish}],
                 "usage": usage,
             }
         )
@@ -157,6 +175,15 @@ class ScriptedLLM:
             return f"data: {json.dumps(payload)}\n\n".encode()
 
         yield chunk({"role": "assistant", "content": ""})
+        if script.calls:
+            for index, call in enumerate(script.tool_calls(len(self.log))):
+                yield chunk({"tool_calls": [{"index": index, "id": call["id"], "type": "function",
+                                             "function": {"name": call["function"]["name"], "arguments": ""}}]})
+                yield chunk({"tool_calls": [{"index": index, "function": {"arguments": call["function"]["arguments"]}}]})
+            entry["first_token_at"] = entry["finished_at"] = time.time()
+            yield chunk({}, "tool_calls")
+            yield b"data: [DONE]\n\n"
+            return
         for i, token in enumerate(script.tokens):
             if script.fail_after is not None and i >= script.fail_after:
                 raise ConnectionAbortedError("scripted drop")

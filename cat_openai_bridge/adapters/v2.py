@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import uuid
 from functools import lru_cache
 from importlib import metadata
-from typing import Any, AsyncIterator, List, Optional
+from typing import Any, AsyncIterator, List, Optional, Tuple
 
 from starlette.requests import Request
 
 from ..core import tokens
 from ..core.conversation import ImagePart, TextPart, Turn
+from ..core.tools import ClientTool, ToolCall
 from ..core.port import CatFailure, CatTurn, Identity, ModelCard, TextDelta, TurnEvent, TurnResult
 from ..core.settings import BridgeSettings
 
@@ -47,7 +49,44 @@ def _system_directive():
     return ClientSystemPrompt
 
 
+class ClientToolsCalled(Exception):
+    """The Cat's model called a client's tool: the agent stops so the client can run it."""
+
+    def __init__(self, message) -> None:
+        super().__init__("client tool called")
+        self.message = message
+
+
+@lru_cache(maxsize=1)
+def _client_tool_classes():
+    """A Tool that hands the call back instead of running, and the directive that offers them; made on first use."""
+    from cat.mad_hatter.decorators import Tool
+    from cat.services.directives.base import Directive
+
+    class ClientTool(Tool):
+        async def execute(self, agent, tool_call):
+            raise ClientToolsCalled(agent.result.messages[-1])
+
+    class ClientTools(Directive):
+        slug = "openai_bridge_client_tools"
+
+        def __init__(self, tools) -> None:
+            self.tools = tools
+
+        async def start(self, agent) -> None:
+            agent.tools = [*agent.tools, *self.tools]
+
+    return ClientTool, ClientTools
+
+
+def _client_tools_directive(tools: Tuple[ClientTool, ...]):
+    tool_class, directive_class = _client_tool_classes()
+    offered = [tool_class(None, t.name, t.description, t.parameters, {}) for t in tools]
+    return directive_class(offered)
+
+
 def _cat_message(turn: Turn):
+    from cat.protocols.model_context.type_wrappers import ToolCall as CatToolCall
     from cat.types import ImageContent, Message, TextContent
 
     content: List[Any] = []
@@ -56,7 +95,8 @@ def _cat_message(turn: Turn):
             content.append(TextContent(type="text", text=part.text))
         elif isinstance(part, ImagePart):
             content.append(ImageContent(type="image", data=part.data, mimeType=part.mime))
-    return Message(role=turn.role, content=content)
+    calls = [CatToolCall(id=c.id, name=c.name, args=c.args()) for c in turn.tool_calls]
+    return Message(role=turn.role, content=content, tool_calls=calls, tool_call_id=turn.tool_call_id)
 
 
 def _message_text(message) -> str:
@@ -93,6 +133,7 @@ def _plain_result(system: str, task, message) -> TurnResult:
 class V2Cat:
     name = "v2"
     supports_images = True
+    supports_client_tools = True
 
     def cat_version(self) -> str:
         return metadata.version("cheshire-cat-ai")
@@ -156,8 +197,13 @@ class V2Cat:
         if agent is None:
             raise CatFailure(f"agent '{turn.target}' is not available")
         system = turn.conversation.system
+        extra = []
         if system and turn.system_policy != "ignore" and not turn.plain:
-            agent.directives = [*type(agent).directives, _system_directive()(turn.system_policy, system)]
+            extra.append(_system_directive()(turn.system_policy, system))
+        if turn.tools and not turn.plain:
+            extra.append(_client_tools_directive(turn.tools))
+        if extra:
+            agent.directives = [*type(agent).directives, *extra]
         task = Task(messages=[_cat_message(t) for t in turn.conversation.turns], stream=turn.stream)
         if turn.plain:
             from cat.ambient import llm
@@ -187,14 +233,22 @@ class V2Cat:
                 if delta is None:
                     break
                 yield TextDelta(delta)
+            called: Tuple[ToolCall, ...] = ()
             try:
                 runner.result()
+            except ClientToolsCalled as stop:
+                offered = {t.name for t in turn.tools}
+                called = tuple(ToolCall(c.id, c.name, json.dumps(c.args)) for c in stop.message.tool_calls
+                               if c.name in offered)
             except asyncio.CancelledError:
                 raise CatFailure("the Cat's run was cancelled") from None
             except Exception as exc:
                 self.log("error", f"openai bridge: agent '{turn.target}' failed: {exc!r}")
                 raise CatFailure(str(exc) or type(exc).__name__) from None
-            yield _plain_result(system, task, runner.result()) if turn.plain else _turn_result(agent)
+            if turn.plain:
+                yield _plain_result(system, task, runner.result())
+            else:
+                yield dataclasses.replace(_turn_result(agent), tool_calls=called)
         finally:
             context.stream = None
             context.user = caller

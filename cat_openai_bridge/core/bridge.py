@@ -22,6 +22,7 @@ from .conversation import Conversation, TextPart, Turn, build_conversation
 from .errors import BridgeError, model_not_found, server_error, unauthorized
 from .http import STREAM_HEADERS, error_response, json_response, read_body, sse_response
 from .idempotency import Claim, Replays, Stored
+from .tools import client_tools
 from .limits import Lease, Limiter, Quota
 from .port import CatPort, CatTurn, Identity
 from .requests import ChatCompletionRequest, SimpleMessageRequest, parse_body
@@ -229,8 +230,10 @@ class Bridge:
             settings = await self.cat.load_settings()
             raw = await read_body(request, settings.max_request_bytes)
             body = parse_body(ChatCompletionRequest, raw)
-            p = chat.plan(body, settings)
-            conversation = build_conversation(body.messages, allow_images=self.cat.supports_images)
+            p = chat.plan(body, settings, allow_tools=self.cat.supports_client_tools)
+            tools = client_tools(body.tools, body.tool_choice)
+            conversation = build_conversation(body.messages, allow_images=self.cat.supports_images,
+                                              allow_tools=self.cat.supports_client_tools)
             target = await self.cat.resolve_model(body.model, settings)
             if target is None:
                 raise model_not_found(body.model)
@@ -239,20 +242,21 @@ class Bridge:
                 if once.replay is not None:
                     return once.replay
                 lease = await self._admit(identity, settings, headers, conversation)
-                return await self._complete(body, p, conversation, target, identity, settings, lease, headers, once)
+                return await self._complete(body, p, CatTurn(
+                    conversation, target, p.stream, settings.system_message_policy, identity,
+                    settings.is_task_prompt(conversation.last_user_text), tuple(tools),
+                ), settings, lease, headers, once)
 
         return await self._guarded(handle)
 
-    async def _complete(self, body: ChatCompletionRequest, p: chat.Plan, conversation: Conversation, target: str,
-                        identity: Identity, settings: BridgeSettings, lease: Lease, headers: Dict[str, str],
-                        once: "Once") -> Response:
-        plain = settings.is_task_prompt(conversation.last_user_text)
-        turn = CatTurn(conversation, target, p.stream, settings.system_message_policy, identity, plain)
+    async def _complete(self, body: ChatCompletionRequest, p: chat.Plan, turn: CatTurn, settings: BridgeSettings,
+                        lease: Lease, headers: Dict[str, str], once: "Once") -> Response:
         ids = CompletionIds(body.model)
         self._debug(
             settings,
-            f"{ids.id} user={identity.user_id} label={body.user!r} model={body.model} "
-            f"messages={len(body.messages)} stream={p.stream} limit={p.limit} task_prompt={plain}",
+            f"{ids.id} user={turn.identity.user_id} label={body.user!r} model={body.model} "
+            f"messages={len(body.messages)} stream={p.stream} limit={p.limit} task_prompt={turn.plain} "
+            f"tools={len(turn.tools)}",
         )
         if p.stream:
             used: List[Usage] = []
@@ -260,13 +264,15 @@ class Bridge:
             return sse_response(once.recording(settled(events, lease, used)), headers)
         started = time.perf_counter()
         async with settling(lease) as used:
-            content, finish_reason, usage = await chat.run_to_end(self.cat, turn, p)
-            used.append(usage)
+            answer = await chat.run_answer(self.cat, turn, p)
+            used.append(answer.usage)
         self._debug(
             settings,
-            f"{ids.id} finish={finish_reason} usage={usage.body()} ms={1000 * (time.perf_counter() - started):.0f}",
+            f"{ids.id} finish={answer.finish_reason} usage={answer.usage.body()} "
+            f"ms={1000 * (time.perf_counter() - started):.0f}",
         )
-        return once.keep(json_response(completion(ids, content, finish_reason, usage), headers=headers))
+        body_out = completion(ids, answer.content, answer.finish_reason, answer.usage, answer.tool_calls)
+        return once.keep(json_response(body_out, headers=headers))
 
     async def message(self, request: Request) -> Response:
         """The seed's simple endpoint: same auth, limits and pipeline, plain JSON."""

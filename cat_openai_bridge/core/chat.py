@@ -16,6 +16,7 @@ from . import sse, tokens
 from .completions import CompletionIds, Usage, chunk, usage_chunk
 from .errors import BridgeError, invalid_request, server_error, upstream_failed, upstream_timeout
 from .port import CatFailure, CatPort, CatTurn, TextDelta, TurnEvent, TurnResult
+from .tools import ToolCall
 from .requests import ChatCompletionRequest
 from .settings import BridgeSettings
 from .shaping import AnswerCutter, reconcile
@@ -33,12 +34,13 @@ class Plan:
     heartbeat: float = 0.0  # seconds of Cat silence before an SSE comment keeps proxies awake (0 = never)
 
 
-def plan(body: ChatCompletionRequest, settings: BridgeSettings) -> Plan:
+def plan(body: ChatCompletionRequest, settings: BridgeSettings, allow_tools: bool = False) -> Plan:
     if body.n is not None and body.n > 1:
         raise invalid_request("Only n=1 is supported: the Cat gives one answer per turn.", "n", "unsupported_value")
-    if body.tools:
+    if body.tools and not allow_tools:
         raise invalid_request(
-            "Client-declared tools are not supported by this Cat adapter.", "tools", "unsupported_parameter"
+            "Client-declared tools are not supported on this Cat version (its agent cannot hand tool calls back); "
+            "send the request without 'tools'.", "tools", "unsupported_parameter"
         )
     if body.logprobs:
         raise invalid_request("logprobs are not available from the Cat.", "logprobs", "unsupported_parameter")
@@ -119,8 +121,22 @@ class Pump:
         await self._events.aclose()  # type: ignore[attr-defined]
 
 
+@dataclass(frozen=True)
+class Answer:
+    content: str
+    finish_reason: str
+    usage: Usage
+    tool_calls: Tuple[ToolCall, ...] = ()
+
+
 async def run_to_end(cat: CatPort, turn: CatTurn, p: Plan) -> Tuple[str, str, Usage]:
     """The whole answer: (content, finish_reason, usage). Raises BridgeError."""
+    answer = await run_answer(cat, turn, p)
+    return answer.content, answer.finish_reason, answer.usage
+
+
+async def run_answer(cat: CatPort, turn: CatTurn, p: Plan) -> Answer:
+    """The whole answer, tool calls included. Raises BridgeError."""
     events = Pump(cat.run(turn), p.timeout)
     result: Optional[TurnResult] = None
     try:
@@ -140,8 +156,25 @@ async def run_to_end(cat: CatPort, turn: CatTurn, p: Plan) -> Tuple[str, str, Us
         raise upstream_failed("the turn ended without an answer")
     cutter = AnswerCutter(p.limit, p.stops)
     content = cutter.feed(result.text) + cutter.finish()
-    usage = Usage(result.prompt_tokens, tokens.count_text(content) + result.extra_completion_tokens)
-    return content, cutter.finish_reason or "stop", usage
+    calls = result.tool_calls
+    usage = Usage(result.prompt_tokens, tokens.count_text(content) + result.extra_completion_tokens + _call_tokens(calls))
+    if calls and not cutter.cut:
+        return Answer(content, "tool_calls", usage, calls)
+    return Answer(content, cutter.finish_reason or "stop", usage)
+
+
+def _call_tokens(calls: Tuple[ToolCall, ...]) -> int:
+    return sum(tokens.count_text(c.name) + tokens.count_text(c.arguments) for c in calls)
+
+
+def _call_deltas(calls: Tuple[ToolCall, ...]) -> List[dict]:
+    """OpenAI streams a call as its header (id, name) then its arguments; the Cat gives them whole."""
+    deltas = []
+    for index, call in enumerate(calls):
+        deltas.append({"tool_calls": [{"index": index, "id": call.id, "type": "function",
+                                       "function": {"name": call.name, "arguments": ""}}]})
+        deltas.append({"tool_calls": [{"index": index, "function": {"arguments": call.arguments}}]})
+    return deltas
 
 
 async def stream(
@@ -187,7 +220,10 @@ async def stream(
             out = cutter.feed(tail) + cutter.finish()
             if out:
                 yield sse.event(chunk(ids, {"content": out}, with_usage_field=with_usage))
-        yield sse.event(chunk(ids, {}, cutter.finish_reason, with_usage_field=with_usage))
+        calls = result.tool_calls if result is not None and not cutter.cut else ()
+        for delta in _call_deltas(calls):
+            yield sse.event(chunk(ids, delta, with_usage_field=with_usage))
+        yield sse.event(chunk(ids, {}, "tool_calls" if calls else cutter.finish_reason, with_usage_field=with_usage))
         if with_usage:
             while result is None:  # cut early: let the turn end to count its prompt
                 ev = await events.next()
@@ -195,7 +231,7 @@ async def stream(
                     raise CatFailure("the turn ended without an answer")
                 if isinstance(ev, TurnResult):
                     result = ev
-        sent = tokens.count_text(cutter.sent)
+        sent = tokens.count_text(cutter.sent) + _call_tokens(calls)
         usage = Usage(result.prompt_tokens, sent + result.extra_completion_tokens) if result else Usage(0, sent)
         on_usage(usage)
         if with_usage:

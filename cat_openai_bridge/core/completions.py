@@ -9,7 +9,9 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Optional, Sequence
+
+from .tools import ToolCall
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,12 @@ class CompletionIds:
     created: int = field(default_factory=lambda: int(time.time()))
 
 
-def completion(ids: CompletionIds, content: str, finish_reason: str, usage: Optional[Usage]) -> dict:
+def completion(ids: CompletionIds, content: str, finish_reason: str, usage: Optional[Usage],
+               tool_calls: Sequence[ToolCall] = ()) -> dict:
+    message: dict = {"role": "assistant", "content": content, "refusal": None}
+    if tool_calls:
+        message = {"role": "assistant", "content": content or None, "refusal": None,
+                   "tool_calls": [call.body() for call in tool_calls]}
     return {
         "id": ids.id,
         "object": "chat.completion",
@@ -45,7 +52,7 @@ def completion(ids: CompletionIds, content: str, finish_reason: str, usage: Opti
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": content, "refusal": None},
+                "message": message,
                 "logprobs": None,
                 "finish_reason": finish_reason,
             }

@@ -15,6 +15,7 @@ from typing import List, Literal, Optional, Sequence, Tuple, Union
 
 from .errors import invalid_request
 from .requests import ChatMessage
+from .tools import ToolCall, tool_call_of
 
 _DATA_URL = re.compile(r"^data:(?P<mime>image/[A-Za-z0-9.+-]+);base64,(?P<data>.*)$", re.S)
 
@@ -35,8 +36,10 @@ Part = Union[TextPart, ImagePart]
 
 @dataclass(frozen=True)
 class Turn:
-    role: Literal["user", "assistant"]
+    role: Literal["user", "assistant", "tool"]
     parts: List[Part]
+    tool_calls: Tuple[ToolCall, ...] = ()  # an assistant turn that called client tools
+    tool_call_id: Optional[str] = None  # a tool turn: the result of that call
 
     @property
     def text(self) -> str:
@@ -50,7 +53,8 @@ class Conversation:
 
     @property
     def last_user_text(self) -> str:
-        return self.turns[-1].text
+        users = [t for t in self.turns if t.role == "user"]
+        return users[-1].text if users else ""
 
     def pairs(self) -> List[Tuple[str, str]]:
         """(role, text) of what the Cat's LLM will see from the client, for token estimates."""
@@ -110,7 +114,8 @@ def _image(spec: object, param: str) -> ImagePart:
     return ImagePart(match.group("mime"), data)
 
 
-def build_conversation(messages: Sequence[ChatMessage], *, allow_images: bool = True) -> Conversation:
+def build_conversation(messages: Sequence[ChatMessage], *, allow_images: bool = True,
+                       allow_tools: bool = False) -> Conversation:
     """Validate roles and contents; raise a 400 naming the field on the first problem."""
     system: List[str] = []
     turns: List[Turn] = []
@@ -121,6 +126,25 @@ def build_conversation(messages: Sequence[ChatMessage], *, allow_images: bool = 
             text = "".join(p.text for p in parts if isinstance(p, TextPart))
             if text:
                 system.append(text)
+        elif msg.role == "assistant" and msg.tool_calls and allow_tools:
+            calls = tuple(tool_call_of(c, f"{param}.tool_calls.[{j}]") for j, c in enumerate(msg.tool_calls))
+            parts = _text_of(msg.content, f"{param}.content", False) if msg.content is not None else []
+            turns.append(Turn("assistant", parts, calls))
+        elif msg.role == "tool" and allow_tools:
+            if not isinstance(msg.tool_call_id, str) or not msg.tool_call_id:
+                raise invalid_request(f"Missing required parameter: '{param}.tool_call_id'.", f"{param}.tool_call_id",
+                                      "missing_required_parameter")
+            if msg.content is None:
+                raise invalid_request(
+                    f"Missing required parameter: '{param}.content'.", f"{param}.content", "missing_required_parameter"
+                )
+            asked = {c.id for t in turns if t.role == "assistant" for c in t.tool_calls}
+            if msg.tool_call_id not in asked:
+                raise invalid_request(
+                    "Invalid parameter: messages with role 'tool' must be a response to a preceding message with "
+                    f"'tool_calls' of the same id ({msg.tool_call_id!r}).", f"{param}.role", "invalid_value",
+                )
+            turns.append(Turn("tool", _text_of(msg.content, f"{param}.content", False), (), msg.tool_call_id))
         elif msg.role in ("user", "assistant"):
             if msg.tool_calls:
                 raise invalid_request(
@@ -142,11 +166,12 @@ def build_conversation(messages: Sequence[ChatMessage], *, allow_images: bool = 
                 f"{param}.role",
                 "invalid_value",
             )
-    if not turns or turns[-1].role != "user":
+    if not turns or turns[-1].role not in ("user", "tool"):
         raise invalid_request(
-            "The last message must come from the user: the Cat answers a user turn.", "messages", "invalid_value"
+            "The last message must come from the user (or carry tool results): the Cat answers a user turn.",
+            "messages", "invalid_value"
         )
-    if not turns[-1].parts:
+    if not turns[-1].parts and turns[-1].role == "user":
         last = len(messages) - 1
         raise invalid_request(
             "The last user message has no content.", f"messages.[{last}].content", "invalid_value"

@@ -8,11 +8,12 @@ fails raises `CatFailure` and the client gets an error, never a stand-in text.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import AsyncIterator, List, Optional, Protocol, Union
+from typing import AsyncIterator, List, Optional, Protocol, Tuple, Union
 
 from starlette.requests import Request
 
 from .conversation import Conversation
+from .tools import ClientTool, ToolCall
 from .settings import BridgeSettings
 
 
@@ -48,6 +49,7 @@ class CatTurn:
     # A front end's housekeeping prompt (title, tags): answered by the Cat's own LLM
     # without the agent, so it leaves nothing in the Cat's memory or history.
     plain: bool = False
+    tools: Tuple[ClientTool, ...] = ()  # the client's functions, offered to the Cat's model for this turn
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,7 @@ class TurnResult:
     text: str
     prompt_tokens: int  # every prompt the Cat sent its LLM during the turn
     extra_completion_tokens: int = 0  # LLM output that is not the final answer (tool calls)
+    tool_calls: Tuple[ToolCall, ...] = ()  # the model called client tools: the turn pauses for their results
 
 
 TurnEvent = Union[TextDelta, TurnResult]
@@ -68,6 +71,7 @@ TurnEvent = Union[TextDelta, TurnResult]
 class CatPort(Protocol):
     name: str  # adapter name, e.g. "v2"
     supports_images: bool
+    supports_client_tools: bool
 
     def cat_version(self) -> str: ...
 

@@ -23,10 +23,16 @@ class AnswerCutter:
         self.sent = ""  # released to the client
         self._estimate = 0  # running token estimate of `sent`
         self.finish_reason: Optional[str] = None
+        self._cut = False
 
     @property
     def done(self) -> bool:
         return self.finish_reason is not None
+
+    @property
+    def cut(self) -> bool:
+        """The answer was cut short (max tokens or a stop sequence), not ended by the Cat."""
+        return self._cut
 
     def feed(self, delta: str) -> str:
         if self.done or not delta:
@@ -35,6 +41,7 @@ class AnswerCutter:
         cut = self._find_stop()
         if cut is not None:
             out = self._release(self._pending[:cut])
+            self._cut = True
             if not self.done:
                 self.finish_reason = "stop"
             return out
@@ -72,6 +79,7 @@ class AnswerCutter:
                 self.sent += out
                 self._pending = ""
                 self.finish_reason = "length"
+                self._cut = True
                 return out
         self.sent += text
         return text
