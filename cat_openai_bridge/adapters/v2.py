@@ -219,6 +219,9 @@ class V2Cat:
                 deltas.put_nowait(event["delta"])
 
         context = ctx()
+        if context.request is not None and turn.conversation_key:
+            # v2 has no conversation store yet (AG-UI thread_id is "_"): memory plugins can read the chat here
+            context.request.state.openai_bridge_conversation = turn.conversation_key
         context.stream = on_event if turn.stream else None
         caller = context.user
         if turn.identity.delegated:

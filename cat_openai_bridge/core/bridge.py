@@ -22,6 +22,7 @@ from .conversation import Conversation, TextPart, Turn, build_conversation
 from .errors import BridgeError, model_not_found, server_error, unauthorized
 from .http import STREAM_HEADERS, error_response, json_response, read_body, sse_response
 from .idempotency import Claim, Replays, Stored
+from .chats import conversation_key
 from .tools import client_tools
 from .limits import Lease, Limiter, Quota
 from .port import CatPort, CatTurn, Identity
@@ -245,6 +246,7 @@ class Bridge:
                 return await self._complete(body, p, CatTurn(
                     conversation, target, p.stream, settings.system_message_policy, identity,
                     settings.is_task_prompt(conversation.last_user_text), tuple(tools),
+                    conversation_key(request, settings.chat_id_header, body.metadata, conversation),
                 ), settings, lease, headers, once)
 
         return await self._guarded(handle)

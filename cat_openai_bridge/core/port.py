@@ -50,6 +50,7 @@ class CatTurn:
     # without the agent, so it leaves nothing in the Cat's memory or history.
     plain: bool = False
     tools: Tuple[ClientTool, ...] = ()  # the client's functions, offered to the Cat's model for this turn
+    conversation_key: str = ""  # the client chat this turn belongs to (see core/chats.py)
 
 
 @dataclass(frozen=True)

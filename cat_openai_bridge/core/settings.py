@@ -72,6 +72,13 @@ class BridgeSettings(BaseModel):
         description="With the Cat's master API key, a request header naming the Cat user the turn runs as, e.g. "
         "X-OpenWebUI-User-Id (empty = off).",
     )
+    chat_id_header: str = Field(
+        "X-OpenWebUI-Chat-Id",
+        max_length=128,
+        pattern=r"^[A-Za-z0-9-]*$",
+        description="Request header naming the client chat, so each chat keeps its own Cat conversation "
+        "(then `metadata.chat_id`; otherwise derived from the chat's first messages).",
+    )
     idempotency_window_seconds: int = Field(
         600, ge=0, le=86400, description="How long an Idempotency-Key replays its first answer (0 = keys ignored)."
     )

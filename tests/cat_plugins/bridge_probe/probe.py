@@ -1,6 +1,7 @@
 """Test-only Cat v2 plugin: a second agent, a directive naming the user, a hook editing answers."""
 
 from cat import Agent, Directive, hook, user
+from cat.ambient.context_vars import ctx
 
 
 class UserTag(Directive):
@@ -8,6 +9,9 @@ class UserTag(Directive):
 
     async def step(self, agent) -> None:
         agent.system_prompt += f"\n\n[probe-user:{user.name}:{user.id}]"
+        request = ctx().request
+        chat = getattr(request.state, "openai_bridge_conversation", "") if request is not None else ""
+        agent.system_prompt += f"\n[probe-chat:{chat}]"
         # The user's own Cat memory (UserStore): what they said last time, then remember this turn.
         previous = await user.load("probe_last", "")
         agent.system_prompt += f"\n[probe-memory:{previous}]"
