@@ -106,6 +106,26 @@ def _message_text(message) -> str:
     return text
 
 
+def _why(agent) -> dict:
+    """What the agent did: its final system prompt (where directives put recalled memories), each step."""
+    steps = []
+    for message in agent.result.messages:
+        step: dict = {"role": message.role, "text": message.text}
+        if message.tool_calls:
+            step["tool_calls"] = [{"id": c.id, "name": c.name, "args": c.args} for c in message.tool_calls]
+        if message.tool_call_id:
+            step["tool_call_id"] = message.tool_call_id
+        steps.append(step)
+    return {
+        "agent": agent.slug,
+        "model": agent.model,
+        "system_prompt": agent.system_prompt,
+        "llm_calls": sum(1 for m in agent.result.messages if m.role == "assistant"),
+        "tools_available": [t.name for t in agent.tools],
+        "steps": steps,
+    }
+
+
 def _turn_result(agent) -> TurnResult:
     """The final answer, and usage counted over every LLM call of the turn."""
     produced = list(agent.result.messages)
@@ -251,7 +271,8 @@ class V2Cat:
             if turn.plain:
                 yield _plain_result(system, task, runner.result())
             else:
-                yield dataclasses.replace(_turn_result(agent), tool_calls=called)
+                yield dataclasses.replace(_turn_result(agent), tool_calls=called,
+                                          why=_why(agent) if turn.why else None)
         finally:
             context.stream = None
             context.user = caller

@@ -101,6 +101,11 @@ async def settled(events: AsyncIterator[bytes], lease: Lease, used: List[Usage])
         await lease.settle(used[-1].total_tokens if used else 0)
 
 
+def why_forbidden() -> BridgeError:
+    return BridgeError(403, "'cat_why' shows the Cat's prompts and tool results, so only the Cat's admins may ask for it.",
+                       "invalid_request_error", "cat_why", "insufficient_permissions")
+
+
 class Bridge:
     """Holds the adapter and the limiter; nothing else lives between requests."""
 
@@ -238,6 +243,8 @@ class Bridge:
             target = await self.cat.resolve_model(body.model, settings)
             if target is None:
                 raise model_not_found(body.model)
+            if body.cat_why and not (identity.is_admin or identity.master_key):
+                raise why_forbidden()
             identity = self._acting(request, identity, settings, body.user)
             async with self._once(request, identity, settings, raw, headers) as once:
                 if once.replay is not None:
@@ -247,6 +254,7 @@ class Bridge:
                     conversation, target, p.stream, settings.system_message_policy, identity,
                     settings.is_task_prompt(conversation.last_user_text), tuple(tools),
                     conversation_key(request, settings.chat_id_header, body.metadata, conversation),
+                    bool(body.cat_why),
                 ), settings, lease, headers, once)
 
         return await self._guarded(handle)
@@ -273,7 +281,7 @@ class Bridge:
             f"{ids.id} finish={answer.finish_reason} usage={answer.usage.body()} "
             f"ms={1000 * (time.perf_counter() - started):.0f}",
         )
-        body_out = completion(ids, answer.content, answer.finish_reason, answer.usage, answer.tool_calls)
+        body_out = completion(ids, answer.content, answer.finish_reason, answer.usage, answer.tool_calls, answer.why)
         return once.keep(json_response(body_out, headers=headers))
 
     async def message(self, request: Request) -> Response:

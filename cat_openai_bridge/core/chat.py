@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import AsyncIterator, Callable, List, Optional, Tuple
 
 from . import sse, tokens
-from .completions import CompletionIds, Usage, chunk, usage_chunk
+from .completions import CompletionIds, Usage, chunk, usage_chunk, why_chunk
 from .errors import BridgeError, invalid_request, server_error, upstream_failed, upstream_timeout
 from .port import CatFailure, CatPort, CatTurn, TextDelta, TurnEvent, TurnResult
 from .tools import ToolCall
@@ -127,6 +127,7 @@ class Answer:
     finish_reason: str
     usage: Usage
     tool_calls: Tuple[ToolCall, ...] = ()
+    why: Optional[dict] = None
 
 
 async def run_to_end(cat: CatPort, turn: CatTurn, p: Plan) -> Tuple[str, str, Usage]:
@@ -159,8 +160,8 @@ async def run_answer(cat: CatPort, turn: CatTurn, p: Plan) -> Answer:
     calls = result.tool_calls
     usage = Usage(result.prompt_tokens, tokens.count_text(content) + result.extra_completion_tokens + _call_tokens(calls))
     if calls and not cutter.cut:
-        return Answer(content, "tool_calls", usage, calls)
-    return Answer(content, cutter.finish_reason or "stop", usage)
+        return Answer(content, "tool_calls", usage, calls, result.why)
+    return Answer(content, cutter.finish_reason or "stop", usage, (), result.why)
 
 
 def _call_tokens(calls: Tuple[ToolCall, ...]) -> int:
@@ -224,8 +225,8 @@ async def stream(
         for delta in _call_deltas(calls):
             yield sse.event(chunk(ids, delta, with_usage_field=with_usage))
         yield sse.event(chunk(ids, {}, "tool_calls" if calls else cutter.finish_reason, with_usage_field=with_usage))
-        if with_usage:
-            while result is None:  # cut early: let the turn end to count its prompt
+        if with_usage or turn.why:
+            while result is None:  # cut early: let the turn end to count its prompt (and give its reasons)
                 ev = await events.next()
                 if ev is None:
                     raise CatFailure("the turn ended without an answer")
@@ -236,6 +237,8 @@ async def stream(
         on_usage(usage)
         if with_usage:
             yield sse.event(usage_chunk(ids, usage))
+        if turn.why and result is not None and result.why is not None:
+            yield sse.event(why_chunk(ids, result.why))
         yield sse.DONE
     except asyncio.TimeoutError:
         yield sse.event(upstream_timeout(p.timeout).body())

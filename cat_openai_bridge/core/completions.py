@@ -39,7 +39,7 @@ class CompletionIds:
 
 
 def completion(ids: CompletionIds, content: str, finish_reason: str, usage: Optional[Usage],
-               tool_calls: Sequence[ToolCall] = ()) -> dict:
+               tool_calls: Sequence[ToolCall] = (), why: Optional[dict] = None) -> dict:
     message: dict = {"role": "assistant", "content": content, "refusal": None}
     if tool_calls:
         message = {"role": "assistant", "content": content or None, "refusal": None,
@@ -59,7 +59,14 @@ def completion(ids: CompletionIds, content: str, finish_reason: str, usage: Opti
         ],
         "usage": usage.body() if usage else None,
         "system_fingerprint": None,
+        **({"cat_why": why} if why is not None else {}),
     }
+
+
+def why_chunk(ids: CompletionIds, why: dict) -> dict:
+    """The Cat's reasons, after the answer: a chunk with no choices, like the usage chunk."""
+    return {"id": ids.id, "object": "chat.completion.chunk", "created": ids.created, "model": ids.model,
+            "system_fingerprint": None, "choices": [], "cat_why": why}
 
 
 def chunk(ids: CompletionIds, delta: dict, finish_reason: Optional[str] = None, with_usage_field: bool = False) -> dict:

@@ -51,6 +51,7 @@ class CatTurn:
     plain: bool = False
     tools: Tuple[ClientTool, ...] = ()  # the client's functions, offered to the Cat's model for this turn
     conversation_key: str = ""  # the client chat this turn belongs to (see core/chats.py)
+    why: bool = False  # the client asked for the Cat's reasons (an admin-only extension)
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ class TurnResult:
     prompt_tokens: int  # every prompt the Cat sent its LLM during the turn
     extra_completion_tokens: int = 0  # LLM output that is not the final answer (tool calls)
     tool_calls: Tuple[ToolCall, ...] = ()  # the model called client tools: the turn pauses for their results
+    why: Optional[dict] = None  # the Cat's reasons, when the turn asked for them
 
 
 TurnEvent = Union[TextDelta, TurnResult]

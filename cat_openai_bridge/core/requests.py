@@ -54,6 +54,7 @@ class ChatCompletionRequest(_Body):
     response_format: Optional[Dict[str, Any]] = None
     logprobs: Optional[bool] = None
     top_logprobs: Optional[int] = Field(None, ge=0, le=20)
+    cat_why: Optional[bool] = None  # extension: add the Cat's reasons to the answer (admins only)
 
     def completion_limit(self) -> Optional[int]:
         """The client's cap on completion tokens (`max_completion_tokens` wins)."""
