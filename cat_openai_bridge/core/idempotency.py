@@ -36,6 +36,7 @@ class Stored:
 class _Entry:
     fingerprint: str
     expires: float
+    stale: float  # a claim still open after this was never finished (a stream whose body never ran)
     done: "asyncio.Future[Optional[Stored]]" = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
@@ -108,8 +109,12 @@ class Replays:
         while True:
             self._prune()
             entry = self._entries.get(scope)
+            if entry is not None and not entry.done.done() and entry.stale <= self._clock():
+                self._forget(scope, entry)
+                entry = None
             if entry is None:
-                entry = _Entry(digest, self._clock() + window)
+                now = self._clock()
+                entry = _Entry(digest, now + window, now + wait + 5)
                 self._entries[scope] = entry
                 return Claim(self, scope, entry), None
             if entry.fingerprint != digest:

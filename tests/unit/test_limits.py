@@ -129,3 +129,29 @@ def test_resp_encoding_and_url_parsing():
     assert RedisAddress.parse("redis://localhost") == RedisAddress("localhost", 6379, 0, None, None, False)
     with pytest.raises(ValueError):
         RedisAddress.parse("http://x")
+
+
+def test_idempotency_replays_waits_and_forgets_stale_claims():
+    from cat_openai_bridge.core.idempotency import Replays, Stored
+
+    clock = Clock()
+    replays = Replays(clock)
+
+    async def scenario():
+        claim, stored = await replays.claim("u", "k", b"body", window=60, wait=10)
+        assert stored is None
+        waiting = asyncio.ensure_future(replays.claim("u", "k", b"body", window=60, wait=10))
+        await asyncio.sleep(0)
+        claim.complete(Stored(200, "application/json", {}, b"{}"))
+        assert (await waiting) == (None, Stored(200, "application/json", {}, b"{}"))
+        with pytest.raises(BridgeError) as info:
+            await replays.claim("u", "k", b"other", window=60, wait=10)
+        assert info.value.code == "idempotency_key_reused"
+        assert (await replays.claim("v", "k", b"other", window=60, wait=10))[0] is not None  # per identity
+        clock.now += 61
+        assert (await replays.claim("u", "k", b"other", window=60, wait=10))[0] is not None  # expired
+        abandoned, _ = await replays.claim("u", "s", b"b", window=60, wait=10)
+        clock.now += 16  # never completed, never abandoned: stale after wait + 5 s
+        assert (await replays.claim("u", "s", b"b", window=60, wait=10))[0] is not None
+
+    asyncio.run(scenario())
