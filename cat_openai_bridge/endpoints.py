@@ -9,6 +9,8 @@ from __future__ import annotations
 from cat.mad_hatter.decorators import endpoint
 from starlette.requests import Request
 
+from .core import openapi
+from .core.requests import ChatCompletionRequest, SimpleMessageRequest
 from .runtime import bridge
 
 PREFIX = "/custom"
@@ -29,11 +31,13 @@ async def openai_bridge_get_model(request: Request, model_id: str):
     return await bridge().get_model(request, model_id)
 
 
-@endpoint.post("/v1/chat/completions", prefix=PREFIX, tags=["OpenAI bridge"])
+@endpoint.post("/v1/chat/completions", prefix=PREFIX, tags=["OpenAI bridge"], responses=openapi.ERRORS,
+               openapi_extra=openapi.body(ChatCompletionRequest))
 async def openai_bridge_chat_completions(request: Request):
     return await bridge().chat_completions(request)
 
 
-@endpoint.post("/message", prefix=PREFIX, tags=["OpenAI bridge"])
+@endpoint.post("/message", prefix=PREFIX, tags=["OpenAI bridge"], responses=openapi.ERRORS,
+               openapi_extra=openapi.body(SimpleMessageRequest))
 async def openai_bridge_message(request: Request):
     return await bridge().message(request)

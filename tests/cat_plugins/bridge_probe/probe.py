@@ -1,6 +1,6 @@
 """Test-only Cat v2 plugin: a second agent, a directive naming the user, a hook editing answers."""
 
-from cat import Agent, Directive, hook, user
+from cat import Agent, Directive, endpoint, hook, user
 from cat.ambient.context_vars import ctx
 
 
@@ -35,3 +35,12 @@ def after_agent_run(result):
             if getattr(block, "text", None) and "PURR" in block.text:
                 block.text += " (hooked)"
     return result
+
+
+@endpoint.get("/probe/stats", prefix="/custom")
+async def probe_stats():
+    """Test-only: live asyncio tasks and threads, to prove disconnects leak nothing."""
+    import asyncio
+    import threading
+
+    return {"tasks": len(asyncio.all_tasks()), "threads": threading.active_count()}

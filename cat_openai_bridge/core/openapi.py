@@ -1,0 +1,62 @@
+"""OpenAPI descriptions of the bridge's routes, for the Cat's /docs and contract fuzzing.
+
+The handlers read the raw body (so errors are OpenAI's, not FastAPI's), which
+hides the body from FastAPI's schema; these extras put it back.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Type
+
+from pydantic import BaseModel
+
+ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["message", "type", "param", "code"],
+            "properties": {
+                "message": {"type": "string"},
+                "type": {"type": "string"},
+                "param": {"type": ["string", "null"]},
+                "code": {"type": ["string", "null"]},
+            },
+        }
+    },
+}
+
+
+def _error(description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": ERROR}}}
+
+
+ERRORS: Dict[int | str, Dict[str, Any]] = {
+    400: _error("The request is invalid; `param` names the field."),
+    401: _error("Missing or wrong API key / JWT."),
+    404: _error("Unknown model."),
+    413: _error("Request body too large."),
+    429: _error("Rate limit reached; see `retry-after`."),
+    502: _error("The Cat or its LLM failed."),
+    504: _error("The Cat did not answer in time."),
+}
+
+
+def body(model: Type[BaseModel]) -> dict:
+    """`openapi_extra` declaring `model` as the JSON request body."""
+    schema = model.model_json_schema()
+    defs = schema.pop("$defs", {})
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": _inline(schema, defs)}}}}
+
+
+def _inline(node: Any, defs: Dict[str, Any]) -> Any:
+    """Resolve local `$ref`s so the extra is self-contained (the Cat's components do not hold our models)."""
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            return _inline(defs[ref.rsplit("/", 1)[-1]], defs)
+        return {k: _inline(v, defs) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_inline(v, defs) for v in node]
+    return node
