@@ -269,10 +269,14 @@ class V2Cat:
                 self.log("error", f"openai bridge: agent '{turn.target}' failed: {exc!r}")
                 raise CatFailure(str(exc) or type(exc).__name__) from None
             if turn.plain:
-                yield _plain_result(system, task, runner.result())
+                result = _plain_result(system, task, runner.result())
             else:
-                yield dataclasses.replace(_turn_result(agent), tool_calls=called,
-                                          why=_why(agent) if turn.why else None)
+                result = dataclasses.replace(_turn_result(agent), tool_calls=called,
+                                             why=_why(agent) if turn.why else None)
+            if not result.text and not result.tool_calls:
+                # e.g. a stream of non-SSE bytes, which the Cat's LLM client reads as an empty answer
+                raise CatFailure("the Cat's LLM returned an empty answer")
+            yield result
         finally:
             context.stream = None
             context.user = caller
