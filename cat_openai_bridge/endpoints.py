@@ -10,6 +10,7 @@ from cat.mad_hatter.decorators import endpoint
 from starlette.requests import Request
 
 from .core import openapi
+from .core.embeddings import EmbeddingRequest
 from .core.requests import ChatCompletionRequest, SimpleMessageRequest
 from .runtime import bridge
 
@@ -41,3 +42,9 @@ async def openai_bridge_chat_completions(request: Request):
                openapi_extra=openapi.body(SimpleMessageRequest))
 async def openai_bridge_message(request: Request):
     return await bridge().message(request)
+
+
+@endpoint.post("/v1/embeddings", prefix=PREFIX, tags=["OpenAI bridge"], responses=openapi.ERRORS,
+               openapi_extra=openapi.body(EmbeddingRequest))
+async def openai_bridge_embeddings(request: Request):
+    return await bridge().embeddings(request)

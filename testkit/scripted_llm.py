@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import re
 import time
@@ -38,6 +39,12 @@ from starlette.routing import Route
 
 DIRECTIVE = re.compile(r"\[\[(reply|tokens|delay|fail|hang|garbage|system|call)(?::(.*?))?\]\]", re.S)
 MODEL = "scripted"
+
+
+def fake_embedding(text: str, size: int = 8) -> List[float]:
+    """Deterministic across processes (unlike hash()): the same text always embeds the same."""
+    digest = hashlib.sha256(text.encode("utf-8")).digest()
+    return [digest[i] / 255 for i in range(size)]
 
 
 def split_tokens(text: str) -> List[str]:
@@ -125,7 +132,7 @@ class ScriptedLLM:
         body = await request.json()
         inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
         data = [
-            {"object": "embedding", "index": i, "embedding": [((hash(str(t)) >> k) % 1000) / 1000 for k in range(8)]}
+            {"object": "embedding", "index": i, "embedding": fake_embedding(str(t))}
             for i, t in enumerate(inputs)
         ]
         return JSONResponse({"object": "list", "data": data, "model": body.get("model", MODEL), "usage": {"prompt_tokens": 0, "total_tokens": 0}})

@@ -285,6 +285,18 @@ class V2Cat:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await runner
 
+    async def embed(self, texts: List[str]) -> Tuple[str, List[List[float]]]:
+        """The Cat's configured embedder, the one its memory plugins use."""
+        from cat.ambient import embedder
+        from cat.ambient.runtime import ccat
+
+        core = await ccat().get("config", "core")
+        slug = str((await core.load_settings()).default_embedder)
+        try:
+            return slug, [list(await embedder(text)) for text in texts]
+        except Exception as exc:
+            raise CatFailure(f"the Cat's embedder failed: {exc}") from None
+
     def log(self, level: str, message: str) -> None:
         from cat import log
 

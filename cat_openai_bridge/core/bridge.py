@@ -19,13 +19,14 @@ from starlette.responses import Response
 from . import chat, sse, tokens
 from .completions import CompletionIds, Usage, completion
 from .conversation import Conversation, TextPart, Turn, build_conversation
-from .errors import BridgeError, model_not_found, server_error, unauthorized
+from .errors import BridgeError, model_not_found, server_error, unauthorized, upstream_failed
 from .http import STREAM_HEADERS, error_response, json_response, read_body, sse_response
 from .idempotency import Claim, Replays, Stored
 from .chats import conversation_key
+from .embeddings import EmbeddingRequest, embedding_list, texts_of
 from .tools import client_tools
 from .limits import Lease, Limiter, Quota
-from .port import CatPort, CatTurn, Identity
+from .port import CatFailure, CatPort, CatTurn, Identity
 from .requests import ChatCompletionRequest, SimpleMessageRequest, parse_body
 from .settings import BridgeSettings
 from .version import PLUGIN_VERSION
@@ -283,6 +284,31 @@ class Bridge:
         )
         body_out = completion(ids, answer.content, answer.finish_reason, answer.usage, answer.tool_calls, answer.why)
         return once.keep(json_response(body_out, headers=headers))
+
+    async def embeddings(self, request: Request) -> Response:
+        """Vectors from the Cat's own embedder; same auth and limits as chat."""
+
+        async def handle(headers: Dict[str, str]) -> Response:
+            identity = await self._identify(request)
+            settings = await self.cat.load_settings()
+            body = parse_body(EmbeddingRequest, await read_body(request, settings.max_request_bytes))
+            texts = texts_of(body)
+            embed = getattr(self.cat, "embed", None)
+            if embed is None:
+                raise BridgeError(404, "Embeddings are not available on this Cat version.", "invalid_request_error",
+                                  None, "unsupported_endpoint")
+            # The Cat has one embedder, the one its memory uses: any `model` selects it; the answer names it.
+            used = sum(tokens.count_text(t) for t in texts)
+            lease = await self._admit(identity, settings, headers, None)
+            try:
+                model, vectors = await embed(texts)
+            except CatFailure as exc:
+                await lease.settle(0)
+                raise upstream_failed(str(exc)) from None
+            await lease.settle(used)
+            return json_response(embedding_list(model, vectors, body.encoding_format, used), headers=headers)
+
+        return await self._guarded(handle)
 
     async def message(self, request: Request) -> Response:
         """The seed's simple endpoint: same auth, limits and pipeline, plain JSON."""

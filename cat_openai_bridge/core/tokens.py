@@ -10,6 +10,8 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Iterable, List, Optional, Tuple
 
+from .errors import invalid_request
+
 # OpenAI's accounting for chat prompts: every message is wrapped in
 # <|start|>{role}\n{content}<|end|>\n (3 tokens), the reply is primed with 3.
 TOKENS_PER_MESSAGE = 3
@@ -45,6 +47,13 @@ def tokenizer_name() -> Optional[str]:
 
 def encode(text: str) -> List[int]:
     return _encoding().encode(text, disallowed_special=())
+
+
+def decode(token_ids: List[int]) -> str:
+    try:
+        return _encoding().decode(token_ids)
+    except (KeyError, ValueError, OverflowError):
+        raise invalid_request("'input' holds token ids outside the cl100k vocabulary.", "input", "invalid_value") from None
 
 
 def count_text(text: str) -> int:

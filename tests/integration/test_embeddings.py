@@ -1,0 +1,66 @@
+"""/v1/embeddings through the Cat's own embedder, with the real openai SDK."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import struct
+
+import pytest
+
+from cat_openai_bridge.core import tokens
+
+EMBEDDER = "openai_compatible:scripted-embed"
+
+
+def expected(text: str) -> list:
+    """What the scripted server's embedder returns (testkit.scripted_llm.fake_embedding)."""
+    digest = hashlib.sha256(text.encode("utf-8")).digest()
+    return [digest[i] / 255 for i in range(8)]
+
+
+@pytest.fixture
+def cat_embedder(http):
+    core = "/settings/core__config__core"
+    http.put(core, json={"default_llm": "openai_compatible:scripted", "default_embedder": EMBEDDER}).raise_for_status()
+    yield
+    http.put(core, json={"default_llm": "openai_compatible:scripted", "default_embedder": "default:default"})
+
+
+def test_sdk_embeddings_float_and_base64(client, cat_embedder, llm_log):
+    result = client.embeddings.create(model="text-embedding-3-small", input=["hello cat", "second"])
+    assert result.model == EMBEDDER
+    assert [d.index for d in result.data] == [0, 1]
+    assert result.data[0].embedding == pytest.approx(expected("hello cat"))
+    assert result.data[1].embedding == pytest.approx(expected("second"))
+    assert result.usage.prompt_tokens == result.usage.total_tokens == tokens.count_text("hello cat") + tokens.count_text("second")
+    raw = client.embeddings.with_raw_response.create(model="x", input="hello cat", encoding_format="base64")
+    packed = raw.http_response.json()["data"][0]["embedding"]
+    assert list(struct.unpack("<8f", base64.b64decode(packed))) == pytest.approx(expected("hello cat"), abs=1e-6)
+    assert client.embeddings.create(model="x", input="hello cat").data[0].embedding == pytest.approx(expected("hello cat"))
+
+
+def test_token_array_inputs_are_decoded(http, cat_embedder):
+    ids = tokens.encode("hello cat")
+    body = http.post("/custom/v1/embeddings", json={"model": "m", "input": [ids, ids]}).json()
+    assert body["data"][1]["embedding"] == pytest.approx(expected("hello cat"))
+
+
+@pytest.mark.parametrize("body, param, code", [
+    ({"model": "m", "input": []}, "input", "empty_array"),
+    ({"model": "m", "input": ""}, "input", "invalid_value"),
+    ({"model": "m", "input": ["a", ""]}, "input.[1]", "invalid_value"),
+    ({"model": "m", "input": "a", "encoding_format": "int8"}, "encoding_format", "invalid_value"),
+    ({"model": "m", "input": "a", "dimensions": 4}, "dimensions", "unsupported_parameter"),
+    ({"model": "m", "input": [[10**9]]}, "input", "invalid_value"),
+    ({"input": "a"}, "model", "missing_required_parameter"),
+])
+def test_bad_embedding_requests(http, body, param, code):
+    response = http.post("/custom/v1/embeddings", json=body)
+    assert response.status_code == 400
+    assert (response.json()["error"]["param"], response.json()["error"]["code"]) == (param, code)
+
+
+def test_an_unconfigured_embedder_is_a_502_not_a_fake_vector(http):
+    response = http.post("/custom/v1/embeddings", json={"model": "m", "input": "a"})
+    assert response.status_code == 502 and response.json()["error"]["code"] == "cat_error"
