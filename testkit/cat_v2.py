@@ -57,14 +57,14 @@ def start_cat(project: Path, api_key: str = "meow", extra_plugins: Iterable[Path
 
 
 def use_llm(cat_url: str, llm_url: str, api_key: str = "meow", model: str = "scripted",
-            llm_key: str = "x") -> None:
+            llm_key: str = "x", embedder: str = "default:default") -> None:
     """Point the Cat's default LLM at an OpenAI-compatible server (`llm_url` + /v1), via its settings API."""
     headers = {"Authorization": f"Bearer {api_key}"}
     with httpx.Client(base_url=cat_url, headers=headers, timeout=30) as client:
         client.put("/settings/core__model_providers__openai_compatible",
                    json={"base_url": f"{llm_url}/v1", "api_key": llm_key}).raise_for_status()
         client.put("/settings/core__config__core",
-                   json={"default_llm": f"openai_compatible:{model}", "default_embedder": "default:default"}).raise_for_status()
+                   json={"default_llm": f"openai_compatible:{model}", "default_embedder": embedder}).raise_for_status()
 
 
 def put_bridge_settings(cat_url: str, values: dict, api_key: str = "meow") -> httpx.Response:

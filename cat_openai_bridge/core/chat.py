@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass
-from typing import AsyncIterator, Callable, List, Optional, Tuple
+from typing import AsyncIterator, Callable, List, Optional, Tuple, Union
 
 from . import sse, tokens
 from .completions import CompletionIds, Usage, chunk, usage_chunk, why_chunk
@@ -63,19 +63,24 @@ def plan(body: ChatCompletionRequest, settings: BridgeSettings, allow_tools: boo
         raise invalid_request(
             "The 'stream_options' parameter is only allowed when 'stream' is enabled.", "stream_options", "invalid_value"
         )
+    param = "max_completion_tokens" if body.max_completion_tokens is not None else "max_tokens"
+    include_usage = bool(body.stream_options and body.stream_options.include_usage)
+    return output_plan(settings, stream, body.completion_limit(), param, stops, include_usage)
+
+
+def output_plan(settings: BridgeSettings, stream: bool, asked: Optional[int], param: str,
+                stops: Optional[List[str]] = None, include_usage: bool = False) -> Plan:
+    """The rules every protocol shares: streaming allowed, the token ceiling, the timeout."""
     if stream and not settings.enable_streaming:
         raise invalid_request(
             "Streaming is disabled on this Cat (setting enable_streaming).", "stream", "streaming_disabled"
         )
-    asked = body.completion_limit()
     ceiling = settings.max_tokens or None
     if asked is not None and ceiling is not None and asked > ceiling:
-        param = "max_completion_tokens" if body.max_completion_tokens is not None else "max_tokens"
         raise invalid_request(
             f"{param} is too large: {asked}. This Cat allows at most {ceiling} completion tokens.", param, "invalid_value"
         )
-    include_usage = bool(body.stream_options and body.stream_options.include_usage)
-    return Plan(stream, include_usage, asked if asked is not None else ceiling, stops, settings.request_timeout,
+    return Plan(stream, include_usage, asked if asked is not None else ceiling, stops or [], settings.request_timeout,
                 settings.stream_heartbeat_seconds)
 
 
@@ -178,6 +183,69 @@ def _call_deltas(calls: Tuple[ToolCall, ...]) -> List[dict]:
     return deltas
 
 
+@dataclass(frozen=True)
+class Ending:
+    """How a streamed answer ended, once its text is out."""
+
+    finish_reason: str
+    usage: Usage
+    tool_calls: Tuple[ToolCall, ...] = ()
+    why: Optional[dict] = None
+
+
+StreamItem = Union[str, Heartbeat, Ending]
+
+
+async def answer_stream(cat: CatPort, turn: CatTurn, p: Plan, log: Callable[[str, str], None],
+                        wait_for_result: bool = False) -> AsyncIterator[StreamItem]:
+    """The answer's text as the Cat produces it, cut by the plan, then one `Ending`.
+
+    Protocol-neutral: Chat Completions and Responses encode the same items.
+    Raises asyncio.TimeoutError or CatFailure; the encoders turn them into
+    their error events.
+    """
+    events = Pump(cat.run(turn), p.timeout, p.heartbeat)
+    cutter = AnswerCutter(p.limit, p.stops)
+    streamed: List[str] = []
+    result: Optional[TurnResult] = None
+    try:
+        while not cutter.done:
+            ev = await events.next(beat=True)
+            if ev is None:
+                break
+            if ev is HEARTBEAT:
+                yield HEARTBEAT
+            elif isinstance(ev, TextDelta):
+                streamed.append(ev.text)
+                out = cutter.feed(ev.text)
+                if out:
+                    yield out
+            elif isinstance(ev, TurnResult):
+                result = ev
+        if not cutter.done:
+            if result is None:
+                raise CatFailure("the turn ended without an answer")
+            tail, consistent = reconcile("".join(streamed), result.text)
+            if not consistent:
+                log("debug", "streamed tokens differ from the Cat's final answer; the stream keeps what was sent")
+            out = cutter.feed(tail) + cutter.finish()
+            if out:
+                yield out
+        calls = result.tool_calls if result is not None and not cutter.cut else ()
+        while wait_for_result and result is None:  # cut early: let the turn end to count its prompt
+            ev = await events.next()
+            if ev is None:
+                raise CatFailure("the turn ended without an answer")
+            if isinstance(ev, TurnResult):
+                result = ev
+        sent = tokens.count_text(cutter.sent) + _call_tokens(calls)
+        usage = Usage(result.prompt_tokens, sent + result.extra_completion_tokens) if result else Usage(0, sent)
+        reason = "tool_calls" if calls else (cutter.finish_reason or "stop")
+        yield Ending(reason, usage, calls, result.why if result is not None else None)
+    finally:
+        await events.close()
+
+
 async def stream(
     cat: CatPort,
     turn: CatTurn,
@@ -194,51 +262,23 @@ async def stream(
     """
     with_usage = p.include_usage
     yield sse.event(chunk(ids, {"role": "assistant", "content": "", "refusal": None}, with_usage_field=with_usage))
-    events = Pump(cat.run(turn), p.timeout, p.heartbeat)
-    cutter = AnswerCutter(p.limit, p.stops)
-    streamed: List[str] = []
-    result: Optional[TurnResult] = None
     try:
-        while not cutter.done:
-            ev = await events.next(beat=True)
-            if ev is None:
-                break
-            if ev is HEARTBEAT:
-                yield sse.PING
-            elif isinstance(ev, TextDelta):
-                streamed.append(ev.text)
-                out = cutter.feed(ev.text)
-                if out:
-                    yield sse.event(chunk(ids, {"content": out}, with_usage_field=with_usage))
-            elif isinstance(ev, TurnResult):
-                result = ev
-        if not cutter.done:
-            if result is None:
-                raise CatFailure("the turn ended without an answer")
-            tail, consistent = reconcile("".join(streamed), result.text)
-            if not consistent:
-                log("debug", "streamed tokens differ from the Cat's final answer; the stream keeps what was sent")
-            out = cutter.feed(tail) + cutter.finish()
-            if out:
-                yield sse.event(chunk(ids, {"content": out}, with_usage_field=with_usage))
-        calls = result.tool_calls if result is not None and not cutter.cut else ()
-        for delta in _call_deltas(calls):
+        async with contextlib.aclosing(answer_stream(cat, turn, p, log, with_usage or turn.why)) as items:
+            async for item in items:
+                if item is HEARTBEAT:
+                    yield sse.PING
+                elif isinstance(item, str):
+                    yield sse.event(chunk(ids, {"content": item}, with_usage_field=with_usage))
+                elif isinstance(item, Ending):
+                    ending = item
+        for delta in _call_deltas(ending.tool_calls):
             yield sse.event(chunk(ids, delta, with_usage_field=with_usage))
-        yield sse.event(chunk(ids, {}, "tool_calls" if calls else cutter.finish_reason, with_usage_field=with_usage))
-        if with_usage or turn.why:
-            while result is None:  # cut early: let the turn end to count its prompt (and give its reasons)
-                ev = await events.next()
-                if ev is None:
-                    raise CatFailure("the turn ended without an answer")
-                if isinstance(ev, TurnResult):
-                    result = ev
-        sent = tokens.count_text(cutter.sent) + _call_tokens(calls)
-        usage = Usage(result.prompt_tokens, sent + result.extra_completion_tokens) if result else Usage(0, sent)
-        on_usage(usage)
+        yield sse.event(chunk(ids, {}, ending.finish_reason, with_usage_field=with_usage))
+        on_usage(ending.usage)
         if with_usage:
-            yield sse.event(usage_chunk(ids, usage))
-        if turn.why and result is not None and result.why is not None:
-            yield sse.event(why_chunk(ids, result.why))
+            yield sse.event(usage_chunk(ids, ending.usage))
+        if turn.why and ending.why is not None:
+            yield sse.event(why_chunk(ids, ending.why))
         yield sse.DONE
     except asyncio.TimeoutError:
         yield sse.event(upstream_timeout(p.timeout).body())
@@ -249,5 +289,3 @@ async def stream(
     except Exception as exc:  # never a trace on the wire
         log("error", f"stream failed: {exc!r}")
         yield sse.event(server_error().body())
-    finally:
-        await events.close()

@@ -9,6 +9,9 @@ import struct
 import pytest
 
 from cat_openai_bridge.core import tokens
+from testkit.cat_v2 import use_llm
+
+from .conftest import KEY
 
 EMBEDDER = "openai_compatible:scripted-embed"
 
@@ -20,11 +23,10 @@ def expected(text: str) -> list:
 
 
 @pytest.fixture
-def cat_embedder(http):
-    core = "/settings/core__config__core"
-    http.put(core, json={"default_llm": "openai_compatible:scripted", "default_embedder": EMBEDDER}).raise_for_status()
+def cat_embedder(cat, llm):
+    use_llm(cat.url, llm.url, api_key=KEY, embedder=EMBEDDER)
     yield
-    http.put(core, json={"default_llm": "openai_compatible:scripted", "default_embedder": "default:default"})
+    use_llm(cat.url, llm.url, api_key=KEY)
 
 
 def test_sdk_embeddings_float_and_base64(client, cat_embedder, llm_log):

@@ -18,6 +18,8 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
+from testkit.cat_v2 import use_llm
+
 from .conftest import BASE_SETTINGS, KEY
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "60"))
@@ -49,7 +51,13 @@ def assert_openai_error_or_answer(response: httpx.Response) -> None:
 
 
 @pytest.fixture(scope="module")
-def bridge_schema(cat):
+def bridge_schema(cat, llm):
+    use_llm(cat.url, llm.url, api_key=KEY, embedder="openai_compatible:scripted-embed")  # embeddings can answer
+    yield _schema(cat)
+    use_llm(cat.url, llm.url, api_key=KEY)
+
+
+def _schema(cat):
     document = httpx.get(cat.url + "/openapi.json", timeout=30).json()
     document["paths"] = {path: ops for path, ops in document["paths"].items()
                          if path.startswith("/custom/") and not path.startswith("/custom/probe")}
