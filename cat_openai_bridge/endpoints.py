@@ -12,6 +12,7 @@ from starlette.requests import Request
 from .core import openapi
 from .core.embeddings import EmbeddingRequest
 from .core.requests import ChatCompletionRequest, SimpleMessageRequest
+from .core.responses import ResponsesRequest
 from .runtime import bridge
 
 PREFIX = "/custom"
@@ -48,3 +49,9 @@ async def openai_bridge_message(request: Request):
                openapi_extra=openapi.body(EmbeddingRequest))
 async def openai_bridge_embeddings(request: Request):
     return await bridge().embeddings(request)
+
+
+@endpoint.post("/v1/responses", prefix=PREFIX, tags=["OpenAI bridge"], responses=openapi.ERRORS,
+               openapi_extra=openapi.body(ResponsesRequest))
+async def openai_bridge_responses(request: Request):
+    return await bridge().responses(request)

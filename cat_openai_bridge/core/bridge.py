@@ -23,7 +23,9 @@ from .errors import BridgeError, model_not_found, server_error, unauthorized, up
 from .http import STREAM_HEADERS, error_response, json_response, read_body, sse_response
 from .idempotency import Claim, Replays, Stored
 from .chats import conversation_key
+from . import responses
 from .embeddings import EmbeddingRequest, embedding_list, texts_of
+from .responses import ResponsesRequest
 from .tools import client_tools
 from .limits import Lease, Limiter, Quota
 from .port import CatFailure, CatPort, CatTurn, Identity
@@ -58,8 +60,8 @@ class Once:
             self._claim.complete(Stored(response.status_code, response.media_type or "", kept, bytes(response.body)))
         return response
 
-    async def recording(self, events: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-        """Pass a stream through; keep it only if it ended with [DONE]."""
+    async def recording(self, events: AsyncIterator[bytes], ends: bytes = sse.DONE) -> AsyncIterator[bytes]:
+        """Pass a stream through; keep it only if it ended well (its last event holds `ends`)."""
         if self._claim is None:
             async for event in events:
                 yield event
@@ -71,7 +73,7 @@ class Once:
                 yield event
         finally:
             await events.aclose()  # type: ignore[attr-defined]
-            if sent and sent[-1] == sse.DONE:
+            if sent and ends in sent[-1]:
                 self.keep_stream(b"".join(sent))
             else:
                 self.give_up()
@@ -284,6 +286,43 @@ class Bridge:
         )
         body_out = completion(ids, answer.content, answer.finish_reason, answer.usage, answer.tool_calls, answer.why)
         return once.keep(json_response(body_out, headers=headers))
+
+    async def responses(self, request: Request) -> Response:
+        """The Responses API: the same turn as a chat completion, in the newer wire format."""
+
+        async def handle(headers: Dict[str, str]) -> Response:
+            identity = await self._identify(request)
+            settings = await self.cat.load_settings()
+            raw = await read_body(request, settings.max_request_bytes)
+            body = parse_body(ResponsesRequest, raw)
+            p = chat.output_plan(settings, bool(body.stream), body.max_output_tokens, "max_output_tokens")
+            conversation = build_conversation(responses.messages_of(body), allow_images=self.cat.supports_images)
+            target = await self.cat.resolve_model(body.model, settings)
+            if target is None:
+                raise model_not_found(body.model)
+            identity = self._acting(request, identity, settings, body.user)
+            async with self._once(request, identity, settings, raw, headers) as once:
+                if once.replay is not None:
+                    return once.replay
+                lease = await self._admit(identity, settings, headers, conversation)
+                turn = CatTurn(conversation, target, p.stream, settings.system_message_policy, identity,
+                               settings.is_task_prompt(conversation.last_user_text),
+                               conversation_key=conversation_key(request, settings.chat_id_header, body.metadata,
+                                                                 conversation))
+                ids = responses.ResponseIds(body.model)
+                if p.stream:
+                    used: List[Usage] = []
+                    events = responses.stream(self.cat, turn, p, ids, body, self.cat.log, used.append)
+                    return sse_response(once.recording(settled(events, lease, used), ends=b"response.completed"),
+                                        headers)
+                async with settling(lease) as used:
+                    answer = await chat.run_answer(self.cat, turn, p)
+                    used.append(answer.usage)
+                out = responses.response_object(ids, body, "completed", answer.content, answer.usage,
+                                                answer.finish_reason)
+                return once.keep(json_response(out, headers=headers))
+
+        return await self._guarded(handle)
 
     async def embeddings(self, request: Request) -> Response:
         """Vectors from the Cat's own embedder; same auth and limits as chat."""

@@ -1,0 +1,81 @@
+"""The Responses API with the real openai SDK: objects, typed stream events, failures."""
+
+from __future__ import annotations
+
+import json
+
+import openai
+import pytest
+
+from cat_openai_bridge.core import tokens
+
+
+def test_create_returns_a_response_object(client, llm_log):
+    response = client.responses.create(model="cheshire-cat", input="hi there", instructions="Be brief.")
+    assert response.id.startswith("resp_") and response.object == "response"
+    assert (response.status, response.output_text, response.model) == ("completed", "Echo: hi there", "cheshire-cat")
+    [message] = response.output
+    assert (message.type, message.role, message.status) == ("message", "assistant", "completed")
+    assert message.content[0].type == "output_text" and message.content[0].annotations == []
+    assert response.usage.input_tokens > 0 and response.usage.output_tokens == tokens.count_text("Echo: hi there")
+    assert response.usage.total_tokens == response.usage.input_tokens + response.usage.output_tokens
+    system = llm_log()[-1]["body"]["messages"][0]
+    assert system["role"] == "system" and system["content"].endswith("Be brief.")
+
+
+def test_input_items_are_the_conversation(client, llm_log):
+    response = client.responses.create(model="cheshire-cat", input=[
+        {"role": "user", "content": "first"},
+        {"role": "assistant", "content": [{"type": "output_text", "text": "Echo: first"}]},
+        {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "second"}]},
+    ])
+    assert response.output_text == "Echo: second"
+    assert [m["role"] for m in llm_log()[-1]["body"]["messages"][-3:]] == ["user", "assistant", "user"]
+
+
+def test_max_output_tokens_makes_it_incomplete(client):
+    response = client.responses.create(model="cheshire-cat", input="[[tokens:50]]", max_output_tokens=16)
+    assert response.status == "incomplete" and response.incomplete_details.reason == "max_output_tokens"
+    assert response.usage.output_tokens == 16
+
+
+def test_stream_events_in_order(client, http):
+    raw = http.post("/custom/v1/responses", json={"model": "cheshire-cat", "input": "[[tokens:4]]", "stream": True})
+    assert raw.headers["content-type"].startswith("text/event-stream")
+    blocks = [b for b in raw.text.split("\n\n") if b]
+    kinds = [b.split("\n")[0][len("event: "):] for b in blocks]
+    payloads = [json.loads(b.split("\n")[1][len("data: "):]) for b in blocks]
+    assert kinds == ["response.created", "response.in_progress", "response.output_item.added",
+                     "response.content_part.added"] + ["response.output_text.delta"] * 4 + [
+                     "response.output_text.done", "response.content_part.done", "response.output_item.done",
+                     "response.completed"]
+    assert [p["type"] for p in payloads] == kinds
+    assert [p["sequence_number"] for p in payloads] == list(range(len(kinds)))
+    assert "".join(p["delta"] for p in payloads if p["type"] == "response.output_text.delta") == " t0 t1 t2 t3"
+    assert payloads[-1]["response"]["status"] == "completed" and payloads[-1]["response"]["usage"]["output_tokens"] > 0
+
+    with client.responses.stream(model="cheshire-cat", input="[[tokens:3]]") as stream:
+        deltas = [e.delta for e in stream if e.type == "response.output_text.delta"]
+        final = stream.get_final_response()
+    assert deltas == [" t0", " t1", " t2"] and final.output_text == " t0 t1 t2"
+
+
+def test_failures_are_errors_not_answers(client):
+    with pytest.raises(openai.APIStatusError) as info:
+        client.responses.create(model="cheshire-cat", input="[[fail:status:400]]")
+    assert info.value.status_code == 502
+    events = list(client.responses.create(model="cheshire-cat", input="[[tokens:5]] [[fail:after:2]]", stream=True))
+    assert events[-1].type == "response.failed"
+    assert events[-1].response.status == "failed" and events[-1].response.error.code == "cat_error"
+    assert [e.delta for e in events if e.type == "response.output_text.delta"] == [" t0", " t1"]
+
+
+@pytest.mark.parametrize("extra, param", [
+    ({"previous_response_id": "resp_1"}, "previous_response_id"),
+    ({"tools": [{"type": "function", "name": "f"}]}, "tools"),
+    ({"input": [{"type": "function_call_output", "call_id": "c", "output": "x"}]}, "input.[0].type"),
+    ({"input": ""}, "input"),
+])
+def test_unsupported_inputs_are_400(http, extra, param):
+    response = http.post("/custom/v1/responses", json={"model": "cheshire-cat", "input": "hi", **extra})
+    assert response.status_code == 400 and response.json()["error"]["param"] == param
