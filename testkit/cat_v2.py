@@ -48,10 +48,10 @@ def write_project(project: Path, port: int, api_key: str, plugins: Iterable[Path
 
 def start_cat(project: Path, api_key: str = "meow", extra_plugins: Iterable[Path] = (),
               python: str = sys.executable, host: str = "127.0.0.1", port: Optional[int] = None,
-              log_level: str = "warning") -> Server:
+              log_level: str = "warning", with_bridge: bool = True) -> Server:
     """Start a Cat v2 whose first start activates every plugin copied in."""
     port = port or free_port()
-    write_project(project, port, api_key, [PLUGIN_SRC, *extra_plugins])
+    write_project(project, port, api_key, [PLUGIN_SRC, *extra_plugins] if with_bridge else list(extra_plugins))
     return start([python, "-c", LAUNCH, host, str(port), log_level], port, "/status",
                  project / "cat.log", cwd=project)
 
