@@ -22,6 +22,14 @@ if running_v2():
         description = "Limits and behaviour of the OpenAI-compatible endpoints under /custom/v1."
         Settings = BridgeSettings
 
+        @classmethod
+        async def save_settings(cls, payload):
+            saved = await super().save_settings(payload)
+            from .runtime import bridge
+
+            bridge().cat.settings_cache.forget()  # the next request reads what was just saved
+            return saved
+
 else:
     from cat.mad_hatter.decorators import plugin
 

@@ -23,7 +23,7 @@ from ..core import tokens
 from ..core.conversation import ImagePart, TextPart, Turn
 from ..core.tools import ClientTool, ToolCall
 from ..core.port import CatFailure, CatTurn, Identity, ModelCard, TextDelta, TurnEvent, TurnResult
-from ..core.settings import BridgeSettings
+from ..core.settings import BridgeSettings, SettingsCache
 
 DEFAULT_AGENT = "default"
 
@@ -175,10 +175,13 @@ class V2Cat:
         """v2 user ids are UUIDs: a label maps to the same user every time, and never to the admin."""
         return Identity(str(uuid.uuid5(uuid.NAMESPACE_URL, f"cat-openai-bridge:user:{label}")), label, delegated=True)
 
+    def __init__(self) -> None:
+        self.settings_cache = SettingsCache()
+
     async def load_settings(self) -> BridgeSettings:
         from ..cat_settings import OpenAIBridgeSettings
 
-        return await OpenAIBridgeSettings.load_settings()
+        return await self.settings_cache.get(OpenAIBridgeSettings.load_settings)
 
     async def llm_configured(self) -> bool:
         from cat.ambient.runtime import ccat

@@ -126,3 +126,32 @@ class BridgeSettings(BaseModel):
         if value and not value.startswith(("redis://", "rediss://")):
             raise PydanticCustomError("invalid_url", "redis_url must be empty or start with redis:// or rediss://")
         return value
+
+
+class SettingsCache:
+    """The last settings read, dropped the moment the Cat saves new ones (and after `max_age` anyway).
+
+    Reading the Cat's settings store costs about a millisecond, most of the
+    bridge's own time per request; saving goes through our settings service,
+    which calls `forget`, so a change still applies to the very next request.
+    `max_age` bounds staleness for writes this process cannot see (another
+    replica sharing the Cat's database).
+    """
+
+    def __init__(self, max_age: float = 1.0, clock=None) -> None:
+        import time
+
+        self._clock = clock or time.monotonic
+        self._max_age = max_age
+        self._value: "BridgeSettings | None" = None
+        self._read_at = 0.0
+
+    async def get(self, load) -> "BridgeSettings":
+        now = self._clock()
+        if self._value is None or now - self._read_at > self._max_age:
+            self._value = await load()
+            self._read_at = now
+        return self._value
+
+    def forget(self) -> None:
+        self._value = None

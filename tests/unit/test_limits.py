@@ -155,3 +155,26 @@ def test_idempotency_replays_waits_and_forgets_stale_claims():
         assert (await replays.claim("u", "s", b"b", window=60, wait=10))[0] is not None
 
     asyncio.run(scenario())
+
+
+def test_settings_cache_rereads_after_forget_or_max_age():
+    from cat_openai_bridge.core.settings import BridgeSettings, SettingsCache
+
+    clock = Clock()
+    reads = []
+
+    async def load():
+        reads.append(clock.now)
+        return BridgeSettings(rate_limit_per_minute=len(reads))
+
+    cache = SettingsCache(max_age=1.0, clock=clock)
+
+    async def scenario():
+        assert (await cache.get(load)).rate_limit_per_minute == 1
+        assert (await cache.get(load)).rate_limit_per_minute == 1  # cached
+        cache.forget()
+        assert (await cache.get(load)).rate_limit_per_minute == 2  # a save is seen at once
+        clock.now += 1.5
+        assert (await cache.get(load)).rate_limit_per_minute == 3  # and nothing is older than max_age
+
+    asyncio.run(scenario())
