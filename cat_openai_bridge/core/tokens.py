@@ -56,7 +56,9 @@ def decode(token_ids: List[int]) -> str:
         raise invalid_request("'input' holds token ids outside the cl100k vocabulary.", "input", "invalid_value") from None
 
 
+@lru_cache(maxsize=4096)
 def count_text(text: str) -> int:
+    """Cached: system prompts and earlier messages come back on every turn of a chat."""
     return len(encode(text)) if text else 0
 
 
