@@ -9,15 +9,17 @@ from __future__ import annotations
 import re
 from typing import List, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError  # its errors serialize; a ValueError's make the Cat answer 500
 
 SystemMessagePolicy = Literal["append", "replace", "ignore"]
 FailureMode = Literal["open", "closed"]
 TaskPromptMode = Literal["llm", "agent"]
+HistoryMode = Literal["request", "server"]
 
 
 class BridgeSettings(BaseModel):
+    model_config = ConfigDict(protected_namespaces=())  # `model_alias` is ours, not pydantic's
     rate_limit_per_minute: int = Field(
         60, ge=0, le=1000, description="Requests per minute per Cat user (0 = no limit)."
     )
@@ -101,6 +103,13 @@ class BridgeSettings(BaseModel):
         le=300.0,
         description="Send an SSE comment (': ping') when a stream has been silent this long, for proxies that drop "
         "idle connections (0 = off; some clients treat comments as the end of a stream).",
+    )
+
+    v1_history: HistoryMode = Field(
+        "request",
+        description="Cat v1 only. 'request': the request's messages are the conversation (OpenAI semantics; the "
+        "user's stored history is left alone); 'server': only the last message is sent and the Cat's own "
+        "per-user history is used and updated.",
     )
 
     @field_validator("task_prompt_patterns")

@@ -168,7 +168,7 @@ def test_settings_bounds():
         "max_messages": 1000, "model_alias": "cheshire-cat", "tokens_per_minute": 0, "max_concurrent_requests": 0,
         "redis_url": "", "redis_failure_mode": "open", "trust_user_field": False, "user_header": "",
         "idempotency_window_seconds": 600, "task_prompt_patterns": [r"^\s*### Task:"], "task_prompt_mode": "llm", "stream_heartbeat_seconds": 0.0,
-        "chat_id_header": "X-OpenWebUI-Chat-Id"}
+        "chat_id_header": "X-OpenWebUI-Chat-Id", "v1_history": "request"}
     assert BridgeSettings().is_task_prompt("Hi\n### Task:\nGenerate a title") and not BridgeSettings().is_task_prompt("hi")
     assert not BridgeSettings(task_prompt_mode="agent").is_task_prompt("### Task: x")
     assert BridgeSettings(redis_url=" redis://h:1/0 ").redis_url == "redis://h:1/0"

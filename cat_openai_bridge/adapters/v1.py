@@ -1,0 +1,261 @@
+"""Cheshire Cat v1 (1.8.0 - 1.9.2): the Docker line most users run.
+
+A turn is the Cat's own `StrayCat` conversation turn (hooks, memory recall,
+agent, `before_cat_sends_message`) on a private StrayCat per request, run in
+a thread pool: never on the event loop, where the Cat's websocket sends would
+deadlock. The private StrayCat's `send_ws_message` is this request's token
+pipe, so tokens stream to the client as the LLM makes them and never mix with
+another request's. Imports of `cat` stay inside functions: v2 imports this file too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from importlib import metadata
+from typing import Any, AsyncIterator, Dict, List, Optional, Tuple
+
+from starlette.requests import Request
+
+from ..core import tokens
+from ..core.port import CatFailure, CatTurn, Identity, ModelCard, TextDelta, TurnEvent, TurnResult
+from ..core.settings import BridgeSettings
+
+PLUGIN_ID = __name__.split(".")[2] if __name__.startswith("cat.plugins.") else "cat_openai_bridge"
+MAIN = "main"  # the adapter's name for the Cat's one agent
+
+
+def _permission_for(path: str) -> Tuple[str, str]:
+    """The v1 permission each route needs, as the Cat's own routes ask them."""
+    if path.endswith("/models") or "/models/" in path:
+        return "LLM", "READ"
+    if path.endswith("/embeddings"):
+        return "EMBEDDER", "READ"
+    return "CONVERSATION", "WRITE"
+
+
+class _TurnPipe:
+    """Carries one request's tokens from the Cat's thread to the event loop; dropped once the client left."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.queue: "asyncio.Queue[Tuple[str, Any]]" = asyncio.Queue()
+        self.closed = False
+
+    def put(self, kind: str, value: Any) -> None:
+        if not self.closed:
+            self.loop.call_soon_threadsafe(self.queue.put_nowait, (kind, value))
+
+    def send_ws_message(self, content: Any, msg_type: str = "notification") -> None:
+        if msg_type == "chat_token" and isinstance(content, str) and content:
+            self.put("token", content)
+
+
+def _quiet(*args: Any, **kwargs: Any) -> None:
+    """The private StrayCat's other websocket sends: there is no websocket for an HTTP request."""
+
+
+class V1Cat:
+    name = "v1"
+    supports_images = False
+    supports_client_tools = False
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="openai-bridge-v1")
+        # The embedded Qdrant (no CCAT_QDRANT_HOST) corrupts its local collection under concurrent
+        # turns; with it, turns take turns. A Qdrant server takes them concurrently.
+        self._embedded_qdrant = not os.environ.get("CCAT_QDRANT_HOST")
+        self._turn_lock = threading.Lock()
+        self._user_locks: Dict[str, threading.Lock] = {}
+        self._users: Dict[str, Any] = {}  # AuthUserInfo by user id, as the Cat's auth made it
+        self._settings: Tuple[Optional[int], Optional[BridgeSettings]] = (None, None)
+
+    # -- identity and settings -------------------------------------------------
+
+    def cat_version(self) -> str:
+        for name in ("Cheshire-Cat", "cheshire-cat"):
+            with contextlib.suppress(metadata.PackageNotFoundError):
+                return metadata.version(name)
+        return "1.x"
+
+    async def identify(self, request: Request) -> Optional[Identity]:
+        from cat.auth.connection import HTTPAuth
+        from cat.auth.permissions import AuthPermission, AuthResource
+
+        resource_name, permission_name = _permission_for(request.url.path)
+        resource, permission = AuthResource[resource_name], AuthPermission[permission_name]
+        user_id, credential = HTTPAuth(resource, permission).extract_credentials(request)
+        ccat = request.app.state.ccat
+        for handler in (ccat.custom_auth_handler, ccat.core_auth_handler):
+            user = handler.authorize_user_from_credential("http", credential, resource, permission, user_id=user_id)
+            if user:
+                self._remember(user)
+                key = os.environ.get("CCAT_API_KEY")
+                master = bool(key) and credential == key
+                return Identity(user.name, user.name, master, master)
+        return None
+
+    def _remember(self, user: Any) -> None:
+        if len(self._users) > 10_000:
+            self._users.clear()
+        self._users[user.name] = user
+
+    def act_as(self, caller: Identity, label: str) -> Identity:
+        return Identity(label, label, delegated=True)
+
+    def _user_data(self, identity: Identity) -> Any:
+        from cat.auth.permissions import AuthUserInfo
+
+        if identity.delegated or identity.user_id not in self._users:
+            return AuthUserInfo(id=identity.user_id, name=identity.user_id)
+        return self._users[identity.user_id]
+
+    async def load_settings(self) -> BridgeSettings:
+        """Read live: the Cat saves plugin settings to settings.json, so its mtime says when to reread."""
+        from cat.looking_glass.cheshire_cat import CheshireCat
+
+        plugin = CheshireCat().mad_hatter.plugins[PLUGIN_ID]
+        path = os.path.join(plugin.path, "settings.json")
+        try:
+            stamp: Optional[int] = os.stat(path).st_mtime_ns
+        except OSError:
+            stamp = None
+        cached_stamp, cached = self._settings
+        if cached is not None and stamp is not None and stamp == cached_stamp:
+            return cached
+        raw = plugin.load_settings() or {}
+        try:
+            settings = BridgeSettings.model_validate(raw)
+        except Exception as exc:  # a hand-edited file: keep serving with defaults, say so
+            self.log("warning", f"openai bridge: invalid settings.json ({exc}); using defaults")
+            settings = BridgeSettings()
+        self._settings = (stamp, settings)
+        return settings
+
+    async def llm_configured(self) -> bool:
+        from cat.looking_glass.cheshire_cat import CheshireCat
+
+        return type(CheshireCat()._llm).__name__ not in ("LLMDefault", "NoneType")
+
+    async def list_models(self, settings: BridgeSettings) -> List[ModelCard]:
+        return [ModelCard(settings.model_alias, "cheshire-cat", "The Cheshire Cat")]
+
+    async def resolve_model(self, model: str, settings: BridgeSettings) -> Optional[str]:
+        return MAIN if model == settings.model_alias else None
+
+    # -- a turn ----------------------------------------------------------------
+
+    def _private_stray(self, identity: Identity, pipe: _TurnPipe):
+        from cat.looking_glass.stray_cat import StrayCat
+        from cat.memory.working_memory import WorkingMemory
+
+        user = self._user_data(identity)
+        if "main_loop" in inspect.signature(StrayCat.__init__).parameters:  # 1.8.x
+            stray = StrayCat(user_id=user.name, user_data=user, main_loop=pipe.loop)
+        else:  # 1.9.x: loads the user's cached working memory; we replace it below when asked to
+            stray = StrayCat(user)
+            stray.stored_working_memory = stray.working_memory  # type: ignore[attr-defined]
+            stray.working_memory = WorkingMemory()
+        stray.send_ws_message = pipe.send_ws_message
+        stray.send_chat_message = _quiet
+        stray.send_notification = _quiet
+        stray.send_error = _quiet
+        return stray
+
+    def _fill_history(self, stray, turn: CatTurn) -> None:
+        """OpenAI semantics: the request's earlier messages are the conversation the Cat sees."""
+        from cat.convo.messages import CatMessage, UserMessage
+
+        for past in turn.conversation.turns[:-1]:
+            if past.role == "user":
+                stray.working_memory.update_history(UserMessage(user_id=stray.user_id, text=past.text))
+            elif past.role == "assistant":
+                stray.working_memory.update_history(CatMessage(user_id=stray.user_id, text=past.text))
+
+    def _work(self, stray, turn: CatTurn, history: str):
+        """In a pool thread: the Cat's own turn (or, for housekeeping prompts, its LLM alone)."""
+        text = turn.conversation.last_user_text
+        if turn.plain:
+            return stray.llm(text, stream=turn.stream)
+        server_side = history == "server"
+        user_lock = self._user_locks.setdefault(stray.user_id, threading.Lock()) if server_side else None
+        with contextlib.ExitStack() as held:
+            if user_lock is not None:
+                held.enter_context(user_lock)
+                stored = getattr(stray, "stored_working_memory", None)
+                if stored is not None:
+                    stray.working_memory = stored
+            if self._embedded_qdrant:
+                held.enter_context(self._turn_lock)
+            answer = stray({"user_id": stray.user_id, "text": text})
+            if server_side and hasattr(stray, "update_working_memory_cache"):
+                stray.update_working_memory_cache()
+        return answer
+
+    async def run(self, turn: CatTurn) -> AsyncIterator[TurnEvent]:
+        loop = asyncio.get_running_loop()
+        pipe = _TurnPipe(loop)
+        settings = await self.load_settings()
+        stray = self._private_stray(turn.identity, pipe)
+        if turn.conversation.system and turn.system_policy != "ignore":
+            stray.openai_bridge_system = (turn.system_policy, turn.conversation.system)
+        if settings.v1_history == "request" and not turn.plain:
+            self._fill_history(stray, turn)
+        future = loop.run_in_executor(self._pool, self._work, stray, turn, settings.v1_history)
+        future.add_done_callback(lambda _: pipe.queue.put_nowait(("done", None)))
+        try:
+            while True:
+                kind, value = await pipe.queue.get()
+                if kind == "done":
+                    break
+                yield TextDelta(value)
+            try:
+                answer = future.result()
+            except Exception as exc:
+                self.log("error", f"openai bridge: the Cat's turn failed: {exc!r}")
+                raise CatFailure(str(exc) or type(exc).__name__) from None
+            yield self._result(stray, answer)
+        finally:
+            pipe.closed = True  # a client that left: the thread finishes, its output is dropped
+
+    def _result(self, stray, answer: Any) -> TurnResult:
+        if isinstance(answer, dict):  # the Cat reports some failures as dicts instead of raising
+            raise CatFailure(str(answer.get("description") or answer.get("error") or answer))
+        text = answer if isinstance(answer, str) else getattr(answer, "text", None)
+        if not isinstance(text, str) or not text:
+            raise CatFailure("the Cat's LLM returned an empty answer")
+        prompt, extra = _usage(stray.working_memory.model_interactions)
+        return TurnResult(text, prompt, extra)
+
+    # -- the rest ------------------------------------------------------------------
+
+    async def embed(self, texts: List[str]) -> Tuple[str, List[List[float]]]:
+        from cat.looking_glass.cheshire_cat import CheshireCat
+
+        embedder = CheshireCat().embedder
+        try:
+            vectors = await asyncio.get_running_loop().run_in_executor(self._pool, embedder.embed_documents, texts)
+        except Exception as exc:
+            raise CatFailure(f"the Cat's embedder failed: {exc}") from None
+        return type(embedder).__name__, [list(v) for v in vectors]
+
+    def log(self, level: str, message: str) -> None:
+        from cat.log import log
+
+        getattr(log, level, log.info)(message)
+
+
+def _usage(interactions: List[Any]) -> Tuple[int, int]:
+    """Prompt tokens of every LLM call of the turn, and the output of all but the last.
+
+    v1 records each call's prompt texts and reply; its own `input_tokens` are
+    inflated by 20% "to be safe", so the prompts are counted again here.
+    """
+    calls = [i for i in interactions if getattr(i, "model_type", "") == "llm"]
+    prompt = sum(tokens.count_chat(("user", p) for p in call.prompt) for call in calls)
+    extra = sum(call.output_tokens for call in calls[:-1])
+    return prompt, extra

@@ -1,0 +1,21 @@
+"""Cat v1 hooks: the client's system messages reach the agent's prompt prefix.
+
+Only a request's private StrayCat carries `openai_bridge_system`; every other
+conversation passes through untouched. Defined only when a v1 Cat imports this.
+"""
+
+from __future__ import annotations
+
+from .runtime import running_v2
+
+if not running_v2():
+    from cat.mad_hatter.decorators import hook
+
+    @hook(priority=0)  # after other plugins, so `replace` really replaces
+    def agent_prompt_prefix(prefix, cat):
+        system = getattr(cat, "openai_bridge_system", None)
+        if not system:
+            return prefix
+        policy, text = system
+        text = text.replace("{", "{{").replace("}", "}}")  # the prefix is a langchain template
+        return text if policy == "replace" else f"{prefix}\n\n{text}"
