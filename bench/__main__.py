@@ -1,14 +1,32 @@
-"""Run the whole benchmark: `python -m bench [--quick] [--out bench/results]`."""
+"""Run the whole benchmark: `python -m bench [--quick] [--out bench/results]` (or ./scripts/bench.sh)."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 from . import growth, load, overhead, report, streaming
 from .stack import start_stack
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def parameters(quick: bool) -> dict:
+    return {"quick": quick, "overhead_reps": 60 if quick else 200, "overhead_tokens": 20,
+            "stream_reps": 10 if quick else 60, "stream_delay_ms": 20, "stream_tokens": 20,
+            "load_seconds": 3 if quick else 8, "load_tokens": load.TOKENS, "growth_reps": 4 if quick else 20}
+
+
+def _git() -> str:
+    try:
+        out = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+        return out.stdout.strip() or "unknown"
+    except OSError:
+        return "unknown"
 
 
 def main() -> None:
@@ -16,14 +34,14 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a 1-2 minute run with fewer repetitions")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
     args = parser.parse_args()
-    params = {"overhead_reps": 40 if args.quick else 200, "stream_reps": 10 if args.quick else 40,
-              "stream_delay_ms": 20, "stream_tokens": 20, "load_seconds": 3 if args.quick else 8,
-              "growth_reps": 3 if args.quick else 10}
-    stack = start_stack()
+    params = parameters(args.quick)
+    meta = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "load_start": report.load_average(),
+            "git": _git()}
     started = time.monotonic()
+    stack = start_stack()
     try:
         print("1/4 overhead ...", flush=True)
-        over = overhead.run(stack, params["overhead_reps"])
+        over = overhead.run(stack, params["overhead_reps"], params["overhead_tokens"])
         print("2/4 streaming ...", flush=True)
         stream = streaming.run(stack, params["stream_reps"], params["stream_delay_ms"], params["stream_tokens"])
         print("3/4 load ...", flush=True)
@@ -32,15 +50,15 @@ def main() -> None:
         grown = growth.run(stack, params["growth_reps"])
     finally:
         stack.stop()
+    meta.update(seconds=time.monotonic() - started, load_end=report.load_average())
     args.out.mkdir(parents=True, exist_ok=True)
-    text = report.markdown(params, over, stream, loaded, grown)
-    text += f"\nTotal benchmark time: {time.monotonic() - started:.0f} s.\n"
+    text = report.markdown(params, meta, over, stream, loaded, grown)
     (args.out / "latest.md").write_text(text)
     report.plot(args.out / "latest.png", over, stream, loaded, grown)
-    raw = {"params": params, "overhead": {k: v for k, v in over.items() if k != "samples"}, "streaming": stream,
-           "load": loaded, "growth": grown}
+    raw = {"params": params, "meta": meta, "overhead": over, "streaming": stream, "load": loaded, "growth": grown}
     (args.out / "latest.json").write_text(json.dumps(raw, indent=1))
     print(text)
+    print(f"written: {args.out / 'latest.md'}, latest.png, latest.json")
 
 
 if __name__ == "__main__":

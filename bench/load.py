@@ -1,4 +1,8 @@
-"""3. Load: N concurrent clients for a bounded time, streaming and not; errors and truncations must be 0."""
+"""3. Load: N concurrent clients for a bounded time, streaming and not, through the bridge and natively.
+
+Every answer is checked: a non-200 or a wrong answer is an error; a stream without its end
+(`[DONE]`, or the AG-UI RUN_FINISHED) or with fewer tokens than asked is truncated. Both must be 0.
+"""
 
 from __future__ import annotations
 
@@ -8,41 +12,50 @@ from typing import Dict, List
 
 import httpx
 
-from .bodies import BRIDGE_CHAT, bridge_body
+from .bodies import BRIDGE_CHAT, NATIVE_MESSAGE, answer_of, bridge_body, expected_tokens, native_body
 from .memory import PeakRSS
 from .stack import Stack
 from .stats import summary
 
 TOKENS = 20
+PATHS = {"bridge": (BRIDGE_CHAT, bridge_body), "native": (NATIVE_MESSAGE, native_body)}
 
 
-async def _one(client: httpx.AsyncClient, stream: bool) -> str:
+def _stream_complete(path: str, lines: List[str]) -> bool:
+    if path == BRIDGE_CHAT:
+        tokens = sum('"content":" t' in line for line in lines)
+        return lines[-1:] == ["data: [DONE]"] and tokens == TOKENS
+    tokens = sum('"TEXT_MESSAGE_CONTENT"' in line for line in lines)
+    return bool(lines) and '"RUN_FINISHED"' in lines[-1] and tokens == TOKENS
+
+
+async def _one(client: httpx.AsyncClient, path: str, body: dict, stream: bool) -> str:
     """'ok', 'error' or 'truncated'."""
-    body = bridge_body(f"[[tokens:{TOKENS}]]", stream=stream)
     if not stream:
-        r = await client.post(BRIDGE_CHAT, json=body)
-        return "ok" if r.status_code == 200 and r.json()["choices"][0]["finish_reason"] == "stop" else "error"
-    async with client.stream("POST", BRIDGE_CHAT, json=body) as r:
+        r = await client.post(path, json=body)
+        return "ok" if r.status_code == 200 and answer_of(path, r.json()) == expected_tokens(TOKENS) else "error"
+    async with client.stream("POST", path, json=body) as r:
         if r.status_code != 200:
             return "error"
         lines = [line async for line in r.aiter_lines() if line.startswith("data: ")]
-    tokens = sum('"content":" t' in line for line in lines)
-    return "ok" if lines[-1:] == ["data: [DONE]"] and tokens == TOKENS else "truncated"
+    return "ok" if _stream_complete(path, lines) else "truncated"
 
 
-async def _phase(stack: Stack, clients: int, seconds: float, stream: bool) -> Dict[str, object]:
+async def _phase(stack: Stack, name: str, clients: int, seconds: float, stream: bool) -> Dict[str, object]:
+    path, make_body = PATHS[name]
+    body = make_body(f"[[tokens:{TOKENS}]]", stream=stream)
     latencies: List[float] = []
     outcomes = {"ok": 0, "error": 0, "truncated": 0}
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=stack.cat.url, headers=stack.headers, timeout=120, limits=limits) as client:
+    async with httpx.AsyncClient(base_url=stack.cat.url, headers=stack.headers, timeout=60, limits=limits) as client:
         deadline = time.monotonic() + seconds
 
         async def worker() -> None:
             while time.monotonic() < deadline:
                 started = time.perf_counter()
                 try:
-                    outcome = await _one(client, stream)
-                except httpx.HTTPError:
+                    outcome = await _one(client, path, body, stream)
+                except (httpx.HTTPError, ValueError, KeyError, IndexError):
                     outcome = "error"
                 outcomes[outcome] += 1
                 latencies.append((time.perf_counter() - started) * 1000)
@@ -50,16 +63,20 @@ async def _phase(stack: Stack, clients: int, seconds: float, stream: bool) -> Di
         began = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(clients)))
         elapsed = time.perf_counter() - began
-    return {"clients": clients, "stream": stream, "requests": sum(outcomes.values()),
-            "rps": sum(outcomes.values()) / elapsed, **outcomes, "latency": summary(latencies)}
+    return {"path": name, "clients": clients, "stream": stream, "requests": sum(outcomes.values()),
+            "seconds": elapsed, "rps": sum(outcomes.values()) / elapsed, **outcomes, "latency": summary(latencies)}
 
 
 def run(stack: Stack, seconds: float, levels=(1, 8, 32, 64)) -> List[Dict[str, object]]:
     rows = []
     for stream in (False, True):
         for clients in levels:
-            with PeakRSS(stack.cat.rss_bytes) as rss:
-                row = asyncio.run(_phase(stack, clients, seconds, stream))
-            row["peak_rss_mib"] = rss.peak_mib
-            rows.append(row)
+            for name in ("bridge", "native"):  # side by side, same conditions
+                with PeakRSS(stack.cat.rss_bytes) as rss:
+                    row = asyncio.run(_phase(stack, name, clients, seconds, stream))
+                row["peak_rss_mib"] = rss.peak_mib
+                rows.append(row)
+                print(f"  {name:6} {'stream' if stream else 'json':6} {clients:3} clients: {row['rps']:.0f} req/s, "
+                      f"p99 {row['latency']['p99']:.0f} ms, errors {row['error']}, truncated {row['truncated']}",
+                      flush=True)
     return rows

@@ -12,49 +12,63 @@ from .bodies import BRIDGE_CHAT, NATIVE_MESSAGE, bridge_body, native_body
 from .stack import Stack
 from .stats import summary
 
+# What marks the first content token in each stream's bytes.
+PATHS = {"bridge": (BRIDGE_CHAT, bridge_body, b'"content":" t'),
+         "native": (NATIVE_MESSAGE, native_body, b'"TEXT_MESSAGE_CONTENT"')}
 
-def _first_token(client: httpx.Client, path: str, body: dict, marker: str) -> Dict[str, float]:
+
+def _first_token(client: httpx.Client, name: str, text: str) -> Dict[str, float]:
+    path, body, marker = PATHS[name]
     started_wall, started = time.time(), time.perf_counter()
-    with client.stream("POST", path, json=body) as response:
-        first_byte = None
-        first_token = None
-        for line in response.iter_lines():  # read the whole answer, as a client would
+    first_byte = first_token = None
+    seen = b""
+    with client.stream("POST", path, json=body(text, stream=True)) as response:
+        response.raise_for_status()
+        for chunk in response.iter_raw():  # read the whole answer, as a client would
+            if not chunk:
+                continue
+            now = time.perf_counter()
             if first_byte is None:
-                first_byte = time.perf_counter()
-            if first_token is None and marker in line:
-                first_token = time.perf_counter()
-        if first_byte is not None and first_token is not None:
-            return {"ttfb_ms": (first_byte - started) * 1000, "ttft_ms": (first_token - started) * 1000,
-                        "started_wall": started_wall, "first_token_wall": started_wall + (first_token - started)}
-    raise RuntimeError(f"no token in the stream of {path}")
+                first_byte = now
+            if first_token is None:
+                seen = seen[-len(marker):] + chunk  # a marker split across chunks is still found
+                if marker in seen:
+                    first_token = now
+    if first_byte is None or first_token is None:
+        raise RuntimeError(f"no token in the stream of {path}")
+    return {"ttfb_ms": (first_byte - started) * 1000, "ttft_ms": (first_token - started) * 1000,
+            "started_wall": started_wall, "first_token_wall": started_wall + (first_token - started)}
 
 
-def run(stack: Stack, repetitions: int, delay_ms: int = 20, tokens: int = 20) -> Dict[str, dict]:
+def run(stack: Stack, repetitions: int, delay_ms: int = 20, tokens: int = 20, warmup: int = 3) -> Dict[str, dict]:
     rows: Dict[str, List[Dict[str, float]]] = {"bridge": [], "native": []}
     httpx.delete(stack.llm.url + "/_requests").raise_for_status()
     with httpx.Client(base_url=stack.cat.url, headers=stack.headers, timeout=60) as client:
-        for i in range(repetitions + 3):
+        for i in range(repetitions + warmup):
             for name in (("bridge", "native") if i % 2 == 0 else ("native", "bridge")):
                 tag = uuid.uuid4().hex
-                text = f"{tag} [[tokens:{tokens}]] [[delay:{delay_ms}]]"
-                if name == "bridge":
-                    row = _first_token(client, BRIDGE_CHAT, bridge_body(text, stream=True), '"content":" t')
-                else:
-                    row = _first_token(client, NATIVE_MESSAGE, native_body(text, stream=True), "TEXT_MESSAGE_CONTENT")
+                row = _first_token(client, name, f"{tag} [[tokens:{tokens}]] [[delay:{delay_ms}]]")
                 row["tag"] = tag  # type: ignore[assignment]
-                if i >= 3:  # the first rounds warm up
+                if i >= warmup:
                     rows[name].append(row)
-        log = httpx.get(stack.llm.url + "/_requests").json()
     llm_first = {}
-    for entry in log:
-        for tag in [r["tag"] for rs in rows.values() for r in rs]:
-            if tag in str(entry["body"]["messages"]):
-                llm_first[tag] = entry["first_token_at"]
+    for entry in httpx.get(stack.llm.url + "/_requests").json():
+        text = str(entry["body"]["messages"][-1])
+        for rs in rows.values():
+            for r in rs:
+                if r["tag"] in text:
+                    llm_first[r["tag"]] = entry["first_token_at"]
     result: Dict[str, dict] = {}
     for name, items in rows.items():
-        after_llm = [(r["first_token_wall"] - llm_first[r["tag"]]) * 1000 for r in items if llm_first.get(r["tag"])]
-        result[name] = {"ttfb": summary([r["ttfb_ms"] for r in items]),
-                        "ttft": summary([r["ttft_ms"] for r in items]),
-                        "after_llm_token": summary(after_llm)}
+        timed = [r for r in items if llm_first.get(r["tag"])]
+        result[name] = {
+            "ttfb": summary([r["ttfb_ms"] for r in items]),
+            "ttft": summary([r["ttft_ms"] for r in items]),
+            # when the LLM server sent its first token, counted from the client's request
+            "llm_first_token": summary([(llm_first[r["tag"]] - r["started_wall"]) * 1000 for r in timed]),
+            # how long that token took to reach the client through this path
+            "after_llm_token": summary([(r["first_token_wall"] - llm_first[r["tag"]]) * 1000 for r in timed]),
+        }
     result["first_token_gap_ms"] = result["bridge"]["ttft"]["p50"] - result["native"]["ttft"]["p50"]
+    result["after_llm_gap_ms"] = result["bridge"]["after_llm_token"]["p50"] - result["native"]["after_llm_token"]["p50"]
     return result
