@@ -11,7 +11,7 @@ import time
 import uuid
 from datetime import datetime, timezone
 from contextlib import asynccontextmanager
-from typing import AsyncIterator, Awaitable, Callable, Dict, List, Optional
+from typing import AsyncIterator, Awaitable, Callable, Dict, List, Optional, Tuple
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -60,8 +60,9 @@ class Once:
             self._claim.complete(Stored(response.status_code, response.media_type or "", kept, bytes(response.body)))
         return response
 
-    async def recording(self, events: AsyncIterator[bytes], ends: bytes = sse.DONE) -> AsyncIterator[bytes]:
-        """Pass a stream through; keep it only if it ended well (its last event holds `ends`)."""
+    async def recording(self, events: AsyncIterator[bytes],
+                        ends: Tuple[bytes, ...] = (sse.DONE,)) -> AsyncIterator[bytes]:
+        """Pass a stream through; keep it only if it ended well (its last event holds one of `ends`)."""
         if self._claim is None:
             async for event in events:
                 yield event
@@ -73,7 +74,7 @@ class Once:
                 yield event
         finally:
             await events.aclose()  # type: ignore[attr-defined]
-            if sent and ends in sent[-1]:
+            if sent and any(end in sent[-1] for end in ends):
                 self.keep_stream(b"".join(sent))
             else:
                 self.give_up()
@@ -313,7 +314,7 @@ class Bridge:
                 if p.stream:
                     used: List[Usage] = []
                     events = responses.stream(self.cat, turn, p, ids, body, self.cat.log, used.append)
-                    return sse_response(once.recording(settled(events, lease, used), ends=b"response.completed"),
+                    return sse_response(once.recording(settled(events, lease, used), ends=responses.FINISHED),
                                         headers)
                 async with settling(lease) as used:
                     answer = await chat.run_answer(self.cat, turn, p)

@@ -82,7 +82,12 @@ def _text_of(content: object, param: str, allow_images: bool) -> List[Part]:
             parts.append(TextPart(text))
         elif kind == "image_url" and allow_images:
             parts.append(_image(raw.get("image_url"), f"{where}.image_url"))
-        elif kind in ("image_url", "input_audio", "file"):
+        elif kind == "image_url":
+            raise invalid_request(
+                "Images are not supported on this Cat version: its pipeline takes text only (Cat v2 accepts images).",
+                f"{where}.type", "unsupported_content",
+            )
+        elif kind in ("input_audio", "file"):
             raise invalid_request(
                 f"Content parts of type '{kind}' are not supported in '{param}'.", f"{where}.type", "unsupported_content"
             )

@@ -107,7 +107,8 @@ class ResponseIds:
 
 
 def _usage(usage: Usage) -> dict:
-    return {"input_tokens": usage.prompt_tokens, "input_tokens_details": {"cached_tokens": 0},
+    return {"input_tokens": usage.prompt_tokens,
+            "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
             "output_tokens": usage.completion_tokens, "output_tokens_details": {"reasoning_tokens": 0},
             "total_tokens": usage.total_tokens}
 
@@ -130,7 +131,7 @@ def response_object(ids: ResponseIds, body: ResponsesRequest, status: str, text:
         "object": "response",
         "created_at": ids.created_at,
         "status": "incomplete" if incomplete else status,
-        "error": {"code": error.code or "server_error", "message": error.message} if error else None,
+        "error": _error(error) if error else None,
         "incomplete_details": {"reason": "max_output_tokens"} if incomplete else None,
         "instructions": body.instructions,
         "max_output_tokens": body.max_output_tokens,
@@ -150,6 +151,16 @@ def response_object(ids: ResponseIds, body: ResponsesRequest, status: str, text:
         "user": body.user,
         "metadata": body.metadata or {},
     }
+
+
+# The codes a Response's `error.code` may take (openai-python's ResponseError): typed
+# clients parse that enum, so a Cat failure or timeout is a `server_error` whose message says which.
+_RESPONSE_ERROR_CODES = {"server_error", "rate_limit_exceeded", "invalid_prompt"}
+
+
+def _error(error: BridgeError) -> dict:
+    code = error.code if error.code in _RESPONSE_ERROR_CODES else "server_error"
+    return {"code": code, "message": error.message, "param": error.param, "type": error.type}
 
 
 def _event(kind: str, sequence: int, **fields: Any) -> bytes:
@@ -198,5 +209,11 @@ async def stream(cat: CatPort, turn: CatTurn, p: Plan, ids: ResponseIds, body: R
     yield _event("response.content_part.done", next(counter), **where, part=_text_part(full))
     final = response_object(ids, body, "completed", full, ending.usage, ending.finish_reason)
     yield _event("response.output_item.done", next(counter), output_index=0, item=final["output"][0])
-    yield _event("response.completed", next(counter), response=final)
+    # A cut answer ends as OpenAI ends it: `response.incomplete`, not `response.completed`.
+    terminal = "response.incomplete" if final["status"] == "incomplete" else "response.completed"
+    yield _event(terminal, next(counter), response=final)
+
+
+# The last event of a stream that ended well (what an Idempotency-Key may replay).
+FINISHED = (b"event: response.completed\n", b"event: response.incomplete\n")
 

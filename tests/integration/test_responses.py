@@ -6,8 +6,25 @@ import json
 
 import openai
 import pytest
+from typing import get_args
+
+from openai.types.responses import Response, ResponseStreamEvent
 
 from cat_openai_bridge.core import tokens
+
+# openai-python's class for every stream event type, e.g. "response.output_text.delta" -> ResponseTextDeltaEvent
+EVENT_TYPES = {get_args(cls.model_fields["type"].annotation)[0]: cls for cls in get_args(get_args(ResponseStreamEvent)[0])}
+
+
+def events_of(raw_text: str) -> list:
+    """(event name, payload) of every SSE block, each payload validated against openai-python's event types."""
+    out = []
+    for block in (b for b in raw_text.split("\n\n") if b):
+        name, data = block.split("\n")
+        payload = json.loads(data[len("data: "):])
+        EVENT_TYPES[payload["type"]].model_validate(payload)  # required fields and Literals, as OpenAI's types say
+        out.append((name[len("event: "):], payload))
+    return out
 
 
 def test_create_returns_a_response_object(client, llm_log):
@@ -20,7 +37,15 @@ def test_create_returns_a_response_object(client, llm_log):
     assert response.usage.input_tokens > 0 and response.usage.output_tokens == tokens.count_text("Echo: hi there")
     assert response.usage.total_tokens == response.usage.input_tokens + response.usage.output_tokens
     system = llm_log()[-1]["body"]["messages"][0]
-    assert system["role"] == "system" and system["content"].endswith("Be brief.")
+    assert system["role"] == "system" and "Be brief." in system["content"]
+
+
+def test_the_object_matches_openais_types(http):
+    raw = http.post("/custom/v1/responses", json={"model": "cheshire-cat", "input": "typed", "unknown_extra": 1,
+                                                  "include": [], "truncation": "auto", "parallel_tool_calls": False})
+    assert raw.status_code == 200 and raw.headers["x-request-id"].startswith("req_")
+    typed = Response.model_validate(raw.json())
+    assert (typed.status, typed.output_text, typed.error, typed.incomplete_details) == ("completed", "Echo: typed", None, None)
 
 
 def test_input_items_are_the_conversation(client, llm_log):
@@ -37,14 +62,35 @@ def test_max_output_tokens_makes_it_incomplete(client):
     response = client.responses.create(model="cheshire-cat", input="[[tokens:50]]", max_output_tokens=16)
     assert response.status == "incomplete" and response.incomplete_details.reason == "max_output_tokens"
     assert response.usage.output_tokens == 16
+    assert response.output[0].status == "incomplete"
+
+
+def test_a_cut_stream_ends_with_response_incomplete(http):
+    raw = http.post("/custom/v1/responses", json={"model": "cheshire-cat", "input": "[[tokens:50]]", "stream": True,
+                                                  "max_output_tokens": 5})
+    kinds, payloads = map(list, zip(*events_of(raw.text)))
+    assert kinds[-3:] == ["response.content_part.done", "response.output_item.done", "response.incomplete"]
+    text = "".join(p["delta"] for p in payloads if p["type"] == "response.output_text.delta")
+    assert tokens.count_text(text) == 5 and "response.completed" not in kinds
+    assert payloads[-2]["item"]["status"] == "incomplete"
+    final = payloads[-1]["response"]
+    assert (final["status"], final["incomplete_details"], final["usage"]["output_tokens"]) == (
+        "incomplete", {"reason": "max_output_tokens"}, 5)
+
+
+def test_an_idempotent_stream_is_replayed(http):
+    body = {"model": "cheshire-cat", "input": "[[tokens:3]]", "stream": True}
+    headers = {"Idempotency-Key": "responses-replay-1"}
+    first = http.post("/custom/v1/responses", json=body, headers=headers)
+    again = http.post("/custom/v1/responses", json=body, headers=headers)
+    assert again.headers["idempotent-replayed"] == "true" and again.text == first.text
+    assert events_of(again.text)[-1][0] == "response.completed"
 
 
 def test_stream_events_in_order(client, http):
     raw = http.post("/custom/v1/responses", json={"model": "cheshire-cat", "input": "[[tokens:4]]", "stream": True})
     assert raw.headers["content-type"].startswith("text/event-stream")
-    blocks = [b for b in raw.text.split("\n\n") if b]
-    kinds = [b.split("\n")[0][len("event: "):] for b in blocks]
-    payloads = [json.loads(b.split("\n")[1][len("data: "):]) for b in blocks]
+    kinds, payloads = map(list, zip(*events_of(raw.text)))
     assert kinds == ["response.created", "response.in_progress", "response.output_item.added",
                      "response.content_part.added"] + ["response.output_text.delta"] * 4 + [
                      "response.output_text.done", "response.content_part.done", "response.output_item.done",
@@ -60,14 +106,19 @@ def test_stream_events_in_order(client, http):
     assert deltas == [" t0", " t1", " t2"] and final.output_text == " t0 t1 t2"
 
 
-def test_failures_are_errors_not_answers(client):
+def test_failures_are_errors_not_answers(client, http):
     with pytest.raises(openai.APIStatusError) as info:
         client.responses.create(model="cheshire-cat", input="[[fail:status:400]]")
     assert info.value.status_code == 502
     events = list(client.responses.create(model="cheshire-cat", input="[[tokens:5]] [[fail:after:2]]", stream=True))
     assert events[-1].type == "response.failed"
-    assert events[-1].response.status == "failed" and events[-1].response.error.code == "cat_error"
+    failed = events[-1].response
+    assert failed.status == "failed" and failed.error.code == "server_error"  # OpenAI's enum; the message says why
+    assert failed.error.message.startswith("The Cat could not answer")
     assert [e.delta for e in events if e.type == "response.output_text.delta"] == [" t0", " t1"]
+    raw = http.post("/custom/v1/responses", json={"model": "cheshire-cat", "input": "[[tokens:5]] [[fail:after:2]]",
+                                                  "stream": True})
+    assert [kind for kind, _ in events_of(raw.text)][-2:] == ["response.output_text.delta", "response.failed"]
 
 
 @pytest.mark.parametrize("extra, param", [
