@@ -38,3 +38,8 @@ def test_node_sdk_chat_stream_errors_and_responses(node_client, base_url):
     assert seen["streamFinish"] == "stop" and seen["streamUsage"]["completion_tokens"] > 0
     assert seen["error"] == {"status": 404, "code": "model_not_found", "param": "model"}
     assert seen["responseText"] == "Echo: node responses"
+    assert seen["responseEvents"] == [
+        "response.created", "response.in_progress", "response.output_item.added", "response.content_part.added",
+        " t0", " t1", " t2", "response.output_text.done", "response.content_part.done", "response.output_item.done",
+        "response.completed"]
+    assert seen["streamedResponse"] == {"status": "completed", "text": " t0 t1"}

@@ -29,6 +29,12 @@ try {
   error = { status: e.status, code: e.code, param: e.param };
 }
 const response = await client.responses.create({ model: "cheshire-cat", input: "node responses" });
+const responseEvents = [];
+for await (const event of await client.responses.create({ model: "cheshire-cat", input: "[[tokens:3]]", stream: true })) {
+  responseEvents.push(event.type === "response.output_text.delta" ? event.delta : event.type);
+}
+const helper = client.responses.stream({ model: "cheshire-cat", input: "[[tokens:2]]" });
+const final = await helper.finalResponse();
 console.log(JSON.stringify({
   models: models.data.map((m) => m.id),
   content: completion.choices[0].message.content,
@@ -39,4 +45,6 @@ console.log(JSON.stringify({
   streamUsage: usage,
   error,
   responseText: response.output_text,
+  responseEvents,
+  streamedResponse: { status: final.status, text: final.output_text },
 }));
