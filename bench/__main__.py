@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def parameters(quick: bool) -> dict:
-    return {"quick": quick, "overhead_reps": 60 if quick else 200, "overhead_tokens": 20,
+    return {"quick": quick, "overhead_reps": 60 if quick else 500, "overhead_tokens": 20,
             "stream_reps": 10 if quick else 60, "stream_delay_ms": 20, "stream_tokens": 20,
             "load_seconds": 3 if quick else 8, "load_tokens": load.TOKENS, "growth_reps": 4 if quick else 20}
 
@@ -42,12 +42,16 @@ def main() -> None:
     try:
         print("1/4 overhead ...", flush=True)
         over = overhead.run(stack, params["overhead_reps"], params["overhead_tokens"])
+        stack.check_alive()
         print("2/4 streaming ...", flush=True)
         stream = streaming.run(stack, params["stream_reps"], params["stream_delay_ms"], params["stream_tokens"])
+        stack.check_alive()
         print("3/4 load ...", flush=True)
         loaded = load.run(stack, params["load_seconds"])
+        stack.check_alive()
         print("4/4 growth ...", flush=True)
         grown = growth.run(stack, params["growth_reps"])
+        stack.check_alive()
     finally:
         stack.stop()
     meta.update(seconds=time.monotonic() - started, load_end=report.load_average())

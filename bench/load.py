@@ -63,18 +63,36 @@ async def _phase(stack: Stack, name: str, clients: int, seconds: float, stream: 
         began = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(clients)))
         elapsed = time.perf_counter() - began
-    return {"path": name, "clients": clients, "stream": stream, "requests": sum(outcomes.values()),
-            "seconds": elapsed, "rps": sum(outcomes.values()) / elapsed, **outcomes, "latency": summary(latencies)}
+    return {"path": name, "clients": clients, "stream": stream, "seconds": elapsed, "outcomes": outcomes,
+            "latencies": latencies}
+
+
+def _merge(parts: List[Dict[str, object]], peak_rss_mib: float) -> Dict[str, object]:
+    first = parts[0]
+    outcomes = {k: sum(p["outcomes"][k] for p in parts) for k in first["outcomes"]}  # type: ignore[index]
+    seconds = sum(p["seconds"] for p in parts)  # type: ignore[misc]
+    latencies = [x for p in parts for x in p["latencies"]]  # type: ignore[attr-defined]
+    requests = sum(outcomes.values())
+    return {"path": first["path"], "clients": first["clients"], "stream": first["stream"], "requests": requests,
+            "seconds": seconds, "rps": requests / seconds, **outcomes, "latency": summary(latencies),
+            "peak_rss_mib": peak_rss_mib}
 
 
 def run(stack: Stack, seconds: float, levels=(1, 8, 32, 64)) -> List[Dict[str, object]]:
+    """Each (mode, clients) level runs bridge and native for `seconds` each, in halves ordered
+    bridge, native, native, bridge: a machine that gets busier or quieter meanwhile favours neither."""
     rows = []
     for stream in (False, True):
         for clients in levels:
-            for name in ("bridge", "native"):  # side by side, same conditions
+            parts: Dict[str, list] = {"bridge": [], "native": []}
+            peaks: Dict[str, float] = {"bridge": 0.0, "native": 0.0}
+            for name in ("bridge", "native", "native", "bridge"):
                 with PeakRSS(stack.cat.rss_bytes) as rss:
-                    row = asyncio.run(_phase(stack, name, clients, seconds, stream))
-                row["peak_rss_mib"] = rss.peak_mib
+                    parts[name].append(asyncio.run(_phase(stack, name, clients, seconds / 2, stream)))
+                stack.check_alive()
+                peaks[name] = max(peaks[name], rss.peak_mib)
+            for name in ("bridge", "native"):
+                row = _merge(parts[name], peaks[name])
                 rows.append(row)
                 print(f"  {name:6} {'stream' if stream else 'json':6} {clients:3} clients: {row['rps']:.0f} req/s, "
                       f"p99 {row['latency']['p99']:.0f} ms, errors {row['error']}, truncated {row['truncated']}",

@@ -22,6 +22,15 @@ class Stack:
     def headers(self) -> dict:
         return {"Authorization": f"Bearer {KEY}"}
 
+    def check_alive(self) -> None:
+        """Fail loudly if the LLM or the Cat is gone: numbers measured against a dead server mean nothing."""
+        for name, server in (("scripted LLM", self.llm), ("Cat", self.cat)):
+            code = server.process.poll()
+            if code is not None:
+                how = f"killed by signal {-code}" if code < 0 else f"exited with {code}"
+                raise RuntimeError(f"the {name} (pid {server.process.pid}) {how} during the benchmark; "
+                                   f"its log: {server.log_path}\n{server.log_tail(20)}")
+
     def stop(self) -> None:
         self.cat.stop()
         self.llm.stop()
