@@ -24,13 +24,13 @@ def v1_core() -> Optional[Path]:
 
 
 def start_cat_v1(core: Path, workdir: Path, api_key: str, extra_plugins: Iterable[Path] = (),
-                 port: Optional[int] = None) -> Server:
+                 port: Optional[int] = None, with_bridge: bool = True) -> Server:
     port = port or free_port()
     run = workdir / "core"
     shutil.copytree(core / "cat", run / "cat", ignore=shutil.ignore_patterns("__pycache__", "data", "*.pyc"))
     (run / "cat" / "data").mkdir(exist_ok=True)
     plugins = run / "cat" / "plugins"
-    for plugin in (PLUGIN_SRC, *extra_plugins):
+    for plugin in ((PLUGIN_SRC,) if with_bridge else ()) + tuple(extra_plugins):
         shutil.copytree(plugin, plugins / plugin.name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     Path("/admin").mkdir(exist_ok=True)  # v1 serves its admin's static files from there
     python = core.parent / "venv" / "bin" / "python"
