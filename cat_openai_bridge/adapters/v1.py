@@ -67,9 +67,10 @@ class V1Cat:
     def __init__(self) -> None:
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="openai-bridge-v1")
         # The embedded Qdrant (no CCAT_QDRANT_HOST) corrupts its local collection under concurrent
-        # turns; with it, turns take turns. A Qdrant server takes them concurrently.
+        # access: with it, the turns' memory recall and storage take turns (never their LLM calls,
+        # so one hung LLM cannot stall everyone). A Qdrant server takes them concurrently.
         self._embedded_qdrant = not os.environ.get("CCAT_QDRANT_HOST")
-        self._turn_lock = threading.Lock()
+        self._memory_lock = threading.Lock()
         self._user_locks: Dict[str, threading.Lock] = {}
         self._users: Dict[str, Any] = {}  # AuthUserInfo by user id, as the Cat's auth made it
         self._settings: Tuple[Optional[int], Optional[BridgeSettings]] = (None, None)
@@ -164,7 +165,17 @@ class V1Cat:
         stray.send_chat_message = _quiet
         stray.send_notification = _quiet
         stray.send_error = _quiet
+        if self._embedded_qdrant:
+            for name in ("recall_relevant_memories_to_working_memory", "_store_user_message_in_episodic_memory"):
+                setattr(stray, name, self._locked(getattr(stray, name)))
         return stray
+
+    def _locked(self, method):
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with self._memory_lock:
+                return method(*args, **kwargs)
+
+        return call
 
     def _fill_history(self, stray, turn: CatTurn) -> None:
         """OpenAI semantics: the request's earlier messages are the conversation the Cat sees."""
@@ -189,8 +200,6 @@ class V1Cat:
                 stored = getattr(stray, "stored_working_memory", None)
                 if stored is not None:
                     stray.working_memory = stored
-            if self._embedded_qdrant:
-                held.enter_context(self._turn_lock)
             answer = stray({"user_id": stray.user_id, "text": text})
             if server_side and hasattr(stray, "update_working_memory_cache"):
                 stray.update_working_memory_cache()
@@ -256,6 +265,8 @@ def _usage(interactions: List[Any]) -> Tuple[int, int]:
     inflated by 20% "to be safe", so the prompts are counted again here.
     """
     calls = [i for i in interactions if getattr(i, "model_type", "") == "llm"]
-    prompt = sum(tokens.count_chat(("user", p) for p in call.prompt) for call in calls)
+    # 1.9 keeps each call's messages as a list; 1.8 joins them into one string
+    prompt = sum(tokens.count_chat(("user", p) for p in ([call.prompt] if isinstance(call.prompt, str) else call.prompt))
+                 for call in calls)
     extra = sum(call.output_tokens for call in calls[:-1])
     return prompt, extra
