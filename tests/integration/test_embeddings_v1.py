@@ -1,0 +1,23 @@
+"""/v1/embeddings on Cat v1: vectors from the embedder its memory uses (whatever the Cat chose)."""
+
+from __future__ import annotations
+
+import pytest
+
+from cat_openai_bridge.core import tokens
+
+
+@pytest.fixture
+def v1_only(http):
+    if http.get("/custom/health").json()["adapter"] != "v1":
+        pytest.skip("Cat v2 embeddings are tested in test_embeddings.py")
+
+
+def test_v1_embedder_answers_through_the_sdk(v1_only, client):
+    texts = ["a cat", "a dog", "a cat"]
+    result = client.embeddings.create(model="text-embedding-3-small", input=texts)
+    vectors = [d.embedding for d in result.data]
+    assert [d.index for d in result.data] == [0, 1, 2] and len(set(map(len, vectors))) == 1 and len(vectors[0]) > 0
+    assert vectors[0] == pytest.approx(vectors[2]) and vectors[0] != pytest.approx(vectors[1])
+    assert result.model  # the embedder's class name, e.g. DumbEmbedder (v1's default)
+    assert result.usage.prompt_tokens == sum(tokens.count_text(t) for t in texts)
