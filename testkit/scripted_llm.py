@@ -15,6 +15,9 @@ the last user message (the Cat passes them through untouched):
     [[call:NAME:JSON]]  call tool NAME with arguments JSON (repeatable: parallel calls); once
                         the conversation ends with tool results, answer "Tool said: <results>"
 
+/v1/embeddings answers a deterministic vector per input (`fake_embedding`); `[[fail:status:S]]`
+and `[[hang]]` in an input script it too.
+
 A token is a word with its leading whitespace. Every request is logged with the
 wall-clock times of its first and last token: GET /_requests.
 
@@ -131,6 +134,13 @@ class ScriptedLLM:
     async def embeddings(self, request: Request) -> Response:
         body = await request.json()
         inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        for text in inputs:  # [[fail:status:S]] and [[hang]] in an input script embeddings too
+            script = Script([{"role": "user", "content": str(text)}], 0.0)
+            if script.fail_status:
+                error = {"error": {"message": "scripted failure", "type": "server_error", "param": None, "code": None}}
+                return JSONResponse(error, status_code=script.fail_status)
+            if script.hang:
+                await asyncio.Event().wait()
         data = [
             {"object": "embedding", "index": i, "embedding": fake_embedding(str(t))}
             for i, t in enumerate(inputs)

@@ -295,8 +295,14 @@ class V2Cat:
 
         core = await ccat().get("config", "core")
         slug = str((await core.load_settings()).default_embedder)
+        gate = asyncio.Semaphore(8)  # v2 embeds one text per call: a few at a time, in order
+
+        async def one(text: str) -> List[float]:
+            async with gate:
+                return list(await embedder(text))
+
         try:
-            return slug, [list(await embedder(text)) for text in texts]
+            return slug, list(await asyncio.gather(*(one(text) for text in texts)))
         except Exception as exc:
             raise CatFailure(f"the Cat's embedder failed: {exc}") from None
 

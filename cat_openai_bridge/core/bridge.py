@@ -7,6 +7,7 @@ Every failure leaves as an OpenAI error object.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from datetime import datetime, timezone
@@ -19,7 +20,7 @@ from starlette.responses import Response
 from . import chat, sse, tokens
 from .completions import CompletionIds, Usage, completion
 from .conversation import Conversation, TextPart, Turn, build_conversation
-from .errors import BridgeError, model_not_found, server_error, unauthorized, upstream_failed
+from .errors import BridgeError, model_not_found, server_error, unauthorized, upstream_failed, upstream_timeout
 from .http import STREAM_HEADERS, error_response, json_response, read_body, sse_response
 from .idempotency import Claim, Replays, Stored
 from .chats import conversation_key
@@ -341,10 +342,13 @@ class Bridge:
             used = sum(tokens.count_text(t) for t in texts)
             lease = await self._admit(identity, settings, headers, None)
             try:
-                model, vectors = await embed(texts)
+                model, vectors = await asyncio.wait_for(embed(texts), settings.request_timeout)
             except CatFailure as exc:
                 await lease.settle(0)
                 raise upstream_failed(str(exc)) from None
+            except asyncio.TimeoutError:
+                await lease.settle(0)
+                raise upstream_timeout(settings.request_timeout) from None
             await lease.settle(used)
             return json_response(embedding_list(model, vectors, body.encoding_format, used), headers=headers)
 

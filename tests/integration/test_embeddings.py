@@ -13,6 +13,8 @@ from testkit.cat_v2 import use_llm
 
 from .conftest import KEY
 
+pytestmark = pytest.mark.v2_only
+
 EMBEDDER = "openai_compatible:scripted-embed"
 
 
@@ -61,6 +63,20 @@ def test_bad_embedding_requests(http, body, param, code):
     response = http.post("/custom/v1/embeddings", json=body)
     assert response.status_code == 400
     assert (response.json()["error"]["param"], response.json()["error"]["code"]) == (param, code)
+
+
+def test_embedder_failure_is_502_and_a_hang_is_504(http, cat_embedder, settings):
+    failed = http.post("/custom/v1/embeddings", json={"model": "m", "input": ["fine", "[[fail:status:500]]"]})
+    assert failed.status_code == 502 and failed.json()["error"]["code"] == "cat_error"
+    settings(request_timeout=1)
+    hung = http.post("/custom/v1/embeddings", json={"model": "m", "input": "[[hang]]"})
+    assert hung.status_code == 504 and hung.json()["error"]["code"] == "timeout"
+
+
+def test_many_inputs_keep_their_order(client, cat_embedder):
+    texts = [f"text number {i}" for i in range(40)]
+    result = client.embeddings.create(model="m", input=texts)
+    assert [d.embedding for d in result.data] == [pytest.approx(expected(t)) for t in texts]
 
 
 def test_an_unconfigured_embedder_is_a_502_not_a_fake_vector(http):
