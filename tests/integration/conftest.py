@@ -1,4 +1,9 @@
-"""A real Cat v2 with the bridge, its LLM a scripted server; both on loopback."""
+"""A real Cat with the bridge, its LLM a scripted server; both on loopback.
+
+The suite runs on Cat v2 (always) and on Cat v1 when CAT_V1_CORE points at a
+prepared v1 core (scripts/prepare-cat-v1.sh); tests marked `v2_only` need
+what only v2 has (agents as models, images, function calling, the probe plugin).
+"""
 
 from __future__ import annotations
 
@@ -12,15 +17,40 @@ import jwt
 import openai
 import pytest
 
+from cat_openai_bridge.core.settings import BridgeSettings
+from testkit import cat_v1
 from testkit.cat_v2 import put_bridge_settings, start_cat, use_llm
 from testkit.processes import Server, start_scripted_llm
 
 KEY = "test-master-key"
 JWT_SECRET = "meow_jwt"  # the Cat's default JWT_SECRET
 PROBE = Path(__file__).resolve().parent.parent / "cat_plugins" / "bridge_probe"
+PROBE_V1 = PROBE.parent / "bridge_probe_v1"  # a hook and the stats route; v1 has no agents
+V1_SKIP = "Cat v1 tests skipped: set CAT_V1_CORE (see scripts/prepare-cat-v1.sh)"
 
 # Settings the suite runs under: no rate limit, so test volume never trips it.
 BASE_SETTINGS = {"rate_limit_per_minute": 0}
+CURRENT: dict = {}  # the Cat the running tests talk to: its adapter and URL (for cat_jwt)
+
+
+def pytest_collection_modifyitems(items):
+    if not cat_v1.v1_core():
+        return  # every v1 test skips in the `cat` fixture, under one reason
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec and callspec.params.get("cat") == "v1" and item.get_closest_marker("v2_only"):
+            item.add_marker(pytest.mark.skip(reason="needs Cat v2 (agents, images, tools or the probe plugin)"))
+
+
+def full_settings(values: dict) -> dict:
+    """Every field: v1 merges a PUT into what is saved, v2 replaces it; both end up exactly here."""
+    return {**BridgeSettings().model_dump(), **BASE_SETTINGS, **values}
+
+
+def put_settings(server: Server, values: dict) -> httpx.Response:
+    if CURRENT.get("adapter") == "v1":
+        return cat_v1.put_bridge_settings_v1(server.url, full_settings(values), api_key=KEY)
+    return put_bridge_settings(server.url, full_settings(values), api_key=KEY)
 
 
 @pytest.fixture(scope="session")
@@ -30,25 +60,43 @@ def llm(tmp_path_factory) -> Iterator[Server]:
     server.stop()
 
 
-@pytest.fixture(scope="session")
-def cat(tmp_path_factory, llm) -> Iterator[Server]:
-    server = start_cat(tmp_path_factory.mktemp("cat") / "project", api_key=KEY, extra_plugins=[PROBE])
+@pytest.fixture(scope="session", params=["v2", "v1"])
+def cat(request, tmp_path_factory, llm) -> Iterator[Server]:
+    if request.param == "v1":
+        core = cat_v1.v1_core()
+        if core is None:
+            pytest.skip(V1_SKIP)
+        server = cat_v1.start_cat_v1(core, tmp_path_factory.mktemp("cat-v1"), api_key=KEY, extra_plugins=[PROBE_V1])
+    else:
+        server = start_cat(tmp_path_factory.mktemp("cat") / "project", api_key=KEY, extra_plugins=[PROBE])
     try:
-        use_llm(server.url, llm.url, api_key=KEY)
-        put_bridge_settings(server.url, BASE_SETTINGS, api_key=KEY).raise_for_status()
+        CURRENT.update(adapter=request.param, url=server.url, jwts={})
+        if request.param == "v1":
+            cat_v1.activate_bridge_v1(server.url, KEY)
+            cat_v1.activate_bridge_v1(server.url, KEY, plugin_id=PROBE_V1.name)
+            cat_v1.use_llm_v1(server.url, llm.url, KEY)
+        else:
+            use_llm(server.url, llm.url, api_key=KEY)
+        put_settings(server, {}).raise_for_status()
         yield server
     finally:
         server.stop()
+        CURRENT.clear()
+
+
+@pytest.fixture
+def adapter(cat) -> str:
+    return CURRENT["adapter"]
 
 
 @pytest.fixture
 def settings(cat):
     """Change bridge settings for one test; the suite's settings come back after."""
     def apply(**values):
-        response = put_bridge_settings(cat.url, {**BASE_SETTINGS, **values}, api_key=KEY)
+        response = put_settings(cat, values)
         assert response.status_code == 200, response.text
     yield apply
-    put_bridge_settings(cat.url, BASE_SETTINGS, api_key=KEY).raise_for_status()
+    put_settings(cat, {}).raise_for_status()
 
 
 @pytest.fixture
@@ -84,7 +132,9 @@ def llm_log(llm):
 
 
 def cat_jwt(name: str, user_id: str | None = None) -> str:
-    """A token as the Cat's own login flows mint it (same secret, claims, algorithm)."""
+    """A token for user `name`: on v2 minted as the Cat mints them; on v1 from the Cat's own /auth/token."""
+    if CURRENT.get("adapter") == "v1":
+        return _v1_jwt(name)
     claims = {"sub": user_id or str(uuid.uuid5(uuid.NAMESPACE_DNS, name)), "username": name, "roles": [],
               "exp": int(time.time()) + 3600}
     return jwt.encode(claims, JWT_SECRET, algorithm="HS256")
@@ -92,3 +142,18 @@ def cat_jwt(name: str, user_id: str | None = None) -> str:
 
 def user_says(text: str) -> list:
     return [{"role": "user", "content": text}]
+
+
+def _v1_jwt(name: str) -> str:
+    """v1 checks a JWT's user against its user store: create the user, then log in as the Cat's clients do."""
+    cached = CURRENT["jwts"].get(name)
+    if cached:
+        return cached
+    headers = {"Authorization": f"Bearer {KEY}"}
+    password = f"pw-{name}-secret"
+    httpx.post(CURRENT["url"] + "/users/", headers=headers, timeout=30,
+               json={"username": name, "password": password}).raise_for_status()
+    token = httpx.post(CURRENT["url"] + "/auth/token", timeout=30,
+                       json={"username": name, "password": password}).json()["access_token"]
+    CURRENT["jwts"][name] = token
+    return token

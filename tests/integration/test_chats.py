@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
+
 import re
 
 import openai
 
 from .conftest import KEY, user_says
+
+pytestmark = pytest.mark.v2_only
 
 CHAT = re.compile(r"\[probe-chat:([^\]]*)\]")
 

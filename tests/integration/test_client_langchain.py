@@ -41,6 +41,7 @@ def test_stream_ignores_heartbeats(settings, chat):
     assert "".join(c.content for c in chat.stream("[[tokens:3]] [[delay:400]]")) == " t0 t1 t2"
 
 
+@pytest.mark.v2_only  # configures the v2 embedder
 def test_embeddings_send_token_arrays_and_get_the_cats_vectors(cat, llm, base_url, tmp_path, monkeypatch):
     monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(offline_cache(tmp_path / "tiktoken")))  # LangChain tokenizes
     use_llm(cat.url, llm.url, api_key=KEY, embedder="openai_compatible:scripted-embed")

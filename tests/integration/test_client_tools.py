@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
+
 import json
 
 from testkit.sse import parse
 
 from .conftest import user_says
+
+pytestmark = pytest.mark.v2_only
 
 WEATHER = {"type": "function", "function": {
     "name": "get_weather", "description": "Current weather in a city",

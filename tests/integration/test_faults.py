@@ -8,6 +8,7 @@ import time
 import uuid
 
 import httpx
+import pytest
 
 from .conftest import KEY, cat_jwt, user_says
 
@@ -52,6 +53,7 @@ def stats(cat_url: str) -> dict:
     return httpx.get(cat_url + "/custom/probe/stats", timeout=10).json()
 
 
+@pytest.mark.v2_only  # counts come from the v2 probe plugin; v1 threads finish their turn and drop it
 def test_two_hundred_disconnects_cancel_the_cat_and_leak_nothing(cat, llm_log):
     user = f"quitter-{uuid.uuid4().hex[:6]}"
     headers = {"Authorization": f"Bearer {cat_jwt(user)}"}

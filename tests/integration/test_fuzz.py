@@ -22,6 +22,8 @@ from testkit.cat_v2 import use_llm
 
 from .conftest import BASE_SETTINGS, KEY
 
+pytestmark = pytest.mark.v2_only
+
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "60"))
 CHAT = "/custom/v1/chat/completions"
 AUTH = {"Authorization": f"Bearer {KEY}"}

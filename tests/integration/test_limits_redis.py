@@ -18,6 +18,8 @@ from testkit.redis_server import RedisServer, redis_binary, start_redis
 
 from .conftest import BASE_SETTINGS, KEY, PROBE, user_says
 
+pytestmark = pytest.mark.v2_only
+
 if redis_binary() is None:
     if os.environ.get("CI"):
         raise RuntimeError("CI must run the Redis limiter tests: redis-server is missing (scripts/system-deps.sh)")

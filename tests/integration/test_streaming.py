@@ -8,7 +8,6 @@ from testkit import sse
 
 from .conftest import user_says
 
-pytestmark = pytest.mark.v2
 
 
 def stream_raw(http, **body):

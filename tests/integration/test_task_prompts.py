@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import pytest
+
 import re
 import uuid
 
 import openai
 
 from .conftest import cat_jwt, user_says
+
+pytestmark = pytest.mark.v2_only
 
 TITLE_PROMPT = "### Task:\nGenerate a concise, 3-5 word title with an emoji summarizing the chat history.\n"
 

@@ -9,6 +9,8 @@ import pytest
 
 from .conftest import cat_jwt, user_says
 
+pytestmark = pytest.mark.v2_only
+
 
 def test_default_answers_carry_no_reasons(http):
     body = http.post("/custom/v1/chat/completions", json={"model": "probe", "messages": user_says("hi")}).json()
