@@ -220,7 +220,8 @@ def plot(path: Path, overhead: dict, streaming: dict, load: list, growth: dict) 
         ax.set_xlabel(xlabel)
         ax.set_ylabel("p50 latency, ms (log-log: slope 1 = linear)")
         ax.yaxis.set_major_formatter(ticker.FormatStrFormatter("%g"))
-        ax.yaxis.set_minor_formatter(ticker.FormatStrFormatter("%g"))
+        ax.yaxis.set_minor_formatter(ticker.FuncFormatter(  # 2 and 5 of each decade only
+            lambda y, _pos: f"{y:g}" if f"{y:g}".lstrip("0.")[:1] in ("2", "5") else ""))
         ax.set_title(title)
         ax.legend()
 
