@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import inspect
 import os
+import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
@@ -157,9 +158,8 @@ class V1Cat:
         user = self._user_data(identity)
         if "main_loop" in inspect.signature(StrayCat.__init__).parameters:  # 1.8.x
             stray = StrayCat(user_id=user.name, user_data=user, main_loop=pipe.loop)
-        else:  # 1.9.x: loads the user's cached working memory; we replace it below when asked to
-            stray = StrayCat(user)
-            stray.stored_working_memory = stray.working_memory  # type: ignore[attr-defined]
+        else:  # 1.9.x: loads the user's cached working memory; a private one replaces it (server
+            stray = StrayCat(user)  # history reloads the user's own under a lock, in _work)
             stray.working_memory = WorkingMemory()
         stray.send_ws_message = pipe.send_ws_message
         stray.send_chat_message = _quiet
@@ -197,13 +197,25 @@ class V1Cat:
         with contextlib.ExitStack() as held:
             if user_lock is not None:
                 held.enter_context(user_lock)
-                stored = getattr(stray, "stored_working_memory", None)
-                if stored is not None:
-                    stray.working_memory = stored
+                stray.working_memory = self._stored_memory(stray)  # read under the lock: never a stale copy
             answer = stray({"user_id": stray.user_id, "text": text})
             if server_side and hasattr(stray, "update_working_memory_cache"):
                 stray.update_working_memory_cache()
         return answer
+
+    def _stored_memory(self, stray):
+        """The user's own working memory, the one the Cat's websocket and /memory routes use."""
+        if hasattr(stray, "load_working_memory_from_cache"):  # 1.9: the Cat's cache, keyed by user
+            stray.load_working_memory_from_cache()
+            return stray.working_memory
+        from cat.looking_glass.stray_cat import StrayCat  # 1.8: the user's persistent StrayCat
+        from cat.startup import cheshire_cat_api
+
+        state = cheshire_cat_api.state
+        user = stray.user_data
+        if user.id not in state.strays:
+            state.strays[user.id] = StrayCat(user_id=user.name, user_data=user, main_loop=state.event_loop)
+        return state.strays[user.id].working_memory
 
     async def run(self, turn: CatTurn) -> AsyncIterator[TurnEvent]:
         loop = asyncio.get_running_loop()
@@ -265,8 +277,18 @@ def _usage(interactions: List[Any]) -> Tuple[int, int]:
     inflated by 20% "to be safe", so the prompts are counted again here.
     """
     calls = [i for i in interactions if getattr(i, "model_type", "") == "llm"]
-    # 1.9 keeps each call's messages as a list; 1.8 joins them into one string
-    prompt = sum(tokens.count_chat(("user", p) for p in ([call.prompt] if isinstance(call.prompt, str) else call.prompt))
-                 for call in calls)
+    prompt = sum(tokens.count_chat(("user", p) for p in _prompt_messages(call.prompt)) for call in calls)
     extra = sum(call.output_tokens for call in calls[:-1])
     return prompt, extra
+
+
+_SPEAKER = re.compile(r"(?:^|\n)(?:System|Human|AI|Tool|Function): ")
+
+
+def _prompt_messages(prompt: Any) -> List[str]:
+    """The texts of one LLM call's messages: 1.9 keeps them as a list, 1.8 as langchain's
+    "System: ...\nHuman: ..." buffer string, split back here so both count alike."""
+    if not isinstance(prompt, str):
+        return [str(p) for p in prompt]
+    parts = _SPEAKER.split(prompt)
+    return parts[1:] if len(parts) > 1 and parts[0] == "" else [prompt]

@@ -24,7 +24,8 @@ def error_of(response, status):
 
 def v1_refusal(body, param, code):
     """A text-only Cat without client tools (v1) refuses those features as a whole, before their details."""
-    first = (body.get("messages") or [{}])[0]
+    messages = body.get("messages")
+    first = messages[0] if isinstance(messages, list) and messages and isinstance(messages[0], dict) else {}
     if "tools" in body:
         return "tools", "unsupported_parameter"
     if first.get("role") == "tool":

@@ -105,14 +105,17 @@ def test_a_rate_limit_before_the_cat_started_stays_retryable(settings, http):
     assert limited.status_code == 429 and "x-should-retry" not in limited.headers
 
 
-def test_front_end_user_header_selects_the_cat_user_for_master_key_callers_only(settings, base_url):
+def test_front_end_user_header_selects_the_cat_user_for_master_key_callers_only(settings, base_url, adapter):
     settings(user_header="X-OpenWebUI-User-Id")
+    model = "probe" if adapter == "v2" else "cheshire-cat"  # whose system prompt names the user
     person = f"ow-{uuid.uuid4().hex[:8]}"
     headers = {"X-OpenWebUI-User-Id": person, "X-OpenWebUI-Chat-Id": "chat-1"}
     master = openai.OpenAI(base_url=base_url, api_key=KEY, max_retries=0, default_headers=headers)
-    answer = master.chat.completions.create(model="probe", messages=user_says("[[system]]")).choices[0].message.content
-    assert f"[probe-user:{person}:{uuid.uuid5(uuid.NAMESPACE_URL, f'cat-openai-bridge:user:{person}')}]" in answer
+    answer = master.chat.completions.create(model=model, messages=user_says("[[system]]")).choices[0].message.content
+    # v1 users are their names (as its `user_id` header makes them); v2 derives a stable uuid
+    user_id = person if adapter == "v1" else uuid.uuid5(uuid.NAMESPACE_URL, f"cat-openai-bridge:user:{person}")
+    assert f"[probe-user:{person}:{user_id}]" in answer
     jwt_user = f"carl-{uuid.uuid4().hex[:6]}"
     other = openai.OpenAI(base_url=base_url, api_key=cat_jwt(jwt_user), max_retries=0, default_headers=headers)
-    answer = other.chat.completions.create(model="probe", messages=user_says("[[system]]")).choices[0].message.content
+    answer = other.chat.completions.create(model=model, messages=user_says("[[system]]")).choices[0].message.content
     assert f"[probe-user:{jwt_user}:" in answer and person not in answer

@@ -1,0 +1,141 @@
+"""What only the Cat v1 adapter does: private turns per request, its history setting, text only.
+
+v1 keeps a conversation per user (its working memory); the bridge runs every
+request on a private StrayCat, so concurrent requests of one user each get
+their own answer and tokens, and by default the request's messages are the
+whole conversation while the user's stored history stays untouched.
+"""
+
+from __future__ import annotations
+
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+
+from testkit import sse
+
+from .conftest import KEY, user_says
+
+CHAT = "/custom/v1/chat/completions"
+
+
+@pytest.fixture(autouse=True)
+def v1_only(adapter):
+    if adapter != "v1":
+        pytest.skip("Cat v1 adapter only")
+
+
+def as_user(cat, user_id: str) -> httpx.Client:
+    """The master key acting as `user_id`: v1's own header for that, as on the Cat's routes."""
+    return httpx.Client(base_url=cat.url, timeout=60,
+                        headers={"Authorization": f"Bearer {KEY}", "user_id": user_id})
+
+
+def stored_history(cat, user_id: str) -> list:
+    with as_user(cat, user_id) as c:
+        response = c.get("/memory/conversation_history")
+    assert response.status_code == 200, response.text
+    return [(m["who"], m.get("text", m.get("message"))) for m in response.json()["history"]]
+
+
+def text_of(content) -> str:
+    return content if isinstance(content, str) else "".join(p["text"] for p in content)
+
+
+def conversation_sent(call) -> list:
+    """The LLM call's messages after the system prompt, as (role, text)."""
+    return [(m["role"], text_of(m["content"])) for m in call["body"]["messages"][1:]]
+
+
+def test_concurrent_requests_of_one_user_each_get_their_own_answer(cat):
+    user = f"same-{uuid.uuid4().hex[:8]}"
+
+    def ask(i: int) -> str:
+        with as_user(cat, user) as c:
+            response = c.post(CHAT, json={"model": "cheshire-cat",
+                                          "messages": user_says(f"[[reply:answer {i} for you]] [[delay:30]]")})
+        assert response.status_code == 200, response.text
+        return response.json()["choices"][0]["message"]["content"]
+
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(ask, range(6)))
+    assert answers == [f"answer {i} for you" for i in range(6)]
+    assert stored_history(cat, user) == []  # default history: the requests', not the user's
+
+
+def test_concurrent_streams_of_one_user_never_mix_tokens(cat):
+    user = f"streams-{uuid.uuid4().hex[:8]}"
+
+    def stream(i: int) -> list:
+        with as_user(cat, user) as c:
+            with c.stream("POST", CHAT, json={"model": "cheshire-cat", "stream": True, "messages": user_says(
+                    f"[[reply:a{i} b{i} c{i} d{i} e{i}]] [[delay:25]]")}) as r:
+                assert r.status_code == 200
+                events = sse.parse(r.iter_lines())
+        return [e.json["choices"][0]["delta"].get("content") for e in events[1:-2]]
+
+    with ThreadPoolExecutor(4) as pool:
+        chunks = list(pool.map(stream, range(4)))
+    assert chunks == [[f"a{i}", f" b{i}", f" c{i}", f" d{i}", f" e{i}"] for i in range(4)]
+
+
+def test_stream_is_one_chunk_per_llm_token_the_first_before_the_llm_finished(http, llm_log):
+    with http.stream("POST", CHAT, json={"model": "cheshire-cat", "stream": True,
+                                         "messages": user_says("[[tokens:10]] [[delay:50]]")}) as r:
+        events = sse.parse(r.iter_lines())
+    content = events[1:-2]
+    assert [e.json["choices"][0]["delta"]["content"] for e in content] == [f" t{i}" for i in range(10)]
+    call = llm_log()[-1]
+    assert content[0].at < call["finished_at"]  # streamed as made, not replayed from the final answer
+
+
+def test_request_history_is_the_conversation_and_the_stored_one_is_untouched(cat, llm_log):
+    user = f"req-{uuid.uuid4().hex[:8]}"
+    with as_user(cat, user) as c:
+        first = c.post(CHAT, json={"model": "cheshire-cat", "messages": [
+            {"role": "user", "content": "first question"}, {"role": "assistant", "content": "first answer"},
+            {"role": "user", "content": "second question"}]})
+        assert first.json()["choices"][0]["message"]["content"] == "Echo: second question"
+        assert conversation_sent(llm_log()[-1]) == [
+            ("user", "first question"), ("assistant", "first answer"), ("user", "second question")]
+        c.post(CHAT, json={"model": "cheshire-cat", "messages": user_says("third question")})
+    assert conversation_sent(llm_log()[-1]) == [("user", "third question")]  # nothing carried over
+    assert stored_history(cat, user) == []
+
+
+def test_server_history_keeps_the_users_conversation_in_the_cat(cat, llm_log, settings):
+    settings(v1_history="server")
+    user = f"srv-{uuid.uuid4().hex[:8]}"
+    with as_user(cat, user) as c:
+        c.post(CHAT, json={"model": "cheshire-cat", "messages": user_says("one")}).raise_for_status()
+        answer = c.post(CHAT, json={"model": "cheshire-cat", "messages": [  # only the last message counts
+            {"role": "user", "content": "ignored"}, {"role": "assistant", "content": "ignored too"},
+            {"role": "user", "content": "two"}]})
+    assert answer.json()["choices"][0]["message"]["content"] == "Echo: two"
+    assert conversation_sent(llm_log()[-1]) == [("user", "one"), ("assistant", "Echo: one"), ("user", "two")]
+    assert stored_history(cat, user) == [("Human", "one"), ("AI", "Echo: one"), ("Human", "two"), ("AI", "Echo: two")]
+    assert stored_history(cat, f"other-{user}") == []  # per user
+
+
+def test_images_are_a_clear_400(http):
+    response = http.post(CHAT, json={"model": "cheshire-cat", "messages": [{"role": "user", "content": [
+        {"type": "text", "text": "what is this"},
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}]}]})
+    assert response.status_code == 400
+    assert response.json() == {"error": {
+        "message": "Images are not supported on this Cat version: its pipeline takes text only (Cat v2 accepts images).",
+        "type": "invalid_request_error", "param": "messages.[0].content.[1].type", "code": "unsupported_content"}}
+
+
+def test_housekeeping_prompts_go_to_the_cats_llm_alone(cat, llm_log):
+    user = f"task-{uuid.uuid4().hex[:8]}"
+    prompt = "### Task: Generate a title for the chat."
+    with as_user(cat, user) as c:
+        response = c.post(CHAT, json={"model": "cheshire-cat", "messages": [
+            {"role": "system", "content": "Be a pirate."}, {"role": "user", "content": prompt}]})
+    assert response.status_code == 200, response.text
+    sent = llm_log()[-1]["body"]["messages"]
+    assert [text_of(m["content"]) for m in sent] == [prompt]  # no agent prompt, no memory, no history
+    assert stored_history(cat, user) == []
