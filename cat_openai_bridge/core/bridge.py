@@ -27,6 +27,7 @@ from .chats import conversation_key
 from . import responses
 from .embeddings import EmbeddingRequest, embedding_list, texts_of
 from .responses import ResponsesRequest
+from .responses_tools import function_tools
 from .tools import client_tools
 from .limits import Lease, Limiter, Quota
 from .port import CatFailure, CatPort, CatTurn, Identity
@@ -298,7 +299,9 @@ class Bridge:
             raw = await read_body(request, settings.max_request_bytes)
             body = parse_body(ResponsesRequest, raw)
             p = chat.output_plan(settings, bool(body.stream), body.max_output_tokens, "max_output_tokens")
-            conversation = build_conversation(responses.messages_of(body), allow_images=self.cat.supports_images)
+            tools = function_tools(body.tools, body.tool_choice, allowed=self.cat.supports_client_tools)
+            conversation = build_conversation(responses.messages_of(body), allow_images=self.cat.supports_images,
+                                              allow_tools=self.cat.supports_client_tools)
             target = await self.cat.resolve_model(body.model, settings)
             if target is None:
                 raise model_not_found(body.model)
@@ -308,7 +311,7 @@ class Bridge:
                     return once.replay
                 lease = await self._admit(identity, settings, headers, conversation)
                 turn = CatTurn(conversation, target, p.stream, settings.system_message_policy, identity,
-                               settings.is_task_prompt(conversation.last_user_text),
+                               settings.is_task_prompt(conversation.last_user_text), tuple(tools),
                                conversation_key=conversation_key(request, settings.chat_id_header, body.metadata,
                                                                  conversation))
                 ids = responses.ResponseIds(body.model)
@@ -321,7 +324,7 @@ class Bridge:
                     answer = await chat.run_answer(self.cat, turn, p)
                     used.append(answer.usage)
                 out = responses.response_object(ids, body, "completed", answer.content, answer.usage,
-                                                answer.finish_reason)
+                                                answer.finish_reason, calls=answer.tool_calls, tools=tools)
                 return once.keep(json_response(out, headers=headers))
 
         return await self._guarded(handle)

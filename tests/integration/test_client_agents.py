@@ -5,7 +5,7 @@ from __future__ import annotations
 import openai
 import pytest
 import pytest_asyncio
-from agents import Agent, OpenAIChatCompletionsModel, OpenAIResponsesModel, Runner, set_tracing_disabled
+from agents import Agent, OpenAIChatCompletionsModel, OpenAIResponsesModel, Runner, function_tool, set_tracing_disabled
 from openai.types.responses import ResponseTextDeltaEvent
 
 from .conftest import KEY
@@ -51,3 +51,23 @@ async def test_runner_on_chat_completions(sdk_client):
     agent = Agent(name="cat", instructions="Be brief.",
                   model=OpenAIChatCompletionsModel(model="cheshire-cat", openai_client=sdk_client))
     assert (await Runner.run(agent, "hi from an agent")).final_output == "Echo: hi from an agent"
+
+
+@pytest.mark.v2_only  # client tools need the Cat v2 agent
+@pytest.mark.asyncio
+async def test_runner_calls_a_local_function_tool(sdk_client, llm_log):
+    calls = []
+
+    @function_tool
+    def get_weather(city: str) -> str:
+        """Current weather in a city."""
+        calls.append(city)
+        return f"sunny in {city}"
+
+    agent = Agent(name="cat", instructions="Use tools.", tools=[get_weather],
+                  model=OpenAIResponsesModel(model="cheshire-cat", openai_client=sdk_client))
+    result = await Runner.run(agent, 'Weather? [[call:get_weather:{"city": "Rome"}]]')
+    assert calls == ["Rome"] and result.final_output == "Tool said: sunny in Rome"
+    sent = llm_log()[-1]["body"]
+    assert [t["function"]["name"] for t in sent["tools"]] == ["get_weather"]
+    assert [m["role"] for m in sent["messages"][-3:]] == ["user", "assistant", "tool"]

@@ -123,10 +123,59 @@ def test_failures_are_errors_not_answers(client, http):
 
 @pytest.mark.parametrize("extra, param", [
     ({"previous_response_id": "resp_1"}, "previous_response_id"),
-    ({"tools": [{"type": "function", "name": "f"}]}, "tools"),
-    ({"input": [{"type": "function_call_output", "call_id": "c", "output": "x"}]}, "input.[0].type"),
+    ({"tools": [{"type": "web_search"}]}, "tools.[0].type"),
+    ({"tools": [{"type": "function", "name": "f"}], "tool_choice": {"type": "function", "name": "f"}}, "tool_choice"),
+    ({"input": [{"type": "reasoning", "summary": []}]}, "input.[0].type"),
+    ({"input": [{"type": "function_call_output", "output": "x"}]}, "input.[0].call_id"),
     ({"input": ""}, "input"),
 ])
 def test_unsupported_inputs_are_400(http, extra, param):
     response = http.post("/custom/v1/responses", json={"model": "cheshire-cat", "input": "hi", **extra})
     assert response.status_code == 400 and response.json()["error"]["param"] == param
+
+
+WEATHER = {"type": "function", "name": "get_weather", "description": "Current weather in a city",
+           "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}
+ASK = 'Weather in Rome? [[call:get_weather:{"city": "Rome"}]]'
+
+
+@pytest.mark.v2_only  # client tools need the Cat v2 agent
+def test_function_calls_and_their_outputs(client, llm_log):
+    first = client.responses.create(model="cheshire-cat", input=ASK, tools=[WEATHER])
+    [call] = first.output
+    assert (call.type, call.name, json.loads(call.arguments), call.status) == (
+        "function_call", "get_weather", {"city": "Rome"}, "completed")
+    assert call.call_id.startswith("call_") and call.id.startswith("fc_") and first.status == "completed"
+    assert [t.name for t in first.tools] == ["get_weather"]
+    offered = llm_log()[-1]["body"]["tools"]
+    assert [t["function"]["name"] for t in offered] == ["get_weather"]
+    assert offered[0]["function"]["parameters"] == WEATHER["parameters"]
+
+    second = client.responses.create(model="cheshire-cat", tools=[WEATHER], input=[
+        {"role": "user", "content": ASK}, *[item.model_dump(exclude_none=True) for item in first.output],
+        {"type": "function_call_output", "call_id": call.call_id, "output": "sunny, 24C"}])
+    assert second.output_text == "Tool said: sunny, 24C"
+    sent = llm_log()[-1]["body"]["messages"]
+    assert [m["role"] for m in sent[-3:]] == ["user", "assistant", "tool"]
+    assert sent[-2]["tool_calls"][0]["id"] == call.call_id and sent[-1]["tool_call_id"] == call.call_id
+
+
+@pytest.mark.v2_only
+def test_function_calls_stream_as_typed_events(http):
+    body = {"model": "cheshire-cat", "input": ASK + ' [[call:get_time:{"tz": "CET"}]]', "stream": True,
+            "tools": [WEATHER, {"type": "function", "name": "get_time"}]}
+    kinds, payloads = map(list, zip(*events_of(http.post("/custom/v1/responses", json=body).text)))
+    per_call = ["response.output_item.added", "response.function_call_arguments.delta",
+                "response.function_call_arguments.done", "response.output_item.done"]
+    assert kinds == ["response.created", "response.in_progress"] + per_call * 2 + ["response.completed"]
+    assert [p["output_index"] for p in payloads[2:-1]] == [0] * 4 + [1] * 4
+    assert [p["delta"] for p in payloads if "delta" in p] == ['{"city": "Rome"}', '{"tz": "CET"}']
+    final = payloads[-1]["response"]["output"]
+    assert [(o["type"], o["name"], o["id"]) for o in final] == [
+        ("function_call", "get_weather", payloads[2]["item"]["id"]), ("function_call", "get_time", payloads[6]["item"]["id"])]
+
+
+@pytest.mark.v2_only
+def test_tool_choice_none_offers_nothing(client, llm_log):
+    answer = client.responses.create(model="cheshire-cat", input="hi", tools=[WEATHER], tool_choice="none")
+    assert answer.output_text == "Echo: hi" and "tools" not in llm_log()[-1]["body"]
