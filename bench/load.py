@@ -12,6 +12,7 @@ from typing import Dict, List
 
 import httpx
 
+from . import cpu
 from .bodies import BRIDGE_CHAT, NATIVE_MESSAGE, answer_of, bridge_body, expected_tokens, native_body
 from .memory import PeakRSS
 from .stack import Stack
@@ -60,11 +61,14 @@ async def _phase(stack: Stack, name: str, clients: int, seconds: float, stream: 
                 outcomes[outcome] += 1
                 latencies.append((time.perf_counter() - started) * 1000)
 
+        cat_cpu, own_cpu = cpu.process_seconds(stack.cat.process.pid), cpu.own_seconds()
         began = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(clients)))
         elapsed = time.perf_counter() - began
+        cat_after = cpu.process_seconds(stack.cat.process.pid)
     return {"path": name, "clients": clients, "stream": stream, "seconds": elapsed, "outcomes": outcomes,
-            "latencies": latencies}
+            "latencies": latencies, "cat_cpu": (cat_after or 0.0) - (cat_cpu or 0.0),
+            "client_cpu": cpu.own_seconds() - own_cpu}
 
 
 def _merge(parts: List[Dict[str, object]], peak_rss_mib: float) -> Dict[str, object]:
@@ -73,9 +77,14 @@ def _merge(parts: List[Dict[str, object]], peak_rss_mib: float) -> Dict[str, obj
     seconds = sum(p["seconds"] for p in parts)  # type: ignore[misc]
     latencies = [x for p in parts for x in p["latencies"]]  # type: ignore[attr-defined]
     requests = sum(outcomes.values())
+    cat_cpu = sum(p["cat_cpu"] for p in parts)  # type: ignore[misc]
+    client_cpu = sum(p["client_cpu"] for p in parts)  # type: ignore[misc]
     return {"path": first["path"], "clients": first["clients"], "stream": first["stream"], "requests": requests,
             "seconds": seconds, "rps": requests / seconds, **outcomes, "latency": summary(latencies),
-            "peak_rss_mib": peak_rss_mib}
+            "peak_rss_mib": peak_rss_mib,
+            # CPU the Cat process spent per request, and the cores the Cat and this load generator kept busy
+            "cat_cpu_ms": cat_cpu / max(requests, 1) * 1000, "cat_cores": cat_cpu / seconds,
+            "client_cores": client_cpu / seconds}
 
 
 def run(stack: Stack, seconds: float, levels=(1, 8, 32, 64)) -> List[Dict[str, object]]:
@@ -95,6 +104,6 @@ def run(stack: Stack, seconds: float, levels=(1, 8, 32, 64)) -> List[Dict[str, o
                 row = _merge(parts[name], peaks[name])
                 rows.append(row)
                 print(f"  {name:6} {'stream' if stream else 'json':6} {clients:3} clients: {row['rps']:.0f} req/s, "
-                      f"p99 {row['latency']['p99']:.0f} ms, errors {row['error']}, truncated {row['truncated']}",
+                      f"p99 {row['latency']['p99']:.0f} ms, Cat CPU {row['cat_cpu_ms']:.2f} ms/req, errors {row['error']}, truncated {row['truncated']}",
                       flush=True)
     return rows

@@ -7,6 +7,7 @@ from typing import Dict, List
 
 import httpx
 
+from . import cpu
 from .bodies import BRIDGE_CHAT, NATIVE_MESSAGE, answer_of, bridge_body, expected_tokens, native_body
 from .stack import Stack
 from .stats import summary
@@ -17,6 +18,8 @@ PATHS = {"bridge": (BRIDGE_CHAT, bridge_body), "native": (NATIVE_MESSAGE, native
 def run(stack: Stack, repetitions: int, tokens: int = 20) -> Dict[str, dict]:
     text = f"[[tokens:{tokens}]]"
     samples: Dict[str, List[float]] = {"bridge": [], "native": []}
+    cat_cpu = {"bridge": 0.0, "native": 0.0}  # the Cat's CPU seconds, summed over each path's requests
+    pid = stack.cat.process.pid
     with httpx.Client(base_url=stack.cat.url, headers=stack.headers, timeout=60) as client:
         def call(name: str) -> httpx.Response:
             path, body = PATHS[name]
@@ -32,10 +35,15 @@ def run(stack: Stack, repetitions: int, tokens: int = 20) -> Dict[str, dict]:
         for i in range(repetitions):
             order = ("bridge", "native") if i % 2 == 0 else ("native", "bridge")  # no position bias
             for name in order:
+                before = cpu.process_seconds(pid) or 0.0
                 started = time.perf_counter()
                 call(name)
                 samples[name].append((time.perf_counter() - started) * 1000)
+                cat_cpu[name] += (cpu.process_seconds(pid) or 0.0) - before
     result = {name: summary(values) for name, values in samples.items()}
+    for name in samples:  # clock ticks fall on whichever request is running: unbiased over many requests
+        result[name]["cat_cpu_ms"] = cat_cpu[name] / repetitions * 1000
+    result["cpu_ratio"] = result["bridge"]["cat_cpu_ms"] / max(result["native"]["cat_cpu_ms"], 1e-9)
     result["ratio"] = {q: result["bridge"][q] / result["native"][q] for q in ("p50", "p99", "mean")}
     result["samples"] = samples
     return result

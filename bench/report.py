@@ -62,18 +62,24 @@ def headline(overhead: dict, streaming: dict, load: list, growth: dict) -> List[
     best = {(p, s): max(x["rps"] for x in _load_rows(load, p, s)) for p in ("bridge", "native") for s in (False, True)}
     top = max(row["clients"] for row in load)
     p99 = {(p, s): _load_rows(load, p, s)[-1]["latency"]["p99"] for p in ("bridge", "native") for s in (False, True)}
+    cpu_ratio = {s: sum(x["cat_cpu_ms"] * x["requests"] for x in _load_rows(load, "bridge", s))
+                 / sum(x["requests"] for x in _load_rows(load, "bridge", s))
+                 / (sum(x["cat_cpu_ms"] * x["requests"] for x in _load_rows(load, "native", s))
+                    / sum(x["requests"] for x in _load_rows(load, "native", s))) for s in (False, True)}
     msgs = growth["messages"]
     tok = {s: [x for x in growth["answer_tokens"] if x["stream"] is s] for s in (False, True)}
     return [
         f"- **Overhead** (non-streamed, {overhead['bridge']['n']} interleaved pairs): bridge/native p50 "
-        f"**{r['p50']:.3f}**, p99 **{r['p99']:.3f}** ({_ms(overhead['bridge']['p50'])} vs {_ms(overhead['native']['p50'])} ms p50).",
+        f"**{r['p50']:.3f}**, p99 **{r['p99']:.3f}** ({_ms(overhead['bridge']['p50'])} vs {_ms(overhead['native']['p50'])} ms p50); "
+        f"Cat CPU per request {overhead['cpu_ratio']:.2f}× native.",
         f"- **Streaming** (20 ms/token LLM): first token through the bridge **{streaming['first_token_gap_ms']:+.2f} ms** vs the "
         f"Cat's AG-UI stream (p50); the LLM's first token reaches the client in {_ms(streaming['bridge']['after_llm_token']['p50'])} ms "
         f"via the bridge, {_ms(streaming['native']['after_llm_token']['p50'])} ms natively.",
         f"- **Load** (1-{top} clients): peak {best['bridge', False]:.0f} req/s non-streamed, {best['bridge', True]:.0f} streamed "
         f"(native {best['native', False]:.0f} / {best['native', True]:.0f}); p99 at {top} clients {p99['bridge', False]:.0f} / "
         f"{p99['bridge', True]:.0f} ms (native {p99['native', False]:.0f} / {p99['native', True]:.0f}).",
-        f"- **Correctness under load**: {failures} errors or truncated streams in {total} requests; "
+        f"- **Correctness and cost under load**: {failures} errors or truncated streams in {total} requests; "
+        f"Cat CPU per request bridge/native {cpu_ratio[False]:.2f} (json), {cpu_ratio[True]:.2f} (stream); "
         f"peak Cat RSS {max(row['peak_rss_mib'] for row in load):.0f} MiB.",
         f"- **Growth**: {msgs[0]['size']} → {msgs[-1]['size']} messages {_ms(msgs[0]['p50'])} → {_ms(msgs[-1]['p50'])} ms "
         f"(native {_ms(msgs[0]['native_p50'])} → {_ms(msgs[-1]['native_p50'])}); log-log slopes of the last decade: "
@@ -89,13 +95,14 @@ def markdown(params: Dict[str, Any], meta: Dict[str, Any], overhead: dict, strea
 
     lines += [f"## 1. Overhead (non-streamed, zero-delay LLM, {params['overhead_tokens']}-token answer, "
               "bridge and native interleaved)", "",
-              "| path | n | p50 ms | p99 ms | mean ms |", "| --- | --- | --- | --- | --- |"]
+              "| path | n | p50 ms | p99 ms | mean ms | Cat CPU ms/request |", "| --- | --- | --- | --- | --- | --- |"]
     for name in ("native", "bridge"):
         s = overhead[name]
-        lines.append(f"| {name} | {s['n']} | {_ms(s['p50'])} | {_ms(s['p99'])} | {_ms(s['mean'])} |")
+        lines.append(f"| {name} | {s['n']} | {_ms(s['p50'])} | {_ms(s['p99'])} | {_ms(s['mean'])} | {s['cat_cpu_ms']:.2f} |")
     r = overhead["ratio"]
     lines += ["", f"**Ratio bridge / native: p50 {r['p50']:.3f}, p99 {r['p99']:.3f}, mean {r['mean']:.3f}** "
-              f"(target ≤ 1.05 at p50: {'met' if r['p50'] <= 1.05 else 'NOT met'})", ""]
+              f"(target ≤ 1.05 at p50: {'met' if r['p50'] <= 1.05 else 'NOT met'}); Cat CPU per request bridge / native "
+              f"{overhead['cpu_ratio']:.3f}", ""]
 
     lines += [f"## 2. Streaming ({params['stream_delay_ms']} ms per token, {params['stream_tokens']} tokens, "
               f"{streaming['bridge']['ttft']['n']} streams each)", "",
@@ -113,18 +120,23 @@ def markdown(params: Dict[str, Any], meta: Dict[str, Any], overhead: dict, strea
 
     lines += [f"## 3. Load ({params['load_seconds']} s per phase, {params['load_tokens']}-token answers, zero-delay LLM)", "",
               "Errors: non-200, transport errors or a wrong answer. Truncated: a stream without `[DONE]` (AG-UI: "
-              "`RUN_FINISHED`) or with fewer tokens than asked. Peak RSS: the Cat process, sampled every 100 ms.", "",
-              "| mode | clients | path | requests | req/s | p50 ms | p99 ms | errors | truncated | peak RSS MiB |",
-              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+              "`RUN_FINISHED`) or with fewer tokens than asked. Peak RSS: the Cat process, sampled every 100 ms. "
+              "Cat CPU: CPU time the Cat process spent per request (the least noisy cost figure on a shared machine); "
+              "cores: CPU seconds per second of the Cat and of the load generator itself (same machine).", "",
+              "| mode | clients | path | requests | req/s | p50 ms | p99 ms | errors | truncated | peak RSS MiB | "
+              "Cat CPU ms/req | Cat cores | client cores |",
+              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for row in load:
         lines.append(f"| {'stream' if row['stream'] else 'json'} | {row['clients']} | {row['path']} | {row['requests']} | "
                      f"{row['rps']:.1f} | {_ms(row['latency']['p50'])} | {_ms(row['latency']['p99'])} | {row['error']} | "
-                     f"{row['truncated']} | {row['peak_rss_mib']:.0f} |")
-    lines += ["", "| mode | clients | req/s bridge / native | p50 bridge / native |", "| --- | --- | --- | --- |"]
+                     f"{row['truncated']} | {row['peak_rss_mib']:.0f} | {row['cat_cpu_ms']:.2f} | {row['cat_cores']:.2f} | "
+                     f"{row['client_cores']:.2f} |")
+    lines += ["", "| mode | clients | req/s bridge / native | p50 bridge / native | Cat CPU per request bridge / native |",
+              "| --- | --- | --- | --- | --- |"]
     for stream in (False, True):
         for b, n in zip(_load_rows(load, "bridge", stream), _load_rows(load, "native", stream)):
             lines.append(f"| {'stream' if stream else 'json'} | {b['clients']} | {b['rps'] / n['rps']:.2f} | "
-                         f"{b['latency']['p50'] / n['latency']['p50']:.2f} |")
+                         f"{b['latency']['p50'] / n['latency']['p50']:.2f} | {b['cat_cpu_ms'] / n['cat_cpu_ms']:.2f} |")
 
     lines += ["", f"## 4. Growth ({params['growth_reps']} interleaved pairs per size, p50)", "",
               "Conversation length: every request resends the whole conversation (OpenAI semantics) and asks a "
