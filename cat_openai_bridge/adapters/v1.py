@@ -10,6 +10,7 @@ another request's. Imports of `cat` stay inside functions: v2 imports this file 
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import contextlib
 import inspect
@@ -291,4 +292,12 @@ def _prompt_messages(prompt: Any) -> List[str]:
     if not isinstance(prompt, str):
         return [str(p) for p in prompt]
     parts = _SPEAKER.split(prompt)
-    return parts[1:] if len(parts) > 1 and parts[0] == "" else [prompt]
+    return [_part_text(p) for p in parts[1:]] if len(parts) > 1 and parts[0] == "" else [prompt]
+
+
+def _part_text(text: str) -> str:
+    """1.8 writes a message with content parts as their Python repr: count the text the LLM got."""
+    if text.startswith("[{") and text.endswith("}]"):
+        with contextlib.suppress(ValueError, SyntaxError, TypeError, AttributeError):
+            return "".join(p.get("text", "") for p in ast.literal_eval(text) if isinstance(p, dict))
+    return text
