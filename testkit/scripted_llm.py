@@ -19,7 +19,8 @@ the last user message (the Cat passes them through untouched):
 and `[[hang]]` in an input script it too.
 
 A token is a word with its leading whitespace. Every request is logged with the
-wall-clock times of its first and last token: GET /_requests.
+wall-clock times of its first and last token, and `aborted_at` when the caller (the
+Cat) closed a stream before its end: GET /_requests.
 
     python -m testkit.scripted_llm --port 0 --delay-ms 20
 """
@@ -150,7 +151,8 @@ class ScriptedLLM:
     async def chat(self, request: Request) -> Response:
         body = await request.json()
         script = Script(body.get("messages", []), self.default_delay)
-        entry: Dict[str, Any] = {"body": body, "received_at": time.time(), "first_token_at": None, "finished_at": None}
+        entry: Dict[str, Any] = {"body": body, "received_at": time.time(), "first_token_at": None, "finished_at": None,
+                                 "aborted_at": None}
         self.log.append(entry)
         if script.fail_status:
             error = {"error": {"message": "scripted failure", "type": "server_error", "param": None, "code": None}}
@@ -186,6 +188,14 @@ class ScriptedLLM:
         )
 
     async def _stream(self, cid: str, script: Script, entry: Dict[str, Any], usage: Optional[dict]):
+        try:
+            async for part in self._stream_parts(cid, script, entry, usage):
+                yield part
+        except (asyncio.CancelledError, GeneratorExit):
+            entry["aborted_at"] = time.time()  # the Cat hung up mid-answer (its run was cancelled)
+            raise
+
+    async def _stream_parts(self, cid: str, script: Script, entry: Dict[str, Any], usage: Optional[dict]):
         def chunk(delta: dict, finish: Optional[str] = None) -> bytes:
             payload = {"id": cid, "object": "chat.completion.chunk", "created": int(time.time()), "model": MODEL,
                        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
