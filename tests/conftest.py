@@ -9,5 +9,5 @@ if str(REPO) not in sys.path:
 
 def pytest_report_header(config):
     if not os.environ.get("CAT_V1_CORE"):
-        return "Cat v1 tests skipped: set CAT_V1_CORE to a prepared v1 core (see scripts/prepare-cat-v1.sh)"
+        return "Cat v1 tests skipped: set CAT_V1_CORE (see scripts/prepare-cat-v1.sh)"
     return f"Cat v1 tests on {os.environ['CAT_V1_CORE']}"

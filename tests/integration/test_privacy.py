@@ -10,9 +10,7 @@ import uuid
 
 import openai
 
-from .conftest import KEY, cat_jwt, user_says
-
-pytestmark = pytest.mark.v2_only
+from .conftest import CURRENT, KEY, cat_jwt, user_says
 
 PROBE_TAG = re.compile(r"\[probe-user:([^:\]]*):([^\]]*)\]")
 MEMORY_TAG = re.compile(r"\[probe-memory:([^\]]*)\]")
@@ -22,8 +20,13 @@ def fresh(name: str) -> str:
     return f"{name}-{uuid.uuid4().hex[:8]}"
 
 
+def probe_model() -> str:
+    """The model whose system prompt names the user and their memory: v2's probe agent; v1's one agent."""
+    return "cheshire-cat" if CURRENT.get("adapter") == "v1" else "probe"
+
+
 def ask(client: openai.OpenAI, text: str, **kw) -> str:
-    return client.chat.completions.create(model="probe", messages=user_says(text), **kw).choices[0].message.content
+    return client.chat.completions.create(model=probe_model(), messages=user_says(text), **kw).choices[0].message.content
 
 
 def who(answer: str):
@@ -48,7 +51,7 @@ def test_concurrent_streams_of_two_users_never_mix(base_url):
     async def stream(name: str):
         client = openai.AsyncOpenAI(base_url=base_url, api_key=cat_jwt(name), max_retries=0)
         chunks = await client.chat.completions.create(
-            model="probe", messages=user_says(f"{name} [[system]] [[delay:5]]"), stream=True)
+            model=probe_model(), messages=user_says(f"{name} [[system]] [[delay:5]]"), stream=True)
         return [c.choices[0].delta.content or "" async for c in chunks if c.choices]
 
     async def both():
@@ -72,7 +75,10 @@ def test_master_key_may_act_for_a_labelled_user_only_when_trusted(settings, base
     ask(master, "carol-note", user=carol)
     (name, user_id), memory = who(ask(master, "[[system]]", user=carol))
     assert (name, memory) == (carol, "carol-note")
-    assert uuid.UUID(user_id) == uuid.uuid5(uuid.NAMESPACE_URL, f"cat-openai-bridge:user:{carol}")
+    if CURRENT.get("adapter") == "v1":
+        assert user_id == carol  # v1 users are their names, as its `user_id` header makes them
+    else:
+        assert uuid.UUID(user_id) == uuid.uuid5(uuid.NAMESPACE_URL, f"cat-openai-bridge:user:{carol}")
     dave = fresh("dave")
     as_dave = openai.OpenAI(base_url=base_url, api_key=cat_jwt(dave), max_retries=0)
     (name, _), memory = who(ask(as_dave, "[[system]]", user=carol))

@@ -19,12 +19,7 @@ from testkit import sse
 from .conftest import KEY, user_says
 
 CHAT = "/custom/v1/chat/completions"
-
-
-@pytest.fixture(autouse=True)
-def v1_only(adapter):
-    if adapter != "v1":
-        pytest.skip("Cat v1 adapter only")
+pytestmark = pytest.mark.v1_only
 
 
 def as_user(cat, user_id: str) -> httpx.Client:

@@ -11,11 +11,16 @@ def before_cat_sends_message(message, cat):
     return message
 
 
+_LAST_SAID = {}  # user id -> their previous message: a per-user memory, like v2's user store
+
+
 @hook
 def agent_prompt_suffix(suffix, cat):
-    """The user the turn runs as, at the end of the system prompt (after the bridge's own prefix)."""
+    """The user the turn runs as and what they said last time, at the end of the system prompt."""
     user = cat.user_data
-    return f"{suffix}\n[probe-user:{user.name}:{user.id}]"
+    previous = _LAST_SAID.get(user.id, "").replace("{", "{{").replace("}", "}}")  # the prompt is a template
+    _LAST_SAID[user.id] = cat.working_memory.user_message_json.text.split("[[")[0].strip()
+    return f"{suffix}\n[probe-user:{user.name}:{user.id}]\n[probe-memory:{previous}]"
 
 
 @endpoint.get("/probe/stats", prefix="/custom")
