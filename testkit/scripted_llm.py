@@ -8,7 +8,7 @@ the last user message (the Cat passes them through untouched):
     [[tokens:N]]        answer N tokens " t0 t1 ..."
     [[delay:MS]]        wait MS milliseconds before each token
     [[fail:status:S]]   answer HTTP S with an OpenAI error object
-    [[fail:after:K]]    stream K tokens, then drop the connection
+    [[fail:after:K]]    stream K tokens, then drop the connection (unstreamed: a JSON body cut short)
     [[hang]]            never answer
     [[garbage]]         answer bytes that are not JSON
     [[system]]          answer the system prompt it was sent (what the Cat told its LLM)
@@ -167,9 +167,14 @@ class ScriptedLLM:
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
             return StreamingResponse(self._stream(cid, script, entry, usage if include_usage else None), media_type="text/event-stream")
+        if script.fail_after is not None:  # a JSON answer cut off mid-body, as a dropped connection leaves it
+            return StreamingResponse(self._cut_json(script), media_type="application/json")
         for _ in script.tokens:
             if script.delay:
                 await asyncio.sleep(script.delay)
+                if await request.is_disconnected():
+                    entry["aborted_at"] = time.time()  # the Cat hung up (its run was cancelled)
+                    return Response(status_code=499)
         entry["first_token_at"] = entry["finished_at"] = time.time()
         message: Dict[str, Any] = {"role": "assistant", "content": "".join(script.tokens)}
         finish = "stop"
@@ -186,6 +191,12 @@ class ScriptedLLM:
                 "usage": usage,
             }
         )
+
+    async def _cut_json(self, script: Script):
+        partial = "".join(script.tokens[: script.fail_after])
+        yield ('{"id": "chatcmpl-cut", "object": "chat.completion", "choices": [{"index": 0, "message": '
+               '{"role": "assistant", "content": ' + json.dumps(partial)[:-1]).encode()
+        raise ConnectionAbortedError("scripted drop")
 
     async def _stream(self, cid: str, script: Script, entry: Dict[str, Any], usage: Optional[dict]):
         try:

@@ -199,7 +199,16 @@ class V1Cat:
             if user_lock is not None:
                 held.enter_context(user_lock)
                 stray.working_memory = self._stored_memory(stray)  # read under the lock: never a stale copy
-            answer = stray({"user_id": stray.user_id, "text": text})
+            before = list(stray.working_memory.history)
+            try:
+                answer = stray({"user_id": stray.user_id, "text": text})
+            except BaseException:
+                # A failed turn leaves the stored conversation as it was: v1 appended the user's message
+                # before its agent ran, and would keep it without an answer. The client resends it.
+                stray.working_memory.history = before
+                raise
+            if isinstance(answer, dict):  # v1's error dicts (e.g. memory recall failed): the same
+                stray.working_memory.history = before
             if server_side and hasattr(stray, "update_working_memory_cache"):
                 stray.update_working_memory_cache()
         return answer

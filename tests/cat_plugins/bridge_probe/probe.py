@@ -27,6 +27,9 @@ class ProbeAgent(Agent):
     directives = ["probe_user_tag"]
 
 
+COMPLETED: dict = {}  # user id -> the answers that reached after_agent_run (where memory plugins store a turn)
+
+
 @hook
 def after_agent_run(result):
     """Answers containing PURR get a suffix: proof the Cat's hooks ran."""
@@ -34,7 +37,14 @@ def after_agent_run(result):
         for block in message.content:
             if getattr(block, "text", None) and "PURR" in block.text:
                 block.text += " (hooked)"
+    COMPLETED.setdefault(str(user.id), []).append(result.messages[-1].text if result.messages else "")
     return result
+
+
+@endpoint.get("/probe/completed/{user_id}", prefix="/custom")
+async def probe_completed(user_id: str):
+    """Test-only: what after_agent_run saw for this user, and what the probe directive stored before the LLM."""
+    return {"completed": COMPLETED.get(user_id, [])}
 
 
 @endpoint.get("/probe/stats", prefix="/custom")
