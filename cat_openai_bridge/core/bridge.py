@@ -298,6 +298,8 @@ class Bridge:
             settings = await self.cat.load_settings()
             raw = await read_body(request, settings.max_request_bytes)
             body = parse_body(ResponsesRequest, raw)
+            if isinstance(body.input, list):
+                chat.check_message_count(len(body.input), settings, "input")
             p = chat.output_plan(settings, bool(body.stream), body.max_output_tokens, "max_output_tokens")
             tools = function_tools(body.tools, body.tool_choice, allowed=self.cat.supports_client_tools)
             conversation = build_conversation(responses.messages_of(body), allow_images=self.cat.supports_images,

@@ -49,12 +49,7 @@ def plan(body: ChatCompletionRequest, settings: BridgeSettings, allow_tools: boo
         raise invalid_request(
             f"response_format '{fmt}' is not supported; only 'text' is.", "response_format.type", "unsupported_value"
         )
-    if len(body.messages) > settings.max_messages:
-        raise invalid_request(
-            f"Too many messages: {len(body.messages)}. This bridge accepts at most {settings.max_messages}.",
-            "messages",
-            "too_many_messages",
-        )
+    check_message_count(len(body.messages), settings, "messages")
     stops = body.stop_sequences()
     if len(stops) > 4:
         raise invalid_request("Invalid 'stop': at most 4 stop sequences are allowed.", "stop", "invalid_value")
@@ -66,6 +61,14 @@ def plan(body: ChatCompletionRequest, settings: BridgeSettings, allow_tools: boo
     param = "max_completion_tokens" if body.max_completion_tokens is not None else "max_tokens"
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
     return output_plan(settings, stream, body.completion_limit(), param, stops, include_usage)
+
+
+def check_message_count(count: int, settings: BridgeSettings, param: str) -> None:
+    """`max_messages` holds for every route that takes a conversation (Chat Completions `messages`, Responses `input`)."""
+    if count > settings.max_messages:
+        raise invalid_request(
+            f"Too many messages: {count}. This bridge accepts at most {settings.max_messages}.", param, "too_many_messages"
+        )
 
 
 def output_plan(settings: BridgeSettings, stream: bool, asked: Optional[int], param: str,
