@@ -1,4 +1,7 @@
-"""Run the whole benchmark: `python -m bench [--quick] [--out bench/results]` (or ./scripts/bench.sh)."""
+"""Run the whole benchmark: `python -m bench [--quick] [--out bench/results]` (or ./scripts/bench.sh).
+
+The Cat v2 always; the Cat v1 too when CAT_V1_CORE points at a prepared v1 (scripts/prepare-cat-v1.sh).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,9 @@ import subprocess
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Dict
+
+from testkit import cat_v1
 
 from . import growth, load, overhead, report, streaming
 from .stack import start_stack
@@ -29,6 +35,34 @@ def _git() -> str:
         return "unknown"
 
 
+def _v1_version(core: Path) -> str:
+    for line in (core / "pyproject.toml").read_text().splitlines():
+        if line.strip().startswith("version"):
+            return line.split("=", 1)[1].strip().strip('"')
+    return "unknown"
+
+
+def measure(version: str, params: dict) -> dict:
+    """All four scenarios on one freshly started Cat."""
+    stack = start_stack(version)
+    try:
+        print(f"{version} 1/4 overhead ...", flush=True)
+        over = overhead.run(stack, params["overhead_reps"], params["overhead_tokens"])
+        stack.check_alive()
+        print(f"{version} 2/4 streaming ...", flush=True)
+        stream = streaming.run(stack, params["stream_reps"], params["stream_delay_ms"], params["stream_tokens"])
+        stack.check_alive()
+        print(f"{version} 3/4 load ...", flush=True)
+        loaded = load.run(stack, params["load_seconds"])
+        stack.check_alive()
+        print(f"{version} 4/4 growth ...", flush=True)
+        grown = growth.run(stack, params["growth_reps"])
+        stack.check_alive()
+    finally:
+        stack.stop()
+    return {"overhead": over, "streaming": stream, "load": loaded, "growth": grown}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a 1-2 minute run with fewer repetitions")
@@ -38,29 +72,19 @@ def main() -> None:
     meta = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "load_start": report.load_average(),
             "git": _git()}
     started = time.monotonic()
-    stack = start_stack()
-    try:
-        print("1/4 overhead ...", flush=True)
-        over = overhead.run(stack, params["overhead_reps"], params["overhead_tokens"])
-        stack.check_alive()
-        print("2/4 streaming ...", flush=True)
-        stream = streaming.run(stack, params["stream_reps"], params["stream_delay_ms"], params["stream_tokens"])
-        stack.check_alive()
-        print("3/4 load ...", flush=True)
-        loaded = load.run(stack, params["load_seconds"])
-        stack.check_alive()
-        print("4/4 growth ...", flush=True)
-        grown = growth.run(stack, params["growth_reps"])
-        stack.check_alive()
-    finally:
-        stack.stop()
+    results: Dict[str, dict] = {"v2": measure("v2", params)}
+    core = cat_v1.v1_core()
+    if core is None:
+        results["v1"] = {"skipped": "CAT_V1_CORE is not set; scripts/prepare-cat-v1.sh prepares a Cat v1 and prints it"}
+    else:
+        meta["v1_version"] = _v1_version(core)
+        results["v1"] = measure("v1", params)
     meta.update(seconds=time.monotonic() - started, load_end=report.load_average())
     args.out.mkdir(parents=True, exist_ok=True)
-    text = report.markdown(params, meta, over, stream, loaded, grown)
+    text = report.markdown(params, meta, results)
     (args.out / "latest.md").write_text(text)
-    report.plot(args.out / "latest.png", over, stream, loaded, grown)
-    raw = {"params": params, "meta": meta, "overhead": over, "streaming": stream, "load": loaded, "growth": grown}
-    (args.out / "latest.json").write_text(json.dumps(raw, indent=1))
+    report.plot(args.out / "latest.png", results)
+    (args.out / "latest.json").write_text(json.dumps({"params": params, "meta": meta, **results}, indent=1))
     print(text)
     print(f"written: {args.out / 'latest.md'}, latest.png, latest.json")
 

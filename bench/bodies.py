@@ -1,11 +1,15 @@
-"""The two ways to ask the Cat the same thing: through the bridge, and natively."""
+"""The ways to ask a Cat the same thing: through the bridge, and natively (v2 agent endpoint, v1 /message)."""
 
 from __future__ import annotations
 
-from typing import List, Tuple
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Tuple
 
 BRIDGE_CHAT = "/custom/v1/chat/completions"
-NATIVE_MESSAGE = "/agents/default/message"
+NATIVE_MESSAGE = "/agents/default/message"  # Cat v2
+NATIVE_V1_MESSAGE = "/message"
+V1_WS_USER = "bench-ws"  # the v1 websocket's user; /message runs as another, so no token goes to this socket
+V1_HTTP_USER = "bench-http"
 
 
 def conversation(text: str, messages: int = 1) -> List[Tuple[str, str]]:
@@ -31,13 +35,50 @@ def native_body(text: str, stream: bool = False, messages: int = 1) -> dict:
                                            for role, t in conversation(text, messages)]}
 
 
-def answer_of(path: str, payload: dict) -> str:
-    """The answer's text from a non-streamed response of either endpoint."""
-    if path == BRIDGE_CHAT:
-        return payload["choices"][0]["message"]["content"]
-    return payload["messages"][-1]["text"]
+def native_v1_body(text: str, stream: bool = False, messages: int = 1) -> dict:
+    """v1's /message (and websocket) take one message; the Cat keeps the conversation itself."""
+    if messages != 1:
+        raise ValueError("the Cat v1's native endpoints take one message, not a conversation")
+    return {"text": text}
 
 
 def expected_tokens(count: int) -> str:
     """What the scripted LLM answers to [[tokens:count]]."""
     return "".join(f" t{i}" for i in range(count))
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One way to ask: where, with what body, how to read the answer, and how its stream looks."""
+
+    label: str
+    path: str
+    body: Callable[..., dict]  # (text, stream=False, messages=1) -> JSON body
+    answer: Callable[[dict], str]  # the answer's text from a non-streamed response
+    stream_name: str  # what its stream is, for the report
+    stream: str = "sse"  # "sse": the same path with stream true; "ws": the Cat v1 websocket
+    token_marker: str = ""  # in a streamed SSE data line: one content token
+    end_marker: str = ""  # in the last SSE data line of a complete stream
+    conversation: bool = True  # takes the whole conversation in one request
+    max_clients: Optional[int] = None  # the most concurrent clients it is safe to load it with
+    headers: Dict[str, str] = field(default_factory=dict)
+
+
+BRIDGE = Endpoint("bridge", BRIDGE_CHAT, bridge_body, lambda p: p["choices"][0]["message"]["content"],
+                  "OpenAI SSE", token_marker='"content":" t', end_marker="[DONE]")
+
+V2 = {
+    "bridge": BRIDGE,
+    "native": Endpoint("Cat native (v2 agent endpoint)", NATIVE_MESSAGE, native_body,
+                       lambda p: p["messages"][-1]["text"], "AG-UI SSE", token_marker='"TEXT_MESSAGE_CONTENT"',
+                       end_marker='"RUN_FINISHED"'),
+}
+
+V1 = {
+    "bridge": BRIDGE,
+    # v1's embedded Qdrant corrupts its collection under concurrent native turns (see cat-facts):
+    # the bridge serializes memory access, the Cat's own /message does not, so native load stays at 1 client.
+    "native": Endpoint("Cat native (v1 /message and websocket)", NATIVE_V1_MESSAGE, native_v1_body,
+                       lambda p: p["text"], "websocket tokens", stream="ws", conversation=False, max_clients=1,
+                       headers={"user_id": V1_HTTP_USER}),
+}

@@ -1,7 +1,8 @@
 """3. Load: N concurrent clients for a bounded time, streaming and not, through the bridge and natively.
 
 Every answer is checked: a non-200 or a wrong answer is an error; a stream without its end
-(`[DONE]`, or the AG-UI RUN_FINISHED) or with fewer tokens than asked is truncated. Both must be 0.
+(`[DONE]`, the AG-UI RUN_FINISHED, v1's final `chat` message) or with fewer tokens than asked is
+truncated. Both must be 0.
 """
 
 from __future__ import annotations
@@ -11,40 +12,38 @@ import time
 from typing import Dict, List
 
 import httpx
+from websockets.asyncio.client import connect
 
-from . import cpu
-from .bodies import BRIDGE_CHAT, NATIVE_MESSAGE, answer_of, bridge_body, expected_tokens, native_body
+from . import cpu, ws
+from .bodies import Endpoint, expected_tokens
 from .memory import PeakRSS
 from .stack import Stack
 from .stats import summary
 
 TOKENS = 20
-PATHS = {"bridge": (BRIDGE_CHAT, bridge_body), "native": (NATIVE_MESSAGE, native_body)}
 
 
-def _stream_complete(path: str, lines: List[str]) -> bool:
-    if path == BRIDGE_CHAT:
-        tokens = sum('"content":" t' in line for line in lines)
-        return lines[-1:] == ["data: [DONE]"] and tokens == TOKENS
-    tokens = sum('"TEXT_MESSAGE_CONTENT"' in line for line in lines)
-    return bool(lines) and '"RUN_FINISHED"' in lines[-1] and tokens == TOKENS
+def _stream_complete(endpoint: Endpoint, lines: List[str]) -> bool:
+    tokens = sum(endpoint.token_marker in line for line in lines)
+    return bool(lines) and endpoint.end_marker in lines[-1] and tokens == TOKENS
 
 
-async def _one(client: httpx.AsyncClient, path: str, body: dict, stream: bool) -> str:
+async def _one(client: httpx.AsyncClient, endpoint: Endpoint, body: dict, stream: bool) -> str:
     """'ok', 'error' or 'truncated'."""
     if not stream:
-        r = await client.post(path, json=body)
-        return "ok" if r.status_code == 200 and answer_of(path, r.json()) == expected_tokens(TOKENS) else "error"
-    async with client.stream("POST", path, json=body) as r:
+        r = await client.post(endpoint.path, json=body, headers=endpoint.headers)
+        return "ok" if r.status_code == 200 and endpoint.answer(r.json()) == expected_tokens(TOKENS) else "error"
+    async with client.stream("POST", endpoint.path, json=body, headers=endpoint.headers) as r:
         if r.status_code != 200:
             return "error"
         lines = [line async for line in r.aiter_lines() if line.startswith("data: ")]
-    return "ok" if _stream_complete(path, lines) else "truncated"
+    return "ok" if _stream_complete(endpoint, lines) else "truncated"
 
 
 async def _phase(stack: Stack, name: str, clients: int, seconds: float, stream: bool) -> Dict[str, object]:
-    path, make_body = PATHS[name]
-    body = make_body(f"[[tokens:{TOKENS}]]", stream=stream)
+    endpoint = stack.endpoints[name]
+    text = f"[[tokens:{TOKENS}]]"
+    body = endpoint.body(text, stream=stream)
     latencies: List[float] = []
     outcomes = {"ok": 0, "error": 0, "truncated": 0}
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
@@ -52,14 +51,23 @@ async def _phase(stack: Stack, name: str, clients: int, seconds: float, stream: 
         deadline = time.monotonic() + seconds
 
         async def worker() -> None:
-            while time.monotonic() < deadline:
-                started = time.perf_counter()
-                try:
-                    outcome = await _one(client, path, body, stream)
-                except (httpx.HTTPError, ValueError, KeyError, IndexError):
-                    outcome = "error"
-                outcomes[outcome] += 1
-                latencies.append((time.perf_counter() - started) * 1000)
+            socket = await connect(stack.ws_url) if stream and endpoint.stream == "ws" else None
+            try:
+                while time.monotonic() < deadline:
+                    started = time.perf_counter()
+                    try:
+                        if socket is not None:
+                            tokens, answered = await ws.stream(socket, text)
+                            outcome = "ok" if answered and tokens == TOKENS else "truncated"
+                        else:
+                            outcome = await _one(client, endpoint, body, stream)
+                    except (httpx.HTTPError, ValueError, KeyError, IndexError, OSError):
+                        outcome = "error"
+                    outcomes[outcome] += 1
+                    latencies.append((time.perf_counter() - started) * 1000)
+            finally:
+                if socket is not None:
+                    await socket.close()
 
         cat_cpu, own_cpu = cpu.process_seconds(stack.cat.process.pid), cpu.own_seconds()
         began = time.perf_counter()
@@ -89,21 +97,24 @@ def _merge(parts: List[Dict[str, object]], peak_rss_mib: float) -> Dict[str, obj
 
 def run(stack: Stack, seconds: float, levels=(1, 8, 32, 64)) -> List[Dict[str, object]]:
     """Each (mode, clients) level runs bridge and native for `seconds` each, in halves ordered
-    bridge, native, native, bridge: a machine that gets busier or quieter meanwhile favours neither."""
+    bridge, native, native, bridge: a machine that gets busier or quieter meanwhile favours neither.
+    A native endpoint that is unsafe at that many clients (`max_clients`) is left out of that level."""
     rows = []
     for stream in (False, True):
         for clients in levels:
-            parts: Dict[str, list] = {"bridge": [], "native": []}
-            peaks: Dict[str, float] = {"bridge": 0.0, "native": 0.0}
-            for name in ("bridge", "native", "native", "bridge"):
+            names = [n for n in ("bridge", "native")
+                     if (stack.endpoints[n].max_clients or clients) >= clients]
+            parts: Dict[str, list] = {n: [] for n in names}
+            peaks: Dict[str, float] = {n: 0.0 for n in names}
+            for name in [n for n in ("bridge", "native", "native", "bridge") if n in names]:
                 with PeakRSS(stack.cat.rss_bytes) as rss:
                     parts[name].append(asyncio.run(_phase(stack, name, clients, seconds / 2, stream)))
                 stack.check_alive()
                 peaks[name] = max(peaks[name], rss.peak_mib)
-            for name in ("bridge", "native"):
+            for name in names:
                 row = _merge(parts[name], peaks[name])
                 rows.append(row)
                 print(f"  {name:6} {'stream' if stream else 'json':6} {clients:3} clients: {row['rps']:.0f} req/s, "
-                      f"p99 {row['latency']['p99']:.0f} ms, Cat CPU {row['cat_cpu_ms']:.2f} ms/req, errors {row['error']}, truncated {row['truncated']}",
-                      flush=True)
+                      f"p99 {row['latency']['p99']:.0f} ms, Cat CPU {row['cat_cpu_ms']:.2f} ms/req, "
+                      f"errors {row['error']}, truncated {row['truncated']}", flush=True)
     return rows

@@ -8,11 +8,9 @@ from typing import Dict, List
 import httpx
 
 from . import cpu
-from .bodies import BRIDGE_CHAT, NATIVE_MESSAGE, answer_of, bridge_body, expected_tokens, native_body
+from .bodies import expected_tokens
 from .stack import Stack
 from .stats import summary
-
-PATHS = {"bridge": (BRIDGE_CHAT, bridge_body), "native": (NATIVE_MESSAGE, native_body)}
 
 
 def run(stack: Stack, repetitions: int, tokens: int = 20) -> Dict[str, dict]:
@@ -22,14 +20,14 @@ def run(stack: Stack, repetitions: int, tokens: int = 20) -> Dict[str, dict]:
     pid = stack.cat.process.pid
     with httpx.Client(base_url=stack.cat.url, headers=stack.headers, timeout=60) as client:
         def call(name: str) -> httpx.Response:
-            path, body = PATHS[name]
-            response = client.post(path, json=body(text))
+            endpoint = stack.endpoints[name]
+            response = client.post(endpoint.path, json=endpoint.body(text), headers=endpoint.headers)
             response.raise_for_status()
             return response
 
         for _ in range(10):  # warm-up, both paths; both must give the same answer
-            for name, (path, _body) in PATHS.items():
-                answer = answer_of(path, call(name).json())
+            for name, endpoint in stack.endpoints.items():
+                answer = endpoint.answer(call(name).json())
                 if answer != expected_tokens(tokens):
                     raise RuntimeError(f"{name} answered {answer!r}")
         for i in range(repetitions):

@@ -1,26 +1,37 @@
-"""The system under measurement: a scripted LLM and a Cat v2 with the bridge, on loopback."""
+"""The system under measurement: a scripted LLM and a Cat (v2, or v1 from CAT_V1_CORE) with the bridge, on loopback."""
 
 from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Dict
 
+from testkit import cat_v1
 from testkit.cat_v2 import put_bridge_settings, start_cat, use_llm
 from testkit.processes import Server, start_scripted_llm
+
+from .bodies import V1, V1_WS_USER, V2, Endpoint
 
 KEY = "bench-key"
 
 
 @dataclass
 class Stack:
+    version: str  # "v2" or "v1"
     llm: Server
     cat: Server
     workdir: Path
+    endpoints: Dict[str, Endpoint]  # "bridge" and "native"
 
     @property
     def headers(self) -> dict:
         return {"Authorization": f"Bearer {KEY}"}
+
+    @property
+    def ws_url(self) -> str:
+        """The Cat v1's websocket for the native stream (no token: v1 lets it in without CCAT_API_KEY_WS)."""
+        return f"ws://127.0.0.1:{self.cat.port}/ws/{V1_WS_USER}"
 
     def check_alive(self) -> None:
         """Fail loudly if the LLM or the Cat is gone: numbers measured against a dead server mean nothing."""
@@ -36,11 +47,27 @@ class Stack:
         self.llm.stop()
 
 
-def start_stack() -> Stack:
-    workdir = Path(tempfile.mkdtemp(prefix="cat-bench-"))
+def start_stack(version: str = "v2") -> Stack:
+    workdir = Path(tempfile.mkdtemp(prefix=f"cat-bench-{version}-"))
     llm = start_scripted_llm(workdir)
-    cat = start_cat(workdir / "project", api_key=KEY)
-    use_llm(cat.url, llm.url, api_key=KEY)
-    # no limits and no debug logging: measure the bridge, not its guards
-    put_bridge_settings(cat.url, {"rate_limit_per_minute": 0}, api_key=KEY).raise_for_status()
-    return Stack(llm, cat, workdir)
+    cat = None
+    try:
+        if version == "v1":
+            core = cat_v1.v1_core()
+            if core is None:
+                raise RuntimeError("the Cat v1 needs CAT_V1_CORE (scripts/prepare-cat-v1.sh)")
+            cat = cat_v1.start_cat_v1(core, workdir, api_key=KEY)
+            cat_v1.activate_bridge_v1(cat.url, KEY)
+            cat_v1.use_llm_v1(cat.url, llm.url, KEY)
+            # no limits: measure the bridge, not its guards
+            cat_v1.put_bridge_settings_v1(cat.url, {"rate_limit_per_minute": 0}, KEY).raise_for_status()
+            return Stack(version, llm, cat, workdir, V1)
+        cat = start_cat(workdir / "project", api_key=KEY)
+        use_llm(cat.url, llm.url, api_key=KEY)
+        put_bridge_settings(cat.url, {"rate_limit_per_minute": 0}, api_key=KEY).raise_for_status()
+        return Stack(version, llm, cat, workdir, V2)
+    except BaseException:
+        if cat is not None:
+            cat.stop()
+        llm.stop()
+        raise

@@ -1,28 +1,29 @@
-"""2. Streaming: first byte and first token of our SSE vs the LLM's first token and the Cat's native AG-UI stream."""
+"""2. Streaming: first byte and first token of our SSE vs the LLM's first token and the Cat's native stream
+(v2: AG-UI SSE; v1: websocket tokens)."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import httpx
+from websockets.sync.client import connect
 
-from .bodies import BRIDGE_CHAT, NATIVE_MESSAGE, bridge_body, native_body
+from . import ws
+from .bodies import Endpoint
 from .stack import Stack
 from .stats import summary
 
-# What marks the first content token in each stream's bytes.
-PATHS = {"bridge": (BRIDGE_CHAT, bridge_body, b'"content":" t'),
-         "native": (NATIVE_MESSAGE, native_body, b'"TEXT_MESSAGE_CONTENT"')}
 
-
-def _first_token(client: httpx.Client, name: str, text: str) -> Dict[str, float]:
-    path, body, marker = PATHS[name]
+def _first_token_sse(client: httpx.Client, endpoint: Endpoint, text: str) -> Dict[str, float]:
+    marker = endpoint.token_marker.encode()
     started_wall, started = time.time(), time.perf_counter()
     first_byte = first_token = None
     seen = b""
-    with client.stream("POST", path, json=body(text, stream=True)) as response:
+    body = endpoint.body(text, stream=True)
+    with client.stream("POST", endpoint.path, json=body, headers=endpoint.headers) as response:
         response.raise_for_status()
         for chunk in response.iter_raw():  # read the whole answer, as a client would
             if not chunk:
@@ -35,7 +36,7 @@ def _first_token(client: httpx.Client, name: str, text: str) -> Dict[str, float]
                 if marker in seen:
                     first_token = now
     if first_byte is None or first_token is None:
-        raise RuntimeError(f"no token in the stream of {path}")
+        raise RuntimeError(f"no token in the stream of {endpoint.path}")
     return {"ttfb_ms": (first_byte - started) * 1000, "ttft_ms": (first_token - started) * 1000,
             "started_wall": started_wall, "first_token_wall": started_wall + (first_token - started)}
 
@@ -43,15 +44,20 @@ def _first_token(client: httpx.Client, name: str, text: str) -> Dict[str, float]
 def run(stack: Stack, repetitions: int, delay_ms: int = 20, tokens: int = 20, warmup: int = 3) -> Dict[str, dict]:
     rows: Dict[str, List[Dict[str, float]]] = {"bridge": [], "native": []}
     httpx.delete(stack.llm.url + "/_requests").raise_for_status()
-    with httpx.Client(base_url=stack.cat.url, headers=stack.headers, timeout=60) as client:
+    wants_ws = any(e.stream == "ws" for e in stack.endpoints.values())
+    with httpx.Client(base_url=stack.cat.url, headers=stack.headers, timeout=60) as client, \
+            (connect(stack.ws_url) if wants_ws else contextlib.nullcontext()) as socket:
         for i in range(repetitions + warmup):
             for name in (("bridge", "native") if i % 2 == 0 else ("native", "bridge")):
+                endpoint = stack.endpoints[name]
                 tag = uuid.uuid4().hex
-                row = _first_token(client, name, f"{tag} [[tokens:{tokens}]] [[delay:{delay_ms}]]")
+                text = f"{tag} [[tokens:{tokens}]] [[delay:{delay_ms}]]"
+                row = (ws.first_token(socket, text) if endpoint.stream == "ws"
+                       else _first_token_sse(client, endpoint, text))
                 row["tag"] = tag  # type: ignore[assignment]
                 if i >= warmup:
                     rows[name].append(row)
-    llm_first = {}
+    llm_first: Dict[str, Optional[float]] = {}
     for entry in httpx.get(stack.llm.url + "/_requests").json():
         text = str(entry["body"]["messages"][-1])
         for rs in rows.values():

@@ -1,0 +1,101 @@
+"""Where the Cat's CPU goes on one path: py-spy samples the Cat while that path is driven in a loop.
+
+    python -m bench.profile [--path bridge|native] [--stream] [--seconds 15] [--tokens 20]
+
+Writes the collapsed stacks (`bench/results/profile-<path>[-stream].txt`, gitignored; open them in
+speedscope.app) and prints the functions holding the most samples, inclusive and own. A tool for
+finding what to fix before guessing; the benchmark itself never runs it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Dict, Tuple
+
+import httpx
+
+from .bodies import V2
+from .stack import start_stack
+
+PATHS = {name: (e.path, e.body) for name, e in V2.items()}
+
+
+def _drive(url: str, headers: dict, name: str, text: str, stream: bool, stop: threading.Event) -> int:
+    path, body = PATHS[name]
+    count = 0
+    with httpx.Client(base_url=url, headers=headers, timeout=60) as client:
+        while not stop.is_set():
+            if stream:
+                with client.stream("POST", path, json=body(text, stream=True)) as response:
+                    for _ in response.iter_raw():
+                        pass
+            else:
+                client.post(path, json=body(text)).raise_for_status()
+            count += 1
+    return count
+
+
+def summarize(collapsed: Path, top: int = 25) -> Tuple[int, Dict[str, Counter]]:
+    """Samples per function: `inclusive` (anywhere on the stack, once per sample) and `own` (leaf)."""
+    inclusive: Counter = Counter()
+    own: Counter = Counter()
+    total = 0
+    for line in collapsed.read_text().splitlines():
+        stack, _, weight = line.rpartition(" ")
+        if not stack:
+            continue
+        n = int(weight)
+        total += n
+        frames = stack.split(";")
+        for frame in set(frames):
+            inclusive[frame] += n
+        own[frames[-1]] += n
+    return total, {"inclusive": inclusive, "own": own}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--path", choices=sorted(PATHS), default="bridge")
+    parser.add_argument("--stream", action="store_true")
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--tokens", type=int, default=20)
+    parser.add_argument("--filter", default="", help="only print frames containing this text (e.g. cat_openai_bridge)")
+    args = parser.parse_args()
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    out = Path(__file__).resolve().parent / "results" / f"profile-{args.path}{'-stream' if args.stream else ''}.txt"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    stack = start_stack()
+    stop = threading.Event()
+    counts: list = []
+    try:
+        text = f"[[tokens:{args.tokens}]]"
+        driver = threading.Thread(target=lambda: counts.append(
+            _drive(stack.cat.url, stack.headers, args.path, text, args.stream, stop)), daemon=True)
+        driver.start()
+        time.sleep(1.0)  # warm-up outside the profile
+        subprocess.run([spy, "record", "--pid", str(stack.cat.process.pid), "--duration", str(int(args.seconds)),
+                        "--rate", "250", "--format", "raw", "--output", str(out), "--nonblocking"],
+                       check=True, stdout=subprocess.DEVNULL)
+        stop.set()
+        driver.join()
+    finally:
+        stop.set()
+        stack.stop()
+    total, tables = summarize(out)
+    print(f"{counts[0] if counts else '?'} requests; {total} samples in {out}")
+    for kind, table in tables.items():
+        print(f"\n{kind} samples (share of all):")
+        rows = [(f, n) for f, n in table.most_common() if args.filter in f][:25]
+        for frame, n in rows:
+            print(f"  {n / total:6.1%}  {frame[:150]}")
+
+
+if __name__ == "__main__":
+    main()
