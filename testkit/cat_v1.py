@@ -29,6 +29,7 @@ def start_cat_v1(core: Path, workdir: Path, api_key: str, extra_plugins: Iterabl
     run = workdir / "core"
     shutil.copytree(core / "cat", run / "cat", ignore=shutil.ignore_patterns("__pycache__", "data", "*.pyc"))
     (run / "cat" / "data").mkdir(exist_ok=True)
+    shutil.copy(core / "pyproject.toml", run / "pyproject.toml")  # v1's /openapi.json reads it from the cwd
     plugins = run / "cat" / "plugins"
     for plugin in ((PLUGIN_SRC,) if with_bridge else ()) + tuple(extra_plugins):
         shutil.copytree(plugin, plugins / plugin.name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
