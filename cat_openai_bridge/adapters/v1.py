@@ -26,6 +26,7 @@ from starlette.requests import Request
 from ..core import tokens
 from ..core.port import CatFailure, CatTurn, Identity, ModelCard, TextDelta, TurnEvent, TurnResult
 from ..core.settings import BridgeSettings
+from .v1_qdrant import serialize_embedded_qdrant
 
 PLUGIN_ID = __name__.split(".")[2] if __name__.startswith("cat.plugins.") else "cat_openai_bridge"
 MAIN = "main"  # the adapter's name for the Cat's one agent
@@ -68,11 +69,6 @@ class V1Cat:
 
     def __init__(self) -> None:
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="openai-bridge-v1")
-        # The embedded Qdrant (no CCAT_QDRANT_HOST) corrupts its local collection under concurrent
-        # access: with it, the turns' memory recall and storage take turns (never their LLM calls,
-        # so one hung LLM cannot stall everyone). A Qdrant server takes them concurrently.
-        self._embedded_qdrant = not os.environ.get("CCAT_QDRANT_HOST")
-        self._memory_lock = threading.Lock()
         self._user_locks: Dict[str, threading.Lock] = {}
         self._users: Dict[str, Any] = {}  # AuthUserInfo by user id, as the Cat's auth made it
         self._settings: Tuple[Optional[int], Optional[BridgeSettings]] = (None, None)
@@ -166,17 +162,8 @@ class V1Cat:
         stray.send_chat_message = _quiet
         stray.send_notification = _quiet
         stray.send_error = _quiet
-        if self._embedded_qdrant:
-            for name in ("recall_relevant_memories_to_working_memory", "_store_user_message_in_episodic_memory"):
-                setattr(stray, name, self._locked(getattr(stray, name)))
+        serialize_embedded_qdrant()  # turns run concurrently here: the embedded Qdrant must not see it
         return stray
-
-    def _locked(self, method):
-        def call(*args: Any, **kwargs: Any) -> Any:
-            with self._memory_lock:
-                return method(*args, **kwargs)
-
-        return call
 
     def _fill_history(self, stray, turn: CatTurn) -> None:
         """OpenAI semantics: the request's earlier messages are the conversation the Cat sees."""

@@ -76,6 +76,40 @@ def test_concurrent_streams_of_one_user_never_mix_tokens(cat):
     assert chunks == [[f"a{i}", f" b{i}", f" c{i}", f" d{i}", f" e{i}"] for i in range(4)]
 
 
+def episodic_texts(cat, user_id: str, text: str) -> list:
+    """What v1's episodic memory holds for `user_id` near `text` (its own recall route)."""
+    with as_user(cat, user_id) as c:
+        response = c.get("/memory/recall", params={"text": text, "k": 10})
+    assert response.status_code == 200, response.text
+    return [m["page_content"] for m in response.json()["vectors"]["collections"]["episodic"]]
+
+
+def test_concurrent_bridge_and_native_turns_keep_the_embedded_memory_whole(cat, llm_log):
+    """24 concurrent turns, a third on v1's own /message: unserialised, the embedded Qdrant corrupts at once
+    and every later turn fails (adapters/v1_qdrant.py); serialised, every turn and its memory are intact."""
+    tag = uuid.uuid4().hex[:8]
+    texts = {f"crowd{i}-{tag}": f"note {i} from crowd {tag} [[reply:ok {i}]] [[delay:50]]" for i in range(24)}
+
+    def ask(user: str) -> str:
+        with as_user(cat, user) as c:
+            if int(user[5:].split("-")[0]) % 3 == 0:  # the Cat's own route, in its own thread pool
+                response = c.post("/message", json={"text": texts[user]})
+                assert response.status_code == 200, response.text
+                return response.json()["text"]
+            response = c.post(CHAT, json={"model": "cheshire-cat", "messages": user_says(texts[user])})
+        assert response.status_code == 200, response.text
+        return response.json()["choices"][0]["message"]["content"]
+
+    with ThreadPoolExecutor(24) as pool:
+        answers = list(pool.map(ask, texts))
+    assert answers == [f"ok {i}" for i in range(24)]
+    calls = sorted((e for e in llm_log() if tag in str(e["body"]["messages"])), key=lambda e: e["received_at"])
+    assert len(calls) == 24
+    assert any(b["received_at"] < a["finished_at"] for a, b in zip(calls, calls[1:]))  # the LLM calls overlapped
+    for user, text in texts.items():  # every message stored, each under its own user, and recall still works
+        assert episodic_texts(cat, user, text) == [text]
+
+
 def test_stream_is_one_chunk_per_llm_token_the_first_before_the_llm_finished(http, llm_log):
     with http.stream("POST", CHAT, json={"model": "cheshire-cat", "stream": True,
                                          "messages": user_says("[[tokens:10]] [[delay:50]]")}) as r:
