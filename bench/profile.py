@@ -1,8 +1,8 @@
 """Where the Cat's CPU goes on one path: py-spy samples the Cat while that path is driven in a loop.
 
-    python -m bench.profile [--path bridge|native] [--stream] [--seconds 15] [--tokens 20]
+    python -m bench.profile [--path bridge|native] [--stream] [--seconds 15] [--tokens 20] [--clients 1]
 
-Writes the collapsed stacks (`bench/results/profile-<path>[-stream].txt`, gitignored; open them in
+Writes the collapsed stacks (`bench/results/profile-<path>[-stream]-<clients>.txt`, gitignored; open them in
 speedscope.app) and prints the functions holding the most samples, inclusive and own. A tool for
 finding what to fix before guessing; the benchmark itself never runs it.
 """
@@ -66,30 +66,34 @@ def main() -> None:
     parser.add_argument("--stream", action="store_true")
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--tokens", type=int, default=20)
+    parser.add_argument("--clients", type=int, default=1, help="concurrent clients (threads) driving the path")
     parser.add_argument("--filter", default="", help="only print frames containing this text (e.g. cat_openai_bridge)")
     args = parser.parse_args()
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
-    out = Path(__file__).resolve().parent / "results" / f"profile-{args.path}{'-stream' if args.stream else ''}.txt"
+    out = Path(__file__).resolve().parent / "results" / f"profile-{args.path}{'-stream' if args.stream else ''}-{args.clients}.txt"
     out.parent.mkdir(parents=True, exist_ok=True)
     stack = start_stack()
     stop = threading.Event()
     counts: list = []
     try:
         text = f"[[tokens:{args.tokens}]]"
-        driver = threading.Thread(target=lambda: counts.append(
+        drivers = [threading.Thread(target=lambda: counts.append(
             _drive(stack.cat.url, stack.headers, args.path, text, args.stream, stop)), daemon=True)
-        driver.start()
+            for _ in range(args.clients)]
+        for driver in drivers:
+            driver.start()
         time.sleep(1.0)  # warm-up outside the profile
         subprocess.run([spy, "record", "--pid", str(stack.cat.process.pid), "--duration", str(int(args.seconds)),
                         "--rate", "250", "--format", "raw", "--output", str(out), "--nonblocking"],
                        check=True, stdout=subprocess.DEVNULL)
         stop.set()
-        driver.join()
+        for driver in drivers:
+            driver.join()
     finally:
         stop.set()
         stack.stop()
     total, tables = summarize(out)
-    print(f"{counts[0] if counts else '?'} requests; {total} samples in {out}")
+    print(f"{sum(counts)} requests; {total} samples in {out}")
     for kind, table in tables.items():
         print(f"\n{kind} samples (share of all):")
         rows = [(f, n) for f, n in table.most_common() if args.filter in f][:25]
