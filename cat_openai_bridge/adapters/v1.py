@@ -2,8 +2,8 @@
 
 A turn is the Cat's own `StrayCat` conversation turn (hooks, memory recall,
 agent, `before_cat_sends_message`) on a private StrayCat per request, run in
-a thread pool: never on the event loop, where the Cat's websocket sends would
-deadlock. The private StrayCat's `send_ws_message` is this request's token
+a thread of its own: never on the event loop, where the Cat's websocket sends
+would deadlock, and never waiting for a pool slot that a hung turn holds. The private StrayCat's `send_ws_message` is this request's token
 pipe, so tokens stream to the client as the LLM makes them and never mix with
 another request's. Imports of `cat` stay inside functions: v2 imports this file too.
 """
@@ -17,9 +17,9 @@ import inspect
 import os
 import re
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from importlib import metadata
-from typing import Any, AsyncIterator, Dict, List, Optional, Tuple
+from typing import Any, AsyncIterator, Callable, Dict, List, Optional, Tuple
 
 from starlette.requests import Request
 
@@ -58,6 +58,24 @@ class _TurnPipe:
             self.put("token", content)
 
 
+def _in_own_thread(fn: Callable[..., Any], *args: Any) -> "asyncio.Future[Any]":
+    """Run `fn` in a new daemon thread. v1 cannot cancel a turn (a hung LLM call runs on after the
+    client got its 504), so each keeps only its own thread, which ends with the call: no pool slot
+    that the next request would wait for, and no idle threads left behind."""
+    done: "Future[Any]" = Future()
+
+    def target() -> None:
+        if not done.set_running_or_notify_cancel():
+            return
+        try:
+            done.set_result(fn(*args))
+        except BaseException as exc:  # handed to the awaiting request, which reports it
+            done.set_exception(exc)
+
+    threading.Thread(target=target, name="openai-bridge-v1-turn", daemon=True).start()
+    return asyncio.wrap_future(done)
+
+
 def _quiet(*args: Any, **kwargs: Any) -> None:
     """The private StrayCat's other websocket sends: there is no websocket for an HTTP request."""
 
@@ -68,7 +86,6 @@ class V1Cat:
     supports_client_tools = False
 
     def __init__(self) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="openai-bridge-v1")
         self._user_locks: Dict[str, threading.Lock] = {}
         self._users: Dict[str, Any] = {}  # AuthUserInfo by user id, as the Cat's auth made it
         self._settings: Tuple[Optional[int], Optional[BridgeSettings]] = (None, None)
@@ -223,7 +240,7 @@ class V1Cat:
             stray.openai_bridge_system = (turn.system_policy, turn.conversation.system)
         if settings.v1_history == "request" and not turn.plain:
             self._fill_history(stray, turn)
-        future = loop.run_in_executor(self._pool, self._work, stray, turn, settings.v1_history)
+        future = _in_own_thread(self._work, stray, turn, settings.v1_history)
         future.add_done_callback(lambda _: pipe.queue.put_nowait(("done", None)))
         try:
             while True:
@@ -256,7 +273,7 @@ class V1Cat:
 
         embedder = CheshireCat().embedder
         try:
-            vectors = await asyncio.get_running_loop().run_in_executor(self._pool, embedder.embed_documents, texts)
+            vectors = await _in_own_thread(embedder.embed_documents, texts)
         except Exception as exc:
             raise CatFailure(f"the Cat's embedder failed: {exc}") from None
         return type(embedder).__name__, [list(v) for v in vectors]

@@ -4,7 +4,7 @@ Without `CCAT_QDRANT_HOST`, v1 keeps its vector memory in qdrant-client's
 local mode: one `QdrantClient` per process (`VectorMemory.local_vector_db`),
 shared by every collection, and not thread-safe. Concurrent turns corrupt it
 (a numpy shape mismatch or IndexError in its payload mask) and every turn
-fails from then on until restart. The bridge runs turns in a thread pool, so
+fails from then on until restart. The bridge runs turns in threads of their own, so
 it serialises the client's own calls: every caller in the process (the
 bridge, the Cat's websocket and `/message`, the rabbit hole, other plugins)
 then takes turns for the milliseconds a Qdrant call lasts, while embedding

@@ -8,6 +8,7 @@ whole conversation while the user's stored history stays untouched.
 
 from __future__ import annotations
 
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -108,6 +109,29 @@ def test_concurrent_bridge_and_native_turns_keep_the_embedded_memory_whole(cat, 
     assert any(b["received_at"] < a["finished_at"] for a, b in zip(calls, calls[1:]))  # the LLM calls overlapped
     for user, text in texts.items():  # every message stored, each under its own user, and recall still works
         assert episodic_texts(cat, user, text) == [text]
+
+
+def test_turns_hung_in_their_llm_never_block_the_next_one(cat, settings, llm_log):
+    """v1 cannot stop a turn's thread: 12 turns abandoned at request_timeout keep theirs (their LLM never
+    answers), and the next turn still gets one of its own at once."""
+    settings(request_timeout=2)
+    tag = uuid.uuid4().hex[:8]
+
+    def hang(i: int) -> int:
+        with as_user(cat, f"hung{i}-{tag}") as c:
+            return c.post(CHAT, json={"model": "cheshire-cat", "messages": user_says(f"{tag} [[hang]]")}).status_code
+
+    with ThreadPoolExecutor(12) as pool:
+        assert list(pool.map(hang, range(12))) == [504] * 12
+    deadline = time.monotonic() + 15
+    while len([e for e in llm_log() if tag in str(e["body"]["messages"])]) < 12 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    hung = [e for e in llm_log() if tag in str(e["body"]["messages"])]
+    assert len(hung) == 12 and not any(e["finished_at"] for e in hung)  # every one reached its LLM, none answered
+    with as_user(cat, f"next-{tag}") as c:
+        answer = c.post(CHAT, json={"model": "cheshire-cat", "messages": user_says("after the hung ones")})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["choices"][0]["message"]["content"] == "Echo: after the hung ones"
 
 
 def test_stream_is_one_chunk_per_llm_token_the_first_before_the_llm_finished(http, llm_log):
