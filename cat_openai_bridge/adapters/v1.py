@@ -3,9 +3,10 @@
 A turn is the Cat's own `StrayCat` conversation turn (hooks, memory recall,
 agent, `before_cat_sends_message`) on a private StrayCat per request, run in
 a thread of its own: never on the event loop, where the Cat's websocket sends
-would deadlock, and never waiting for a pool slot that a hung turn holds. The private StrayCat's `send_ws_message` is this request's token
-pipe, so tokens stream to the client as the LLM makes them and never mix with
-another request's. Imports of `cat` stay inside functions: v2 imports this file too.
+would deadlock, and never waiting for a pool slot that a hung turn holds. The
+private StrayCat's `send_ws_message` is this request's token pipe, so tokens
+stream to the client as the LLM makes them and never mix with another
+request's. Imports of `cat` stay inside functions: v2 imports this file too.
 """
 
 from __future__ import annotations
