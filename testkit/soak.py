@@ -1,9 +1,11 @@
 """Mixed traffic against a live bridge for a bounded time: what happened, and the server's memory.
 
-Each worker loops over a fixed mix (answers, streams, client mistakes, LLM
-failures, streams the client walks away from) and records an outcome per
-request; RSS is sampled once a second. Used by the CI soak test and by
-scripts/soak.sh for long runs.
+Each worker loops over a fixed mix (answers, streams, Responses streams, client
+mistakes, LLM failures before and during a stream, streams the client walks away
+from, JSON answers the client gives up on) and records an outcome per request;
+RSS is sampled once a second. Used by the CI soak test and, for long runs, by
+
+    python -m testkit.soak --seconds 600 --workers 16 [--v1 CORE]   (scripts/soak.sh)
 """
 
 from __future__ import annotations
@@ -36,9 +38,20 @@ class SoakReport:
     def unexpected(self) -> Dict[str, int]:
         return {k: v for k, v in self.outcomes.items() if k.startswith("unexpected")}
 
+    def growth_per_minute(self) -> float:
+        """Least-squares slope of the RSS samples after the first quarter (warm-up), in MiB per minute."""
+        points = self.rss[len(self.rss) // 4:]
+        if len(points) < 3:
+            return 0.0
+        xs = range(len(points))  # one sample a second
+        mean_x, mean_y = (len(points) - 1) / 2, sum(points) / len(points)
+        slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, points)) / sum((x - mean_x) ** 2 for x in xs)
+        return slope * 60 / 2**20
+
     def summary(self) -> str:
         mb = [r / 2**20 for r in self.rss]
-        memory = f"RSS start {mb[0]:.1f} MiB, end {mb[-1]:.1f} MiB, peak {max(mb):.1f} MiB" if mb else "RSS n/a"
+        memory = (f"RSS start {mb[0]:.1f} MiB, end {mb[-1]:.1f} MiB, peak {max(mb):.1f} MiB, "
+                  f"trend {self.growth_per_minute():+.2f} MiB/min" if mb else "RSS n/a")
         return (f"soak: {self.requests} requests in {self.seconds:.0f}s, outcomes {dict(sorted(self.outcomes.items()))}; "
                 f"{memory}")
 
@@ -85,7 +98,31 @@ async def _walk_away(client: httpx.AsyncClient) -> str:
     return "unexpected no token before disconnect"
 
 
-MIX = [_answer, _stream, _answer, _mistake, _stream, _llm_failure, _walk_away, _stream_failure]
+async def _responses_stream(client: httpx.AsyncClient) -> str:
+    body = {"model": "cheshire-cat", "input": "soak [[tokens:15]]", "stream": True}
+    async with client.stream("POST", "/custom/v1/responses", json=body) as r:
+        events = [line async for line in r.aiter_lines() if line.startswith("event: ")]
+    return "responses stream" if events[-1:] == ["event: response.completed"] else "unexpected responses stream"
+
+
+async def _give_up(client: httpx.AsyncClient) -> str:
+    """A JSON client whose read timeout fires: the Cat finishes the turn and its answer is dropped."""
+    try:
+        await client.post(CHAT, json=_body("soak [[tokens:10]] [[delay:20]]"), timeout=httpx.Timeout(30, read=0.05))
+    except httpx.ReadTimeout:
+        return "client gave up"
+    return "unexpected answer before the client gave up"
+
+
+async def _llm_failure_streamed(client: httpx.AsyncClient) -> str:
+    async with client.stream("POST", CHAT, json=_body("soak [[fail:status:400]]", True)) as r:
+        lines = [line async for line in r.aiter_lines() if line.startswith("data: ")]
+    last = json.loads(lines[-1][len("data: "):]) if lines and lines[-1] != "data: [DONE]" else {}
+    return "stream error event" if last.get("error", {}).get("code") == "cat_error" else "unexpected stream failure"
+
+
+MIX = [_answer, _stream, _answer, _mistake, _stream, _llm_failure, _walk_away, _stream_failure,
+       _responses_stream, _give_up, _llm_failure_streamed]
 
 
 def _sample(rss: Callable[[], Optional[int]], into: List[int], stop: threading.Event) -> None:
@@ -128,3 +165,52 @@ def soak(base_url: str, api_key: str, seconds: float, workers: int = 8,
     if value:
         report.rss.append(value)
     return report
+
+
+def main() -> None:
+    """A long soak on a fresh Cat (v2, or v1 from a prepared core) with the bridge and a scripted LLM."""
+    import argparse
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    from .processes import start_scripted_llm
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--seconds", type=float, default=300, help="how long to send traffic (default 300)")
+    parser.add_argument("--workers", type=int, default=16, help="concurrent clients (default 16)")
+    parser.add_argument("--v1", metavar="CORE", help="a Cat v1 core prepared by scripts/prepare-cat-v1.sh")
+    args = parser.parse_args()
+    key = "soak"
+    work = Path(tempfile.mkdtemp(prefix="soak-"))
+    llm = start_scripted_llm(work)
+    if args.v1:
+        from . import cat_v1
+
+        cat = cat_v1.start_cat_v1(Path(args.v1), work / "cat-v1", api_key=key)
+    else:
+        from .cat_v2 import start_cat
+
+        cat = start_cat(work / "project", api_key=key)
+    try:
+        if args.v1:
+            cat_v1.activate_bridge_v1(cat.url, key)
+            cat_v1.use_llm_v1(cat.url, llm.url, key)
+            cat_v1.put_bridge_settings_v1(cat.url, {"rate_limit_per_minute": 0}, api_key=key).raise_for_status()
+        else:
+            from .cat_v2 import put_bridge_settings, use_llm
+
+            use_llm(cat.url, llm.url, api_key=key)
+            put_bridge_settings(cat.url, {"rate_limit_per_minute": 0}, api_key=key).raise_for_status()
+        soak(cat.url, key, min(10.0, args.seconds), args.workers)  # warm-up: pools and caches reach their size
+        report = soak(cat.url, key, args.seconds, args.workers, rss=cat.rss_bytes)
+        print(report.summary())
+        print("RSS samples (MiB):", " ".join(f"{r / 2**20:.0f}" for r in report.rss))
+        sys.exit(1 if report.unexpected else 0)
+    finally:
+        cat.stop()
+        llm.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,8 +1,9 @@
-"""A short soak in CI: mixed traffic, every outcome the expected one, memory flat."""
+"""A short soak in CI: mixed traffic, every outcome the expected one, memory flat.
+
+SOAK_SECONDS scales it; scripts/soak.sh runs a long one on a fresh Cat.
+"""
 
 from __future__ import annotations
-
-import pytest
 
 import os
 
@@ -10,18 +11,21 @@ from testkit.soak import soak
 
 from .conftest import KEY
 
-pytestmark = pytest.mark.v2_only
+SECONDS = float(os.environ.get("SOAK_SECONDS", "8"))
+KINDS = {"answer", "stream", "responses stream", "client error 400", "cat error 502", "disconnect",
+         "stream error event", "client gave up"}
 
-SECONDS = float(os.environ.get("SOAK_SECONDS", "6"))
 
-
-def test_mixed_traffic_soak(cat):
-    warm = soak(cat.url, KEY, 2, rss=cat.rss_bytes)  # let caches and pools reach their size
-    assert warm.unexpected == {}
+def test_mixed_traffic_soak(cat, adapter):
+    warm = soak(cat.url, KEY, 3, rss=cat.rss_bytes)  # let caches and pools reach their size
+    assert warm.unexpected == {}, warm.summary()
     report = soak(cat.url, KEY, SECONDS, rss=cat.rss_bytes)
-    print(report.summary())
+    print(f"\n{adapter} {report.summary()}")
     assert report.unexpected == {}, report.summary()
-    kinds = {"answer", "stream", "client error 400", "cat error 502", "disconnect", "stream error event"}
-    assert kinds <= set(report.outcomes), report.summary()
+    assert KINDS <= set(report.outcomes), report.summary()
     growth = report.rss[-1] - report.rss[0]
-    assert growth < 40 * 2**20, report.summary()  # flat, not climbing by the request
+    if adapter == "v2":  # v2's core stores no conversation: flat, not climbing by the request
+        assert growth < 40 * 2**20, report.summary()
+    else:  # v1 stores every turn's message in its vector memory, and grows by it as much through its own /message
+        turns = report.requests - report.outcomes["client error 400"]  # (150-190 KiB a turn either way, on 1.9.2)
+        assert growth < 400 * 2**10 * turns, report.summary()
