@@ -150,3 +150,19 @@ def test_a_client_disconnect_frees_its_concurrency_slot(settings, cat):
                           json={"model": "cheshire-cat", "messages": user_says("next")}).status_code == 200
 
     assert wait_for(next_request_admitted, 10, 0.1)
+
+
+def test_leaving_a_responses_stream_stops_the_turn_too(cat, adapter, llm_log):
+    tag = uuid.uuid4().hex
+    body = {"model": "cheshire-cat", "input": f"{tag} [[tokens:30]] [[delay:50]]", "stream": True}
+    with httpx.stream("POST", cat.url + "/custom/v1/responses", json=body, headers={"Authorization": f"Bearer {KEY}"},
+                      timeout=30) as response:
+        lines = response.iter_lines()
+        assert any(line == "event: response.output_text.delta" for line in lines)  # one real token, then leave
+    entry = wait_for(lambda: next((e for e in llm_log() if tag in str(e["body"]["messages"])
+                                   if e["finished_at"] or e["aborted_at"]), None), 15)
+    assert entry is not None
+    if adapter == "v2":
+        assert entry["aborted_at"] is not None and entry["finished_at"] is None
+    else:
+        assert entry["finished_at"] is not None
