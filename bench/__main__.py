@@ -21,7 +21,12 @@ from .stack import start_stack
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def parameters(quick: bool) -> dict:
+def parameters(quick: bool, version: str = "v2") -> dict:
+    """Repetitions per Cat: a v1 turn costs ~15 times a v2 one (memory recall and storage on every turn)."""
+    if version == "v1":
+        return {"quick": quick, "overhead_reps": 30 if quick else 150, "overhead_tokens": 20,
+                "stream_reps": 6 if quick else 30, "stream_delay_ms": 20, "stream_tokens": 20,
+                "load_seconds": 2 if quick else 6, "load_tokens": load.TOKENS, "growth_reps": 3 if quick else 8}
     return {"quick": quick, "overhead_reps": 60 if quick else 500, "overhead_tokens": 20,
             "stream_reps": 10 if quick else 60, "stream_delay_ms": 20, "stream_tokens": 20,
             "load_seconds": 3 if quick else 8, "load_tokens": load.TOKENS, "growth_reps": 4 if quick else 20}
@@ -68,17 +73,18 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a 1-2 minute run with fewer repetitions")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
     args = parser.parse_args()
-    params = parameters(args.quick)
+    params = {"v2": parameters(args.quick)}
     meta = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "load_start": report.load_average(),
             "git": _git()}
     started = time.monotonic()
-    results: Dict[str, dict] = {"v2": measure("v2", params)}
+    results: Dict[str, dict] = {"v2": measure("v2", params["v2"])}
     core = cat_v1.v1_core()
     if core is None:
         results["v1"] = {"skipped": "CAT_V1_CORE is not set; scripts/prepare-cat-v1.sh prepares a Cat v1 and prints it"}
     else:
         meta["v1_version"] = _v1_version(core)
-        results["v1"] = measure("v1", params)
+        params["v1"] = parameters(args.quick, "v1")
+        results["v1"] = measure("v1", params["v1"])
     meta.update(seconds=time.monotonic() - started, load_end=report.load_average())
     args.out.mkdir(parents=True, exist_ok=True)
     text = report.markdown(params, meta, results)

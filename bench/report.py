@@ -73,7 +73,8 @@ def header(params: Dict[str, Any], meta: Dict[str, Any], results: Dict[str, dict
     return [
         "# Benchmark: the bridge vs the Cat's native endpoints",
         "",
-        f"- date: {meta['date']}; whole run {meta['seconds']:.0f} s (`./scripts/bench.sh{' --quick' if params['quick'] else ''}`)",
+        f"- date: {meta['date']}; whole run {meta['seconds']:.0f} s "
+        f"(`./scripts/bench.sh{' --quick' if params['v2']['quick'] else ''}`)",
         f"- machine: {_cpu()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}; "
         f"1-min load average {meta['load_start']:.2f} at start, {meta['load_end']:.2f} at end"
         + (" (the machine was shared with other work: absolute figures are noisy, the side-by-side ratios less so)"
@@ -83,8 +84,9 @@ def header(params: Dict[str, Any], meta: Dict[str, Any], results: Dict[str, dict
         "- LLM: testkit's scripted OpenAI-compatible server on loopback, reached through the Cat's own OpenAI-compatible "
         "provider; native = the Cat's own endpoint with the same message (v2: `POST /agents/default/message` with the "
         "same conversation as a Task; v1: `POST /message`, and its websocket for tokens)",
-        f"- settings: {', '.join(f'{k}={v}' for k, v in params.items())}; bridge rate limits off "
-        "(`rate_limit_per_minute` 0), other bridge settings default",
+        *(f"- {NAMES[version]} settings: {', '.join(f'{k}={v}' for k, v in p.items() if k != 'quick')}"
+          for version, p in params.items()),
+        "- bridge rate limits off (`rate_limit_per_minute` 0), other bridge settings default",
         "- client, Cat and LLM share the machine (loopback): compare bridge and native measured side by side, "
         "interleaved, in the same run; absolute numbers depend on the machine",
         "",
@@ -224,7 +226,7 @@ def markdown(params: Dict[str, Any], meta: Dict[str, Any], results: Dict[str, di
         if "skipped" in r:
             lines += [f"## {number}. {NAMES[version]}: skipped", "", r["skipped"] + ".", ""]
         else:
-            lines += section(version, number, params, r)
+            lines += section(version, number, params[version], r)
     return "\n".join(lines) + "\n"
 
 
