@@ -235,7 +235,7 @@ COLORS = {"bridge": "tab:blue", "native": "tab:orange"}
 
 def _plot_overhead(ax, overhead: dict, title: str) -> None:
     box = ax.boxplot([overhead["samples"]["native"], overhead["samples"]["bridge"]], showfliers=False, patch_artist=True)
-    for patch, name in zip(box["boxes"], ("native", "bridge")):
+    for patch, name in zip(box["boxes"], ("native", "bridge"), strict=True):
         patch.set_facecolor(COLORS[name])
         patch.set_alpha(0.5)
     ax.set_xticks([1, 2], ["Cat native", "bridge"])

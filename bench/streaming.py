@@ -77,6 +77,6 @@ def run(stack: Stack, repetitions: int, delay_ms: int = 20, tokens: int = 20, wa
         }
     result["first_token_gap_ms"] = result["bridge"]["ttft"]["p50"] - result["native"]["ttft"]["p50"]
     # each bridge stream minus the native one of the same round: drift on a shared machine cancels out
-    result["paired_gap"] = summary([b["ttft_ms"] - n["ttft_ms"] for b, n in zip(rows["bridge"], rows["native"])])
+    result["paired_gap"] = summary([b["ttft_ms"] - n["ttft_ms"] for b, n in zip(rows["bridge"], rows["native"], strict=True)])
     result["after_llm_gap_ms"] = result["bridge"]["after_llm_token"]["p50"] - result["native"]["after_llm_token"]["p50"]
     return result
