@@ -25,6 +25,7 @@ from typing import Any, AsyncIterator, Callable, Dict, List, Optional, Tuple
 from starlette.requests import Request
 
 from ..core import tokens
+from ..core.errors import BridgeError
 from ..core.port import CatFailure, CatTurn, Identity, ModelCard, TextDelta, TurnEvent, TurnResult
 from ..core.settings import BridgeSettings
 from .v1_qdrant import serialize_embedded_qdrant
@@ -77,6 +78,21 @@ def _in_own_thread(fn: Callable[..., Any], *args: Any) -> "asyncio.Future[Any]":
     return asyncio.wrap_future(done)
 
 
+def _cat_user_of(credential: Optional[str]) -> bool:
+    """Whether `credential` is a valid JWT of a user in v1's user store (as its core auth handler checks)."""
+    import jwt
+    from cat.db.crud import get_users
+    from cat.env import get_env
+
+    if not credential or credential.count(".") != 2:
+        return False
+    try:
+        claims = jwt.decode(credential, get_env("CCAT_JWT_SECRET"), algorithms=[get_env("CCAT_JWT_ALGORITHM")])
+    except jwt.PyJWTError:
+        return False
+    return claims.get("sub") in get_users()
+
+
 def _quiet(*args: Any, **kwargs: Any) -> None:
     """The private StrayCat's other websocket sends: there is no websocket for an HTTP request."""
 
@@ -114,6 +130,10 @@ class V1Cat:
                 key = os.environ.get("CCAT_API_KEY")
                 master = bool(key) and credential == key
                 return Identity(user.name, user.name, master, master)
+        if _cat_user_of(credential):  # a real user, only not allowed here: say so, as v1's own routes do (403)
+            raise BridgeError(403, f"This Cat user lacks the {resource_name} {permission_name} permission this route "
+                              "needs (v1 user permissions, PUT /users/{id}).", "invalid_request_error", None,
+                              "insufficient_permissions")
         return None
 
     def _remember(self, user: Any) -> None:

@@ -192,3 +192,42 @@ def test_housekeeping_prompts_go_to_the_cats_llm_alone(cat, llm_log):
     sent = llm_log()[-1]["body"]["messages"]
     assert [text_of(m["content"]) for m in sent] == [prompt]  # no agent prompt, no memory, no history
     assert stored_history(cat, user) == []
+
+
+def v1_token(cat, username: str, permissions: dict) -> str:
+    """A JWT for a new v1 user holding exactly `permissions`, from v1's own /users and /auth/token."""
+    password = f"pw-{username}-secret"
+    headers = {"Authorization": f"Bearer {KEY}"}
+    httpx.post(cat.url + "/users/", headers=headers, timeout=30,
+               json={"username": username, "password": password, "permissions": permissions}).raise_for_status()
+    return httpx.post(cat.url + "/auth/token", timeout=30,
+                      json={"username": username, "password": password}).json()["access_token"]
+
+
+def test_each_route_asks_v1_for_its_own_permission(cat):
+    """models: LLM READ; chat, /message and responses: CONVERSATION WRITE; embeddings: EMBEDDER READ."""
+    tag = uuid.uuid4().hex[:6]
+    reader = v1_token(cat, f"reader-{tag}", {"LLM": ["READ"]})
+    writer = v1_token(cat, f"writer-{tag}", {"CONVERSATION": ["WRITE"]})
+    calls = {
+        "models": ("GET", "/custom/v1/models", None),
+        "chat": ("POST", CHAT, {"model": "cheshire-cat", "messages": user_says("hi")}),
+        "message": ("POST", "/custom/message", {"text": "hi"}),
+        "responses": ("POST", "/custom/v1/responses", {"model": "cheshire-cat", "input": "hi"}),
+        "embeddings": ("POST", "/custom/v1/embeddings", {"model": "any", "input": "hi"}),
+    }
+
+    def statuses(token: str) -> dict:
+        with httpx.Client(base_url=cat.url, timeout=60, headers={"Authorization": f"Bearer {token}"}) as c:
+            return {name: c.request(method, path, json=body).status_code for name, (method, path, body) in calls.items()}
+
+    assert statuses(reader) == {"models": 200, "chat": 403, "message": 403, "responses": 403, "embeddings": 403}
+    assert statuses(writer) == {"models": 403, "chat": 200, "message": 200, "responses": 200, "embeddings": 403}
+    with httpx.Client(base_url=cat.url, timeout=30, headers={"Authorization": f"Bearer {reader}"}) as c:
+        refused = c.post(CHAT, json=calls["chat"][2])
+    assert refused.json() == {"error": {
+        "message": "This Cat user lacks the CONVERSATION WRITE permission this route needs (v1 user permissions, "
+                   "PUT /users/{id}).", "type": "invalid_request_error", "param": None, "code": "insufficient_permissions"}}
+    forged = reader[:-4] + ("AAAA" if not reader.endswith("AAAA") else "BBBB")  # a bad signature is no user at all
+    with httpx.Client(base_url=cat.url, timeout=30, headers={"Authorization": f"Bearer {forged}"}) as c:
+        assert c.post(CHAT, json=calls["chat"][2]).json()["error"]["code"] == "invalid_api_key"
