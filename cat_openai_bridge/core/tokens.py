@@ -50,8 +50,14 @@ def encode(text: str) -> List[int]:
 
 
 def decode(token_ids: List[int]) -> str:
+    encoding = _encoding()
+    known = len(encoding._mergeable_ranks)  # ids 0..known-1, then the special tokens; nothing else decodes
+    specials = set(encoding._special_tokens.values())
+    # Checked first: older tiktoken (0.7, the Cat v1 image's) panics on an unknown id, which no `except` catches.
+    if not all(0 <= t < known or t in specials for t in token_ids):
+        raise invalid_request("'input' holds token ids outside the cl100k vocabulary.", "input", "invalid_value")
     try:
-        return _encoding().decode(token_ids)
+        return encoding.decode(token_ids)
     except (KeyError, ValueError, OverflowError):
         raise invalid_request("'input' holds token ids outside the cl100k vocabulary.", "input", "invalid_value") from None
 
