@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Tuple
 
 BRIDGE_CHAT = "/custom/v1/chat/completions"
 NATIVE_MESSAGE = "/agents/default/message"  # Cat v2
@@ -60,7 +60,6 @@ class Endpoint:
     token_marker: str = ""  # in a streamed SSE data line: one content token
     end_marker: str = ""  # in the last SSE data line of a complete stream
     conversation: bool = True  # takes the whole conversation in one request
-    max_clients: Optional[int] = None  # the most concurrent clients it is safe to load it with
     headers: Dict[str, str] = field(default_factory=dict)
 
 
@@ -76,9 +75,10 @@ V2 = {
 
 V1 = {
     "bridge": BRIDGE,
-    # v1's embedded Qdrant corrupts its collection under concurrent native turns (see cat-facts):
-    # the bridge serializes memory access, the Cat's own /message does not, so native load stays at 1 client.
+    # Concurrent native turns are safe only because the bridge, on its first turn, serialises v1's embedded
+    # Qdrant client for every caller in the process (adapters/v1_qdrant.py); the overhead warm-up runs a bridge
+    # turn before anything concurrent. An unpatched v1 corrupts its collection at ~16 concurrent turns.
     "native": Endpoint("Cat native (v1 /message and websocket)", NATIVE_V1_MESSAGE, native_v1_body,
-                       lambda p: p["text"], "websocket tokens", stream="ws", conversation=False, max_clients=1,
+                       lambda p: p["text"], "websocket tokens", stream="ws", conversation=False,
                        headers={"user_id": V1_HTTP_USER}),
 }
