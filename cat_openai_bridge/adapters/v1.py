@@ -213,8 +213,8 @@ class V1Cat:
             elif past.role == "assistant":
                 stray.working_memory.update_history(CatMessage(user_id=stray.user_id, text=past.text))
 
-    def _work(self, stray, turn: CatTurn, history: str):
-        """In a pool thread: the Cat's own turn (or, for housekeeping prompts, its LLM alone)."""
+    def _work(self, stray, turn: CatTurn, history: str, abandoned: Callable[[], bool]):
+        """In its own thread: the Cat's own turn (or, for housekeeping prompts, its LLM alone)."""
         text = turn.conversation.last_user_text
         if turn.plain:
             return stray.llm(text, stream=turn.stream)
@@ -222,7 +222,14 @@ class V1Cat:
         user_lock = self._user_locks.setdefault(stray.user_id, threading.Lock()) if server_side else None
         with contextlib.ExitStack() as held:
             if user_lock is not None:
-                held.enter_context(user_lock)
+                # One turn at a time per user; a turn whose client left while it waited never runs
+                # (it would add an exchange nobody saw to the user's stored conversation).
+                while not user_lock.acquire(timeout=0.2):
+                    if abandoned():
+                        return None
+                held.callback(user_lock.release)
+                if abandoned():
+                    return None
                 stray.working_memory = self._stored_memory(stray)  # read under the lock: never a stale copy
             before = list(stray.working_memory.history)
             try:
@@ -261,7 +268,7 @@ class V1Cat:
             stray.openai_bridge_system = (turn.system_policy, turn.conversation.system)
         if settings.v1_history == "request" and not turn.plain:
             self._fill_history(stray, turn)
-        future = _in_own_thread(self._work, stray, turn, settings.v1_history)
+        future = _in_own_thread(self._work, stray, turn, settings.v1_history, lambda: pipe.closed)
         future.add_done_callback(lambda _: pipe.queue.put_nowait(("done", None)))
         try:
             while True:

@@ -172,6 +172,31 @@ def test_server_history_keeps_the_users_conversation_in_the_cat(cat, llm_log, se
     assert stored_history(cat, f"other-{user}") == []  # per user
 
 
+def test_server_history_never_runs_a_turn_whose_client_left_while_it_waited(cat, llm_log, settings):
+    """Server history runs one turn at a time per user. A turn queued behind a slow one, whose client
+    got its 504 meanwhile, must not run late and leave a phantom exchange in the user's stored history."""
+    settings(v1_history="server", request_timeout=1)
+    user, tag = f"queued-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex[:8]
+
+    def ask(text: str) -> int:
+        with as_user(cat, user) as c:
+            return c.post(CHAT, json={"model": "cheshire-cat", "messages": user_says(text)}).status_code
+
+    slow, queued = f"slow {tag} [[tokens:4]] [[delay:500]]", f"queued {tag}"
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(ask, slow)
+        deadline = time.monotonic() + 15  # the slow turn holds the user's conversation before the next is sent
+        while not [e for e in llm_log() if f"slow {tag}" in str(e["body"]["messages"])] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert pool.submit(ask, queued).result() == 504 and first.result() == 504
+    deadline = time.monotonic() + 15  # the slow turn runs on to its end and is kept (v1 cannot stop it)
+    while len(stored_history(cat, user)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1.0)  # room for a late turn to show up, were it to run
+    assert stored_history(cat, user) == [("Human", slow), ("AI", " t0 t1 t2 t3")]
+    assert not [e for e in llm_log() if f"queued {tag}" in str(e["body"]["messages"])]
+
+
 def test_images_are_a_clear_400(http):
     response = http.post(CHAT, json={"model": "cheshire-cat", "messages": [{"role": "user", "content": [
         {"type": "text", "text": "what is this"},
