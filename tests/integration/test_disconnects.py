@@ -166,3 +166,27 @@ def test_leaving_a_responses_stream_stops_the_turn_too(cat, adapter, llm_log):
         assert entry["aborted_at"] is not None and entry["finished_at"] is None
     else:
         assert entry["finished_at"] is not None
+
+
+@pytest.mark.v1_only
+def test_on_v1_server_history_a_turn_whose_client_left_is_stored_whole(cat, settings, llm_log):
+    """v1 cannot stop the turn: it finishes unseen and, with server-side history, is kept like any finished turn."""
+    settings(v1_history="server")
+    user = f"leaver-{uuid.uuid4().hex[:6]}"
+    headers = {"Authorization": f"Bearer {KEY}", "user_id": user}
+    tag = uuid.uuid4().hex
+    body = {"model": "cheshire-cat", "messages": user_says(f"{tag} [[tokens:20]] [[delay:20]]"), "stream": True}
+    asyncio.run(_leave_once(cat.url, body, headers))
+    assert wait_for(lambda: any(tag in str(e["body"]["messages"]) and e["finished_at"] for e in llm_log()))
+
+    def stored() -> list:
+        history = httpx.get(cat.url + "/memory/conversation_history", headers=headers, timeout=30).json()["history"]
+        return [(m["who"], m["text"]) for m in history]
+
+    whole = "".join(f" t{i}" for i in range(20))
+    assert wait_for(lambda: stored() == [("Human", f"{tag} [[tokens:20]] [[delay:20]]"), ("AI", whole)], 10), stored()
+
+
+async def _leave_once(cat_url: str, body: dict, headers: dict) -> None:
+    async with httpx.AsyncClient(base_url=cat_url, timeout=30) as client:
+        await walk_away(client, body, headers)

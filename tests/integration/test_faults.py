@@ -151,12 +151,18 @@ def test_a_failed_turn_is_not_stored_as_an_answer_on_v2(http, settings):
     assert completed() == ["one", system.json()["choices"][0]["message"]["content"]]
 
 
+def episodic_points(c: httpx.Client) -> int:
+    collections = c.get("/memory/collections").json()["collections"]
+    return next(col["vectors_count"] for col in collections if col["name"] == "episodic")
+
+
 @pytest.mark.v1_only
 def test_a_failed_turn_leaves_v1_server_history_as_it_was(cat, settings):
     settings(v1_history="server")
     user = f"faulty-{uuid.uuid4().hex[:6]}"
     with httpx.Client(base_url=cat.url, timeout=60, headers={"Authorization": f"Bearer {KEY}", "user_id": user}) as c:
         assert c.post(CHAT, json={"model": "cheshire-cat", "messages": user_says("one")}).status_code == 200
+        episodic = episodic_points(c)
         with c.stream("POST", CHAT, json={"model": "cheshire-cat", "stream": True,
                                           "messages": user_says("broken [[tokens:9]] [[fail:after:4]]")}) as r:
             events = sse.parse(r.iter_lines())
@@ -165,6 +171,7 @@ def test_a_failed_turn_leaves_v1_server_history_as_it_was(cat, settings):
         assert failed.status_code == 502
         history = [(m["who"], m["text"]) for m in c.get("/memory/conversation_history").json()["history"]]
         assert history == [("Human", "one"), ("AI", "Echo: one")]
+        assert episodic_points(c) == episodic  # v1 stores the message in episodic memory only once its agent answered
         assert c.post(CHAT, json={"model": "cheshire-cat", "messages": user_says("two")}).status_code == 200
         history = [(m["who"], m["text"]) for m in c.get("/memory/conversation_history").json()["history"]]
         assert history == [("Human", "one"), ("AI", "Echo: one"), ("Human", "two"), ("AI", "Echo: two")]
