@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Dict, List, Tuple
 
 BRIDGE_CHAT = "/custom/v1/chat/completions"
 NATIVE_MESSAGE = "/agents/default/message"  # Cat v2
 NATIVE_V1_MESSAGE = "/message"
-V1_WS_USER = "bench-ws"  # the v1 websocket's user; /message runs as another, so no token goes to this socket
+V1_WS_USER = "bench-ws"  # the v1 websocket's users; /message runs as others, so no token goes to a socket
 V1_HTTP_USER = "bench-http"
 
 
@@ -60,7 +60,10 @@ class Endpoint:
     token_marker: str = ""  # in a streamed SSE data line: one content token
     end_marker: str = ""  # in the last SSE data line of a complete stream
     conversation: bool = True  # takes the whole conversation in one request
-    headers: Dict[str, str] = field(default_factory=dict)
+    user_header: str = ""  # a header naming the Cat user: every load client then runs as a user of its own
+
+    def headers(self, client: int = 0) -> Dict[str, str]:
+        return {self.user_header: f"{V1_HTTP_USER}-{client}"} if self.user_header else {}
 
 
 BRIDGE = Endpoint("bridge", BRIDGE_CHAT, bridge_body, lambda p: p["choices"][0]["message"]["content"],
@@ -80,5 +83,5 @@ V1 = {
     # turn before anything concurrent. An unpatched v1 corrupts its collection at ~16 concurrent turns.
     "native": Endpoint("Cat native (v1 /message and websocket)", NATIVE_V1_MESSAGE, native_v1_body,
                        lambda p: p["text"], "websocket tokens", stream="ws", conversation=False,
-                       headers={"user_id": V1_HTTP_USER}),
+                       user_header="user_id"),
 }

@@ -32,13 +32,13 @@ def _request(stack: Stack, client: httpx.Client, socket: Optional[ClientConnecti
         ws.drain(socket, text)  # type: ignore[arg-type]
     elif stream:
         with client.stream("POST", endpoint.path, json=endpoint.body(text, stream=True, messages=messages),
-                           headers=endpoint.headers) as response:
+                           headers=endpoint.headers()) as response:
             response.raise_for_status()
             for _ in response.iter_raw():
                 pass
     else:
         body = endpoint.body(text, messages=messages)
-        client.post(endpoint.path, json=body, headers=endpoint.headers).raise_for_status()
+        client.post(endpoint.path, json=body, headers=endpoint.headers()).raise_for_status()
 
 
 def _measure(stack: Stack, client: httpx.Client, socket: Optional[ClientConnection], repetitions: int, text: str,
@@ -69,7 +69,7 @@ def run(stack: Stack, repetitions: int) -> Dict[str, List[Dict[str, float]]]:
     out: Dict[str, List[Dict[str, float]]] = {"messages": [], "answer_tokens": []}
     wants_ws = any(e.stream == "ws" for e in stack.endpoints.values())
     with httpx.Client(base_url=stack.cat.url, headers=stack.headers, timeout=120) as client, \
-            (connect(stack.ws_url) if wants_ws else contextlib.nullcontext()) as socket:
+            (connect(stack.ws_url()) if wants_ws else contextlib.nullcontext()) as socket:
         for count in SIZES:
             for name in ("bridge", "native"):
                 if count == 1 or stack.endpoints[name].conversation:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from typing import Dict, List
 
 import httpx
@@ -28,14 +29,16 @@ def _stream_complete(endpoint: Endpoint, lines: List[str]) -> bool:
     return bool(lines) and endpoint.end_marker in lines[-1] and tokens == TOKENS
 
 
-async def _one(client: httpx.AsyncClient, endpoint: Endpoint, body: dict, stream: bool) -> str:
-    """'ok', 'error' or 'truncated'."""
+async def _one(client: httpx.AsyncClient, endpoint: Endpoint, body: dict, stream: bool, headers: dict) -> str:
+    """'ok', 'truncated', or what went wrong."""
     if not stream:
-        r = await client.post(endpoint.path, json=body, headers=endpoint.headers)
-        return "ok" if r.status_code == 200 and endpoint.answer(r.json()) == expected_tokens(TOKENS) else "error"
-    async with client.stream("POST", endpoint.path, json=body, headers=endpoint.headers) as r:
+        r = await client.post(endpoint.path, json=body, headers=headers)
         if r.status_code != 200:
-            return "error"
+            return f"HTTP {r.status_code}"
+        return "ok" if endpoint.answer(r.json()) == expected_tokens(TOKENS) else "wrong answer"
+    async with client.stream("POST", endpoint.path, json=body, headers=headers) as r:
+        if r.status_code != 200:
+            return f"HTTP {r.status_code}"
         lines = [line async for line in r.aiter_lines() if line.startswith("data: ")]
     return "ok" if _stream_complete(endpoint, lines) else "truncated"
 
@@ -46,12 +49,13 @@ async def _phase(stack: Stack, name: str, clients: int, seconds: float, stream: 
     body = endpoint.body(text, stream=stream)
     latencies: List[float] = []
     outcomes = {"ok": 0, "error": 0, "truncated": 0}
+    errors: Counter = Counter()  # what the errors were
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=stack.cat.url, headers=stack.headers, timeout=60, limits=limits) as client:
         deadline = time.monotonic() + seconds
 
-        async def worker() -> None:
-            socket = await connect(stack.ws_url) if stream and endpoint.stream == "ws" else None
+        async def worker(index: int) -> None:
+            socket = await connect(stack.ws_url(index)) if stream and endpoint.stream == "ws" else None
             try:
                 while time.monotonic() < deadline:
                     started = time.perf_counter()
@@ -60,8 +64,11 @@ async def _phase(stack: Stack, name: str, clients: int, seconds: float, stream: 
                             tokens, answered = await ws.stream(socket, text)
                             outcome = "ok" if answered and tokens == TOKENS else "truncated"
                         else:
-                            outcome = await _one(client, endpoint, body, stream)
-                    except (httpx.HTTPError, ValueError, KeyError, IndexError, OSError):
+                            outcome = await _one(client, endpoint, body, stream, endpoint.headers(index))
+                    except (httpx.HTTPError, ValueError, KeyError, IndexError, OSError) as exc:
+                        outcome = type(exc).__name__
+                    if outcome not in outcomes:
+                        errors[outcome] += 1
                         outcome = "error"
                     outcomes[outcome] += 1
                     latencies.append((time.perf_counter() - started) * 1000)
@@ -71,10 +78,11 @@ async def _phase(stack: Stack, name: str, clients: int, seconds: float, stream: 
 
         cat_cpu, own_cpu = cpu.process_seconds(stack.cat.process.pid), cpu.own_seconds()
         began = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(clients)))
+        await asyncio.gather(*(worker(i) for i in range(clients)))
         elapsed = time.perf_counter() - began
         cat_after = cpu.process_seconds(stack.cat.process.pid)
     return {"path": name, "clients": clients, "stream": stream, "seconds": elapsed, "outcomes": outcomes,
+            "errors": errors,
             "latencies": latencies, "cat_cpu": (cat_after or 0.0) - (cat_cpu or 0.0),
             "client_cpu": cpu.own_seconds() - own_cpu}
 
@@ -85,10 +93,12 @@ def _merge(parts: List[Dict[str, object]], peak_rss_mib: float) -> Dict[str, obj
     seconds = sum(p["seconds"] for p in parts)  # type: ignore[misc]
     latencies = [x for p in parts for x in p["latencies"]]  # type: ignore[attr-defined]
     requests = sum(outcomes.values())
+    errors = sum((Counter(p["errors"]) for p in parts), Counter())  # type: ignore[arg-type]
     cat_cpu = sum(p["cat_cpu"] for p in parts)  # type: ignore[misc]
     client_cpu = sum(p["client_cpu"] for p in parts)  # type: ignore[misc]
     return {"path": first["path"], "clients": first["clients"], "stream": first["stream"], "requests": requests,
-            "seconds": seconds, "rps": requests / seconds, **outcomes, "latency": summary(latencies),
+            "seconds": seconds, "rps": requests / seconds, **outcomes, "errors": dict(errors),
+            "latency": summary(latencies),
             "peak_rss_mib": peak_rss_mib,
             # CPU the Cat process spent per request, and the cores the Cat and this load generator kept busy
             "cat_cpu_ms": cat_cpu / max(requests, 1) * 1000, "cat_cores": cat_cpu / seconds,

@@ -21,7 +21,7 @@ def run(stack: Stack, repetitions: int, tokens: int = 20) -> Dict[str, dict]:
     with httpx.Client(base_url=stack.cat.url, headers=stack.headers, timeout=60) as client:
         def call(name: str) -> httpx.Response:
             endpoint = stack.endpoints[name]
-            response = client.post(endpoint.path, json=endpoint.body(text), headers=endpoint.headers)
+            response = client.post(endpoint.path, json=endpoint.body(text), headers=endpoint.headers())
             response.raise_for_status()
             return response
 

@@ -170,6 +170,9 @@ def section(version: str, number: int, params: Dict[str, Any], r: dict) -> List[
               "(same machine)."
               + (" Concurrent native v1 turns are safe here only because the bridge plugin serialises v1's embedded "
                  "Qdrant client for every caller in the process (unpatched, v1 corrupts it at ~16 concurrent turns)."
+                 " Each native client is a v1 user of its own (a `user_id` header, a websocket per user): v1 keeps one "
+                 "socket per user, and concurrent `/message` calls of one user share its working memory (measured: 5 "
+                 "wrong answers in 98 at 32 clients), which the bridge's private working memory per request avoids."
                  if version == "v1" else ""),
               "",
               "| mode | clients | path | requests | req/s | p50 ms | p99 ms | errors | truncated | peak RSS MiB | "
@@ -180,6 +183,11 @@ def section(version: str, number: int, params: Dict[str, Any], r: dict) -> List[
                      f"{row['rps']:.1f} | {_ms(row['latency']['p50'])} | {_ms(row['latency']['p99'])} | {row['error']} | "
                      f"{row['truncated']} | {row['peak_rss_mib']:.0f} | {row['cat_cpu_ms']:.2f} | {row['cat_cores']:.2f} | "
                      f"{row['client_cores']:.2f} |")
+    failed = [row for row in load if row.get("errors")]
+    if failed:
+        lines += ["", "What the errors were: " + "; ".join(
+            f"{row['path']} {'stream' if row['stream'] else 'json'} at {row['clients']} clients: "
+            + ", ".join(f"{kind} ×{n}" for kind, n in sorted(row["errors"].items())) for row in failed) + "."]
     lines += ["", "| mode | clients | req/s bridge / native | p50 bridge / native | Cat CPU per request bridge / native |",
               "| --- | --- | --- | --- | --- |"]
     for stream in (False, True):

@@ -28,10 +28,10 @@ class Stack:
     def headers(self) -> dict:
         return {"Authorization": f"Bearer {KEY}"}
 
-    @property
-    def ws_url(self) -> str:
-        """The Cat v1's websocket for the native stream (no token: v1 lets it in without CCAT_API_KEY_WS)."""
-        return f"ws://127.0.0.1:{self.cat.port}/ws/{V1_WS_USER}"
+    def ws_url(self, client: int = 0) -> str:
+        """The Cat v1's websocket for the native stream, one user per client: v1 keeps one socket per user.
+        No token: v1 lets it in without CCAT_API_KEY_WS."""
+        return f"ws://127.0.0.1:{self.cat.port}/ws/{V1_WS_USER}-{client}"
 
     def check_alive(self) -> None:
         """Fail loudly if the LLM or the Cat is gone: numbers measured against a dead server mean nothing."""

@@ -23,7 +23,7 @@ def _first_token_sse(client: httpx.Client, endpoint: Endpoint, text: str) -> Dic
     first_byte = first_token = None
     seen = b""
     body = endpoint.body(text, stream=True)
-    with client.stream("POST", endpoint.path, json=body, headers=endpoint.headers) as response:
+    with client.stream("POST", endpoint.path, json=body, headers=endpoint.headers()) as response:
         response.raise_for_status()
         for chunk in response.iter_raw():  # read the whole answer, as a client would
             if not chunk:
@@ -46,7 +46,7 @@ def run(stack: Stack, repetitions: int, delay_ms: int = 20, tokens: int = 20, wa
     httpx.delete(stack.llm.url + "/_requests").raise_for_status()
     wants_ws = any(e.stream == "ws" for e in stack.endpoints.values())
     with httpx.Client(base_url=stack.cat.url, headers=stack.headers, timeout=60) as client, \
-            (connect(stack.ws_url) if wants_ws else contextlib.nullcontext()) as socket:
+            (connect(stack.ws_url()) if wants_ws else contextlib.nullcontext()) as socket:
         for i in range(repetitions + warmup):
             for name in (("bridge", "native") if i % 2 == 0 else ("native", "bridge")):
                 endpoint = stack.endpoints[name]
