@@ -7,15 +7,14 @@ no conversation (the Cat v1's) is measured for answer length only.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from typing import Dict, List, Optional
 
 import httpx
-from websockets.sync.client import ClientConnection, connect
+from websockets.sync.client import ClientConnection
 
-from . import ws
+from .ask import ask
 from .memory import PeakRSS
 from .stack import Stack
 from .stats import summary
@@ -23,22 +22,6 @@ from .stats import summary
 SIZES = (1, 10, 100)
 ANSWER_SIZES = (10, 100, 1000)
 LINEAR = 1.10  # slopes up to this count as linear: two noisy medians on a shared machine, not a trend
-
-
-def _request(stack: Stack, client: httpx.Client, socket: Optional[ClientConnection], name: str, text: str,
-             stream: bool, messages: int) -> None:
-    endpoint = stack.endpoints[name]
-    if stream and endpoint.stream == "ws":
-        ws.drain(socket, text)  # type: ignore[arg-type]
-    elif stream:
-        with client.stream("POST", endpoint.path, json=endpoint.body(text, stream=True, messages=messages),
-                           headers=endpoint.headers()) as response:
-            response.raise_for_status()
-            for _ in response.iter_raw():
-                pass
-    else:
-        body = endpoint.body(text, messages=messages)
-        client.post(endpoint.path, json=body, headers=endpoint.headers()).raise_for_status()
 
 
 def _measure(stack: Stack, client: httpx.Client, socket: Optional[ClientConnection], repetitions: int, text: str,
@@ -49,7 +32,7 @@ def _measure(stack: Stack, client: httpx.Client, socket: Optional[ClientConnecti
         for i in range(repetitions):
             for name in (names if i % 2 == 0 else names[::-1]):
                 started = time.perf_counter()
-                _request(stack, client, socket, name, text, stream, messages)
+                ask(client, socket, stack.endpoints[name], text, stream, messages)
                 samples[name].append((time.perf_counter() - started) * 1000)
     bridge = summary(samples["bridge"])
     native = summary(samples["native"]) if "native" in samples else {"p50": None, "p99": None}
@@ -67,13 +50,11 @@ def slope(rows: List[Dict[str, float]], key: str = "p50") -> Optional[float]:
 
 def run(stack: Stack, repetitions: int) -> Dict[str, List[Dict[str, float]]]:
     out: Dict[str, List[Dict[str, float]]] = {"messages": [], "answer_tokens": []}
-    wants_ws = any(e.stream == "ws" for e in stack.endpoints.values())
-    with httpx.Client(base_url=stack.cat.url, headers=stack.headers, timeout=120) as client, \
-            (connect(stack.ws_url()) if wants_ws else contextlib.nullcontext()) as socket:
+    with httpx.Client(base_url=stack.cat.url, headers=stack.headers, timeout=120) as client, stack.socket() as socket:
         for count in SIZES:
             for name in ("bridge", "native"):
                 if count == 1 or stack.endpoints[name].conversation:
-                    _request(stack, client, socket, name, "warm up", False, count)
+                    ask(client, socket, stack.endpoints[name], "warm up", messages=count)
             row = {"size": count, **_measure(stack, client, socket, repetitions, "[[tokens:20]]", messages=count)}
             out["messages"].append(row)
             native = f"{row['native_p50']:.1f} ms" if row["native_p50"] is not None else "n/a"

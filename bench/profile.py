@@ -10,6 +10,7 @@ finding what to fix before guessing; the benchmark itself never runs it.
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import subprocess
 import sys
@@ -21,29 +22,23 @@ from typing import Dict, Tuple
 
 import httpx
 
+from .ask import ask
 from .bodies import V2
-from .stack import start_stack
-
-PATHS = {name: (e.path, e.body) for name, e in V2.items()}
+from .stack import Stack, start_stack
 
 
-def _drive(url: str, headers: dict, name: str, text: str, stream: bool, stop: threading.Event) -> int:
-    path, body = PATHS[name]
+def _drive(stack: Stack, name: str, text: str, stream: bool, stop: threading.Event) -> int:
     count = 0
-    with httpx.Client(base_url=url, headers=headers, timeout=60) as client:
+    with httpx.Client(base_url=stack.cat.url, headers=stack.headers, timeout=60) as client:
         while not stop.is_set():
-            if stream:
-                with client.stream("POST", path, json=body(text, stream=True)) as response:
-                    for _ in response.iter_raw():
-                        pass
-            else:
-                client.post(path, json=body(text)).raise_for_status()
+            ask(client, None, V2[name], text, stream)
             count += 1
     return count
 
 
-def summarize(collapsed: Path, top: int = 25) -> Tuple[int, Dict[str, Counter]]:
-    """Samples per function: `inclusive` (anywhere on the stack, once per sample) and `own` (leaf)."""
+def summarize(collapsed: Path) -> Tuple[int, Dict[str, Counter]]:
+    """Samples per function (line numbers dropped): `inclusive` (anywhere on the stack, once per sample) and
+    `own` (leaf)."""
     inclusive: Counter = Counter()
     own: Counter = Counter()
     total = 0
@@ -53,7 +48,7 @@ def summarize(collapsed: Path, top: int = 25) -> Tuple[int, Dict[str, Counter]]:
             continue
         n = int(weight)
         total += n
-        frames = stack.split(";")
+        frames = [re.sub(r":\d+\)$", ")", frame) for frame in stack.split(";")]
         for frame in set(frames):
             inclusive[frame] += n
         own[frames[-1]] += n
@@ -62,7 +57,7 @@ def summarize(collapsed: Path, top: int = 25) -> Tuple[int, Dict[str, Counter]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--path", choices=sorted(PATHS), default="bridge")
+    parser.add_argument("--path", choices=sorted(V2), default="bridge")
     parser.add_argument("--stream", action="store_true")
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--tokens", type=int, default=20)
@@ -70,16 +65,16 @@ def main() -> None:
     parser.add_argument("--filter", default="", help="only print frames containing this text (e.g. cat_openai_bridge)")
     args = parser.parse_args()
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
-    out = Path(__file__).resolve().parent / "results" / f"profile-{args.path}{'-stream' if args.stream else ''}-{args.clients}.txt"
+    name = f"profile-{args.path}{'-stream' if args.stream else ''}-{args.clients}.txt"
+    out = Path(__file__).resolve().parent / "results" / name
     out.parent.mkdir(parents=True, exist_ok=True)
     stack = start_stack()
     stop = threading.Event()
     counts: list = []
     try:
         text = f"[[tokens:{args.tokens}]]"
-        drivers = [threading.Thread(target=lambda: counts.append(
-            _drive(stack.cat.url, stack.headers, args.path, text, args.stream, stop)), daemon=True)
-            for _ in range(args.clients)]
+        drivers = [threading.Thread(target=lambda: counts.append(_drive(stack, args.path, text, args.stream, stop)),
+                                    daemon=True) for _ in range(args.clients)]
         for driver in drivers:
             driver.start()
         time.sleep(1.0)  # warm-up outside the profile

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict
+from typing import ContextManager, Dict, Optional
+
+from websockets.sync.client import ClientConnection, connect
 
 from testkit import cat_v1
 from testkit.cat_v2 import put_bridge_settings, start_cat, use_llm
@@ -32,6 +35,10 @@ class Stack:
         """The Cat v1's websocket for the native stream, one user per client: v1 keeps one socket per user.
         No token: v1 lets it in without CCAT_API_KEY_WS."""
         return f"ws://127.0.0.1:{self.cat.port}/ws/{V1_WS_USER}-{client}"
+
+    def socket(self) -> ContextManager[Optional[ClientConnection]]:
+        """An open websocket when the native stream is v1's (one per scenario, as its chat keeps one), else None."""
+        return connect(self.ws_url()) if self.endpoints["native"].stream == "ws" else contextlib.nullcontext()
 
     def check_alive(self) -> None:
         """Fail loudly if the LLM or the Cat is gone: numbers measured against a dead server mean nothing."""

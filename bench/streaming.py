@@ -3,13 +3,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import time
 import uuid
 from typing import Dict, List, Optional
 
 import httpx
-from websockets.sync.client import connect
 
 from . import ws
 from .bodies import Endpoint
@@ -44,9 +42,7 @@ def _first_token_sse(client: httpx.Client, endpoint: Endpoint, text: str) -> Dic
 def run(stack: Stack, repetitions: int, delay_ms: int = 20, tokens: int = 20, warmup: int = 3) -> Dict[str, dict]:
     rows: Dict[str, List[Dict[str, float]]] = {"bridge": [], "native": []}
     httpx.delete(stack.llm.url + "/_requests").raise_for_status()
-    wants_ws = any(e.stream == "ws" for e in stack.endpoints.values())
-    with httpx.Client(base_url=stack.cat.url, headers=stack.headers, timeout=60) as client, \
-            (connect(stack.ws_url()) if wants_ws else contextlib.nullcontext()) as socket:
+    with httpx.Client(base_url=stack.cat.url, headers=stack.headers, timeout=60) as client, stack.socket() as socket:
         for i in range(repetitions + warmup):
             for name in (("bridge", "native") if i % 2 == 0 else ("native", "bridge")):
                 endpoint = stack.endpoints[name]
@@ -77,6 +73,7 @@ def run(stack: Stack, repetitions: int, delay_ms: int = 20, tokens: int = 20, wa
         }
     result["first_token_gap_ms"] = result["bridge"]["ttft"]["p50"] - result["native"]["ttft"]["p50"]
     # each bridge stream minus the native one of the same round: drift on a shared machine cancels out
-    result["paired_gap"] = summary([b["ttft_ms"] - n["ttft_ms"] for b, n in zip(rows["bridge"], rows["native"], strict=True)])
+    pairs = zip(rows["bridge"], rows["native"], strict=True)
+    result["paired_gap"] = summary([b["ttft_ms"] - n["ttft_ms"] for b, n in pairs])
     result["after_llm_gap_ms"] = result["bridge"]["after_llm_token"]["p50"] - result["native"]["after_llm_token"]["p50"]
     return result
