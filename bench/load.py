@@ -14,6 +14,7 @@ from typing import Dict, List
 
 import httpx
 from websockets.asyncio.client import connect
+from websockets.exceptions import WebSocketException
 
 from . import cpu, ws
 from .bodies import Endpoint, expected_tokens
@@ -65,7 +66,7 @@ async def _phase(stack: Stack, name: str, clients: int, seconds: float, stream: 
                             outcome = "ok" if answered and tokens == TOKENS else "truncated"
                         else:
                             outcome = await _one(client, endpoint, body, stream, endpoint.headers(index))
-                    except (httpx.HTTPError, ValueError, KeyError, IndexError, OSError) as exc:
+                    except (httpx.HTTPError, WebSocketException, ValueError, KeyError, IndexError, OSError) as exc:
                         outcome = type(exc).__name__
                     if outcome not in outcomes:
                         errors[outcome] += 1
@@ -82,8 +83,7 @@ async def _phase(stack: Stack, name: str, clients: int, seconds: float, stream: 
         elapsed = time.perf_counter() - began
         cat_after = cpu.process_seconds(stack.cat.process.pid)
     return {"path": name, "clients": clients, "stream": stream, "seconds": elapsed, "outcomes": outcomes,
-            "errors": errors,
-            "latencies": latencies, "cat_cpu": (cat_after or 0.0) - (cat_cpu or 0.0),
+            "errors": errors, "latencies": latencies, "cat_cpu": (cat_after or 0.0) - (cat_cpu or 0.0),
             "client_cpu": cpu.own_seconds() - own_cpu}
 
 
