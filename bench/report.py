@@ -69,16 +69,16 @@ def header(params: Dict[str, Any], meta: Dict[str, Any], results: Dict[str, dict
 
     v1 = f"Cat v1 {meta['v1_version']}" if "v1_version" in meta else "Cat v1 skipped"
     cats = f"cheshire-cat-ai {metadata.version('cheshire-cat-ai')} (v2), {v1}"
-    busy = meta["load_start"] > 0.5 or meta["load_end"] > 0.5
+    busy = meta["load_start"] > 0.5  # at the end, the load average counts the benchmark's own Cat, LLM and clients
     return [
         "# Benchmark: the bridge vs the Cat's native endpoints",
         "",
         f"- date: {meta['date']}; whole run {meta['seconds']:.0f} s "
         f"(`./scripts/bench.sh{' --quick' if params['v2']['quick'] else ''}`)",
         f"- machine: {_cpu()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}; "
-        f"1-min load average {meta['load_start']:.2f} at start, {meta['load_end']:.2f} at end"
-        + (" (the machine was shared with other work: absolute figures are noisy, the side-by-side ratios less so)"
-           if busy else ""),
+        f"1-min load average {meta['load_start']:.2f} before the run, {meta['load_end']:.2f} at its end (its own load "
+        "included)" + (": the machine was shared with other work, so absolute figures are noisy, the side-by-side "
+                       "ratios less so" if busy else ""),
         f"- Python {platform.python_version()}, {cats}, cat_openai_bridge {PLUGIN_VERSION} (git {meta['git']}), "
         f"httpx {metadata.version('httpx')}",
         "- LLM: testkit's scripted OpenAI-compatible server on loopback, reached through the Cat's own OpenAI-compatible "
