@@ -1,19 +1,11 @@
-"""Which Cat is running, and the one `Bridge` built for it."""
+"""The one `Bridge`, built for the running Cat on first use."""
 
 from __future__ import annotations
 
-import importlib.util
 from functools import lru_cache
 
+from .cat_version import running_v2
 from .core.bridge import Bridge
-
-
-def running_v2() -> bool:
-    """v2 has the ambient context package; v1 (1.8 - 1.9) does not."""
-    try:
-        return importlib.util.find_spec("cat.ambient") is not None
-    except (ImportError, ValueError):
-        return False
 
 
 @lru_cache(maxsize=1)

@@ -6,7 +6,7 @@ conversation passes through untouched. Defined only when a v1 Cat imports this.
 
 from __future__ import annotations
 
-from .runtime import running_v2
+from .cat_version import running_v2
 
 if not running_v2():
     from cat.mad_hatter.decorators import hook

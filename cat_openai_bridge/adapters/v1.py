@@ -24,9 +24,8 @@ from typing import Any, AsyncIterator, Callable, Dict, List, Optional, Tuple
 
 from starlette.requests import Request
 
-from ..core import tokens
-from ..core.errors import BridgeError
-from ..core.port import CatFailure, CatTurn, Identity, ModelCard, TextDelta, TurnEvent, TurnResult
+from ..core.engine import tokens
+from ..core.port import Access, CatFailure, CatTurn, Forbidden, Identity, ModelCard, TextDelta, TurnEvent, TurnResult
 from ..core.settings import BridgeSettings
 from .v1_qdrant import serialize_embedded_qdrant
 
@@ -34,13 +33,12 @@ PLUGIN_ID = __name__.split(".")[2] if __name__.startswith("cat.plugins.") else "
 MAIN = "main"  # the adapter's name for the Cat's one agent
 
 
-def _permission_for(path: str) -> Tuple[str, str]:
-    """The v1 permission each route needs, as the Cat's own routes ask them."""
-    if path.endswith("/models") or "/models/" in path:
-        return "LLM", "READ"
-    if path.endswith("/embeddings"):
-        return "EMBEDDER", "READ"
-    return "CONVERSATION", "WRITE"
+# The v1 permission each kind of route needs, as the Cat's own routes ask them.
+PERMISSIONS: Dict[Access, Tuple[str, str]] = {
+    Access.MODELS: ("LLM", "READ"),
+    Access.CHAT: ("CONVERSATION", "WRITE"),
+    Access.EMBEDDINGS: ("EMBEDDER", "READ"),
+}
 
 
 class _TurnPipe:
@@ -115,11 +113,11 @@ class V1Cat:
                 return metadata.version(name)
         return "1.x"
 
-    async def identify(self, request: Request) -> Optional[Identity]:
+    async def identify(self, request: Request, access: Access) -> Optional[Identity]:
         from cat.auth.connection import HTTPAuth
         from cat.auth.permissions import AuthPermission, AuthResource
 
-        resource_name, permission_name = _permission_for(request.url.path)
+        resource_name, permission_name = PERMISSIONS[access]
         resource, permission = AuthResource[resource_name], AuthPermission[permission_name]
         user_id, credential = HTTPAuth(resource, permission).extract_credentials(request)
         ccat = request.app.state.ccat
@@ -131,9 +129,8 @@ class V1Cat:
                 master = bool(key) and credential == key
                 return Identity(user.name, user.name, master, master)
         if _cat_user_of(credential):  # a real user, only not allowed here: say so, as v1's own routes do (403)
-            raise BridgeError(403, f"This Cat user lacks the {resource_name} {permission_name} permission this route "
-                              "needs (v1 user permissions, PUT /users/{id}).", "invalid_request_error", None,
-                              "insufficient_permissions")
+            raise Forbidden(f"This Cat user lacks the {resource_name} {permission_name} permission this route "
+                            "needs (v1 user permissions, PUT /users/{id}).")
         return None
 
     def _remember(self, user: Any) -> None:

@@ -19,11 +19,10 @@ from typing import Any, AsyncIterator, List, Optional, Tuple
 
 from starlette.requests import Request
 
-from ..core import tokens
-from ..core.conversation import ImagePart, TextPart, Turn
-from ..core.tools import ClientTool, ToolCall
-from ..core.port import CatFailure, CatTurn, Identity, ModelCard, TextDelta, TurnEvent, TurnResult
-from ..core.settings import BridgeSettings, SettingsCache
+from ..core.engine import tokens
+from ..core.engine.conversation import ClientTool, ImagePart, TextPart, ToolCall, Turn
+from ..core.port import Access, CatFailure, CatTurn, Identity, ModelCard, TextDelta, TurnEvent, TurnResult
+from ..core.settings import BridgeSettings
 
 DEFAULT_AGENT = "default"
 
@@ -158,7 +157,8 @@ class V2Cat:
     def cat_version(self) -> str:
         return metadata.version("cheshire-cat-ai")
 
-    async def identify(self, request: Request) -> Optional[Identity]:
+    async def identify(self, request: Request, access: Access) -> Optional[Identity]:
+        """The Cat authenticated the request before our route ran; v2 routes need no more than a user."""
         from cat import config
         from cat.ambient.context_vars import ctx
 
@@ -175,13 +175,10 @@ class V2Cat:
         """v2 user ids are UUIDs: a label maps to the same user every time, and never to the admin."""
         return Identity(str(uuid.uuid5(uuid.NAMESPACE_URL, f"cat-openai-bridge:user:{label}")), label, delegated=True)
 
-    def __init__(self) -> None:
-        self.settings_cache = SettingsCache()
-
     async def load_settings(self) -> BridgeSettings:
-        from ..cat_settings import OpenAIBridgeSettings
+        from ..settings_service import OpenAIBridgeSettings
 
-        return await self.settings_cache.get(OpenAIBridgeSettings.load_settings)
+        return await OpenAIBridgeSettings.cached_settings()
 
     async def llm_configured(self) -> bool:
         from cat.ambient.runtime import ccat

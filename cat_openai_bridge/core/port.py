@@ -3,22 +3,48 @@
 An adapter implements `CatPort`; the core never imports `cat`. A turn is an
 async stream of `TextDelta`s ending with exactly one `TurnResult`; a Cat that
 fails raises `CatFailure` and the client gets an error, never a stand-in text.
+Adapters speak in the exceptions below, never in HTTP: the core's error
+mapper (engine/errors.py) decides what the client sees.
 """
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from typing import AsyncIterator, List, Optional, Protocol, Tuple, Union
 
 from starlette.requests import Request
 
-from .conversation import Conversation
-from .tools import ClientTool, ToolCall
+from .engine.conversation import ClientTool, Conversation, ToolCall
 from .settings import BridgeSettings
 
 
 class CatFailure(Exception):
     """The Cat's pipeline (or its LLM) failed to produce an answer."""
+
+
+class CatTimeout(Exception):
+    """The Cat did not finish a turn (or an embedding call) within the request's time."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"no answer within {seconds:g} s")
+        self.seconds = seconds
+
+
+class Forbidden(Exception):
+    """A real Cat user whose permissions do not cover what the route does; the message names what is missing."""
+
+
+class Unsupported(Exception):
+    """This Cat version cannot do what the route asks (e.g. no embedder API)."""
+
+
+class Access(enum.Enum):
+    """What a route does, so an adapter can ask its Cat for the matching permission."""
+
+    MODELS = "models"  # list the Cat's models (v1: LLM READ)
+    CHAT = "chat"  # run a conversation turn (v1: CONVERSATION WRITE)
+    EMBEDDINGS = "embeddings"  # use the Cat's embedder (v1: EMBEDDER READ)
 
 
 @dataclass(frozen=True)
@@ -78,7 +104,9 @@ class CatPort(Protocol):
 
     def cat_version(self) -> str: ...
 
-    async def identify(self, request: Request) -> Optional[Identity]: ...
+    async def identify(self, request: Request, access: Access) -> Optional[Identity]:
+        """The caller, None for missing or bad credentials; raises Forbidden for a user lacking `access`."""
+        ...
 
     def act_as(self, caller: Identity, label: str) -> Identity:
         """The Cat user a master-key caller's `label` names (only ever called for master-key callers)."""

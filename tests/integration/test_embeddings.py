@@ -8,7 +8,7 @@ import struct
 
 import pytest
 
-from cat_openai_bridge.core import tokens
+from cat_openai_bridge.core.engine import tokens
 from testkit.cat_v2 import use_llm
 
 from .conftest import KEY

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cat_openai_bridge.core import tokens
+from cat_openai_bridge.core.engine import tokens
 
 
 @pytest.fixture

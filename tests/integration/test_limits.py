@@ -8,7 +8,7 @@ import httpx
 import openai
 import pytest
 
-from cat_openai_bridge.core import tokens
+from cat_openai_bridge.core.engine import tokens
 
 from .conftest import cat_jwt, user_says
 

@@ -10,7 +10,7 @@ from typing import get_args
 
 from openai.types.responses import Response, ResponseStreamEvent
 
-from cat_openai_bridge.core import tokens
+from cat_openai_bridge.core.engine import tokens
 
 # openai-python's class for every stream event type, e.g. "response.output_text.delta" -> ResponseTextDeltaEvent
 EVENT_TYPES = {get_args(cls.model_fields["type"].annotation)[0]: cls for cls in get_args(get_args(ResponseStreamEvent)[0])}

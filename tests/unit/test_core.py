@@ -9,14 +9,17 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from cat_openai_bridge.core import sse, tokens
-from cat_openai_bridge.core.completions import CompletionIds, Usage, chunk, completion, usage_chunk
-from cat_openai_bridge.core.conversation import ImagePart, TextPart, Turn, build_conversation
-from cat_openai_bridge.core.errors import BridgeError
-from cat_openai_bridge.core.limits import duration
-from cat_openai_bridge.core.requests import ChatCompletionRequest, parse_body
+from cat_openai_bridge.core.chat_completion.messages import build_conversation
+from cat_openai_bridge.core.chat_completion.protocol import ChatCompletionRequest, ChoiceDelta
+from cat_openai_bridge.core.chat_completion.serving import CompletionIds, completion, completion_usage
+from cat_openai_bridge.core.engine import sse, tokens
+from cat_openai_bridge.core.engine.answer import Answer, Usage
+from cat_openai_bridge.core.engine.conversation import ImagePart, TextPart, Turn
+from cat_openai_bridge.core.engine.cutting import AnswerCutter, reconcile
+from cat_openai_bridge.core.engine.parsing import parse_body
+from cat_openai_bridge.core.engine.errors import BridgeError
+from cat_openai_bridge.core.engine.limits import duration
 from cat_openai_bridge.core.settings import BridgeSettings
-from cat_openai_bridge.core.shaping import AnswerCutter, reconcile
 from cat_openai_bridge.core.version import PLUGIN_VERSION
 
 PLUGIN = Path(__file__).resolve().parents[2] / "cat_openai_bridge"
@@ -34,7 +37,7 @@ def error(raw: bytes) -> dict:
 
 
 def test_core_never_imports_cat():
-    for path in (PLUGIN / "core").glob("*.py"):
+    for path in (PLUGIN / "core").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
                 [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
@@ -143,17 +146,18 @@ def test_count_chat_follows_openais_accounting():
 
 def test_completion_and_chunks_exact():
     ids = CompletionIds("cheshire-cat", id="chatcmpl-1", created=7)
-    assert completion(ids, "hi", "stop", Usage(3, 1)) == {
+    assert completion(ids, Answer("hi", "stop", Usage(3, 1))).as_dict() == {
         "id": "chatcmpl-1", "object": "chat.completion", "created": 7, "model": "cheshire-cat",
         "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi", "refusal": None},
                      "logprobs": None, "finish_reason": "stop"}],
         "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}, "system_fingerprint": None}
-    assert chunk(ids, {"content": "x"}, with_usage_field=True) == {
+    assert ids.chunk(ChoiceDelta(content="x"), with_usage=True).as_dict() == {
         "id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 7, "model": "cheshire-cat",
         "system_fingerprint": None, "choices": [{"index": 0, "delta": {"content": "x"}, "logprobs": None,
                                                  "finish_reason": None}], "usage": None}
-    assert usage_chunk(ids, Usage(1, 2))["choices"] == []
-    assert sse.event({"a": "é"}) == 'data: {"a":"é"}\n\n'.encode()
+    assert ids.chunk(None, usage=completion_usage(Usage(1, 2))).as_dict()["choices"] == []
+    assert sse.event(ids.chunk(ChoiceDelta(content="é"))).startswith('data: {"id":"chatcmpl-1"'.encode())
+    assert 'é'.encode() in sse.event(ids.chunk(ChoiceDelta(content="é")))
     assert sse.DONE == b"data: [DONE]\n\n"
 
 

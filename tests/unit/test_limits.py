@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
-from cat_openai_bridge.core.errors import BridgeError
-from cat_openai_bridge.core.limits import Limiter, MemoryStore, Quota
-from cat_openai_bridge.core.resp import RedisAddress, encode
+from cat_openai_bridge.core.engine.errors import BridgeError
+from cat_openai_bridge.core.engine.limits import Limiter, MemoryStore, Quota
+from cat_openai_bridge.core.engine.redis_client import RedisAddress, encode
 from testkit.processes import free_port
 
 
@@ -132,7 +132,7 @@ def test_resp_encoding_and_url_parsing():
 
 
 def test_idempotency_replays_waits_and_forgets_stale_claims():
-    from cat_openai_bridge.core.idempotency import Replays, Stored
+    from cat_openai_bridge.core.engine.idempotency import Replays, Stored
 
     clock = Clock()
     replays = Replays(clock)

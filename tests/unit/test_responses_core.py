@@ -6,11 +6,13 @@ import json
 
 import pytest
 
-from cat_openai_bridge.core.errors import BridgeError
-from cat_openai_bridge.core.requests import parse_body
-from cat_openai_bridge.core.responses import ResponseIds, ResponsesRequest, messages_of, response_object
-from cat_openai_bridge.core.responses_tools import function_tools
-from cat_openai_bridge.core.tools import ToolCall
+from cat_openai_bridge.core.engine.errors import BridgeError
+from cat_openai_bridge.core.engine.answer import Answer, Usage
+from cat_openai_bridge.core.engine.conversation import ToolCall
+from cat_openai_bridge.core.engine.parsing import parse_body
+from cat_openai_bridge.core.responses.input_items import function_tools, messages_of
+from cat_openai_bridge.core.responses.protocol import ResponsesRequest
+from cat_openai_bridge.core.responses.serving import ResponseIds, response_object
 
 
 def body(**fields) -> ResponsesRequest:
@@ -27,28 +29,36 @@ def test_calls_join_the_assistant_text_and_outputs_become_tool_messages():
         {"type": "function_call_output", "call_id": "c2", "output": [{"type": "input_text", "text": "noon"}]},
     ]))
     assert [m.role for m in messages] == ["system", "user", "assistant", "tool", "tool"]
-    assert [c["id"] for c in messages[2].tool_calls] == ["c1", "c2"]
+    assert [c.id for c in messages[2].tool_calls] == ["c1", "c2"]
     assert (messages[3].tool_call_id, messages[3].content, messages[4].content) == ("c1", "sunny", "noon")
 
 
+def tools_of(tools, choice, allowed):
+    fields = {"model": "m", "input": "x", "tools": tools, **({"tool_choice": choice} if choice is not None else {})}
+    return function_tools(parse_body(ResponsesRequest, json.dumps(fields).encode(), {"client_tools": allowed}))
+
+
 def test_flat_function_tools_and_their_errors():
-    [tool] = function_tools([{"type": "function", "name": "w", "parameters": {"type": "object"}, "strict": True}],
-                            None, allowed=True)
+    [tool] = tools_of([{"type": "function", "name": "w", "parameters": {"type": "object"}, "strict": True}], None, True)
     assert (tool.name, tool.parameters) == ("w", {"type": "object"})
-    assert function_tools([{"type": "function", "name": "w"}], "none", allowed=True) == []
+    assert tools_of([{"type": "function", "name": "w"}], "none", True) == ()
     for tools, choice, allowed, param in [([{"type": "web_search"}], None, True, "tools.[0].type"),
-                                          ([{"type": "function", "name": "w"}], {"type": "function"}, True, "tool_choice"),
+                                          ([{"type": "function", "name": "w"}], {"type": "function", "name": "w"},
+                                           True, "tool_choice"),
                                           ([{"type": "function", "name": "w"}], None, False, "tools")]:
         with pytest.raises(BridgeError) as info:
-            function_tools(tools, choice, allowed)
+            tools_of(tools, choice, allowed)
         assert (info.value.status, info.value.param) == (400, param)
 
 
 def test_a_call_only_answer_has_no_empty_message():
     ids = ResponseIds("m")
     call = ToolCall("call_1", "w", '{"city": "Rome"}')
-    out = response_object(ids, body(input="x"), "completed", "", calls=[call])["output"]
+    def answer(text):
+        return Answer(text, "tool_calls", Usage(1, 1), (call,))
+
+    out = response_object(ids, body(input="x"), "completed", answer("")).as_dict()["output"]
     assert out == [{"type": "function_call", "id": ids.call_item_id(0), "call_id": "call_1", "name": "w",
                     "arguments": '{"city": "Rome"}', "status": "completed"}]
-    assert [o["type"] for o in response_object(ids, body(input="x"), "completed", "hi", calls=[call])["output"]] == [
+    assert [o.type for o in response_object(ids, body(input="x"), "completed", answer("hi")).output] == [
         "message", "function_call"]

@@ -62,10 +62,19 @@ def decode(token_ids: List[int]) -> str:
         raise invalid_request("'input' holds token ids outside the cl100k vocabulary.", "input", "invalid_value") from None
 
 
-@lru_cache(maxsize=4096)
+CACHED_TEXT_CHARS = 16_384  # longer texts are counted, not kept: the cache must not pin large bodies
+
+
 def count_text(text: str) -> int:
-    """Cached: system prompts and earlier messages come back on every turn of a chat."""
-    return len(encode(text)) if text else 0
+    if not text:
+        return 0
+    return _count_cached(text) if len(text) <= CACHED_TEXT_CHARS else len(encode(text))
+
+
+@lru_cache(maxsize=4096)
+def _count_cached(text: str) -> int:
+    """System prompts and earlier messages come back on every turn of a chat."""
+    return len(encode(text))
 
 
 def count_chat(messages: Iterable[Tuple[str, str]]) -> int:

@@ -18,11 +18,12 @@ import math
 import threading
 import time
 import uuid
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional, Protocol, Tuple
+from typing import AsyncIterator, Callable, Dict, List, Optional, Protocol, Tuple
 
-from .errors import BridgeError
-from .resp import RedisClient, RedisReplyError, RedisUnavailable, Script
+from .errors import BridgeError, limiter_unavailable, rate_limited
+from .redis_client import RedisClient, RedisReplyError, RedisUnavailable, Script
 
 BACKEND_ERRORS = (RedisUnavailable, RedisReplyError, ValueError, IndexError)
 
@@ -84,7 +85,7 @@ class Verdict:
                 f"Please try again in {self.retry_after:.1f}s."
             )
             kind = unit
-        return BridgeError(429, message, kind, None, "rate_limit_exceeded", self.headers())
+        return rate_limited(message, kind, self.headers())
 
 
 def duration(seconds: float) -> str:
@@ -268,7 +269,11 @@ class RedisStore:
 
 
 class Lease:
-    """An admitted request: settle it once with the tokens it really used."""
+    """An admitted request: settled once, with the tokens it really used, however the request ends.
+
+    The pipeline holds it around a JSON answer (`held`); a stream takes it over
+    (`guard`) and settles it when its body ends, disconnects included.
+    """
 
     def __init__(self, store: Optional[Store], key: str, quota: Quota, reserved: int, lease: str,
                  on_error: Callable[[Exception], None]) -> None:
@@ -278,6 +283,37 @@ class Lease:
         self._reserved = reserved
         self._lease = lease
         self._on_error = on_error
+        self.used = 0  # total tokens, as the answer reports them; 0 when it failed
+        self._streaming = False
+
+    @classmethod
+    def free(cls) -> "Lease":
+        """The lease of a request no limit applies to: settling it does nothing."""
+        return cls(None, "", Quota(), 0, "", lambda exc: None)
+
+    def report(self, total_tokens: int) -> None:
+        self.used = total_tokens
+
+    @asynccontextmanager
+    async def held(self) -> AsyncIterator["Lease"]:
+        try:
+            yield self
+        finally:
+            if not self._streaming:
+                await self.settle(self.used)
+
+    def guard(self, events: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        """The stream body that now owns the lease (taken over now, before the body first runs)."""
+        self._streaming = True
+        return self._settled_after(events)
+
+    async def _settled_after(self, events: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        try:
+            async for event in events:
+                yield event
+        finally:
+            await events.aclose()  # type: ignore[attr-defined]
+            await self.settle(self.used)
 
     async def settle(self, used_tokens: int) -> None:
         store, self._store = self._store, None
@@ -288,17 +324,6 @@ class Lease:
             await store.settle(self._key, self._quota, correction, self._lease)
         except BACKEND_ERRORS as exc:  # settling must never fail a finished answer
             self._on_error(exc)
-
-
-def unavailable() -> BridgeError:
-    return BridgeError(
-        503,
-        "The rate limiter's Redis is unreachable and this bridge is set to fail closed. Please retry shortly.",
-        "server_error",
-        None,
-        "rate_limiter_unavailable",
-        {"retry-after": "1"},
-    )
 
 
 class Limiter:
@@ -340,7 +365,7 @@ class Limiter:
             self._failed(exc)
             if fail_open:
                 return Lease(None, key, quota, 0, "", self._failed), Verdict("")
-            raise unavailable() from None
+            raise limiter_unavailable() from None
         if not verdict.allowed:
             raise verdict.error()
         reserved = min(cost, quota.tokens_per_minute) if quota.tokens_per_minute else 0

@@ -1,14 +1,17 @@
 """Registers `BridgeSettings` with whichever Cat imports this file.
 
 v2 finds a `Service` with `service_type = "config"` (edited at
-`PUT /settings/<plugin>__config__openai_bridge`); v1 finds a `settings_model`
-plugin function. Only the branch for the running Cat is defined.
+`PUT /settings/<plugin>__config__openai_bridge`); it owns the settings cache,
+since saving is where a cached value must be dropped. v1 finds a
+`settings_model` plugin function. Only the branch for the running Cat is defined.
 """
 
 from __future__ import annotations
 
-from .core.settings import BridgeSettings
-from .runtime import running_v2
+from typing import ClassVar
+
+from .cat_version import running_v2
+from .core.settings import BridgeSettings, SettingsCache
 
 if running_v2():
     from cat.services.service import Service
@@ -21,14 +24,17 @@ if running_v2():
         name = "OpenAI bridge"
         description = "Limits and behaviour of the OpenAI-compatible endpoints under /custom/v1."
         Settings = BridgeSettings
+        cache: ClassVar[SettingsCache] = SettingsCache()
 
         @classmethod
         async def save_settings(cls, payload):
             saved = await super().save_settings(payload)
-            from .runtime import bridge
-
-            bridge().cat.settings_cache.forget()  # the next request reads what was just saved
+            cls.cache.forget()  # the next request reads what was just saved
             return saved
+
+        @classmethod
+        async def cached_settings(cls) -> BridgeSettings:
+            return await cls.cache.get(cls.load_settings)
 
 else:
     from cat.mad_hatter.decorators import plugin

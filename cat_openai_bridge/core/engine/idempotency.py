@@ -6,6 +6,8 @@ and bound to the request body. A duplicate that arrives while the first is
 still running waits for it and replays its answer; a first attempt that failed
 frees the key, so a deliberate retry runs again. Kept in process: behind
 several replicas, route a client's retries to the same one (sticky sessions).
+`Replays.once` is the pipeline's whole view of it: a replay, or an `Idempotent`
+run that keeps what it answered.
 """
 
 from __future__ import annotations
@@ -14,10 +16,14 @@ import asyncio
 import hashlib
 import time
 from collections import OrderedDict
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Optional, Tuple
+from typing import AsyncIterator, Callable, Dict, Optional, Tuple
 
-from .errors import BridgeError, invalid_request
+from starlette.responses import Response
+
+from .errors import key_in_progress, key_reused, key_too_long
+from .http_edge import STREAM_HEADERS, STREAM_MEDIA_TYPE
 
 MAX_KEY_LENGTH = 255
 
@@ -65,12 +71,6 @@ def fingerprint(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
 
-def key_in_use() -> BridgeError:
-    return invalid_request(
-        "This Idempotency-Key was already used with a different request body.", None, "idempotency_key_reused"
-    )
-
-
 class Replays:
     """Recent answers by (identity, key); bounded in count and time."""
 
@@ -101,8 +101,7 @@ class Replays:
                     wait: float) -> Tuple[Optional[Claim], Optional[Stored]]:
         """Either a claim to run the request, or the stored answer to replay."""
         if len(key) > MAX_KEY_LENGTH:
-            raise invalid_request(f"Idempotency-Key is longer than {MAX_KEY_LENGTH} characters.", None,
-                                  "invalid_idempotency_key")
+            raise key_too_long(MAX_KEY_LENGTH)
         scope = (identity, key)
         digest = fingerprint(body)
         deadline = self._clock() + wait
@@ -118,7 +117,7 @@ class Replays:
                 self._entries[scope] = entry
                 return Claim(self, scope, entry), None
             if entry.fingerprint != digest:
-                raise key_in_use()
+                raise key_reused()
             if entry.done.done():
                 stored = entry.done.result()
                 if stored is not None:
@@ -127,9 +126,70 @@ class Replays:
                 continue
             remaining = deadline - self._clock()
             if remaining <= 0:
-                raise BridgeError(409, "A request with this Idempotency-Key is still running.", "invalid_request_error",
-                                  None, "idempotency_key_in_progress", {"x-should-retry": "false"})
+                raise key_in_progress()
             try:
                 await asyncio.wait_for(asyncio.shield(entry.done), remaining)
             except asyncio.TimeoutError:
                 continue
+
+    @asynccontextmanager
+    async def once(self, identity: str, key: Optional[str], body: bytes, window: float, wait: float,
+                   headers: Dict[str, str]) -> AsyncIterator["Idempotent"]:
+        """One request under its key (or none): a replay, or a run that keeps its answer unless it fails."""
+        if not key or not window:
+            yield Idempotent(None, None, headers)
+            return
+        claim, stored = await self.claim(identity, key, body, window, wait)
+        if stored is not None:
+            yield Idempotent(None, replayed(stored, headers), headers)
+            return
+        run = Idempotent(claim, None, headers)
+        try:
+            yield run
+        except BaseException:
+            run.give_up()
+            raise
+
+
+def replayed(stored: Stored, headers: Dict[str, str]) -> Response:
+    return Response(stored.body, stored.status, {**stored.headers, **headers, "idempotent-replayed": "true"},
+                    media_type=stored.media_type)
+
+
+class Idempotent:
+    """What one request answered, kept for replays once it ended well."""
+
+    def __init__(self, claim: Optional[Claim], replay: Optional[Response], headers: Dict[str, str]) -> None:
+        self._claim = claim
+        self.replay = replay
+        self._headers = headers
+
+    def give_up(self) -> None:
+        if self._claim is not None:
+            self._claim.abandon()
+
+    def _store(self, status: int, media_type: str, extra_headers: Dict[str, str], body: bytes) -> None:
+        if self._claim is not None:
+            kept = {k: v for k, v in self._headers.items() if not k.startswith(("x-ratelimit-", "x-request-id"))}
+            self._claim.complete(Stored(status, media_type, {**extra_headers, **kept}, body))
+
+    def keep(self, response: Response) -> Response:
+        self._store(response.status_code, response.media_type or "", {}, bytes(response.body))
+        return response
+
+    async def recording(self, events: AsyncIterator[bytes], ends: Tuple[bytes, ...]) -> AsyncIterator[bytes]:
+        """Pass a stream through; keep it only if it ended well (its last event holds one of `ends`)."""
+        sent: list[bytes] = []
+        try:
+            async for event in events:
+                if self._claim is not None:
+                    sent.append(event)
+                yield event
+        finally:
+            await events.aclose()  # type: ignore[attr-defined]
+            if self._claim is None:
+                pass
+            elif sent and any(end in sent[-1] for end in ends):
+                self._store(200, STREAM_MEDIA_TYPE, STREAM_HEADERS, b"".join(sent))
+            else:
+                self.give_up()

@@ -1,0 +1,164 @@
+"""`POST /v1/chat/completions`: the request's rules, the Cat's turn, the answer as JSON or as chunks.
+
+A stream is role chunk, one chunk per Cat token, tool-call deltas, finish
+chunk, usage, [DONE]. A failure after the headers went out ends it with an
+OpenAI error event and no `finish_reason`, so no client mistakes half an
+answer for a whole one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import AsyncIterator, Optional
+
+from starlette.requests import Request
+
+from ..engine import sse
+from ..engine.answer import HEARTBEAT, Answer, OutputRules, Usage, answer_stream, check_message_count, output_rules
+from ..engine.answer import run_answer
+from ..engine.chat_keys import conversation_key
+from ..engine.conversation import ClientTool, ToolCall
+from ..engine.errors import error_of, invalid_request
+from ..engine.parsing import parse_body
+from ..engine.pipeline import Call, Job, Pipeline, Reply, Route
+from ..port import CatTurn
+from ..settings import BridgeSettings
+from .messages import build_conversation, client_tools
+from .protocol import (ChatCompletion, ChatCompletionChunk, ChatCompletionMessage, ChatCompletionMessageToolCall,
+                       ChatCompletionRequest, Choice, ChoiceDelta, ChoiceDeltaToolCall, ChoiceDeltaToolCallFunction,
+                       ChunkChoice, CompletionUsage, Function)
+
+
+def completion_usage(usage: Usage) -> CompletionUsage:
+    return CompletionUsage(prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
+                           total_tokens=usage.total_tokens)
+
+
+def rules_of(body: ChatCompletionRequest, settings: BridgeSettings) -> OutputRules:
+    if body.n is not None and body.n > 1:
+        raise invalid_request("Only n=1 is supported: the Cat gives one answer per turn.", "n", "unsupported_value")
+    if body.logprobs:
+        raise invalid_request("logprobs are not available from the Cat.", "logprobs", "unsupported_parameter")
+    if body.response_format is not None and body.response_format.type != "text":
+        raise invalid_request(f"response_format '{body.response_format.type}' is not supported; only 'text' is.",
+                              "response_format.type", "unsupported_value")
+    check_message_count(len(body.messages), settings, "messages")
+    stops = body.stop_sequences()
+    if len(stops) > 4:
+        raise invalid_request("Invalid 'stop': at most 4 stop sequences are allowed.", "stop", "invalid_value")
+    stream = bool(body.stream)
+    if body.stream_options is not None and not stream:
+        raise invalid_request("The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+                              "stream_options", "invalid_value")
+    param = "max_completion_tokens" if body.max_completion_tokens is not None else "max_tokens"
+    include_usage = bool(body.stream_options and body.stream_options.include_usage)
+    return output_rules(settings, stream, body.completion_limit(), param, stops, include_usage)
+
+
+@dataclass
+class ChatJob(Job):
+    body: Optional[ChatCompletionRequest] = None
+    rules: Optional[OutputRules] = None
+    tools: tuple[ClientTool, ...] = ()
+
+
+@dataclass(frozen=True)
+class CompletionIds:
+    """One per request: every chunk shares `id`, `created` and `model`, as OpenAI's do."""
+
+    model: str
+    id: str = field(default_factory=lambda: f"chatcmpl-{uuid.uuid4().hex}")
+    created: int = field(default_factory=lambda: int(time.time()))
+
+    def chunk(self, delta: Optional[ChoiceDelta], finish_reason: Optional[str] = None, with_usage: bool = False,
+              **extra: object) -> ChatCompletionChunk:
+        choices = [] if delta is None else [ChunkChoice(delta=delta, logprobs=None, finish_reason=finish_reason)]
+        if with_usage:
+            extra.setdefault("usage", None)
+        return ChatCompletionChunk(id=self.id, created=self.created, model=self.model, system_fingerprint=None,
+                                   choices=choices, **extra)
+
+
+def completion(ids: CompletionIds, answer: Answer) -> ChatCompletion:
+    calls = [ChatCompletionMessageToolCall(id=c.id, function=Function(name=c.name, arguments=c.arguments))
+             for c in answer.tool_calls]
+    message = ChatCompletionMessage(content=answer.content, refusal=None)
+    if calls:
+        message = ChatCompletionMessage(content=answer.content or None, refusal=None, tool_calls=calls)
+    extra = {"cat_why": answer.why} if answer.why is not None else {}
+    return ChatCompletion(id=ids.id, created=ids.created, model=ids.model, usage=completion_usage(answer.usage),
+                          system_fingerprint=None, **extra,
+                          choices=[Choice(message=message, logprobs=None, finish_reason=answer.finish_reason)])
+
+
+def call_deltas(calls: tuple[ToolCall, ...]) -> list[ChoiceDelta]:
+    """OpenAI streams a call as its header (id, name) then its arguments; the Cat gives them whole."""
+    deltas = []
+    for index, call in enumerate(calls):
+        head = ChoiceDeltaToolCall(index=index, id=call.id, type="function",
+                                   function=ChoiceDeltaToolCallFunction(name=call.name, arguments=""))
+        body = ChoiceDeltaToolCall(index=index, function=ChoiceDeltaToolCallFunction(arguments=call.arguments))
+        deltas += [ChoiceDelta(tool_calls=[head]), ChoiceDelta(tool_calls=[body])]
+    return deltas
+
+
+class ChatCompletions(Route[ChatJob]):
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        self.cat = pipeline.cat
+
+    def parse(self, request: Request, raw: bytes, settings: BridgeSettings) -> ChatJob:
+        body = parse_body(ChatCompletionRequest, raw, {"client_tools": self.cat.supports_client_tools})
+        rules = rules_of(body, settings)
+        tools = client_tools(body.tools, body.tool_choice)
+        conversation = build_conversation(body.messages, allow_images=self.cat.supports_images,
+                                          allow_tools=self.cat.supports_client_tools)
+        return ChatJob(body.model, body.user, conversation, bool(body.cat_why), body, rules, tools)
+
+    async def run(self, job: ChatJob, call: Call) -> Reply:
+        body, rules, conversation = job.body, job.rules, job.conversation
+        assert body is not None and rules is not None and conversation is not None and call.target is not None
+        settings = call.settings
+        turn = CatTurn(conversation, call.target, rules.stream, settings.system_message_policy, call.identity,
+                       settings.is_task_prompt(conversation.last_user_text), job.tools,
+                       conversation_key(call.request, settings.chat_id_header, body.metadata, conversation),
+                       bool(body.cat_why))
+        ids = CompletionIds(body.model)
+        self.pipeline.debug(call, f"{ids.id} user={turn.identity.user_id} label={body.user!r} model={body.model} "
+                                  f"messages={len(body.messages)} stream={rules.stream} limit={rules.limit} "
+                                  f"task_prompt={turn.plain} tools={len(turn.tools)}")
+        if rules.stream:
+            return Reply(events=self.stream(turn, rules, ids, call), ends=(sse.DONE,))
+        answer = await run_answer(self.cat, turn, rules)
+        call.lease.report(answer.usage.total_tokens)
+        self.pipeline.debug(call, f"{ids.id} finish={answer.finish_reason} usage={answer.usage} "
+                                  f"ms={1000 * (time.perf_counter() - call.started):.0f}")
+        return Reply(completion(ids, answer))
+
+    async def stream(self, turn: CatTurn, rules: OutputRules, ids: CompletionIds, call: Call) -> AsyncIterator[bytes]:
+        with_usage = rules.include_usage
+        yield sse.event(ids.chunk(ChoiceDelta(role="assistant", content="", refusal=None), with_usage=with_usage))
+        try:
+            async with contextlib.aclosing(answer_stream(self.cat, turn, rules, self.cat.log,
+                                                         with_usage or turn.why)) as items:
+                async for item in items:
+                    if item is HEARTBEAT:
+                        yield sse.PING
+                    elif isinstance(item, str):
+                        yield sse.event(ids.chunk(ChoiceDelta(content=item), with_usage=with_usage))
+                    elif isinstance(item, Answer):
+                        ending = item
+            for delta in call_deltas(ending.tool_calls):
+                yield sse.event(ids.chunk(delta, with_usage=with_usage))
+            yield sse.event(ids.chunk(ChoiceDelta(), ending.finish_reason, with_usage=with_usage))
+            call.lease.report(ending.usage.total_tokens)
+            if with_usage:
+                yield sse.event(ids.chunk(None, usage=completion_usage(ending.usage)))
+            if turn.why and ending.why is not None:
+                yield sse.event(ids.chunk(None, cat_why=ending.why))
+            yield sse.DONE
+        except Exception as exc:  # after the headers, a failure is an error event, never a trace
+            yield sse.event(error_of(exc, self.cat.log).wire())

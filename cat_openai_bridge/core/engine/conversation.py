@@ -1,0 +1,78 @@
+"""The neutral conversation every protocol is turned into, and what the Cat's model may call.
+
+Chat Completions `messages`, Responses `input` and `/custom/message` all
+become one `Conversation`; adapters hand it to their Cat. Nothing here knows
+a wire format: the protocol folders build these from validated requests.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal, Optional, Tuple, Union
+
+
+@dataclass(frozen=True)
+class TextPart:
+    text: str
+
+
+@dataclass(frozen=True)
+class ImagePart:
+    mime: str
+    data: str  # base64, validated
+
+
+Part = Union[TextPart, ImagePart]
+
+
+@dataclass(frozen=True)
+class ClientTool:
+    """A function the client offers the Cat's model for one request."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    id: str
+    name: str
+    arguments: str  # JSON text, as OpenAI sends it
+
+    def args(self) -> dict[str, Any]:
+        """The arguments as an object, for Cats that want one (unparseable text is kept under `_raw`)."""
+        try:
+            value = json.loads(self.arguments or "{}")
+        except ValueError:
+            return {"_raw": self.arguments}
+        return value if isinstance(value, dict) else {"_value": value}
+
+
+@dataclass(frozen=True)
+class Turn:
+    role: Literal["user", "assistant", "tool"]
+    parts: list[Part]
+    tool_calls: Tuple[ToolCall, ...] = ()  # an assistant turn that called client tools
+    tool_call_id: Optional[str] = None  # a tool turn: the result of that call
+
+    @property
+    def text(self) -> str:
+        return "".join(p.text for p in self.parts if isinstance(p, TextPart))
+
+
+@dataclass(frozen=True)
+class Conversation:
+    system: str
+    turns: list[Turn] = field(default_factory=list)
+
+    @property
+    def last_user_text(self) -> str:
+        users = [t for t in self.turns if t.role == "user"]
+        return users[-1].text if users else ""
+
+    def pairs(self) -> list[tuple[str, str]]:
+        """(role, text) of what the Cat's LLM will see from the client, for token estimates."""
+        head = [("system", self.system)] if self.system else []
+        return head + [(t.role, t.text) for t in self.turns]

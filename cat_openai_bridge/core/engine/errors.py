@@ -1,0 +1,145 @@
+"""OpenAI-shaped errors: every factory, and the one mapper from any exception to an error.
+
+Every failure a client can see is a `BridgeError`, rendered as
+`{"error": {"message", "type", "param", "code"}}`, so SDKs raise their typed
+exceptions instead of choking on FastAPI's `{"detail": ...}`. Handlers and
+both stream encoders call `error_of`, so an exception means the same thing
+wherever it surfaces.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from ..port import CatFailure, CatTimeout, Forbidden, Unsupported
+from .wire import WireModel
+
+
+class ErrorObject(WireModel):
+    message: str
+    type: str
+    param: str | None
+    code: str | None
+
+
+class ErrorResponse(WireModel):
+    error: ErrorObject
+
+
+class BridgeError(Exception):
+    """An error with its HTTP status and OpenAI error object."""
+
+    def __init__(self, status: int, message: str, type: str = "invalid_request_error", param: str | None = None,
+                 code: str | None = None, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.type = type
+        self.param = param
+        self.code = code
+        self.headers = dict(headers or {})
+
+    def wire(self) -> ErrorResponse:
+        return ErrorResponse(error=ErrorObject(message=self.message, type=self.type, param=self.param,
+                                               code=self.code))
+
+    def body(self) -> dict:
+        return self.wire().model_dump()
+
+
+def invalid_request(message: str, param: str | None = None, code: str | None = None) -> BridgeError:
+    return BridgeError(400, message, "invalid_request_error", param, code)
+
+
+def unauthorized(message: str) -> BridgeError:
+    return BridgeError(401, message, "invalid_request_error", None, "invalid_api_key")
+
+
+def missing_credentials(sent_authorization: bool) -> BridgeError:
+    if sent_authorization:
+        return unauthorized("Incorrect API key provided. Use the Cat's API key or a Cat JWT as the bearer token.")
+    return unauthorized("You didn't provide an API key. Send the Cat's API key or a Cat JWT in an "
+                        "Authorization header: 'Authorization: Bearer YOUR_KEY'.")
+
+
+def insufficient_permissions(message: str, param: str | None = None) -> BridgeError:
+    return BridgeError(403, message, "invalid_request_error", param, "insufficient_permissions")
+
+
+def why_forbidden() -> BridgeError:
+    return insufficient_permissions(
+        "'cat_why' shows the Cat's prompts and tool results, so only the Cat's admins may ask for it.", "cat_why")
+
+
+def model_not_found(model: str) -> BridgeError:
+    return BridgeError(404, f"The model `{model}` does not exist or you do not have access to it.",
+                       "invalid_request_error", "model", "model_not_found")
+
+
+def unsupported_endpoint(what: str) -> BridgeError:
+    return BridgeError(404, f"{what} is not available on this Cat version.", "invalid_request_error", None,
+                       "unsupported_endpoint")
+
+
+def too_large(limit: int) -> BridgeError:
+    return BridgeError(413, f"The request body is larger than the {limit} bytes this bridge accepts.",
+                       "invalid_request_error", None, "request_too_large")
+
+
+def key_reused() -> BridgeError:
+    return invalid_request("This Idempotency-Key was already used with a different request body.", None,
+                           "idempotency_key_reused")
+
+
+def key_too_long(limit: int) -> BridgeError:
+    return invalid_request(f"Idempotency-Key is longer than {limit} characters.", None, "invalid_idempotency_key")
+
+
+def key_in_progress() -> BridgeError:
+    return BridgeError(409, "A request with this Idempotency-Key is still running.", "invalid_request_error", None,
+                       "idempotency_key_in_progress", {"x-should-retry": "false"})
+
+
+def rate_limited(message: str, kind: str, headers: dict[str, str]) -> BridgeError:
+    return BridgeError(429, message, kind, None, "rate_limit_exceeded", headers)
+
+
+def limiter_unavailable() -> BridgeError:
+    return BridgeError(503, "The rate limiter's Redis is unreachable and this bridge is set to fail closed. "
+                       "Please retry shortly.", "server_error", None, "rate_limiter_unavailable", {"retry-after": "1"})
+
+
+# Raised once the Cat has started the turn (its hooks may have stored the user's
+# message): SDKs must not replay it blindly. An Idempotency-Key makes retries safe.
+NO_BLIND_RETRY = {"x-should-retry": "false"}
+
+
+def upstream_failed(message: str) -> BridgeError:
+    """The Cat (or its LLM) failed: the client gets this, never a canned answer."""
+    return BridgeError(502, f"The Cat could not answer: {message}", "api_error", None, "cat_error", NO_BLIND_RETRY)
+
+
+def upstream_timeout(seconds: float) -> BridgeError:
+    return BridgeError(504, f"The Cat did not answer within {seconds:g} seconds.", "api_error", None, "timeout",
+                       NO_BLIND_RETRY)
+
+
+def server_error() -> BridgeError:
+    return BridgeError(500, "The bridge hit an internal error; see the Cat's log.", "server_error", None,
+                       "internal_error")
+
+
+def error_of(exc: BaseException, log: Callable[[str, str], None]) -> BridgeError:
+    """Any exception as the error the client sees; unexpected ones are logged, never shown."""
+    if isinstance(exc, BridgeError):
+        return exc
+    if isinstance(exc, CatTimeout):
+        return upstream_timeout(exc.seconds)
+    if isinstance(exc, CatFailure):
+        return upstream_failed(str(exc))
+    if isinstance(exc, Forbidden):
+        return insufficient_permissions(str(exc))
+    if isinstance(exc, Unsupported):
+        return unsupported_endpoint(str(exc))
+    log("error", f"openai bridge: unexpected {exc!r}")
+    return server_error()

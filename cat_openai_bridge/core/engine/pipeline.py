@@ -1,0 +1,165 @@
+"""The one request pipeline every route runs: parse -> prepare -> run -> encode.
+
+A route says what it is (`Route`): what it does in the Cat's terms, whether
+it reads a body, is limited, may be replayed. `Pipeline.serve` does the steps
+they share, in one order: request id, identity, live settings, body, the
+route's own parse, model, admin-only fields, acting user, idempotency claim,
+admission. The route then runs the Cat and hands back a `Reply`; the pipeline
+encodes it, keeps it for replays and settles the lease however the request
+ends. Every exception leaves through `error_of`, the one error mapper.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from typing import AsyncIterator, ClassVar, Generic, Optional, TypeVar
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..port import Access, CatPort, Identity
+from ..settings import BridgeSettings
+from . import tokens
+from .conversation import Conversation
+from .errors import error_of, missing_credentials, model_not_found, why_forbidden
+from .http_edge import error_response, json_response, read_body, sse_response
+from .idempotency import Idempotent, Replays
+from .limits import Lease, Limiter, Quota
+from .wire import WireModel
+
+
+@dataclass
+class Job:
+    """What a route's parse step found in the request, as far as the shared steps care."""
+
+    model: Optional[str] = None  # resolved to the adapter's target (None: the route takes no model)
+    label: Optional[str] = None  # the body's user label (`user`), for master-key callers
+    conversation: Optional[Conversation] = None  # what the prompt-token estimate counts
+    admin_only: bool = False  # the body asks for what only the Cat's admins may see (`cat_why`)
+
+
+J = TypeVar("J", bound=Job)
+
+
+@dataclass
+class Call:
+    """One request past the shared steps: everything a route's run step may use."""
+
+    request: Request
+    settings: BridgeSettings
+    identity: Identity  # who the turn runs as
+    headers: dict[str, str]  # response headers so far (request id, rate limits)
+    lease: Lease
+    target: Optional[str] = None
+    started: float = field(default_factory=time.perf_counter)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What a route answers: a JSON body, or a stream of SSE events whose last one holds one of `ends` if whole."""
+
+    body: Optional[WireModel] = None
+    events: Optional[AsyncIterator[bytes]] = None
+    ends: tuple[bytes, ...] = ()
+
+
+class Route(Generic[J]):
+    access: ClassVar[Optional[Access]] = Access.CHAT  # None: no credentials needed
+    reads_body: ClassVar[bool] = True
+    limited: ClassVar[bool] = True
+    idempotent: ClassVar[bool] = True
+
+    def parse(self, request: Request, raw: bytes, settings: BridgeSettings) -> J:
+        raise NotImplementedError
+
+    async def run(self, job: J, call: Call) -> Reply:
+        raise NotImplementedError
+
+
+class Pipeline:
+    """Holds the adapter, the limiter and the replays; nothing else lives between requests."""
+
+    def __init__(self, cat: CatPort, limiter: Optional[Limiter] = None) -> None:
+        self.cat = cat
+        self.limiter = limiter or Limiter(warn=lambda message: cat.log("warning", f"openai bridge: {message}"))
+        self.replays = Replays()
+
+    async def serve(self, request: Request, route: Route) -> Response:
+        headers = {"x-request-id": f"req_{uuid.uuid4().hex}"}
+        try:
+            return await self._serve(request, route, headers)
+        except Exception as exc:  # a cancelled request (BaseException) is not answered at all
+            return error_response(error_of(exc, self.cat.log), headers)
+
+    async def _serve(self, request: Request, route: Route, headers: dict[str, str]) -> Response:
+        identity = await self._identify(request, route.access)
+        settings = await self.cat.load_settings()
+        raw = await read_body(request, settings.max_request_bytes) if route.reads_body else b""
+        job = route.parse(request, raw, settings)
+        target = await self._target(job.model, settings)
+        if job.admin_only and not (identity.is_admin or identity.master_key):
+            raise why_forbidden()
+        identity = self._acting(request, identity, settings, job.label)
+        async with AsyncExitStack() as stack:
+            once = Idempotent(None, None, headers)
+            if route.idempotent:
+                once = await stack.enter_async_context(self.replays.once(
+                    identity.user_id, request.headers.get("idempotency-key"), raw,
+                    settings.idempotency_window_seconds, settings.request_timeout, headers))
+                if once.replay is not None:
+                    return once.replay
+            lease = await self._admit(identity, settings, headers, job.conversation) if route.limited else Lease.free()
+            await stack.enter_async_context(lease.held())
+            call = Call(request, settings, identity, headers, lease, target)
+            reply = await route.run(job, call)
+            if reply.events is not None:
+                return sse_response(once.recording(lease.guard(reply.events), reply.ends), headers)
+            assert reply.body is not None
+            return once.keep(json_response(reply.body, headers=headers))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _identify(self, request: Request, access: Optional[Access]) -> Optional[Identity]:
+        if access is None:
+            return None
+        identity = await self.cat.identify(request, access)
+        if identity is None:
+            raise missing_credentials(bool(request.headers.get("authorization")))
+        return identity
+
+    async def _target(self, model: Optional[str], settings: BridgeSettings) -> Optional[str]:
+        if model is None:
+            return None
+        target = await self.cat.resolve_model(model, settings)
+        if target is None:
+            raise model_not_found(model)
+        return target
+
+    def _acting(self, request: Request, identity: Optional[Identity], settings: BridgeSettings,
+                label: Optional[str]) -> Identity:
+        """Who the turn runs as: the caller, or the user a master-key caller names (header, then trusted `user`)."""
+        if identity is None or not identity.master_key:
+            return identity  # type: ignore[return-value]  # public routes have none and need none
+        forwarded = request.headers.get(settings.user_header, "").strip() if settings.user_header else ""
+        if forwarded:
+            return self.cat.act_as(identity, forwarded)
+        if label and settings.trust_user_field:
+            return self.cat.act_as(identity, label)
+        return identity
+
+    async def _admit(self, identity: Identity, settings: BridgeSettings, headers: dict[str, str],
+                     conversation: Optional[Conversation]) -> Lease:
+        """Apply the identity's limits; the lease is settled by the pipeline when the answer is done."""
+        quota = Quota(settings.rate_limit_per_minute, settings.tokens_per_minute, settings.max_concurrent_requests,
+                      settings.request_timeout + 60)
+        cost = tokens.count_chat(conversation.pairs()) if conversation and quota.tokens_per_minute else 0
+        lease, verdict = await self.limiter.admit(identity.user_id, quota, cost, settings.redis_url,
+                                                  settings.redis_failure_mode == "open")
+        headers.update(verdict.headers())
+        return lease
+
+    def debug(self, call: Call, message: str) -> None:
+        if call.settings.debug_mode:
+            self.cat.log("info", f"openai bridge: {message}")

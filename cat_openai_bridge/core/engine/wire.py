@@ -1,0 +1,41 @@
+"""The two bases of every wire shape: requests we read, and bodies, chunks and events we send.
+
+Requests ignore unknown fields (front ends send extras OpenAI also ignores)
+and check known ones strictly, without coercion. What we send is declared
+field by field, like openai-python's types, and leaves as compact UTF-8 JSON.
+A field that defaults to None is sent only when it was given (a chunk's
+`usage`, a delta's `role`); every other field is always sent. That one rule
+lets a model say both `"usage": null` and "no usage key" exactly as OpenAI does.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, FrozenSet, Optional
+
+from pydantic import BaseModel, ConfigDict
+
+
+class RequestModel(BaseModel):
+    model_config = ConfigDict(extra="ignore", strict=True, protected_namespaces=())
+
+
+class WireModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+    _always: ClassVar[Optional[FrozenSet[str]]] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._always = None  # computed on first use: the fields are complete only after class creation
+
+    def model_post_init(self, __context: Any) -> None:
+        cls = type(self)
+        if cls._always is None:
+            cls._always = frozenset(name for name, f in cls.model_fields.items()
+                                    if f.default is not None or f.default_factory is not None)
+        self.__pydantic_fields_set__.update(cls._always)
+
+    def wire(self) -> bytes:
+        return self.model_dump_json(exclude_unset=True).encode("utf-8")
+
+    def as_dict(self) -> dict:
+        return self.model_dump(exclude_unset=True)

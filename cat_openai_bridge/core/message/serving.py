@@ -1,0 +1,43 @@
+"""`POST /custom/message`: one user message through the same pipeline, auth and limits, as plain JSON."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Optional
+
+from starlette.requests import Request
+
+from ..engine.answer import output_rules, run_answer
+from ..engine.conversation import Conversation, TextPart, Turn
+from ..engine.parsing import parse_body
+from ..engine.pipeline import Call, Job, Pipeline, Reply, Route
+from ..port import CatTurn
+from ..settings import BridgeSettings
+from .protocol import SimpleMessageReply, SimpleMessageRequest
+
+
+@dataclass
+class MessageJob(Job):
+    body: Optional[SimpleMessageRequest] = None
+
+
+class Message(Route[MessageJob]):
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        self.cat = pipeline.cat
+
+    def parse(self, request: Request, raw: bytes, settings: BridgeSettings) -> MessageJob:
+        body = parse_body(SimpleMessageRequest, raw)
+        conversation = Conversation("", [Turn("user", [TextPart(body.text)])])
+        return MessageJob(settings.model_alias, body.user_id, conversation, body=body)
+
+    async def run(self, job: MessageJob, call: Call) -> Reply:
+        assert job.body is not None and job.conversation is not None and call.target is not None
+        turn = CatTurn(job.conversation, call.target, False, call.settings.system_message_policy, call.identity)
+        answer = await run_answer(self.cat, turn, output_rules(call.settings, False, None, "max_tokens"))
+        call.lease.report(answer.usage.total_tokens)
+        label = job.body.user_id
+        self.pipeline.debug(call, f"message user={call.identity.user_id} label={label!r} chars={len(answer.content)}")
+        return Reply(SimpleMessageReply(text=answer.content, timestamp=datetime.now(timezone.utc).isoformat(),
+                                        user_id=label if label is not None else call.identity.user_id))

@@ -1,0 +1,45 @@
+"""`GET /v1/models` and `GET /v1/models/{id}`: the Cat's agents (v2) or the Cat itself (v1) as models."""
+
+from __future__ import annotations
+
+import time
+
+from starlette.requests import Request
+
+from ..engine.errors import model_not_found
+from ..engine.pipeline import Call, Job, Pipeline, Reply, Route
+from ..port import Access, ModelCard
+from ..settings import BridgeSettings
+from .protocol import Model, ModelList
+
+
+class _ModelRoute(Route[Job]):
+    access = Access.MODELS
+    reads_body = False
+    limited = False
+    idempotent = False
+
+    def __init__(self, pipeline: Pipeline, created: int) -> None:
+        self.cat = pipeline.cat
+        self.created = created  # our models exist since the bridge started
+
+    def parse(self, request: Request, raw: bytes, settings: BridgeSettings) -> Job:
+        return Job()
+
+    def model(self, card: ModelCard) -> Model:
+        return Model(id=card.id, created=self.created, owned_by=card.owned_by)
+
+
+class ListModels(_ModelRoute):
+    async def run(self, job: Job, call: Call) -> Reply:
+        cards = await self.cat.list_models(call.settings)
+        return Reply(ModelList(data=[self.model(card) for card in cards]))
+
+
+class GetModel(_ModelRoute):
+    async def run(self, job: Job, call: Call) -> Reply:
+        model_id = call.request.path_params.get("model_id", "")
+        for card in await self.cat.list_models(call.settings):
+            if card.id == model_id:
+                return Reply(self.model(card))
+        raise model_not_found(model_id)

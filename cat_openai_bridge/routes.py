@@ -1,0 +1,60 @@
+"""The plugin's routes under /custom: the only module that declares endpoints.
+
+Handlers are one-liners into `Bridge`; they take the raw request so that the
+body is validated by the bridge (OpenAI errors), not by FastAPI (`detail`).
+"""
+
+from __future__ import annotations
+
+from cat.mad_hatter.decorators import endpoint
+from starlette.requests import Request
+
+from .core.chat_completion.protocol import ChatCompletionRequest
+from .core.embeddings.protocol import EmbeddingRequest
+from .core.engine import openapi
+from .core.message.protocol import SimpleMessageRequest
+from .core.responses.protocol import ResponsesRequest
+from .runtime import bridge
+
+PREFIX = "/custom"
+TAGS = ["OpenAI bridge"]
+
+
+@endpoint.get("/health", prefix=PREFIX, tags=TAGS)
+async def openai_bridge_health(request: Request):
+    return await bridge().health(request)
+
+
+@endpoint.get("/v1/models", prefix=PREFIX, tags=TAGS)
+async def openai_bridge_list_models(request: Request):
+    return await bridge().list_models(request)
+
+
+@endpoint.get("/v1/models/{model_id:path}", prefix=PREFIX, tags=TAGS)
+async def openai_bridge_get_model(request: Request, model_id: str):
+    return await bridge().get_model(request)
+
+
+def _post(path: str, body):
+    """A POST route whose JSON body (validated by the bridge, not FastAPI) is still documented in /docs."""
+    return endpoint.post(path, prefix=PREFIX, tags=TAGS, responses=openapi.ERRORS, openapi_extra=openapi.body(body))
+
+
+@_post("/v1/chat/completions", ChatCompletionRequest)
+async def openai_bridge_chat_completions(request: Request):
+    return await bridge().chat_completions(request)
+
+
+@_post("/message", SimpleMessageRequest)
+async def openai_bridge_message(request: Request):
+    return await bridge().message(request)
+
+
+@_post("/v1/embeddings", EmbeddingRequest)
+async def openai_bridge_embeddings(request: Request):
+    return await bridge().embeddings(request)
+
+
+@_post("/v1/responses", ResponsesRequest)
+async def openai_bridge_responses(request: Request):
+    return await bridge().responses(request)
