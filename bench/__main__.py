@@ -11,7 +11,6 @@ import subprocess
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Dict
 
 from testkit import cat_v1
 
@@ -24,12 +23,28 @@ ROOT = Path(__file__).resolve().parent.parent
 def parameters(quick: bool, version: str = "v2") -> dict:
     """Repetitions per Cat: a v1 turn costs ~15 times a v2 one (memory recall and storage on every turn)."""
     if version == "v1":
-        return {"quick": quick, "overhead_reps": 30 if quick else 150, "overhead_tokens": 20,
-                "stream_reps": 6 if quick else 30, "stream_delay_ms": 20, "stream_tokens": 20,
-                "load_seconds": 2 if quick else 6, "load_tokens": load.TOKENS, "growth_reps": 3 if quick else 8}
-    return {"quick": quick, "overhead_reps": 60 if quick else 500, "overhead_tokens": 20,
-            "stream_reps": 10 if quick else 60, "stream_delay_ms": 20, "stream_tokens": 20,
-            "load_seconds": 3 if quick else 8, "load_tokens": load.TOKENS, "growth_reps": 4 if quick else 20}
+        return {
+            "quick": quick,
+            "overhead_reps": 30 if quick else 150,
+            "overhead_tokens": 20,
+            "stream_reps": 6 if quick else 30,
+            "stream_delay_ms": 20,
+            "stream_tokens": 20,
+            "load_seconds": 2 if quick else 6,
+            "load_tokens": load.TOKENS,
+            "growth_reps": 3 if quick else 8,
+        }
+    return {
+        "quick": quick,
+        "overhead_reps": 60 if quick else 500,
+        "overhead_tokens": 20,
+        "stream_reps": 10 if quick else 60,
+        "stream_delay_ms": 20,
+        "stream_tokens": 20,
+        "load_seconds": 3 if quick else 8,
+        "load_tokens": load.TOKENS,
+        "growth_reps": 4 if quick else 20,
+    }
 
 
 def _git() -> str:
@@ -74,10 +89,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
     args = parser.parse_args()
     params = {"v2": parameters(args.quick)}
-    meta = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "load_start": report.load_average(),
-            "git": _git()}
+    meta = {
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "load_start": report.load_average(),
+        "git": _git(),
+    }
     started = time.monotonic()
-    results: Dict[str, dict] = {"v2": measure("v2", params["v2"])}
+    results: dict[str, dict] = {"v2": measure("v2", params["v2"])}
     core = cat_v1.v1_core()
     if core is None:
         results["v1"] = {"skipped": "CAT_V1_CORE is not set; scripts/prepare-cat-v1.sh prepares a Cat v1 and prints it"}

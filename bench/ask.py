@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import httpx
 from websockets.sync.client import ClientConnection
 
@@ -11,14 +9,21 @@ from . import ws
 from .bodies import Endpoint
 
 
-def ask(client: httpx.Client, socket: Optional[ClientConnection], endpoint: Endpoint, text: str,
-        stream: bool = False, messages: int = 1) -> None:
+def ask(
+    client: httpx.Client,
+    socket: ClientConnection | None,
+    endpoint: Endpoint,
+    text: str,
+    stream: bool = False,
+    messages: int = 1,
+) -> None:
     """One request through `endpoint`, streamed or not, read to its end (v1 streams on `socket`)."""
     if stream and endpoint.stream == "ws":
         ws.drain(socket, text)  # type: ignore[arg-type]
     elif stream:
-        with client.stream("POST", endpoint.path, json=endpoint.body(text, stream=True, messages=messages),
-                           headers=endpoint.headers()) as response:
+        with client.stream(
+            "POST", endpoint.path, json=endpoint.body(text, stream=True, messages=messages), headers=endpoint.headers()
+        ) as response:
             response.raise_for_status()
             for _ in response.iter_raw():
                 pass

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Tuple
 
 BRIDGE_CHAT = "/custom/v1/chat/completions"
 NATIVE_MESSAGE = "/agents/default/message"  # Cat v2
@@ -12,7 +12,7 @@ V1_WS_USER = "bench-ws"  # the v1 websocket's users; /message runs as others, so
 V1_HTTP_USER = "bench-http"
 
 
-def conversation(text: str, messages: int = 1) -> List[Tuple[str, str]]:
+def conversation(text: str, messages: int = 1) -> list[tuple[str, str]]:
     """Exactly `messages` (role, text) pairs, alternating, ending with the user's `text`.
 
     An even count starts with an assistant greeting, as chat front ends show one.
@@ -25,14 +25,21 @@ def conversation(text: str, messages: int = 1) -> List[Tuple[str, str]]:
 
 
 def bridge_body(text: str, stream: bool = False, messages: int = 1) -> dict:
-    return {"model": "cheshire-cat", "stream": stream,
-            "messages": [{"role": role, "content": t} for role, t in conversation(text, messages)]}
+    return {
+        "model": "cheshire-cat",
+        "stream": stream,
+        "messages": [{"role": role, "content": t} for role, t in conversation(text, messages)],
+    }
 
 
 def native_body(text: str, stream: bool = False, messages: int = 1) -> dict:
     """A `cat.types.Task`: messages of content blocks."""
-    return {"stream": stream, "messages": [{"role": role, "content": [{"type": "text", "text": t}]}
-                                           for role, t in conversation(text, messages)]}
+    return {
+        "stream": stream,
+        "messages": [
+            {"role": role, "content": [{"type": "text", "text": t}]} for role, t in conversation(text, messages)
+        ],
+    }
 
 
 def native_v1_body(text: str, stream: bool = False, messages: int = 1) -> dict:
@@ -62,18 +69,31 @@ class Endpoint:
     conversation: bool = True  # takes the whole conversation in one request
     user_header: str = ""  # a header naming the Cat user: every load client then runs as a user of its own
 
-    def headers(self, client: int = 0) -> Dict[str, str]:
+    def headers(self, client: int = 0) -> dict[str, str]:
         return {self.user_header: f"{V1_HTTP_USER}-{client}"} if self.user_header else {}
 
 
-BRIDGE = Endpoint("bridge", BRIDGE_CHAT, bridge_body, lambda p: p["choices"][0]["message"]["content"],
-                  "OpenAI SSE", token_marker='"content":" t', end_marker="[DONE]")
+BRIDGE = Endpoint(
+    "bridge",
+    BRIDGE_CHAT,
+    bridge_body,
+    lambda p: p["choices"][0]["message"]["content"],
+    "OpenAI SSE",
+    token_marker='"content":" t',
+    end_marker="[DONE]",
+)
 
 V2 = {
     "bridge": BRIDGE,
-    "native": Endpoint("Cat native (v2 agent endpoint)", NATIVE_MESSAGE, native_body,
-                       lambda p: p["messages"][-1]["text"], "AG-UI SSE", token_marker='"TEXT_MESSAGE_CONTENT"',
-                       end_marker='"RUN_FINISHED"'),
+    "native": Endpoint(
+        "Cat native (v2 agent endpoint)",
+        NATIVE_MESSAGE,
+        native_body,
+        lambda p: p["messages"][-1]["text"],
+        "AG-UI SSE",
+        token_marker='"TEXT_MESSAGE_CONTENT"',
+        end_marker='"RUN_FINISHED"',
+    ),
 }
 
 V1 = {
@@ -81,7 +101,14 @@ V1 = {
     # Concurrent native turns are safe only because the bridge, on its first turn, serialises v1's embedded
     # Qdrant client for every caller in the process (adapters/v1_qdrant.py); the overhead warm-up runs a bridge
     # turn before anything concurrent. An unpatched v1 corrupts its collection at ~16 concurrent turns.
-    "native": Endpoint("Cat native (v1 /message and websocket)", NATIVE_V1_MESSAGE, native_v1_body,
-                       lambda p: p["text"], "websocket tokens", stream="ws", conversation=False,
-                       user_header="user_id"),
+    "native": Endpoint(
+        "Cat native (v1 /message and websocket)",
+        NATIVE_V1_MESSAGE,
+        native_v1_body,
+        lambda p: p["text"],
+        "websocket tokens",
+        stream="ws",
+        conversation=False,
+        user_header="user_id",
+    ),
 }

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import os
 import resource
-from typing import Optional
 
 
-def process_seconds(pid: int) -> Optional[float]:
+def process_seconds(pid: int) -> float | None:
     """user + system CPU seconds of `pid` so far (Linux), or None."""
     try:
         fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()

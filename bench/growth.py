@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Dict, List, Optional
 
 import httpx
 from websockets.sync.client import ClientConnection
@@ -24,23 +23,35 @@ ANSWER_SIZES = (10, 100, 1000)
 LINEAR = 1.10  # slopes up to this count as linear: two noisy medians on a shared machine, not a trend
 
 
-def _measure(stack: Stack, client: httpx.Client, socket: Optional[ClientConnection], repetitions: int, text: str,
-             stream: bool = False, messages: int = 1) -> Dict[str, Optional[float]]:
+def _measure(
+    stack: Stack,
+    client: httpx.Client,
+    socket: ClientConnection | None,
+    repetitions: int,
+    text: str,
+    stream: bool = False,
+    messages: int = 1,
+) -> dict[str, float | None]:
     names = [n for n in ("bridge", "native") if messages == 1 or stack.endpoints[n].conversation]
-    samples: Dict[str, List[float]] = {n: [] for n in names}
+    samples: dict[str, list[float]] = {n: [] for n in names}
     with PeakRSS(stack.cat.rss_bytes) as rss:
         for i in range(repetitions):
-            for name in (names if i % 2 == 0 else names[::-1]):
+            for name in names if i % 2 == 0 else names[::-1]:
                 started = time.perf_counter()
                 ask(client, socket, stack.endpoints[name], text, stream, messages)
                 samples[name].append((time.perf_counter() - started) * 1000)
     bridge = summary(samples["bridge"])
     native = summary(samples["native"]) if "native" in samples else {"p50": None, "p99": None}
-    return {"p50": bridge["p50"], "p99": bridge["p99"], "native_p50": native["p50"], "native_p99": native["p99"],
-            "peak_rss_mib": rss.peak_mib}
+    return {
+        "p50": bridge["p50"],
+        "p99": bridge["p99"],
+        "native_p50": native["p50"],
+        "native_p99": native["p99"],
+        "peak_rss_mib": rss.peak_mib,
+    }
 
 
-def slope(rows: List[Dict[str, float]], key: str = "p50") -> Optional[float]:
+def slope(rows: list[dict[str, float]], key: str = "p50") -> float | None:
     """Log-log slope over the last two sizes: 1 is linear, below 1 is better (None: not measured)."""
     a, b = rows[-2], rows[-1]
     if a.get(key) is None or b.get(key) is None:
@@ -48,8 +59,8 @@ def slope(rows: List[Dict[str, float]], key: str = "p50") -> Optional[float]:
     return math.log(b[key] / a[key]) / math.log(b["size"] / a["size"])
 
 
-def run(stack: Stack, repetitions: int) -> Dict[str, List[Dict[str, float]]]:
-    out: Dict[str, List[Dict[str, float]]] = {"messages": [], "answer_tokens": []}
+def run(stack: Stack, repetitions: int) -> dict[str, list[dict[str, float]]]:
+    out: dict[str, list[dict[str, float]]] = {"messages": [], "answer_tokens": []}
     with httpx.Client(base_url=stack.cat.url, headers=stack.headers, timeout=120) as client, stack.socket() as socket:
         for count in SIZES:
             for name in ("bridge", "native"):
@@ -61,9 +72,15 @@ def run(stack: Stack, repetitions: int) -> Dict[str, List[Dict[str, float]]]:
             print(f"  {count:4} messages: bridge p50 {row['p50']:.1f} ms, native {native}", flush=True)
         for stream in (False, True):
             for tokens in ANSWER_SIZES:
-                row = {"size": tokens, "stream": stream,
-                       **_measure(stack, client, socket, repetitions, f"[[tokens:{tokens}]]", stream=stream)}
+                row = {
+                    "size": tokens,
+                    "stream": stream,
+                    **_measure(stack, client, socket, repetitions, f"[[tokens:{tokens}]]", stream=stream),
+                }
                 out["answer_tokens"].append(row)
-                print(f"  {tokens:4} tokens {'stream' if stream else 'json'}: bridge p50 {row['p50']:.1f} ms, "
-                      f"native {row['native_p50']:.1f} ms", flush=True)
+                print(
+                    f"  {tokens:4} tokens {'stream' if stream else 'json'}: bridge p50 {row['p50']:.1f} ms, "
+                    f"native {row['native_p50']:.1f} ms",
+                    flush=True,
+                )
     return out

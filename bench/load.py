@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from typing import Dict, List
 
 import httpx
 from websockets.asyncio.client import connect
@@ -25,7 +24,7 @@ from .stats import summary
 TOKENS = 20
 
 
-def _stream_complete(endpoint: Endpoint, lines: List[str]) -> bool:
+def _stream_complete(endpoint: Endpoint, lines: list[str]) -> bool:
     tokens = sum(endpoint.token_marker in line for line in lines)
     return bool(lines) and endpoint.end_marker in lines[-1] and tokens == TOKENS
 
@@ -44,11 +43,11 @@ async def _one(client: httpx.AsyncClient, endpoint: Endpoint, body: dict, stream
     return "ok" if _stream_complete(endpoint, lines) else "truncated"
 
 
-async def _phase(stack: Stack, name: str, clients: int, seconds: float, stream: bool) -> Dict[str, object]:
+async def _phase(stack: Stack, name: str, clients: int, seconds: float, stream: bool) -> dict[str, object]:
     endpoint = stack.endpoints[name]
     text = f"[[tokens:{TOKENS}]]"
     body = endpoint.body(text, stream=stream)
-    latencies: List[float] = []
+    latencies: list[float] = []
     outcomes = {"ok": 0, "error": 0, "truncated": 0}
     errors: Counter = Counter()  # what the errors were
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
@@ -82,12 +81,20 @@ async def _phase(stack: Stack, name: str, clients: int, seconds: float, stream: 
         await asyncio.gather(*(worker(i) for i in range(clients)))
         elapsed = time.perf_counter() - began
         cat_after = cpu.process_seconds(stack.cat.process.pid)
-    return {"path": name, "clients": clients, "stream": stream, "seconds": elapsed, "outcomes": outcomes,
-            "errors": errors, "latencies": latencies, "cat_cpu": (cat_after or 0.0) - (cat_cpu or 0.0),
-            "client_cpu": cpu.own_seconds() - own_cpu}
+    return {
+        "path": name,
+        "clients": clients,
+        "stream": stream,
+        "seconds": elapsed,
+        "outcomes": outcomes,
+        "errors": errors,
+        "latencies": latencies,
+        "cat_cpu": (cat_after or 0.0) - (cat_cpu or 0.0),
+        "client_cpu": cpu.own_seconds() - own_cpu,
+    }
 
 
-def _merge(parts: List[Dict[str, object]], peak_rss_mib: float) -> Dict[str, object]:
+def _merge(parts: list[dict[str, object]], peak_rss_mib: float) -> dict[str, object]:
     first = parts[0]
     outcomes = {k: sum(p["outcomes"][k] for p in parts) for k in first["outcomes"]}  # type: ignore[index]
     seconds = sum(p["seconds"] for p in parts)  # type: ignore[misc]
@@ -96,24 +103,33 @@ def _merge(parts: List[Dict[str, object]], peak_rss_mib: float) -> Dict[str, obj
     errors = sum((Counter(p["errors"]) for p in parts), Counter())  # type: ignore[arg-type]
     cat_cpu = sum(p["cat_cpu"] for p in parts)  # type: ignore[misc]
     client_cpu = sum(p["client_cpu"] for p in parts)  # type: ignore[misc]
-    return {"path": first["path"], "clients": first["clients"], "stream": first["stream"], "requests": requests,
-            "seconds": seconds, "rps": requests / seconds, **outcomes, "errors": dict(errors),
-            "latency": summary(latencies),
-            "peak_rss_mib": peak_rss_mib,
-            # CPU the Cat process spent per request, and the cores the Cat and this load generator kept busy
-            "cat_cpu_ms": cat_cpu / max(requests, 1) * 1000, "cat_cores": cat_cpu / seconds,
-            "client_cores": client_cpu / seconds}
+    return {
+        "path": first["path"],
+        "clients": first["clients"],
+        "stream": first["stream"],
+        "requests": requests,
+        "seconds": seconds,
+        "rps": requests / seconds,
+        **outcomes,
+        "errors": dict(errors),
+        "latency": summary(latencies),
+        "peak_rss_mib": peak_rss_mib,
+        # CPU the Cat process spent per request, and the cores the Cat and this load generator kept busy
+        "cat_cpu_ms": cat_cpu / max(requests, 1) * 1000,
+        "cat_cores": cat_cpu / seconds,
+        "client_cores": client_cpu / seconds,
+    }
 
 
-def run(stack: Stack, seconds: float, levels=(1, 8, 32, 64)) -> List[Dict[str, object]]:
+def run(stack: Stack, seconds: float, levels=(1, 8, 32, 64)) -> list[dict[str, object]]:
     """Each (mode, clients) level runs bridge and native for `seconds` each, in halves ordered
     bridge, native, native, bridge: a machine that gets busier or quieter meanwhile (or a v1 Cat whose
     memory grows with every turn) favours neither."""
     rows = []
     for stream in (False, True):
         for clients in levels:
-            parts: Dict[str, list] = {"bridge": [], "native": []}
-            peaks: Dict[str, float] = {"bridge": 0.0, "native": 0.0}
+            parts: dict[str, list] = {"bridge": [], "native": []}
+            peaks: dict[str, float] = {"bridge": 0.0, "native": 0.0}
             for name in ("bridge", "native", "native", "bridge"):
                 with PeakRSS(stack.cat.rss_bytes) as rss:
                     parts[name].append(asyncio.run(_phase(stack, name, clients, seconds / 2, stream)))
@@ -122,7 +138,10 @@ def run(stack: Stack, seconds: float, levels=(1, 8, 32, 64)) -> List[Dict[str, o
             for name in ("bridge", "native"):
                 row = _merge(parts[name], peaks[name])
                 rows.append(row)
-                print(f"  {name:6} {'stream' if stream else 'json':6} {clients:3} clients: {row['rps']:.0f} req/s, "
-                      f"p99 {row['latency']['p99']:.0f} ms, Cat CPU {row['cat_cpu_ms']:.2f} ms/req, "
-                      f"errors {row['error']}, truncated {row['truncated']}", flush=True)
+                print(
+                    f"  {name:6} {'stream' if stream else 'json':6} {clients:3} clients: {row['rps']:.0f} req/s, "
+                    f"p99 {row['latency']['p99']:.0f} ms, Cat CPU {row['cat_cpu_ms']:.2f} ms/req, "
+                    f"errors {row['error']}, truncated {row['truncated']}",
+                    flush=True,
+                )
     return rows

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import threading
-from typing import Callable, List, Optional
+from collections.abc import Callable
 
 
 class PeakRSS:
-    def __init__(self, read: Callable[[], Optional[int]], every: float = 0.1) -> None:
+    def __init__(self, read: Callable[[], int | None], every: float = 0.1) -> None:
         self._read, self._every = read, every
-        self.samples: List[int] = []
+        self.samples: list[int] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
@@ -20,7 +20,7 @@ class PeakRSS:
                 self.samples.append(value)
             self._stop.wait(self._every)
 
-    def __enter__(self) -> "PeakRSS":
+    def __enter__(self) -> PeakRSS:
         self._thread.start()
         return self
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from typing import Dict, List
 
 import httpx
 
@@ -13,12 +12,13 @@ from .stack import Stack
 from .stats import summary
 
 
-def run(stack: Stack, repetitions: int, tokens: int = 20) -> Dict[str, dict]:
+def run(stack: Stack, repetitions: int, tokens: int = 20) -> dict[str, dict]:
     text = f"[[tokens:{tokens}]]"
-    samples: Dict[str, List[float]] = {"bridge": [], "native": []}
+    samples: dict[str, list[float]] = {"bridge": [], "native": []}
     cat_cpu = {"bridge": 0.0, "native": 0.0}  # the Cat's CPU seconds, summed over each path's requests
     pid = stack.cat.process.pid
     with httpx.Client(base_url=stack.cat.url, headers=stack.headers, timeout=60) as client:
+
         def call(name: str) -> httpx.Response:
             endpoint = stack.endpoints[name]
             response = client.post(endpoint.path, json=endpoint.body(text), headers=endpoint.headers())

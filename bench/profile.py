@@ -18,7 +18,6 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Dict, Tuple
 
 import httpx
 
@@ -36,7 +35,7 @@ def _drive(stack: Stack, name: str, text: str, stream: bool, stop: threading.Eve
     return count
 
 
-def summarize(collapsed: Path) -> Tuple[int, Dict[str, Counter]]:
+def summarize(collapsed: Path) -> tuple[int, dict[str, Counter]]:
     """Samples per function (line numbers dropped): `inclusive` (anywhere on the stack, once per sample) and
     `own` (leaf)."""
     inclusive: Counter = Counter()
@@ -73,14 +72,34 @@ def main() -> None:
     counts: list = []
     try:
         text = f"[[tokens:{args.tokens}]]"
-        drivers = [threading.Thread(target=lambda: counts.append(_drive(stack, args.path, text, args.stream, stop)),
-                                    daemon=True) for _ in range(args.clients)]
+        drivers = [
+            threading.Thread(
+                target=lambda: counts.append(_drive(stack, args.path, text, args.stream, stop)), daemon=True
+            )
+            for _ in range(args.clients)
+        ]
         for driver in drivers:
             driver.start()
         time.sleep(1.0)  # warm-up outside the profile
-        subprocess.run([spy, "record", "--pid", str(stack.cat.process.pid), "--duration", str(int(args.seconds)),
-                        "--rate", "250", "--format", "raw", "--output", str(out), "--nonblocking"],
-                       check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                spy,
+                "record",
+                "--pid",
+                str(stack.cat.process.pid),
+                "--duration",
+                str(int(args.seconds)),
+                "--rate",
+                "250",
+                "--format",
+                "raw",
+                "--output",
+                str(out),
+                "--nonblocking",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         stop.set()
         for driver in drivers:
             driver.join()

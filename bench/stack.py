@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
+from contextlib import AbstractContextManager as ContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ContextManager, Dict, Optional
 
 from websockets.sync.client import ClientConnection, connect
 
@@ -25,7 +25,7 @@ class Stack:
     llm: Server
     cat: Server
     workdir: Path
-    endpoints: Dict[str, Endpoint]  # "bridge" and "native"
+    endpoints: dict[str, Endpoint]  # "bridge" and "native"
 
     @property
     def headers(self) -> dict:
@@ -36,7 +36,7 @@ class Stack:
         No token: v1 lets it in without CCAT_API_KEY_WS."""
         return f"ws://127.0.0.1:{self.cat.port}/ws/{V1_WS_USER}-{client}"
 
-    def socket(self) -> ContextManager[Optional[ClientConnection]]:
+    def socket(self) -> ContextManager[ClientConnection | None]:
         """An open websocket when the native stream is v1's (one per scenario, as its chat keeps one), else None."""
         return connect(self.ws_url()) if self.endpoints["native"].stream == "ws" else contextlib.nullcontext()
 
@@ -46,8 +46,10 @@ class Stack:
             code = server.process.poll()
             if code is not None:
                 how = f"killed by signal {-code}" if code < 0 else f"exited with {code}"
-                raise RuntimeError(f"the {name} (pid {server.process.pid}) {how} during the benchmark; "
-                                   f"its log: {server.log_path}\n{server.log_tail(20)}")
+                raise RuntimeError(
+                    f"the {name} (pid {server.process.pid}) {how} during the benchmark; "
+                    f"its log: {server.log_path}\n{server.log_tail(20)}"
+                )
 
     def stop(self) -> None:
         self.cat.stop()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import statistics
-from typing import Dict, Sequence
+from collections.abc import Sequence
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -14,6 +14,10 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[index]
 
 
-def summary(values: Sequence[float]) -> Dict[str, float]:
-    return {"n": len(values), "p50": statistics.median(values) if values else float("nan"),
-            "p99": percentile(values, 99), "mean": statistics.fmean(values) if values else float("nan")}
+def summary(values: Sequence[float]) -> dict[str, float]:
+    return {
+        "n": len(values),
+        "p50": statistics.median(values) if values else float("nan"),
+        "p99": percentile(values, 99),
+        "mean": statistics.fmean(values) if values else float("nan"),
+    }

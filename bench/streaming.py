@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Dict, List, Optional
 
 import httpx
 
@@ -15,7 +14,7 @@ from .stack import Stack
 from .stats import summary
 
 
-def _first_token_sse(client: httpx.Client, endpoint: Endpoint, text: str) -> Dict[str, float]:
+def _first_token_sse(client: httpx.Client, endpoint: Endpoint, text: str) -> dict[str, float]:
     marker = endpoint.token_marker.encode()
     started_wall, started = time.time(), time.perf_counter()
     first_byte = first_token = None
@@ -30,37 +29,44 @@ def _first_token_sse(client: httpx.Client, endpoint: Endpoint, text: str) -> Dic
             if first_byte is None:
                 first_byte = now
             if first_token is None:
-                seen = seen[-len(marker):] + chunk  # a marker split across chunks is still found
+                seen = seen[-len(marker) :] + chunk  # a marker split across chunks is still found
                 if marker in seen:
                     first_token = now
     if first_byte is None or first_token is None:
         raise RuntimeError(f"no token in the stream of {endpoint.path}")
-    return {"ttfb_ms": (first_byte - started) * 1000, "ttft_ms": (first_token - started) * 1000,
-            "started_wall": started_wall, "first_token_wall": started_wall + (first_token - started)}
+    return {
+        "ttfb_ms": (first_byte - started) * 1000,
+        "ttft_ms": (first_token - started) * 1000,
+        "started_wall": started_wall,
+        "first_token_wall": started_wall + (first_token - started),
+    }
 
 
-def run(stack: Stack, repetitions: int, delay_ms: int = 20, tokens: int = 20, warmup: int = 3) -> Dict[str, dict]:
-    rows: Dict[str, List[Dict[str, float]]] = {"bridge": [], "native": []}
+def run(stack: Stack, repetitions: int, delay_ms: int = 20, tokens: int = 20, warmup: int = 3) -> dict[str, dict]:
+    rows: dict[str, list[dict[str, float]]] = {"bridge": [], "native": []}
     httpx.delete(stack.llm.url + "/_requests").raise_for_status()
     with httpx.Client(base_url=stack.cat.url, headers=stack.headers, timeout=60) as client, stack.socket() as socket:
         for i in range(repetitions + warmup):
-            for name in (("bridge", "native") if i % 2 == 0 else ("native", "bridge")):
+            for name in ("bridge", "native") if i % 2 == 0 else ("native", "bridge"):
                 endpoint = stack.endpoints[name]
                 tag = uuid.uuid4().hex
                 text = f"{tag} [[tokens:{tokens}]] [[delay:{delay_ms}]]"
-                row = (ws.first_token(socket, text) if endpoint.stream == "ws"
-                       else _first_token_sse(client, endpoint, text))
+                row = (
+                    ws.first_token(socket, text)
+                    if endpoint.stream == "ws"
+                    else _first_token_sse(client, endpoint, text)
+                )
                 row["tag"] = tag  # type: ignore[assignment]
                 if i >= warmup:
                     rows[name].append(row)
-    llm_first: Dict[str, Optional[float]] = {}
+    llm_first: dict[str, float | None] = {}
     for entry in httpx.get(stack.llm.url + "/_requests").json():
         text = str(entry["body"]["messages"][-1])
         for rs in rows.values():
             for r in rs:
                 if r["tag"] in text:
                     llm_first[r["tag"]] = entry["first_token_at"]
-    result: Dict[str, dict] = {}
+    result: dict[str, dict] = {}
     for name, items in rows.items():
         timed = [r for r in items if llm_first.get(r["tag"])]
         result[name] = {

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Dict, Tuple
 
 from websockets.asyncio.client import ClientConnection as AsyncConnection
 from websockets.sync.client import ClientConnection
@@ -14,7 +13,7 @@ def _token(message: dict) -> bool:
     return message.get("type") == "chat_token" and bool(message.get("content"))
 
 
-def first_token(ws: ClientConnection, text: str) -> Dict[str, float]:
+def first_token(ws: ClientConnection, text: str) -> dict[str, float]:
     """Send one message on an open socket and time its first frame and first content token; read to the end."""
     started_wall, started = time.time(), time.perf_counter()
     ws.send(json.dumps({"text": text}))
@@ -29,8 +28,12 @@ def first_token(ws: ClientConnection, text: str) -> Dict[str, float]:
             break
     if first is None or message.get("type") != "chat":
         raise RuntimeError(f"no token on the v1 websocket: {message!r}"[:300])
-    return {"ttfb_ms": (first_byte - started) * 1000, "ttft_ms": (first - started) * 1000,
-            "started_wall": started_wall, "first_token_wall": started_wall + (first - started)}
+    return {
+        "ttfb_ms": (first_byte - started) * 1000,
+        "ttft_ms": (first - started) * 1000,
+        "started_wall": started_wall,
+        "first_token_wall": started_wall + (first - started),
+    }
 
 
 def drain(ws: ClientConnection, text: str) -> None:
@@ -40,7 +43,7 @@ def drain(ws: ClientConnection, text: str) -> None:
         pass
 
 
-async def stream(ws: AsyncConnection, text: str) -> Tuple[int, bool]:
+async def stream(ws: AsyncConnection, text: str) -> tuple[int, bool]:
     """(content tokens received, whether the answer arrived)."""
     await ws.send(json.dumps({"text": text}))
     tokens = 0

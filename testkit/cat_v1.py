@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable, Optional
 
 import httpx
 
@@ -18,13 +18,19 @@ from .cat_v2 import PLUGIN_ID, PLUGIN_SRC
 from .processes import Server, free_port, start
 
 
-def v1_core() -> Optional[Path]:
+def v1_core() -> Path | None:
     value = os.environ.get("CAT_V1_CORE")
     return Path(value).resolve() if value else None
 
 
-def start_cat_v1(core: Path, workdir: Path, api_key: str, extra_plugins: Iterable[Path] = (),
-                 port: Optional[int] = None, with_bridge: bool = True) -> Server:
+def start_cat_v1(
+    core: Path,
+    workdir: Path,
+    api_key: str,
+    extra_plugins: Iterable[Path] = (),
+    port: int | None = None,
+    with_bridge: bool = True,
+) -> Server:
     port = port or free_port()
     run = workdir / "core"
     shutil.copytree(core / "cat", run / "cat", ignore=shutil.ignore_patterns("__pycache__", "data", "*.pyc"))
@@ -45,9 +51,26 @@ def start_cat_v1(core: Path, workdir: Path, api_key: str, extra_plugins: Iterabl
         "TIKTOKEN_CACHE_DIR": str(core.parent / "tiktoken"),
         "HF_HUB_OFFLINE": "1",
     }
-    return start([str(python), "-m", "uvicorn", "cat.startup:cheshire_cat_api", "--host", "127.0.0.1",
-                  "--port", str(port), "--log-level", "warning"], port, "/", workdir / "cat-v1.log", cwd=run,
-                 env=env, timeout=180)
+    return start(
+        [
+            str(python),
+            "-m",
+            "uvicorn",
+            "cat.startup:cheshire_cat_api",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        port,
+        "/",
+        workdir / "cat-v1.log",
+        cwd=run,
+        env=env,
+        timeout=180,
+    )
 
 
 def activate_bridge_v1(cat_url: str, api_key: str, plugin_id: str = PLUGIN_ID) -> None:
@@ -60,10 +83,18 @@ def activate_bridge_v1(cat_url: str, api_key: str, plugin_id: str = PLUGIN_ID) -
 
 def use_llm_v1(cat_url: str, llm_url: str, api_key: str, model: str = "scripted") -> None:
     headers = {"Authorization": f"Bearer {api_key}"}
-    httpx.put(f"{cat_url}/llm/settings/LLMOpenAICompatibleConfig", headers=headers, timeout=60,
-              json={"url": f"{llm_url}/v1", "model_name": model, "api_key": "x", "streaming": True}).raise_for_status()
+    httpx.put(
+        f"{cat_url}/llm/settings/LLMOpenAICompatibleConfig",
+        headers=headers,
+        timeout=60,
+        json={"url": f"{llm_url}/v1", "model_name": model, "api_key": "x", "streaming": True},
+    ).raise_for_status()
 
 
 def put_bridge_settings_v1(cat_url: str, values: dict, api_key: str) -> httpx.Response:
-    return httpx.put(f"{cat_url}/plugins/settings/{PLUGIN_ID}", json=values, timeout=30,
-                     headers={"Authorization": f"Bearer {api_key}"})
+    return httpx.put(
+        f"{cat_url}/plugins/settings/{PLUGIN_ID}",
+        json=values,
+        timeout=30,
+        headers={"Authorization": f"Bearer {api_key}"},
+    )

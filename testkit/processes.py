@@ -10,7 +10,6 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional
 
 import httpx
 
@@ -50,7 +49,7 @@ class Server:
                 self.process.kill()
                 self.process.wait(5)
 
-    def rss_bytes(self) -> Optional[int]:
+    def rss_bytes(self) -> int | None:
         try:
             for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
@@ -60,8 +59,15 @@ class Server:
         return None
 
 
-def start(args: List[str], port: int, ready_path: str, log_path: Path, cwd: Optional[Path] = None,
-          env: Optional[dict] = None, timeout: float = 60.0) -> Server:
+def start(
+    args: list[str],
+    port: int,
+    ready_path: str,
+    log_path: Path,
+    cwd: Path | None = None,
+    env: dict | None = None,
+    timeout: float = 60.0,
+) -> Server:
     log_file = open(log_path, "wb")
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(REPO), **(env or {})}
     process = subprocess.Popen(args, cwd=cwd, stdout=log_file, stderr=subprocess.STDOUT, env=full_env)
@@ -84,5 +90,8 @@ def start_scripted_llm(log_dir: Path, delay_ms: float = 0.0, python: str = sys.e
     port = free_port()
     return start(
         [python, "-m", "testkit.scripted_llm", "--port", str(port), "--delay-ms", str(delay_ms)],
-        port, "/v1/models", log_dir / f"scripted-llm-{port}.log", cwd=REPO,
+        port,
+        "/v1/models",
+        log_dir / f"scripted-llm-{port}.log",
+        cwd=REPO,
     )

@@ -7,7 +7,6 @@ import socket
 import subprocess
 import time
 from pathlib import Path
-from typing import Optional
 
 from .processes import free_port
 
@@ -27,7 +26,7 @@ class RedisServer:
             self.process.wait(10)
 
 
-def redis_binary() -> Optional[str]:
+def redis_binary() -> str | None:
     return shutil.which("redis-server")
 
 
@@ -38,9 +37,23 @@ def start_redis(workdir: Path, timeout: float = 10.0) -> RedisServer:
     port = free_port()
     log = open(workdir / f"redis-{port}.log", "wb")
     process = subprocess.Popen(
-        [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
-         "--dir", str(workdir), "--daemonize", "no"],
-        stdout=log, stderr=subprocess.STDOUT,
+        [
+            binary,
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(workdir),
+            "--daemonize",
+            "no",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -34,7 +34,7 @@ import json
 import re
 import time
 from collections import deque
-from typing import Any, Deque, Dict, List, Optional
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -45,17 +45,17 @@ DIRECTIVE = re.compile(r"\[\[(reply|tokens|delay|fail|hang|garbage|system|call)(
 MODEL = "scripted"
 
 
-def fake_embedding(text: str, size: int = 8) -> List[float]:
+def fake_embedding(text: str, size: int = 8) -> list[float]:
     """Deterministic across processes (unlike hash()): the same text always embeds the same."""
     digest = hashlib.sha256(text.encode("utf-8")).digest()
     return [digest[i] / 255 for i in range(size)]
 
 
-def split_tokens(text: str) -> List[str]:
+def split_tokens(text: str) -> list[str]:
     return re.findall(r"\s*\S+", text)
 
 
-def message_text(message: Dict[str, Any]) -> str:
+def message_text(message: dict[str, Any]) -> str:
     content = message.get("content")
     if isinstance(content, str):
         return content
@@ -67,36 +67,18 @@ def message_text(message: Dict[str, Any]) -> str:
 class Script:
     """What to answer, read from the last user message."""
 
-    def __init__(self, messages: List[Dict[str, Any]], default_delay: float) -> None:
+    def __init__(self, messages: list[dict[str, Any]], default_delay: float) -> None:
         users = [m for m in messages if m.get("role") == "user"]
         last = message_text(users[-1]) if users else ""
         self.delay = default_delay
-        self.fail_status: Optional[int] = None
-        self.fail_after: Optional[int] = None
+        self.fail_status: int | None = None
+        self.fail_after: int | None = None
         self.hang = False
         self.garbage = False
-        self.calls: List[Dict[str, str]] = []
-        reply: Optional[str] = None
+        self.calls: list[dict[str, str]] = []
+        reply: str | None = None
         for name, arg in DIRECTIVE.findall(last):
-            if name == "reply":
-                reply = arg
-            elif name == "tokens":
-                reply = "".join(f" t{i}" for i in range(int(arg)))
-            elif name == "delay":
-                self.delay = float(arg) / 1000
-            elif name == "fail" and arg.startswith("status:"):
-                self.fail_status = int(arg.split(":", 1)[1])
-            elif name == "fail" and arg.startswith("after:"):
-                self.fail_after = int(arg.split(":", 1)[1])
-            elif name == "hang":
-                self.hang = True
-            elif name == "garbage":
-                self.garbage = True
-            elif name == "call":
-                tool, _, arguments = arg.partition(":")
-                self.calls.append({"name": tool, "arguments": arguments or "{}"})
-            elif name == "system":
-                reply = "".join(message_text(m) for m in messages if m.get("role") == "system")
+            reply = self._directive(name, arg, messages, reply)
         if self.calls and messages and messages[-1].get("role") == "tool":
             self.calls = []
             reply = "Tool said: " + "; ".join(message_text(m) for m in messages if m.get("role") == "tool")
@@ -104,15 +86,38 @@ class Script:
             reply = "Echo: " + DIRECTIVE.sub("", last).strip()
         self.tokens = split_tokens(reply)
 
-    def tool_calls(self, log_size: int) -> List[Dict[str, Any]]:
-        return [{"id": f"call_{log_size}_{i}", "type": "function", "function": dict(call)}
-                for i, call in enumerate(self.calls)]
+    def _directive(self, name: str, arg: str, messages: list[dict[str, Any]], reply: str | None) -> str | None:
+        """Apply one `[[name:arg]]` directive; returns the reply text it sets (or the one so far)."""
+        if name == "reply":
+            return arg
+        if name == "tokens":
+            return "".join(f" t{i}" for i in range(int(arg)))
+        if name == "system":
+            return "".join(message_text(m) for m in messages if m.get("role") == "system")
+        if name == "delay":
+            self.delay = float(arg) / 1000
+        elif name == "fail" and arg.startswith("status:"):
+            self.fail_status = int(arg.split(":", 1)[1])
+        elif name == "fail" and arg.startswith("after:"):
+            self.fail_after = int(arg.split(":", 1)[1])
+        elif name in ("hang", "garbage"):
+            setattr(self, name, True)
+        elif name == "call":
+            tool, _, arguments = arg.partition(":")
+            self.calls.append({"name": tool, "arguments": arguments or "{}"})
+        return reply
+
+    def tool_calls(self, log_size: int) -> list[dict[str, Any]]:
+        return [
+            {"id": f"call_{log_size}_{i}", "type": "function", "function": dict(call)}
+            for i, call in enumerate(self.calls)
+        ]
 
 
 class ScriptedLLM:
     def __init__(self, default_delay: float = 0.0, keep: int = 500) -> None:
         self.default_delay = default_delay
-        self.log: Deque[Dict[str, Any]] = deque(maxlen=keep)
+        self.log: deque[dict[str, Any]] = deque(maxlen=keep)
 
     def app(self) -> Starlette:
         return Starlette(
@@ -125,7 +130,9 @@ class ScriptedLLM:
         )
 
     async def models(self, request: Request) -> Response:
-        return JSONResponse({"object": "list", "data": [{"id": MODEL, "object": "model", "created": 0, "owned_by": "testkit"}]})
+        return JSONResponse(
+            {"object": "list", "data": [{"id": MODEL, "object": "model", "created": 0, "owned_by": "testkit"}]}
+        )
 
     async def requests(self, request: Request) -> Response:
         if request.method == "DELETE":
@@ -142,17 +149,26 @@ class ScriptedLLM:
                 return JSONResponse(error, status_code=script.fail_status)
             if script.hang:
                 await asyncio.Event().wait()
-        data = [
-            {"object": "embedding", "index": i, "embedding": fake_embedding(str(t))}
-            for i, t in enumerate(inputs)
-        ]
-        return JSONResponse({"object": "list", "data": data, "model": body.get("model", MODEL), "usage": {"prompt_tokens": 0, "total_tokens": 0}})
+        data = [{"object": "embedding", "index": i, "embedding": fake_embedding(str(t))} for i, t in enumerate(inputs)]
+        return JSONResponse(
+            {
+                "object": "list",
+                "data": data,
+                "model": body.get("model", MODEL),
+                "usage": {"prompt_tokens": 0, "total_tokens": 0},
+            }
+        )
 
     async def chat(self, request: Request) -> Response:
         body = await request.json()
         script = Script(body.get("messages", []), self.default_delay)
-        entry: Dict[str, Any] = {"body": body, "received_at": time.time(), "first_token_at": None, "finished_at": None,
-                                 "aborted_at": None}
+        entry: dict[str, Any] = {
+            "body": body,
+            "received_at": time.time(),
+            "first_token_at": None,
+            "finished_at": None,
+            "aborted_at": None,
+        }
         self.log.append(entry)
         if script.fail_status:
             error = {"error": {"message": "scripted failure", "type": "server_error", "param": None, "code": None}}
@@ -162,11 +178,17 @@ class ScriptedLLM:
         if script.garbage:
             return Response(b"\x00not json{", media_type="application/json")
         prompt_tokens = sum(len(split_tokens(message_text(m))) for m in body.get("messages", []))
-        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": len(script.tokens), "total_tokens": prompt_tokens + len(script.tokens)}
+        usage = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": len(script.tokens),
+            "total_tokens": prompt_tokens + len(script.tokens),
+        }
         cid = f"chatcmpl-scripted-{len(self.log)}"
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-            return StreamingResponse(self._stream(cid, script, entry, usage if include_usage else None), media_type="text/event-stream")
+            return StreamingResponse(
+                self._stream(cid, script, entry, usage if include_usage else None), media_type="text/event-stream"
+            )
         if script.fail_after is not None:  # a JSON answer cut off mid-body, as a dropped connection leaves it
             return StreamingResponse(self._cut_json(script), media_type="application/json")
         for _ in script.tokens:
@@ -176,7 +198,7 @@ class ScriptedLLM:
                     entry["aborted_at"] = time.time()  # the Cat hung up (its run was cancelled)
                     return Response(status_code=499)
         entry["first_token_at"] = entry["finished_at"] = time.time()
-        message: Dict[str, Any] = {"role": "assistant", "content": "".join(script.tokens)}
+        message: dict[str, Any] = {"role": "assistant", "content": "".join(script.tokens)}
         finish = "stop"
         if script.calls:
             message = {"role": "assistant", "content": None, "tool_calls": script.tool_calls(len(self.log))}
@@ -194,11 +216,13 @@ class ScriptedLLM:
 
     async def _cut_json(self, script: Script):
         partial = "".join(script.tokens[: script.fail_after])
-        yield ('{"id": "chatcmpl-cut", "object": "chat.completion", "choices": [{"index": 0, "message": '
-               '{"role": "assistant", "content": ' + json.dumps(partial)[:-1]).encode()
+        yield (
+            '{"id": "chatcmpl-cut", "object": "chat.completion", "choices": [{"index": 0, "message": '
+            '{"role": "assistant", "content": ' + json.dumps(partial)[:-1]
+        ).encode()
         raise ConnectionAbortedError("scripted drop")
 
-    async def _stream(self, cid: str, script: Script, entry: Dict[str, Any], usage: Optional[dict]):
+    async def _stream(self, cid: str, script: Script, entry: dict[str, Any], usage: dict | None):
         try:
             async for part in self._stream_parts(cid, script, entry, usage):
                 yield part
@@ -206,18 +230,35 @@ class ScriptedLLM:
             entry["aborted_at"] = time.time()  # the Cat hung up mid-answer (its run was cancelled)
             raise
 
-    async def _stream_parts(self, cid: str, script: Script, entry: Dict[str, Any], usage: Optional[dict]):
-        def chunk(delta: dict, finish: Optional[str] = None) -> bytes:
-            payload = {"id": cid, "object": "chat.completion.chunk", "created": int(time.time()), "model": MODEL,
-                       "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+    async def _stream_parts(self, cid: str, script: Script, entry: dict[str, Any], usage: dict | None):
+        def chunk(delta: dict, finish: str | None = None) -> bytes:
+            payload = {
+                "id": cid,
+                "object": "chat.completion.chunk",
+                "created": int(time.time()),
+                "model": MODEL,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            }
             return f"data: {json.dumps(payload)}\n\n".encode()
 
         yield chunk({"role": "assistant", "content": ""})
         if script.calls:
             for index, call in enumerate(script.tool_calls(len(self.log))):
-                yield chunk({"tool_calls": [{"index": index, "id": call["id"], "type": "function",
-                                             "function": {"name": call["function"]["name"], "arguments": ""}}]})
-                yield chunk({"tool_calls": [{"index": index, "function": {"arguments": call["function"]["arguments"]}}]})
+                yield chunk(
+                    {
+                        "tool_calls": [
+                            {
+                                "index": index,
+                                "id": call["id"],
+                                "type": "function",
+                                "function": {"name": call["function"]["name"], "arguments": ""},
+                            }
+                        ]
+                    }
+                )
+                yield chunk(
+                    {"tool_calls": [{"index": index, "function": {"arguments": call["function"]["arguments"]}}]}
+                )
             entry["first_token_at"] = entry["finished_at"] = time.time()
             yield chunk({}, "tool_calls")
             yield b"data: [DONE]\n\n"
@@ -233,7 +274,14 @@ class ScriptedLLM:
         entry["finished_at"] = time.time()
         yield chunk({}, "stop")
         if usage:
-            payload = {"id": cid, "object": "chat.completion.chunk", "created": int(time.time()), "model": MODEL, "choices": [], "usage": usage}
+            payload = {
+                "id": cid,
+                "object": "chat.completion.chunk",
+                "created": int(time.time()),
+                "model": MODEL,
+                "choices": [],
+                "usage": usage,
+            }
             yield f"data: {json.dumps(payload)}\n\n".encode()
         yield b"data: [DONE]\n\n"
 

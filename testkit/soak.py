@@ -16,8 +16,8 @@ import json
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional
 
 import httpx
 
@@ -28,19 +28,19 @@ CHAT = "/custom/v1/chat/completions"
 class SoakReport:
     seconds: float
     outcomes: Counter = field(default_factory=Counter)
-    rss: List[int] = field(default_factory=list)  # bytes, one sample a second
+    rss: list[int] = field(default_factory=list)  # bytes, one sample a second
 
     @property
     def requests(self) -> int:
         return sum(self.outcomes.values())
 
     @property
-    def unexpected(self) -> Dict[str, int]:
+    def unexpected(self) -> dict[str, int]:
         return {k: v for k, v in self.outcomes.items() if k.startswith("unexpected")}
 
     def growth_per_minute(self) -> float:
         """Least-squares slope of the RSS samples after the first quarter (warm-up), in MiB per minute."""
-        points = self.rss[len(self.rss) // 4:]
+        points = self.rss[len(self.rss) // 4 :]
         if len(points) < 3:
             return 0.0
         xs = range(len(points))  # one sample a second
@@ -50,10 +50,16 @@ class SoakReport:
 
     def summary(self) -> str:
         mb = [r / 2**20 for r in self.rss]
-        memory = (f"RSS start {mb[0]:.1f} MiB, end {mb[-1]:.1f} MiB, peak {max(mb):.1f} MiB, "
-                  f"trend {self.growth_per_minute():+.2f} MiB/min" if mb else "RSS n/a")
-        return (f"soak: {self.requests} requests in {self.seconds:.0f}s, outcomes {dict(sorted(self.outcomes.items()))}; "
-                f"{memory}")
+        memory = (
+            f"RSS start {mb[0]:.1f} MiB, end {mb[-1]:.1f} MiB, peak {max(mb):.1f} MiB, "
+            f"trend {self.growth_per_minute():+.2f} MiB/min"
+            if mb
+            else "RSS n/a"
+        )
+        return (
+            f"soak: {self.requests} requests in {self.seconds:.0f}s, outcomes {dict(sorted(self.outcomes.items()))}; "
+            f"{memory}"
+        )
 
 
 def _body(text: str, stream: bool = False) -> dict:
@@ -86,7 +92,7 @@ async def _llm_failure(client: httpx.AsyncClient) -> str:
 async def _stream_failure(client: httpx.AsyncClient) -> str:
     async with client.stream("POST", CHAT, json=_body("soak [[tokens:10]] [[fail:after:4]]", True)) as r:
         lines = [line async for line in r.aiter_lines() if line.startswith("data: ")]
-    last = json.loads(lines[-1][len("data: "):]) if lines and lines[-1] != "data: [DONE]" else {}
+    last = json.loads(lines[-1][len("data: ") :]) if lines and lines[-1] != "data: [DONE]" else {}
     return "stream error event" if "error" in last else "unexpected stream failure"
 
 
@@ -117,15 +123,26 @@ async def _give_up(client: httpx.AsyncClient) -> str:
 async def _llm_failure_streamed(client: httpx.AsyncClient) -> str:
     async with client.stream("POST", CHAT, json=_body("soak [[fail:status:400]]", True)) as r:
         lines = [line async for line in r.aiter_lines() if line.startswith("data: ")]
-    last = json.loads(lines[-1][len("data: "):]) if lines and lines[-1] != "data: [DONE]" else {}
+    last = json.loads(lines[-1][len("data: ") :]) if lines and lines[-1] != "data: [DONE]" else {}
     return "stream error event" if last.get("error", {}).get("code") == "cat_error" else "unexpected stream failure"
 
 
-MIX = [_answer, _stream, _answer, _mistake, _stream, _llm_failure, _walk_away, _stream_failure,
-       _responses_stream, _give_up, _llm_failure_streamed]
+MIX = [
+    _answer,
+    _stream,
+    _answer,
+    _mistake,
+    _stream,
+    _llm_failure,
+    _walk_away,
+    _stream_failure,
+    _responses_stream,
+    _give_up,
+    _llm_failure_streamed,
+]
 
 
-def _sample(rss: Callable[[], Optional[int]], into: List[int], stop: threading.Event) -> None:
+def _sample(rss: Callable[[], int | None], into: list[int], stop: threading.Event) -> None:
     while True:
         value = rss()
         if value:
@@ -134,8 +151,9 @@ def _sample(rss: Callable[[], Optional[int]], into: List[int], stop: threading.E
             return
 
 
-def soak(base_url: str, api_key: str, seconds: float, workers: int = 8,
-         rss: Callable[[], Optional[int]] = lambda: None) -> SoakReport:
+def soak(
+    base_url: str, api_key: str, seconds: float, workers: int = 8, rss: Callable[[], int | None] = lambda: None
+) -> SoakReport:
     report = SoakReport(seconds)
     stop = threading.Event()
     sampler = threading.Thread(target=_sample, args=(rss, report.rss, stop), daemon=True)

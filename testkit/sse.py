@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable, List, Optional
 
 
 @dataclass
@@ -14,13 +14,13 @@ class Event:
     at: float  # time.time() when the event was complete
 
     @property
-    def json(self) -> Optional[dict]:
+    def json(self) -> dict | None:
         return None if self.data == "[DONE]" else json.loads(self.data)
 
 
-def parse(lines: Iterable[str]) -> List[Event]:
-    events: List[Event] = []
-    data: List[str] = []
+def parse(lines: Iterable[str]) -> list[Event]:
+    events: list[Event] = []
+    data: list[str] = []
     for line in lines:
         if line == "":
             if data:
@@ -37,7 +37,7 @@ def parse(lines: Iterable[str]) -> List[Event]:
     return events
 
 
-def content_of(events: List[Event]) -> str:
+def content_of(events: list[Event]) -> str:
     out = []
     for e in events:
         body = e.json

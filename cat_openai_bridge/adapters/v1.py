@@ -18,9 +18,10 @@ import inspect
 import os
 import re
 import threading
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future
 from importlib import metadata
-from typing import Any, AsyncIterator, Callable, Dict, List, Optional, Tuple
+from typing import Any
 
 from starlette.requests import Request
 
@@ -34,7 +35,7 @@ MAIN = "main"  # the adapter's name for the Cat's one agent
 
 
 # The v1 permission each kind of route needs, as the Cat's own routes ask them.
-PERMISSIONS: Dict[Access, Tuple[str, str]] = {
+PERMISSIONS: dict[Access, tuple[str, str]] = {
     Access.MODELS: ("LLM", "READ"),
     Access.CHAT: ("CONVERSATION", "WRITE"),
     Access.EMBEDDINGS: ("EMBEDDER", "READ"),
@@ -46,7 +47,7 @@ class _TurnPipe:
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
-        self.queue: "asyncio.Queue[Tuple[str, Any]]" = asyncio.Queue()
+        self.queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self.closed = False
 
     def put(self, kind: str, value: Any) -> None:
@@ -58,11 +59,11 @@ class _TurnPipe:
             self.put("token", content)
 
 
-def _in_own_thread(fn: Callable[..., Any], *args: Any) -> "asyncio.Future[Any]":
+def _in_own_thread(fn: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
     """Run `fn` in a new daemon thread. v1 cannot cancel a turn (a hung LLM call runs on after the
     client got its 504), so each keeps only its own thread, which ends with the call: no pool slot
     that the next request would wait for, and no idle threads left behind."""
-    done: "Future[Any]" = Future()
+    done: Future[Any] = Future()
 
     def target() -> None:
         if not done.set_running_or_notify_cancel():
@@ -76,7 +77,7 @@ def _in_own_thread(fn: Callable[..., Any], *args: Any) -> "asyncio.Future[Any]":
     return asyncio.wrap_future(done)
 
 
-def _cat_user_of(credential: Optional[str]) -> bool:
+def _cat_user_of(credential: str | None) -> bool:
     """Whether `credential` is a valid JWT of a user in v1's user store (as its core auth handler checks)."""
     import jwt
     from cat.db.crud import get_users
@@ -101,9 +102,9 @@ class V1Cat:
     supports_client_tools = False
 
     def __init__(self) -> None:
-        self._user_locks: Dict[str, threading.Lock] = {}
-        self._users: Dict[str, Any] = {}  # AuthUserInfo by user id, as the Cat's auth made it
-        self._settings: Tuple[Optional[int], Optional[BridgeSettings]] = (None, None)
+        self._user_locks: dict[str, threading.Lock] = {}
+        self._users: dict[str, Any] = {}  # AuthUserInfo by user id, as the Cat's auth made it
+        self._settings: tuple[int | None, BridgeSettings | None] = (None, None)
 
     # -- identity and settings -------------------------------------------------
 
@@ -113,7 +114,7 @@ class V1Cat:
                 return metadata.version(name)
         return "1.x"
 
-    async def identify(self, request: Request, access: Access) -> Optional[Identity]:
+    async def identify(self, request: Request, access: Access) -> Identity | None:
         from cat.auth.connection import HTTPAuth
         from cat.auth.permissions import AuthPermission, AuthResource
 
@@ -129,8 +130,10 @@ class V1Cat:
                 master = bool(key) and credential == key
                 return Identity(user.name, user.name, master, master)
         if _cat_user_of(credential):  # a real user, only not allowed here: say so, as v1's own routes do (403)
-            raise Forbidden(f"This Cat user lacks the {resource_name} {permission_name} permission this route "
-                            "needs (v1 user permissions, PUT /users/{id}).")
+            raise Forbidden(
+                f"This Cat user lacks the {resource_name} {permission_name} permission this route "
+                "needs (v1 user permissions, PUT /users/{id})."
+            )
         return None
 
     def _remember(self, user: Any) -> None:
@@ -155,7 +158,7 @@ class V1Cat:
         plugin = CheshireCat().mad_hatter.plugins[PLUGIN_ID]
         path = os.path.join(plugin.path, "settings.json")
         try:
-            stamp: Optional[int] = os.stat(path).st_mtime_ns
+            stamp: int | None = os.stat(path).st_mtime_ns
         except OSError:
             stamp = None
         cached_stamp, cached = self._settings
@@ -175,10 +178,10 @@ class V1Cat:
 
         return type(CheshireCat()._llm).__name__ not in ("LLMDefault", "NoneType")
 
-    async def list_models(self, settings: BridgeSettings) -> List[ModelCard]:
+    async def list_models(self, settings: BridgeSettings) -> list[ModelCard]:
         return [ModelCard(settings.model_alias, "cheshire-cat", "The Cheshire Cat")]
 
-    async def resolve_model(self, model: str, settings: BridgeSettings) -> Optional[str]:
+    async def resolve_model(self, model: str, settings: BridgeSettings) -> str | None:
         return MAIN if model == settings.model_alias else None
 
     # -- a turn ----------------------------------------------------------------
@@ -293,7 +296,7 @@ class V1Cat:
 
     # -- the rest ------------------------------------------------------------------
 
-    async def embed(self, texts: List[str]) -> Tuple[str, List[List[float]]]:
+    async def embed(self, texts: list[str]) -> tuple[str, list[list[float]]]:
         from cat.looking_glass.cheshire_cat import CheshireCat
 
         embedder = CheshireCat().embedder
@@ -309,7 +312,7 @@ class V1Cat:
         getattr(log, level, log.info)(message)
 
 
-def _usage(interactions: List[Any]) -> Tuple[int, int]:
+def _usage(interactions: list[Any]) -> tuple[int, int]:
     """Prompt tokens of every LLM call of the turn, and the output of all but the last.
 
     v1 records each call's prompt texts and reply; its own `input_tokens` are
@@ -324,7 +327,7 @@ def _usage(interactions: List[Any]) -> Tuple[int, int]:
 _SPEAKER = re.compile(r"(?:^|\n)(?:System|Human|AI|Tool|Function): ")
 
 
-def _prompt_messages(prompt: Any) -> List[str]:
+def _prompt_messages(prompt: Any) -> list[str]:
     """The texts of one LLM call's messages: 1.9 keeps them as a list, 1.8 as langchain's
     "System: ...\nHuman: ..." buffer string, split back here so both count alike."""
     if not isinstance(prompt, str):

@@ -16,7 +16,8 @@ from __future__ import annotations
 import functools
 import inspect
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 _MARK = "_openai_bridge_serialized"
 _install_lock = threading.Lock()

@@ -13,9 +13,10 @@ import contextlib
 import dataclasses
 import json
 import uuid
+from collections.abc import AsyncIterator
 from functools import lru_cache
 from importlib import metadata
-from typing import Any, AsyncIterator, List, Optional, Tuple
+from typing import Any
 
 from starlette.requests import Request
 
@@ -78,7 +79,7 @@ def _client_tool_classes():
     return ClientTool, ClientTools
 
 
-def _client_tools_directive(tools: Tuple[ClientTool, ...]):
+def _client_tools_directive(tools: tuple[ClientTool, ...]):
     tool_class, directive_class = _client_tool_classes()
     offered = [tool_class(None, t.name, t.description, t.parameters, {}) for t in tools]
     return directive_class(offered)
@@ -88,7 +89,7 @@ def _cat_message(turn: Turn):
     from cat.protocols.model_context.type_wrappers import ToolCall as CatToolCall
     from cat.types import ImageContent, Message, TextContent
 
-    content: List[Any] = []
+    content: list[Any] = []
     for part in turn.parts:
         if isinstance(part, TextPart):
             content.append(TextContent(type="text", text=part.text))
@@ -157,7 +158,7 @@ class V2Cat:
     def cat_version(self) -> str:
         return metadata.version("cheshire-cat-ai")
 
-    async def identify(self, request: Request, access: Access) -> Optional[Identity]:
+    async def identify(self, request: Request, access: Access) -> Identity | None:
         """The Cat authenticated the request before our route ran; v2 routes need no more than a user."""
         from cat import config
         from cat.ambient.context_vars import ctx
@@ -192,7 +193,7 @@ class V2Cat:
 
         return ccat().registry.classes.get("agents", {})
 
-    async def list_models(self, settings: BridgeSettings) -> List[ModelCard]:
+    async def list_models(self, settings: BridgeSettings) -> list[ModelCard]:
         agents = self._agents()
         cards = []
         if DEFAULT_AGENT in agents:
@@ -202,14 +203,14 @@ class V2Cat:
                 cards.append(ModelCard(slug, cls.plugin_id or "core", cls.description or ""))
         return cards
 
-    async def resolve_model(self, model: str, settings: BridgeSettings) -> Optional[str]:
+    async def resolve_model(self, model: str, settings: BridgeSettings) -> str | None:
         agents = self._agents()
         if model == settings.model_alias and DEFAULT_AGENT in agents:
             return DEFAULT_AGENT
         return model if model in agents else None
 
-    async def run(self, turn: CatTurn) -> AsyncIterator[TurnEvent]:
-        from cat.ambient.context_vars import ctx
+    async def _work(self, turn: CatTurn) -> tuple[Any, Any, Any]:
+        """(agent, task, the coroutine to run): the agent with the client's system prompt and tools, or the bare LLM."""
         from cat.ambient.runtime import ccat
         from cat.types import Task
 
@@ -228,11 +229,38 @@ class V2Cat:
         if turn.plain:
             from cat.ambient import llm
 
-            work = llm(system, messages=task.messages, stream=turn.stream)
-        else:
-            work = agent(task)
+            return agent, task, llm(system, messages=task.messages, stream=turn.stream)
+        return agent, task, agent(task)
 
-        deltas: "asyncio.Queue[Optional[str]]" = asyncio.Queue()
+    def _result(self, turn: CatTurn, agent: Any, task: Any, runner: asyncio.Task) -> TurnResult:
+        """The finished run as a TurnResult; a client tool call ends it on purpose, anything else raised fails it."""
+        called: tuple[ToolCall, ...] = ()
+        try:
+            runner.result()
+        except ClientToolsCalled as stop:
+            offered = {t.name for t in turn.tools}
+            called = tuple(
+                ToolCall(c.id, c.name, json.dumps(c.args)) for c in stop.message.tool_calls if c.name in offered
+            )
+        except asyncio.CancelledError:
+            raise CatFailure("the Cat's run was cancelled") from None
+        except Exception as exc:
+            self.log("error", f"openai bridge: agent '{turn.target}' failed: {exc!r}")
+            raise CatFailure(str(exc) or type(exc).__name__) from None
+        if turn.plain:
+            result = _plain_result(turn.conversation.system, task, runner.result())
+        else:
+            result = dataclasses.replace(_turn_result(agent), tool_calls=called, why=_why(agent) if turn.why else None)
+        if not result.text and not result.tool_calls:
+            # e.g. a stream of non-SSE bytes, which the Cat's LLM client reads as an empty answer
+            raise CatFailure("the Cat's LLM returned an empty answer")
+        return result
+
+    async def run(self, turn: CatTurn) -> AsyncIterator[TurnEvent]:
+        from cat.ambient.context_vars import ctx
+
+        agent, task, work = await self._work(turn)
+        deltas: asyncio.Queue[str | None] = asyncio.Queue()
 
         async def on_event(event: dict) -> None:
             if event.get("type") == "TEXT_MESSAGE_CONTENT" and event.get("delta"):
@@ -251,32 +279,9 @@ class V2Cat:
         runner = asyncio.create_task(work)
         runner.add_done_callback(lambda _: deltas.put_nowait(None))
         try:
-            while True:
-                delta = await deltas.get()
-                if delta is None:
-                    break
+            while (delta := await deltas.get()) is not None:
                 yield TextDelta(delta)
-            called: Tuple[ToolCall, ...] = ()
-            try:
-                runner.result()
-            except ClientToolsCalled as stop:
-                offered = {t.name for t in turn.tools}
-                called = tuple(ToolCall(c.id, c.name, json.dumps(c.args)) for c in stop.message.tool_calls
-                               if c.name in offered)
-            except asyncio.CancelledError:
-                raise CatFailure("the Cat's run was cancelled") from None
-            except Exception as exc:
-                self.log("error", f"openai bridge: agent '{turn.target}' failed: {exc!r}")
-                raise CatFailure(str(exc) or type(exc).__name__) from None
-            if turn.plain:
-                result = _plain_result(system, task, runner.result())
-            else:
-                result = dataclasses.replace(_turn_result(agent), tool_calls=called,
-                                             why=_why(agent) if turn.why else None)
-            if not result.text and not result.tool_calls:
-                # e.g. a stream of non-SSE bytes, which the Cat's LLM client reads as an empty answer
-                raise CatFailure("the Cat's LLM returned an empty answer")
-            yield result
+            yield self._result(turn, agent, task, runner)
         finally:
             context.stream = None
             context.user = caller
@@ -285,7 +290,7 @@ class V2Cat:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await runner
 
-    async def embed(self, texts: List[str]) -> Tuple[str, List[List[float]]]:
+    async def embed(self, texts: list[str]) -> tuple[str, list[list[float]]]:
         """The Cat's configured embedder, the one its memory plugins use."""
         from cat.ambient import embedder
         from cat.ambient.runtime import ccat
@@ -294,7 +299,7 @@ class V2Cat:
         slug = str((await core.load_settings()).default_embedder)
         gate = asyncio.Semaphore(8)  # v2 embeds one text per call: a few at a time, in order
 
-        async def one(text: str) -> List[float]:
+        async def one(text: str) -> list[float]:
             async with gate:
                 return list(await embedder(text))
 

@@ -8,7 +8,6 @@ parses its body and runs the Cat, the pipeline does every shared step.
 from __future__ import annotations
 
 import time
-from typing import Optional
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -25,7 +24,7 @@ from .responses.serving import Responses
 
 
 class Bridge:
-    def __init__(self, cat: CatPort, limiter: Optional[Limiter] = None) -> None:
+    def __init__(self, cat: CatPort, limiter: Limiter | None = None) -> None:
         self.cat = cat
         self.pipeline = Pipeline(cat, limiter)
         created = int(time.time())

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 from starlette.requests import Request
 
 from .engine import tokens
@@ -19,7 +17,7 @@ class HealthReport(WireModel):
     cat_version: str
     adapter: str
     llm_configured: bool
-    tokenizer: Optional[str]
+    tokenizer: str | None
 
 
 class Health(Route[Job]):
@@ -35,5 +33,11 @@ class Health(Route[Job]):
         return Job()
 
     async def run(self, job: Job, call: Call) -> Reply:
-        return Reply(HealthReport(cat_version=self.cat.cat_version(), adapter=self.cat.name,
-                                  llm_configured=await self.cat.llm_configured(), tokenizer=tokens.tokenizer_name()))
+        return Reply(
+            HealthReport(
+                cat_version=self.cat.cat_version(),
+                adapter=self.cat.name,
+                llm_configured=await self.cat.llm_configured(),
+                tokenizer=tokens.tokenizer_name(),
+            )
+        )

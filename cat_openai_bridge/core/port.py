@@ -10,8 +10,9 @@ mapper (engine/errors.py) decides what the client sees.
 from __future__ import annotations
 
 import enum
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import AsyncIterator, List, Optional, Protocol, Tuple, Union
+from typing import Protocol
 
 from starlette.requests import Request
 
@@ -75,7 +76,7 @@ class CatTurn:
     # A front end's housekeeping prompt (title, tags): answered by the Cat's own LLM
     # without the agent, so it leaves nothing in the Cat's memory or history.
     plain: bool = False
-    tools: Tuple[ClientTool, ...] = ()  # the client's functions, offered to the Cat's model for this turn
+    tools: tuple[ClientTool, ...] = ()  # the client's functions, offered to the Cat's model for this turn
     conversation_key: str = ""  # the client chat this turn belongs to (see core/chats.py)
     why: bool = False  # the client asked for the Cat's reasons (an admin-only extension)
 
@@ -90,11 +91,11 @@ class TurnResult:
     text: str
     prompt_tokens: int  # every prompt the Cat sent its LLM during the turn
     extra_completion_tokens: int = 0  # LLM output that is not the final answer (tool calls)
-    tool_calls: Tuple[ToolCall, ...] = ()  # the model called client tools: the turn pauses for their results
-    why: Optional[dict] = None  # the Cat's reasons, when the turn asked for them
+    tool_calls: tuple[ToolCall, ...] = ()  # the model called client tools: the turn pauses for their results
+    why: dict | None = None  # the Cat's reasons, when the turn asked for them
 
 
-TurnEvent = Union[TextDelta, TurnResult]
+TurnEvent = TextDelta | TurnResult
 
 
 class CatPort(Protocol):
@@ -104,7 +105,7 @@ class CatPort(Protocol):
 
     def cat_version(self) -> str: ...
 
-    async def identify(self, request: Request, access: Access) -> Optional[Identity]:
+    async def identify(self, request: Request, access: Access) -> Identity | None:
         """The caller, None for missing or bad credentials; raises Forbidden for a user lacking `access`."""
         ...
 
@@ -116,13 +117,13 @@ class CatPort(Protocol):
 
     async def llm_configured(self) -> bool: ...
 
-    async def list_models(self, settings: BridgeSettings) -> List[ModelCard]: ...
+    async def list_models(self, settings: BridgeSettings) -> list[ModelCard]: ...
 
-    async def resolve_model(self, model: str, settings: BridgeSettings) -> Optional[str]: ...
+    async def resolve_model(self, model: str, settings: BridgeSettings) -> str | None: ...
 
     def run(self, turn: CatTurn) -> AsyncIterator[TurnEvent]: ...
 
-    async def embed(self, texts: List[str]) -> Tuple[str, List[List[float]]]:
+    async def embed(self, texts: list[str]) -> tuple[str, list[list[float]]]:
         """(the embedder's name, one vector per text); raises CatFailure."""
         ...
 

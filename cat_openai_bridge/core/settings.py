@@ -7,7 +7,7 @@ is refused by the admin on every version.
 from __future__ import annotations
 
 import re
-from typing import List, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError  # its errors serialize; a ValueError's make the Cat answer 500
@@ -27,7 +27,8 @@ class BridgeSettings(BaseModel):
         4000,
         ge=0,
         le=32000,
-        description="Ceiling on the completion tokens a request may ask for, and the cut when it asks none (0 = unlimited).",
+        description="Ceiling on the completion tokens a request may ask for, and the cut when it asks none "
+        "(0 = unlimited).",
     )
     enable_streaming: bool = Field(True, description="Allow `stream: true` requests.")
     debug_mode: bool = Field(False, description="Log a summary of every request and response.")
@@ -36,10 +37,14 @@ class BridgeSettings(BaseModel):
     )
     system_message_policy: SystemMessagePolicy = Field(
         "append",
-        description="What `system`/`developer` messages do to the agent's prompt: append to it, replace it, or are ignored.",
+        description="What `system`/`developer` messages do to the agent's prompt: append to it, replace it, "
+        "or are ignored.",
     )
     max_request_bytes: int = Field(
-        8 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024, description="Largest request body accepted (bytes); larger gets a 413."
+        8 * 1024 * 1024,
+        ge=1024,
+        le=256 * 1024 * 1024,
+        description="Largest request body accepted (bytes); larger gets a 413.",
     )
     max_messages: int = Field(1000, ge=1, le=100000, description="Most entries a request's `messages` may have.")
     model_alias: str = Field(
@@ -57,14 +62,16 @@ class BridgeSettings(BaseModel):
     redis_url: str = Field(
         "",
         max_length=2048,
-        description="redis:// or rediss:// URL: hold the limits in Redis so they apply across replicas (empty = in-process).",
+        description="redis:// or rediss:// URL: hold the limits in Redis so they apply across replicas "
+        "(empty = in-process).",
     )
     redis_failure_mode: FailureMode = Field(
         "open", description="When Redis is unreachable: 'open' lets requests through (logged), 'closed' answers 503."
     )
     trust_user_field: bool = Field(
         False,
-        description="With the Cat's master API key, let the body's `user` (or `user_id`) pick the Cat user the turn runs as.",
+        description="With the Cat's master API key, let the body's `user` (or `user_id`) pick the Cat user the "
+        "turn runs as.",
     )
 
     user_header: str = Field(
@@ -85,7 +92,7 @@ class BridgeSettings(BaseModel):
         600, ge=0, le=86400, description="How long an Idempotency-Key replays its first answer (0 = keys ignored)."
     )
 
-    task_prompt_patterns: List[str] = Field(
+    task_prompt_patterns: list[str] = Field(
         [r"^\s*### Task:"],
         max_length=50,
         description="Regular expressions (searched in the last user message, multi-line) that mark a front end's "
@@ -114,13 +121,14 @@ class BridgeSettings(BaseModel):
 
     @field_validator("task_prompt_patterns")
     @classmethod
-    def _patterns_compile(cls, value: List[str]) -> List[str]:
+    def _patterns_compile(cls, value: list[str]) -> list[str]:
         for pattern in value:
             try:
                 re.compile(pattern)
             except re.error as exc:
                 raise PydanticCustomError(
-                    "invalid_pattern", "{pattern} is not a valid regular expression: {reason}",
+                    "invalid_pattern",
+                    "{pattern} is not a valid regular expression: {reason}",
                     {"pattern": pattern, "reason": str(exc)},
                 ) from None
         return value
@@ -152,10 +160,10 @@ class SettingsCache:
 
         self._clock = clock or time.monotonic
         self._max_age = max_age
-        self._value: "BridgeSettings | None" = None
+        self._value: BridgeSettings | None = None
         self._read_at = 0.0
 
-    async def get(self, load) -> "BridgeSettings":
+    async def get(self, load) -> BridgeSettings:
         now = self._clock()
         if self._value is None or now - self._read_at > self._max_age:
             self._value = await load()

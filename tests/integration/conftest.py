@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 import jwt
@@ -44,8 +44,12 @@ def _cat_param(item) -> str:
 
 def pytest_collection_modifyitems(config, items):
     # Not run at all (one header line says why, see tests/conftest.py): v1 without CAT_V1_CORE, v1_only on v2.
-    dropped = [i for i in items if (_cat_param(i) == "v1" and not cat_v1.v1_core())
-               or (_cat_param(i) == "v2" and i.get_closest_marker("v1_only"))]
+    dropped = [
+        i
+        for i in items
+        if (_cat_param(i) == "v1" and not cat_v1.v1_core())
+        or (_cat_param(i) == "v2" and i.get_closest_marker("v1_only"))
+    ]
     if dropped:
         items[:] = [i for i in items if i not in set(dropped)]
         config.hook.pytest_deselected(items=dropped)
@@ -104,9 +108,11 @@ def adapter(cat) -> str:
 @pytest.fixture
 def settings(cat):
     """Change bridge settings for one test; the suite's settings come back after."""
+
     def apply(**values):
         response = put_settings(cat, values)
         assert response.status_code == 200, response.text
+
     yield apply
     put_settings(cat, {}).raise_for_status()
 
@@ -140,6 +146,7 @@ def llm_log(llm):
 
     def read() -> list:
         return httpx.get(llm.url + "/_requests").json()
+
     return read
 
 
@@ -147,8 +154,12 @@ def cat_jwt(name: str, user_id: str | None = None) -> str:
     """A token for user `name`: on v2 minted as the Cat mints them; on v1 from the Cat's own /auth/token."""
     if CURRENT.get("adapter") == "v1":
         return _v1_jwt(name)
-    claims = {"sub": user_id or str(uuid.uuid5(uuid.NAMESPACE_DNS, name)), "username": name, "roles": [],
-              "exp": int(time.time()) + 3600}
+    claims = {
+        "sub": user_id or str(uuid.uuid5(uuid.NAMESPACE_DNS, name)),
+        "username": name,
+        "roles": [],
+        "exp": int(time.time()) + 3600,
+    }
     return jwt.encode(claims, JWT_SECRET, algorithm="HS256")
 
 
@@ -163,9 +174,11 @@ def _v1_jwt(name: str) -> str:
         return cached
     headers = {"Authorization": f"Bearer {KEY}"}
     password = f"pw-{name}-secret"
-    httpx.post(CURRENT["url"] + "/users/", headers=headers, timeout=30,
-               json={"username": name, "password": password}).raise_for_status()
-    token = httpx.post(CURRENT["url"] + "/auth/token", timeout=30,
-                       json={"username": name, "password": password}).json()["access_token"]
+    httpx.post(
+        CURRENT["url"] + "/users/", headers=headers, timeout=30, json={"username": name, "password": password}
+    ).raise_for_status()
+    token = httpx.post(
+        CURRENT["url"] + "/auth/token", timeout=30, json={"username": name, "password": password}
+    ).json()["access_token"]
     CURRENT["jwts"][name] = token
     return token

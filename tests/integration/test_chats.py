@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
-
 import re
 
 import openai
+import pytest
 
 from .conftest import KEY, user_says
 

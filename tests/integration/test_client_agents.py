@@ -21,8 +21,11 @@ async def sdk_client(base_url):
 
 
 def responses_agent(client: openai.AsyncOpenAI) -> Agent:
-    return Agent(name="cat", instructions="Answer as the Cheshire Cat.",
-                 model=OpenAIResponsesModel(model="cheshire-cat", openai_client=client))
+    return Agent(
+        name="cat",
+        instructions="Answer as the Cheshire Cat.",
+        model=OpenAIResponsesModel(model="cheshire-cat", openai_client=client),
+    )
 
 
 @pytest.mark.asyncio
@@ -41,15 +44,21 @@ async def test_runner_on_the_responses_api_with_a_second_turn(sdk_client, llm_lo
 @pytest.mark.asyncio
 async def test_runner_streams_token_by_token(sdk_client):
     result = Runner.run_streamed(responses_agent(sdk_client), "[[tokens:4]] [[delay:5]]")
-    deltas = [e.data.delta async for e in result.stream_events()
-              if e.type == "raw_response_event" and isinstance(e.data, ResponseTextDeltaEvent)]
+    deltas = [
+        e.data.delta
+        async for e in result.stream_events()
+        if e.type == "raw_response_event" and isinstance(e.data, ResponseTextDeltaEvent)
+    ]
     assert deltas == [" t0", " t1", " t2", " t3"] and result.final_output == " t0 t1 t2 t3"
 
 
 @pytest.mark.asyncio
 async def test_runner_on_chat_completions(sdk_client):
-    agent = Agent(name="cat", instructions="Be brief.",
-                  model=OpenAIChatCompletionsModel(model="cheshire-cat", openai_client=sdk_client))
+    agent = Agent(
+        name="cat",
+        instructions="Be brief.",
+        model=OpenAIChatCompletionsModel(model="cheshire-cat", openai_client=sdk_client),
+    )
     assert (await Runner.run(agent, "hi from an agent")).final_output == "Echo: hi from an agent"
 
 
@@ -64,8 +73,12 @@ async def test_runner_calls_a_local_function_tool(sdk_client, llm_log):
         calls.append(city)
         return f"sunny in {city}"
 
-    agent = Agent(name="cat", instructions="Use tools.", tools=[get_weather],
-                  model=OpenAIResponsesModel(model="cheshire-cat", openai_client=sdk_client))
+    agent = Agent(
+        name="cat",
+        instructions="Use tools.",
+        tools=[get_weather],
+        model=OpenAIResponsesModel(model="cheshire-cat", openai_client=sdk_client),
+    )
     result = await Runner.run(agent, 'Weather? [[call:get_weather:{"city": "Rome"}]]')
     assert calls == ["Rome"] and result.final_output == "Tool said: sunny in Rome"
     sent = llm_log()[-1]["body"]

@@ -27,8 +27,14 @@ def node_client() -> Path:
 
 
 def test_node_sdk_chat_stream_errors_and_responses(node_client, base_url):
-    run = subprocess.run(["node", "client.mjs"], cwd=node_client, capture_output=True, text=True, timeout=120,
-                         env={**os.environ, "BRIDGE_BASE_URL": base_url, "BRIDGE_API_KEY": KEY})
+    run = subprocess.run(
+        ["node", "client.mjs"],
+        cwd=node_client,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "BRIDGE_BASE_URL": base_url, "BRIDGE_API_KEY": KEY},
+    )
     assert run.returncode == 0, run.stderr
     seen = json.loads(run.stdout.strip().splitlines()[-1])
     assert "cheshire-cat" in seen["models"]
@@ -39,7 +45,16 @@ def test_node_sdk_chat_stream_errors_and_responses(node_client, base_url):
     assert seen["error"] == {"status": 404, "code": "model_not_found", "param": "model"}
     assert seen["responseText"] == "Echo: node responses"
     assert seen["responseEvents"] == [
-        "response.created", "response.in_progress", "response.output_item.added", "response.content_part.added",
-        " t0", " t1", " t2", "response.output_text.done", "response.content_part.done", "response.output_item.done",
-        "response.completed"]
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+        "response.content_part.added",
+        " t0",
+        " t1",
+        " t2",
+        "response.output_text.done",
+        "response.content_part.done",
+        "response.output_item.done",
+        "response.completed",
+    ]
     assert seen["streamedResponse"] == {"status": "completed", "text": " t0 t1"}

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
 import json
+
+import pytest
 
 from testkit.sse import parse
 
@@ -12,9 +12,14 @@ from .conftest import user_says
 
 pytestmark = pytest.mark.v2_only
 
-WEATHER = {"type": "function", "function": {
-    "name": "get_weather", "description": "Current weather in a city",
-    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Current weather in a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    },
+}
 ASK = 'Weather in Rome? [[call:get_weather:{"city": "Rome"}]]'
 
 
@@ -25,16 +30,21 @@ def test_sdk_tool_calling_flow(client, llm_log):
     assert choice.finish_reason == "tool_calls"
     assert choice.message.content is None
     [call] = choice.message.tool_calls
-    assert (call.type, call.function.name, json.loads(call.function.arguments)) == ("function", "get_weather",
-                                                                                   {"city": "Rome"})
+    assert (call.type, call.function.name, json.loads(call.function.arguments)) == (
+        "function",
+        "get_weather",
+        {"city": "Rome"},
+    )
     assert call.id.startswith("call_")
     assert first.usage.completion_tokens > 0
     offered = llm_log()[-1]["body"]["tools"]
     assert [t["function"]["name"] for t in offered] == ["get_weather"]
     assert offered[0]["function"]["parameters"] == WEATHER["function"]["parameters"]
 
-    messages += [choice.message.model_dump(exclude_none=True),
-                 {"role": "tool", "tool_call_id": call.id, "content": "sunny, 24C"}]
+    messages += [
+        choice.message.model_dump(exclude_none=True),
+        {"role": "tool", "tool_call_id": call.id, "content": "sunny, 24C"},
+    ]
     second = client.chat.completions.create(model="cheshire-cat", messages=messages, tools=[WEATHER])
     assert second.choices[0].finish_reason == "stop"
     assert second.choices[0].message.content == "Tool said: sunny, 24C"
@@ -45,8 +55,12 @@ def test_sdk_tool_calling_flow(client, llm_log):
 
 
 def test_tool_calls_stream_as_deltas(client, http):
-    body = {"model": "cheshire-cat", "messages": user_says(ASK + ' [[call:get_time:{"tz": "CET"}]]'),
-            "tools": [WEATHER, {"type": "function", "function": {"name": "get_time"}}], "stream": True}
+    body = {
+        "model": "cheshire-cat",
+        "messages": user_says(ASK + ' [[call:get_time:{"tz": "CET"}]]'),
+        "tools": [WEATHER, {"type": "function", "function": {"name": "get_time"}}],
+        "stream": True,
+    }
     events = parse(http.post("/custom/v1/chat/completions", json=body).text.split("\n"))
     data = [e.data for e in events]
     assert data[-1] == "[DONE]"
@@ -55,12 +69,14 @@ def test_tool_calls_stream_as_deltas(client, http):
     assert deltas[0] == {"role": "assistant", "content": "", "refusal": None}
     calls = [d["tool_calls"][0] for d in deltas if "tool_calls" in d]
     assert [(c["index"], c.get("id", "")[:5], c["function"]) for c in calls] == [
-        (0, "call_", {"name": "get_weather", "arguments": ""}), (0, "", {"arguments": '{"city": "Rome"}'}),
-        (1, "call_", {"name": "get_time", "arguments": ""}), (1, "", {"arguments": '{"tz": "CET"}'})]
+        (0, "call_", {"name": "get_weather", "arguments": ""}),
+        (0, "", {"arguments": '{"city": "Rome"}'}),
+        (1, "call_", {"name": "get_time", "arguments": ""}),
+        (1, "", {"arguments": '{"tz": "CET"}'}),
+    ]
     assert [c["choices"][0]["finish_reason"] for c in chunks] == [None] * 5 + ["tool_calls"]
 
-    stream = client.chat.completions.create(model="cheshire-cat", messages=user_says(ASK), tools=[WEATHER],
-                                            stream=True)
+    stream = client.chat.completions.create(model="cheshire-cat", messages=user_says(ASK), tools=[WEATHER], stream=True)
     pieces = [c.choices[0] for c in stream]
     assert pieces[-1].finish_reason == "tool_calls"
     args = "".join(tc.function.arguments or "" for p in pieces for tc in (p.delta.tool_calls or []))
@@ -68,7 +84,8 @@ def test_tool_calls_stream_as_deltas(client, http):
 
 
 def test_tool_choice_none_hides_the_tools(client, llm_log):
-    answer = client.chat.completions.create(model="cheshire-cat", messages=user_says("hi"), tools=[WEATHER],
-                                            tool_choice="none")
+    answer = client.chat.completions.create(
+        model="cheshire-cat", messages=user_says("hi"), tools=[WEATHER], tool_choice="none"
+    )
     assert answer.choices[0].message.content == "Echo: hi"
     assert "tools" not in llm_log()[-1]["body"]

@@ -84,8 +84,9 @@ def test_two_hundred_disconnects_leak_nothing_and_the_user_goes_on(cat, adapter,
     settled = lambda: (lambda s: s["tasks"] <= before["tasks"] and s["threads"] <= before["threads"])(stats(cat.url))  # noqa: E731
     assert wait_for(settled), (before, stats(cat.url))
     print(f"\n{adapter}: {ROUNDS * WIDTH} disconnects, tasks/threads before {before}, after {stats(cat.url)}")
-    assert wait_for(lambda: len(runs()) == (ROUNDS + 1) * WIDTH and all(e["finished_at"] or e["aborted_at"]
-                                                                         for e in runs()))
+    assert wait_for(
+        lambda: len(runs()) == (ROUNDS + 1) * WIDTH and all(e["finished_at"] or e["aborted_at"] for e in runs())
+    )
     ended = runs()
     if adapter == "v2":  # every Cat run was cancelled mid-answer: the Cat hung up on its LLM
         assert sum(e["aborted_at"] is not None and e["finished_at"] is None for e in ended) == len(ended)
@@ -94,8 +95,9 @@ def test_two_hundred_disconnects_leak_nothing_and_the_user_goes_on(cat, adapter,
     written = log_since(cat, offset)
     assert "Traceback" not in written and "openai bridge: unexpected" not in written, written[-3000:]
 
-    answer = httpx.post(cat.url + CHAT, headers=headers, timeout=30,
-                        json={"model": "cheshire-cat", "messages": user_says("still me")})
+    answer = httpx.post(
+        cat.url + CHAT, headers=headers, timeout=30, json={"model": "cheshire-cat", "messages": user_says("still me")}
+    )
     assert answer.status_code == 200 and answer.json()["choices"][0]["message"]["content"] == "Echo: still me"
 
 
@@ -103,22 +105,34 @@ def test_leaving_before_the_first_token_stops_the_llm_call(cat, adapter, llm_log
     """The client leaves while the Cat is still waiting for its LLM (only the role chunk went out)."""
     tag = uuid.uuid4().hex
     body = {"model": "cheshire-cat", "messages": user_says(f"{tag} [[tokens:3]] [[delay:1500]]"), "stream": True}
-    with httpx.stream("POST", cat.url + CHAT, json=body, headers={"Authorization": f"Bearer {KEY}"},
-                      timeout=30) as response:
+    with httpx.stream(
+        "POST", cat.url + CHAT, json=body, headers={"Authorization": f"Bearer {KEY}"}, timeout=30
+    ) as response:
         lines = response.iter_lines()  # held: dropping the iterator would close the connection at once
         first = next(lines)
         assert first.startswith("data: ") and '"role":"assistant"' in first
         # stay until the Cat has asked its LLM, then leave
         assert wait_for(lambda: [e for e in llm_log() if tag in str(e["body"]["messages"])], 10)
-    entry = wait_for(lambda: next((e for e in llm_log() if tag in str(e["body"]["messages"])
-                                   if e["finished_at"] or e["aborted_at"]), None), 15)
+    entry = wait_for(
+        lambda: next(
+            (e for e in llm_log() if tag in str(e["body"]["messages"]) if e["finished_at"] or e["aborted_at"]), None
+        ),
+        15,
+    )
     assert entry is not None
     if adapter == "v2":
         assert entry["aborted_at"] is not None and entry["first_token_at"] is None and entry["finished_at"] is None
     else:
         assert entry["finished_at"] is not None
-    assert httpx.post(cat.url + CHAT, headers={"Authorization": f"Bearer {KEY}"}, timeout=30,
-                      json={"model": "cheshire-cat", "messages": user_says("next")}).status_code == 200
+    assert (
+        httpx.post(
+            cat.url + CHAT,
+            headers={"Authorization": f"Bearer {KEY}"},
+            timeout=30,
+            json={"model": "cheshire-cat", "messages": user_says("next")},
+        ).status_code
+        == 200
+    )
 
 
 def test_a_client_giving_up_on_a_json_answer_leaves_the_cat_working(cat, llm_log):
@@ -126,15 +140,27 @@ def test_a_client_giving_up_on_a_json_answer_leaves_the_cat_working(cat, llm_log
     tag = uuid.uuid4().hex
     offset = log_size(cat)
     with pytest.raises(httpx.ReadTimeout):
-        httpx.post(cat.url + CHAT, headers={"Authorization": f"Bearer {KEY}"}, timeout=httpx.Timeout(30, read=0.3),
-                   json={"model": "cheshire-cat", "messages": user_says(f"{tag} [[tokens:10]] [[delay:100]]")})
-    entry = wait_for(lambda: next((e for e in llm_log() if tag in str(e["body"]["messages"])
-                                   if e["finished_at"] or e["aborted_at"]), None), 15)
+        httpx.post(
+            cat.url + CHAT,
+            headers={"Authorization": f"Bearer {KEY}"},
+            timeout=httpx.Timeout(30, read=0.3),
+            json={"model": "cheshire-cat", "messages": user_says(f"{tag} [[tokens:10]] [[delay:100]]")},
+        )
+    entry = wait_for(
+        lambda: next(
+            (e for e in llm_log() if tag in str(e["body"]["messages"]) if e["finished_at"] or e["aborted_at"]), None
+        ),
+        15,
+    )
     assert entry is not None and entry["finished_at"] is not None  # uvicorn does not cancel a JSON handler
     written = log_since(cat, offset)
     assert "Traceback" not in written and "openai bridge: unexpected" not in written, written[-3000:]
-    answer = httpx.post(cat.url + CHAT, headers={"Authorization": f"Bearer {KEY}"}, timeout=30,
-                        json={"model": "cheshire-cat", "messages": user_says("next")})
+    answer = httpx.post(
+        cat.url + CHAT,
+        headers={"Authorization": f"Bearer {KEY}"},
+        timeout=30,
+        json={"model": "cheshire-cat", "messages": user_says("next")},
+    )
     assert answer.status_code == 200 and answer.json()["choices"][0]["message"]["content"] == "Echo: next"
 
 
@@ -146,8 +172,15 @@ def test_a_client_disconnect_frees_its_concurrency_slot(settings, cat):
         next(response.iter_lines())
 
     def next_request_admitted() -> bool:
-        return httpx.post(cat.url + CHAT, headers=headers, timeout=30,
-                          json={"model": "cheshire-cat", "messages": user_says("next")}).status_code == 200
+        return (
+            httpx.post(
+                cat.url + CHAT,
+                headers=headers,
+                timeout=30,
+                json={"model": "cheshire-cat", "messages": user_says("next")},
+            ).status_code
+            == 200
+        )
 
     assert wait_for(next_request_admitted, 10, 0.1)
 
@@ -155,12 +188,17 @@ def test_a_client_disconnect_frees_its_concurrency_slot(settings, cat):
 def test_leaving_a_responses_stream_stops_the_turn_too(cat, adapter, llm_log):
     tag = uuid.uuid4().hex
     body = {"model": "cheshire-cat", "input": f"{tag} [[tokens:30]] [[delay:50]]", "stream": True}
-    with httpx.stream("POST", cat.url + "/custom/v1/responses", json=body, headers={"Authorization": f"Bearer {KEY}"},
-                      timeout=30) as response:
+    with httpx.stream(
+        "POST", cat.url + "/custom/v1/responses", json=body, headers={"Authorization": f"Bearer {KEY}"}, timeout=30
+    ) as response:
         lines = response.iter_lines()
         assert any(line == "event: response.output_text.delta" for line in lines)  # one real token, then leave
-    entry = wait_for(lambda: next((e for e in llm_log() if tag in str(e["body"]["messages"])
-                                   if e["finished_at"] or e["aborted_at"]), None), 15)
+    entry = wait_for(
+        lambda: next(
+            (e for e in llm_log() if tag in str(e["body"]["messages"]) if e["finished_at"] or e["aborted_at"]), None
+        ),
+        15,
+    )
     assert entry is not None
     if adapter == "v2":
         assert entry["aborted_at"] is not None and entry["finished_at"] is None

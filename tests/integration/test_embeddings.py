@@ -37,11 +37,17 @@ def test_sdk_embeddings_float_and_base64(client, cat_embedder, llm_log):
     assert [d.index for d in result.data] == [0, 1]
     assert result.data[0].embedding == pytest.approx(expected("hello cat"))
     assert result.data[1].embedding == pytest.approx(expected("second"))
-    assert result.usage.prompt_tokens == result.usage.total_tokens == tokens.count_text("hello cat") + tokens.count_text("second")
+    assert (
+        result.usage.prompt_tokens
+        == result.usage.total_tokens
+        == tokens.count_text("hello cat") + tokens.count_text("second")
+    )
     raw = client.embeddings.with_raw_response.create(model="x", input="hello cat", encoding_format="base64")
     packed = raw.http_response.json()["data"][0]["embedding"]
     assert list(struct.unpack("<8f", base64.b64decode(packed))) == pytest.approx(expected("hello cat"), abs=1e-6)
-    assert client.embeddings.create(model="x", input="hello cat").data[0].embedding == pytest.approx(expected("hello cat"))
+    assert client.embeddings.create(model="x", input="hello cat").data[0].embedding == pytest.approx(
+        expected("hello cat")
+    )
 
 
 def test_token_array_inputs_are_decoded(http, cat_embedder):
@@ -50,15 +56,18 @@ def test_token_array_inputs_are_decoded(http, cat_embedder):
     assert body["data"][1]["embedding"] == pytest.approx(expected("hello cat"))
 
 
-@pytest.mark.parametrize("body, param, code", [
-    ({"model": "m", "input": []}, "input", "empty_array"),
-    ({"model": "m", "input": ""}, "input", "invalid_value"),
-    ({"model": "m", "input": ["a", ""]}, "input.[1]", "invalid_value"),
-    ({"model": "m", "input": "a", "encoding_format": "int8"}, "encoding_format", "invalid_value"),
-    ({"model": "m", "input": "a", "dimensions": 4}, "dimensions", "unsupported_parameter"),
-    ({"model": "m", "input": [[10**9]]}, "input", "invalid_value"),
-    ({"input": "a"}, "model", "missing_required_parameter"),
-])
+@pytest.mark.parametrize(
+    "body, param, code",
+    [
+        ({"model": "m", "input": []}, "input", "empty_array"),
+        ({"model": "m", "input": ""}, "input", "invalid_value"),
+        ({"model": "m", "input": ["a", ""]}, "input.[1]", "invalid_value"),
+        ({"model": "m", "input": "a", "encoding_format": "int8"}, "encoding_format", "invalid_value"),
+        ({"model": "m", "input": "a", "dimensions": 4}, "dimensions", "unsupported_parameter"),
+        ({"model": "m", "input": [[10**9]]}, "input", "invalid_value"),
+        ({"input": "a"}, "model", "missing_required_parameter"),
+    ],
+)
 def test_bad_embedding_requests(http, body, param, code):
     response = http.post("/custom/v1/embeddings", json=body)
     assert response.status_code == 400

@@ -9,7 +9,6 @@ from testkit import sse
 
 from .conftest import user_says
 
-
 CHAT = "/custom/v1/chat/completions"
 HI = user_says("hi")
 
@@ -35,36 +34,101 @@ def v1_refusal(body, param, code):
     return param, code
 
 
-@pytest.mark.parametrize("body,param,code", [
-    ({"messages": HI}, "model", "missing_required_parameter"),
-    ({"model": "cheshire-cat"}, "messages", "missing_required_parameter"),
-    ({"model": "cheshire-cat", "messages": []}, "messages", "empty_array"),
-    ({"model": "cheshire-cat", "messages": "hi"}, "messages", "invalid_type"),
-    ({"model": "cheshire-cat", "messages": [{"role": "wizard", "content": "hi"}]}, "messages.[0].role", "invalid_value"),
-    ({"model": "cheshire-cat", "messages": [{"content": "hi"}]}, "messages.[0].role", "missing_required_parameter"),
-    ({"model": "cheshire-cat", "messages": [{"role": "user", "content": 5}]}, "messages.[0].content", "invalid_type"),
-    ({"model": "cheshire-cat", "messages": [*HI, {"role": "assistant", "content": "x"}]}, "messages", "invalid_value"),
-    ({"model": "cheshire-cat", "messages": [{"role": "user", "content": ""}]}, "messages.[0].content", "invalid_value"),
-    ({"model": "cheshire-cat", "messages": HI, "n": 2}, "n", "unsupported_value"),
-    ({"model": "cheshire-cat", "messages": HI, "temperature": "hot"}, "temperature", "invalid_type"),
-    ({"model": "cheshire-cat", "messages": HI, "temperature": 3}, "temperature", "invalid_value"),
-    ({"model": "cheshire-cat", "messages": HI, "stream": "yes"}, "stream", "invalid_type"),
-    ({"model": "cheshire-cat", "messages": HI, "max_tokens": 0}, "max_tokens", "invalid_value"),
-    ({"model": "cheshire-cat", "messages": HI, "max_tokens": 5000}, "max_tokens", "invalid_value"),
-    ({"model": "cheshire-cat", "messages": HI, "stop": ["a", "b", "c", "d", "e"]}, "stop", "invalid_value"),
-    ({"model": "cheshire-cat", "messages": HI, "stream_options": {"include_usage": True}}, "stream_options", "invalid_value"),
-    ({"model": "cheshire-cat", "messages": HI, "tools": [{"type": "retrieval"}]}, "tools.[0].type", "invalid_value"),
-    ({"model": "cheshire-cat", "messages": HI, "tools": [{"type": "function", "function": {"name": "a b"}}]},
-     "tools.[0].function.name", "invalid_value"),
-    ({"model": "cheshire-cat", "messages": HI, "tool_choice": "required",
-      "tools": [{"type": "function", "function": {"name": "f"}}]}, "tool_choice", "unsupported_value"),
-    ({"model": "cheshire-cat", "messages": HI, "response_format": {"type": "json_object"}}, "response_format.type", "unsupported_value"),
-    ({"model": "cheshire-cat", "messages": [{"role": "tool", "content": "x", "tool_call_id": "1"}]}, "messages.[0].role", "invalid_value"),
-    ({"model": "cheshire-cat", "messages": [{"role": "function", "content": "x", "name": "f"}]}, "messages.[0].role", "unsupported_value"),
-    ({"model": "cheshire-cat", "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}]}]},
-     "messages.[0].content.[0].image_url.url", "unsupported_image_url"),
-    ({"model": "cheshire-cat", "messages": [{"role": "user", "content": [{"type": "audio"}]}]}, "messages.[0].content.[0].type", "invalid_value"),
-])
+@pytest.mark.parametrize(
+    "body,param,code",
+    [
+        ({"messages": HI}, "model", "missing_required_parameter"),
+        ({"model": "cheshire-cat"}, "messages", "missing_required_parameter"),
+        ({"model": "cheshire-cat", "messages": []}, "messages", "empty_array"),
+        ({"model": "cheshire-cat", "messages": "hi"}, "messages", "invalid_type"),
+        (
+            {"model": "cheshire-cat", "messages": [{"role": "wizard", "content": "hi"}]},
+            "messages.[0].role",
+            "invalid_value",
+        ),
+        ({"model": "cheshire-cat", "messages": [{"content": "hi"}]}, "messages.[0].role", "missing_required_parameter"),
+        (
+            {"model": "cheshire-cat", "messages": [{"role": "user", "content": 5}]},
+            "messages.[0].content",
+            "invalid_type",
+        ),
+        (
+            {"model": "cheshire-cat", "messages": [*HI, {"role": "assistant", "content": "x"}]},
+            "messages",
+            "invalid_value",
+        ),
+        (
+            {"model": "cheshire-cat", "messages": [{"role": "user", "content": ""}]},
+            "messages.[0].content",
+            "invalid_value",
+        ),
+        ({"model": "cheshire-cat", "messages": HI, "n": 2}, "n", "unsupported_value"),
+        ({"model": "cheshire-cat", "messages": HI, "temperature": "hot"}, "temperature", "invalid_type"),
+        ({"model": "cheshire-cat", "messages": HI, "temperature": 3}, "temperature", "invalid_value"),
+        ({"model": "cheshire-cat", "messages": HI, "stream": "yes"}, "stream", "invalid_type"),
+        ({"model": "cheshire-cat", "messages": HI, "max_tokens": 0}, "max_tokens", "invalid_value"),
+        ({"model": "cheshire-cat", "messages": HI, "max_tokens": 5000}, "max_tokens", "invalid_value"),
+        ({"model": "cheshire-cat", "messages": HI, "stop": ["a", "b", "c", "d", "e"]}, "stop", "invalid_value"),
+        (
+            {"model": "cheshire-cat", "messages": HI, "stream_options": {"include_usage": True}},
+            "stream_options",
+            "invalid_value",
+        ),
+        (
+            {"model": "cheshire-cat", "messages": HI, "tools": [{"type": "retrieval"}]},
+            "tools.[0].type",
+            "invalid_value",
+        ),
+        (
+            {"model": "cheshire-cat", "messages": HI, "tools": [{"type": "function", "function": {"name": "a b"}}]},
+            "tools.[0].function.name",
+            "invalid_value",
+        ),
+        (
+            {
+                "model": "cheshire-cat",
+                "messages": HI,
+                "tool_choice": "required",
+                "tools": [{"type": "function", "function": {"name": "f"}}],
+            },
+            "tool_choice",
+            "unsupported_value",
+        ),
+        (
+            {"model": "cheshire-cat", "messages": HI, "response_format": {"type": "json_object"}},
+            "response_format.type",
+            "unsupported_value",
+        ),
+        (
+            {"model": "cheshire-cat", "messages": [{"role": "tool", "content": "x", "tool_call_id": "1"}]},
+            "messages.[0].role",
+            "invalid_value",
+        ),
+        (
+            {"model": "cheshire-cat", "messages": [{"role": "function", "content": "x", "name": "f"}]},
+            "messages.[0].role",
+            "unsupported_value",
+        ),
+        (
+            {
+                "model": "cheshire-cat",
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": [{"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}],
+                    }
+                ],
+            },
+            "messages.[0].content.[0].image_url.url",
+            "unsupported_image_url",
+        ),
+        (
+            {"model": "cheshire-cat", "messages": [{"role": "user", "content": [{"type": "audio"}]}]},
+            "messages.[0].content.[0].type",
+            "invalid_value",
+        ),
+    ],
+)
 def test_bad_requests_are_400_naming_the_field(http, adapter, body, param, code):
     if adapter == "v1":
         param, code = v1_refusal(body, param, code)
@@ -106,8 +170,9 @@ def test_llm_failure_is_502_not_an_answer(http):
 
 
 def test_llm_failure_mid_stream_ends_with_an_error_event(http):
-    with http.stream("POST", CHAT, json={"model": "cheshire-cat", "stream": True,
-                                         "messages": user_says("[[fail:status:400]]")}) as response:
+    with http.stream(
+        "POST", CHAT, json={"model": "cheshire-cat", "stream": True, "messages": user_says("[[fail:status:400]]")}
+    ) as response:
         events = sse.parse(response.iter_lines())
     assert response.status_code == 200
     assert events[-1].json["error"]["code"] == "cat_error"
@@ -117,8 +182,9 @@ def test_llm_failure_mid_stream_ends_with_an_error_event(http):
 
 def test_sdk_surfaces_the_stream_error(client):
     with pytest.raises(openai.APIError):
-        for _ in client.chat.completions.create(model="cheshire-cat", stream=True,
-                                                messages=user_says("[[fail:status:400]]")):
+        for _ in client.chat.completions.create(
+            model="cheshire-cat", stream=True, messages=user_says("[[fail:status:400]]")
+        ):
             pass
 
 
@@ -126,8 +192,9 @@ def test_timeout_is_504_and_stream_error_event(http, settings):
     settings(request_timeout=1)
     error = error_of(http.post(CHAT, json={"model": "cheshire-cat", "messages": user_says("[[hang]]")}), 504)
     assert (error["type"], error["code"]) == ("api_error", "timeout")
-    with http.stream("POST", CHAT, json={"model": "cheshire-cat", "stream": True,
-                                         "messages": user_says("[[hang]]")}) as response:
+    with http.stream(
+        "POST", CHAT, json={"model": "cheshire-cat", "stream": True, "messages": user_says("[[hang]]")}
+    ) as response:
         events = sse.parse(response.iter_lines())
     assert events[-1].json["error"]["code"] == "timeout"
     assert http.post(CHAT, json={"model": "cheshire-cat", "messages": HI}).status_code == 200

@@ -20,7 +20,7 @@ CHAT = "/custom/v1/chat/completions"
 def stream_events(http: httpx.Client, text: str) -> list:
     with http.stream("POST", CHAT, json={"model": "cheshire-cat", "messages": user_says(text), "stream": True}) as r:
         assert r.status_code == 200
-        return [line[len("data: "):] for line in r.iter_lines() if line.startswith("data: ")]
+        return [line[len("data: ") :] for line in r.iter_lines() if line.startswith("data: ")]
 
 
 def test_llm_dropping_mid_stream_ends_with_an_error_event_after_the_real_tokens(http):
@@ -52,8 +52,11 @@ def wait_for(check, seconds: float = 15.0):
 
 def ended_call(llm_log, tag: str) -> dict:
     """The LLM call carrying `tag`, once it finished or the Cat hung up on it."""
-    entry = wait_for(lambda: next((e for e in llm_log() if tag in str(e["body"]["messages"])
-                                   if e["finished_at"] or e["aborted_at"]), None))
+    entry = wait_for(
+        lambda: next(
+            (e for e in llm_log() if tag in str(e["body"]["messages"]) if e["finished_at"] or e["aborted_at"]), None
+        )
+    )
     assert entry is not None, llm_log()
     return entry
 
@@ -66,8 +69,9 @@ def error_of(response: httpx.Response, status: int) -> dict:
 
 
 def test_llm_dropping_mid_answer_is_502_not_the_partial_text(http):
-    error = error_of(http.post(CHAT, json={"model": "cheshire-cat", "messages": user_says("[[tokens:10]] [[fail:after:3]]")}),
-                     502)
+    error = error_of(
+        http.post(CHAT, json={"model": "cheshire-cat", "messages": user_says("[[tokens:10]] [[fail:after:3]]")}), 502
+    )
     assert (error["type"], error["param"], error["code"]) == ("api_error", None, "cat_error")
     assert " t0" not in error["message"]
 
@@ -75,7 +79,9 @@ def test_llm_dropping_mid_answer_is_502_not_the_partial_text(http):
 def test_timeouts_abandon_the_llm_call(settings, http, llm_log, adapter):
     settings(request_timeout=1)
     tag = uuid.uuid4().hex
-    answer = http.post(CHAT, json={"model": "cheshire-cat", "messages": user_says(f"{tag} [[tokens:20]] [[delay:100]]")})
+    answer = http.post(
+        CHAT, json={"model": "cheshire-cat", "messages": user_says(f"{tag} [[tokens:20]] [[delay:100]]")}
+    )
     error = error_of(answer, 504)
     assert (error["type"], error["param"], error["code"]) == ("api_error", None, "timeout")
     assert answer.headers["x-should-retry"] == "false"
@@ -86,12 +92,21 @@ def test_timeouts_abandon_the_llm_call(settings, http, llm_log, adapter):
         assert entry["finished_at"] is not None
 
 
-def test_a_stream_timing_out_mid_answer_keeps_its_tokens_and_ends_with_a_timeout_event(settings, http, llm_log,
-                                                                                      adapter):
+def test_a_stream_timing_out_mid_answer_keeps_its_tokens_and_ends_with_a_timeout_event(
+    settings, http, llm_log, adapter
+):
     settings(request_timeout=1)
     tag = uuid.uuid4().hex
-    with http.stream("POST", CHAT, json={"model": "cheshire-cat", "stream": True, "stream_options": {"include_usage": True},
-                                         "messages": user_says(f"{tag} [[tokens:30]] [[delay:100]]")}) as response:
+    with http.stream(
+        "POST",
+        CHAT,
+        json={
+            "model": "cheshire-cat",
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            "messages": user_says(f"{tag} [[tokens:30]] [[delay:100]]"),
+        },
+    ) as response:
         assert response.status_code == 200
         events = sse.parse(response.iter_lines())
     chunks, last = [e.json for e in events[:-1]], events[-1].json
@@ -100,18 +115,27 @@ def test_a_stream_timing_out_mid_answer_keeps_its_tokens_and_ends_with_a_timeout
     assert 1 <= len(contents) < 30 and contents == [f" t{i}" for i in range(len(contents))]  # the real tokens, in order
     assert all(c["choices"][0]["finish_reason"] is None for c in chunks)  # no fake "stop" or "length"
     assert all(c["usage"] is None for c in chunks)  # no usage chunk for an answer that never ended
-    assert last == {"error": {"message": "The Cat did not answer within 1 seconds.", "type": "api_error",
-                              "param": None, "code": "timeout"}}
+    assert last == {
+        "error": {
+            "message": "The Cat did not answer within 1 seconds.",
+            "type": "api_error",
+            "param": None,
+            "code": "timeout",
+        }
+    }
     entry = ended_call(llm_log, tag)
     assert (entry["aborted_at"] is not None) if adapter == "v2" else (entry["finished_at"] is not None)
 
 
-@pytest.mark.parametrize("script,status,code", [
-    ("[[fail:status:400]]", 502, "cat_error"),
-    ("[[tokens:8]] [[fail:after:2]]", 502, "cat_error"),
-    ("[[garbage]]", 502, "cat_error"),
-    ("[[hang]]", 504, "timeout"),
-])
+@pytest.mark.parametrize(
+    "script,status,code",
+    [
+        ("[[fail:status:400]]", 502, "cat_error"),
+        ("[[tokens:8]] [[fail:after:2]]", 502, "cat_error"),
+        ("[[garbage]]", 502, "cat_error"),
+        ("[[hang]]", 504, "timeout"),
+    ],
+)
 def test_simple_message_route_reports_llm_faults(settings, http, script, status, code):
     settings(request_timeout=1 if status == 504 else 60)  # the Cat's LLM client retries dropped connections
     error = error_of(http.post("/custom/message", json={"text": script}), status)
@@ -141,8 +165,12 @@ def test_a_failed_turn_is_not_stored_as_an_answer_on_v2(http, settings):
 
     ok = http.post(CHAT, headers=headers, json={"model": "probe", "messages": user_says("first [[reply:one]]")})
     assert ok.status_code == 200 and completed() == ["one"]
-    with http.stream("POST", CHAT, headers=headers, json={
-            "model": "probe", "stream": True, "messages": user_says("broken [[tokens:9]] [[fail:after:4]]")}) as r:
+    with http.stream(
+        "POST",
+        CHAT,
+        headers=headers,
+        json={"model": "probe", "stream": True, "messages": user_says("broken [[tokens:9]] [[fail:after:4]]")},
+    ) as r:
         events = sse.parse(r.iter_lines())
     assert events[-1].json["error"]["code"] == "cat_error"
     assert completed() == ["one"]  # the half answer never reached after_agent_run
@@ -163,8 +191,15 @@ def test_a_failed_turn_leaves_v1_server_history_as_it_was(cat, settings):
     with httpx.Client(base_url=cat.url, timeout=60, headers={"Authorization": f"Bearer {KEY}", "user_id": user}) as c:
         assert c.post(CHAT, json={"model": "cheshire-cat", "messages": user_says("one")}).status_code == 200
         episodic = episodic_points(c)
-        with c.stream("POST", CHAT, json={"model": "cheshire-cat", "stream": True,
-                                          "messages": user_says("broken [[tokens:9]] [[fail:after:4]]")}) as r:
+        with c.stream(
+            "POST",
+            CHAT,
+            json={
+                "model": "cheshire-cat",
+                "stream": True,
+                "messages": user_says("broken [[tokens:9]] [[fail:after:4]]"),
+            },
+        ) as r:
             events = sse.parse(r.iter_lines())
         assert events[-1].json["error"]["code"] == "cat_error"
         failed = c.post(CHAT, json={"model": "cheshire-cat", "messages": user_says("[[fail:status:500]]")})

@@ -7,13 +7,16 @@ import json
 
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
-PIXEL = base64.b64encode(bytes.fromhex(
-    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-    "1f15c4890000000d4944415478da63f8cfc0f01f0005000201a5f2d0a50000000049454e44ae426082")).decode()
+PIXEL = base64.b64encode(
+    bytes.fromhex(
+        "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+        "1f15c4890000000d4944415478da63f8cfc0f01f0005000201a5f2d0a50000000049454e44ae426082"
+    )
+).decode()
 
 
 def sse_payloads(text: str) -> list:
-    return [line[len("data: "):] for line in text.split("\n") if line.startswith("data: ")]
+    return [line[len("data: ") :] for line in text.split("\n") if line.startswith("data: ")]
 
 
 def test_open_webui_style_session(http, llm_log):
@@ -25,20 +28,36 @@ def test_open_webui_style_session(http, llm_log):
     question = {"type": "text", "text": "what is in this picture?"}
     picture = {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PIXEL}", "detail": "auto"}}
     body = {
-        "model": model, "stream": True, "stream_options": {"include_usage": True},
-        "messages": [{"role": "system", "content": "You are helpful."}, *history,
-                     {"role": "user", "content": [question, picture]}],
-        "temperature": 0.8, "top_p": 0.9, "seed": 42, "presence_penalty": 0.5, "frequency_penalty": 0.1,
-        "max_tokens": 500, "user": "webui-user", "metadata": {"chat_id": "c1", "message_id": "m1"},
-        "features": {"web_search": False}, "variables": {"{{USER_NAME}}": "me"}, "session_id": "s1",
+        "model": model,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+        "messages": [
+            {"role": "system", "content": "You are helpful."},
+            *history,
+            {"role": "user", "content": [question, picture]},
+        ],
+        "temperature": 0.8,
+        "top_p": 0.9,
+        "seed": 42,
+        "presence_penalty": 0.5,
+        "frequency_penalty": 0.1,
+        "max_tokens": 500,
+        "user": "webui-user",
+        "metadata": {"chat_id": "c1", "message_id": "m1"},
+        "features": {"web_search": False},
+        "variables": {"{{USER_NAME}}": "me"},
+        "session_id": "s1",
     }
     images = http.get("/custom/health").json()["adapter"] == "v2"  # Cat v1's pipeline takes text only
     if not images:
         refused = http.post("/custom/v1/chat/completions", json=body)
         assert refused.status_code == 400 and refused.json()["error"] == {
             "message": "Images are not supported on this Cat version: its pipeline takes text only "
-                       "(Cat v2 accepts images).",
-            "type": "invalid_request_error", "param": "messages.[121].content.[1].type", "code": "unsupported_content"}
+            "(Cat v2 accepts images).",
+            "type": "invalid_request_error",
+            "param": "messages.[121].content.[1].type",
+            "code": "unsupported_content",
+        }
         body["messages"][-1]["content"] = [question]  # what a front end does next: text only
     response = http.post("/custom/v1/chat/completions", json=body)
     assert response.status_code == 200
@@ -58,9 +77,19 @@ def test_open_webui_style_session(http, llm_log):
 
 
 def test_librechat_style_request_with_stop_and_unknown_fields(http):
-    body = {"model": "cheshire-cat", "messages": [{"role": "user", "content": "[[reply:one two STOP three]]"}],
-            "stop": ["STOP"], "stream": False, "top_k": 40, "resendFiles": True, "promptPrefix": None,
-            "max_completion_tokens": 100, "parallel_tool_calls": True, "store": False, "modalities": ["text"]}
+    body = {
+        "model": "cheshire-cat",
+        "messages": [{"role": "user", "content": "[[reply:one two STOP three]]"}],
+        "stop": ["STOP"],
+        "stream": False,
+        "top_k": 40,
+        "resendFiles": True,
+        "promptPrefix": None,
+        "max_completion_tokens": 100,
+        "parallel_tool_calls": True,
+        "store": False,
+        "modalities": ["text"],
+    }
     answer = http.post("/custom/v1/chat/completions", json=body).json()
     ChatCompletion.model_validate(answer)
     assert answer["choices"][0]["message"]["content"] == "one two "

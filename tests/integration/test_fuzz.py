@@ -12,13 +12,16 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 from urllib.parse import unquote
 
 import httpx
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, assume, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, assume, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from testkit.cat_v2 import use_llm
 
@@ -28,8 +31,12 @@ EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "60"))
 CHAT = "/custom/v1/chat/completions"
 POSTS = [CHAT, "/custom/v1/responses", "/custom/v1/embeddings", "/custom/message"]
 AUTH = {"Authorization": f"Bearer {KEY}"}
-FUZZ = hsettings(max_examples=EXAMPLES, deadline=None, derandomize=not os.environ.get("FUZZ_RANDOM"),
-                 suppress_health_check=list(HealthCheck))
+FUZZ = hsettings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=not os.environ.get("FUZZ_RANDOM"),
+    suppress_health_check=list(HealthCheck),
+)
 
 
 STATUSES: Counter = Counter()  # what the campaign saw, printed at the end of the module
@@ -47,7 +54,7 @@ def tally(request) -> Iterator[None]:
 def check_stream(text: str) -> None:
     """A 200 stream: well-formed events, no error event; Chat Completions end with `[DONE]`, Responses with
     `response.completed` (or `response.incomplete` for a cut answer)."""
-    events = [line[len("data: "):] for line in text.splitlines() if line.startswith("data: ")]
+    events = [line[len("data: ") :] for line in text.splitlines() if line.startswith("data: ")]
     assert events, text[-500:]
     if "event: " in text:  # Responses: typed events, no [DONE]
         types = [json.loads(event)["type"] for event in events]
@@ -95,8 +102,11 @@ def bridge_schema(cat):
 
 def _schema(cat):
     document = httpx.get(cat.url + "/openapi.json", timeout=30).json()
-    document["paths"] = {path: ops for path, ops in document["paths"].items()
-                         if path.startswith("/custom/") and not path.startswith("/custom/probe")}
+    document["paths"] = {
+        path: ops
+        for path, ops in document["paths"].items()
+        if path.startswith("/custom/") and not path.startswith("/custom/probe")
+    }
     schema = schemathesis.openapi.from_dict(document)
     schema.config.update(base_url=cat.url, headers=AUTH)
     return schema
@@ -126,20 +136,30 @@ def test_openapi_contract_never_5xx(bridge_schema):
         run()
 
 
-json_scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False),
-                         st.text(max_size=50))
-json_values = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=4) |
-                           st.dictionaries(st.text(max_size=10), inner, max_size=4), max_leaves=20)
+json_scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=50)
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=20,
+)
 nice_text = st.text(min_size=1, max_size=40).filter(lambda t: "[[" not in t)  # no scripted-LLM directives
 
 
 def message_like() -> st.SearchStrategy[Any]:
-    content = st.one_of(nice_text, json_values,
-                        st.lists(st.fixed_dictionaries({"type": st.sampled_from(["text", "image_url", "x"]),
-                                                        "text": json_values}), max_size=3))
-    return st.fixed_dictionaries({"role": st.sampled_from(["user", "system", "developer", "assistant", "tool", "bogus", 7]),
-                                  "content": content}, optional={"tool_calls": json_values, "name": json_values,
-                                                                 "tool_call_id": json_values})
+    content = st.one_of(
+        nice_text,
+        json_values,
+        st.lists(
+            st.fixed_dictionaries({"type": st.sampled_from(["text", "image_url", "x"]), "text": json_values}),
+            max_size=3,
+        ),
+    )
+    return st.fixed_dictionaries(
+        {"role": st.sampled_from(["user", "system", "developer", "assistant", "tool", "bogus", 7]), "content": content},
+        optional={"tool_calls": json_values, "name": json_values, "tool_call_id": json_values},
+    )
 
 
 stream_flag = st.one_of(st.booleans(), json_values)
@@ -147,25 +167,48 @@ stream_flag = st.one_of(st.booleans(), json_values)
 BODIES = {
     CHAT: st.fixed_dictionaries(
         {"model": st.one_of(st.just("cheshire-cat"), json_values), "messages": st.lists(message_like(), max_size=4)},
-        optional={"stream": stream_flag, "max_tokens": json_values, "stop": json_values, "n": json_values,
-                  "temperature": json_values, "stream_options": json_values, "tools": json_values,
-                  "tool_choice": json_values, "response_format": json_values, "user": json_values,
-                  "metadata": json_values, "extra_field": json_values},
+        optional={
+            "stream": stream_flag,
+            "max_tokens": json_values,
+            "stop": json_values,
+            "n": json_values,
+            "temperature": json_values,
+            "stream_options": json_values,
+            "tools": json_values,
+            "tool_choice": json_values,
+            "response_format": json_values,
+            "user": json_values,
+            "metadata": json_values,
+            "extra_field": json_values,
+        },
     ),
     "/custom/v1/responses": st.fixed_dictionaries(
-        {"model": st.one_of(st.just("cheshire-cat"), json_values),
-         "input": st.one_of(nice_text, json_values, st.lists(message_like(), max_size=3))},
-        optional={"stream": stream_flag, "instructions": json_values, "max_output_tokens": json_values,
-                  "text": json_values, "tools": json_values, "previous_response_id": json_values,
-                  "metadata": json_values, "extra_field": json_values},
+        {
+            "model": st.one_of(st.just("cheshire-cat"), json_values),
+            "input": st.one_of(nice_text, json_values, st.lists(message_like(), max_size=3)),
+        },
+        optional={
+            "stream": stream_flag,
+            "instructions": json_values,
+            "max_output_tokens": json_values,
+            "text": json_values,
+            "tools": json_values,
+            "previous_response_id": json_values,
+            "metadata": json_values,
+            "extra_field": json_values,
+        },
     ),
     "/custom/v1/embeddings": st.fixed_dictionaries(
         {"model": json_values, "input": st.one_of(nice_text, json_values, st.lists(st.integers(), max_size=5))},
-        optional={"encoding_format": st.one_of(st.sampled_from(["float", "base64"]), json_values),
-                  "dimensions": json_values, "extra_field": json_values},
+        optional={
+            "encoding_format": st.one_of(st.sampled_from(["float", "base64"]), json_values),
+            "dimensions": json_values,
+            "extra_field": json_values,
+        },
     ),
-    "/custom/message": st.fixed_dictionaries({"text": st.one_of(nice_text, json_values)},
-                                             optional={"user_id": json_values, "extra_field": json_values}),
+    "/custom/message": st.fixed_dictionaries(
+        {"text": st.one_of(nice_text, json_values)}, optional={"user_id": json_values, "extra_field": json_values}
+    ),
 }
 
 
@@ -182,8 +225,7 @@ def test_mutated_bodies(cat, route):
 @given(st.binary(max_size=300))
 @FUZZ
 def test_arbitrary_bytes(cat, raw):
-    response = httpx.post(cat.url + CHAT, content=raw, headers={**AUTH, "content-type": "application/json"},
-                          timeout=30)
+    response = httpx.post(cat.url + CHAT, content=raw, headers={**AUTH, "content-type": "application/json"}, timeout=30)
     assert response.status_code == 400 or (response.status_code == 200 and raw.strip().startswith(b"{"))
     assert_openai_error_or_answer(response)
 
@@ -197,10 +239,11 @@ EXTREMES = {
     "huge_number": b'{"model": "cheshire-cat", "max_tokens": 1' + b"0" * 5000 + b', "messages": []}',
     "huge_float": b'{"model": "cheshire-cat", "temperature": 1e999, "messages": []}',
     "huge_string": json.dumps({"model": "x" * 3_000_000, "messages": []}).encode(),
-    "ten_thousand_messages": json.dumps({"model": "cheshire-cat",
-                                         "messages": [{"role": "user", "content": "hi"}] * 10_000}).encode(),
+    "ten_thousand_messages": json.dumps(
+        {"model": "cheshire-cat", "messages": [{"role": "user", "content": "hi"}] * 10_000}
+    ).encode(),
     "duplicate_keys": b'{"model": "cheshire-cat", "model": 5, "messages": [{"role": "user", "content": "x"}]}',
-    "not_an_object": b'[1, 2, 3]',
+    "not_an_object": b"[1, 2, 3]",
     "bare_string": b'"hello"',
     "nan": b'{"model": "cheshire-cat", "temperature": NaN, "messages": [{"role": "user", "content": "x"}]}',
     "bom": b'\xef\xbb\xbf{"model": "cheshire-cat", "messages": []}',
@@ -212,8 +255,9 @@ EXTREMES = {
 @pytest.mark.parametrize("route", POSTS)
 @pytest.mark.parametrize("name", sorted(EXTREMES))
 def test_extreme_bodies_are_4xx(cat, route, name):
-    response = httpx.post(cat.url + route, content=EXTREMES[name],
-                          headers={**AUTH, "content-type": "application/json"}, timeout=60)
+    response = httpx.post(
+        cat.url + route, content=EXTREMES[name], headers={**AUTH, "content-type": "application/json"}, timeout=60
+    )
     STATUSES[response.status_code] += 1
     assert 400 <= response.status_code < 500, (name, response.status_code, response.text[:300])
     assert set(response.json()["error"]) == {"message", "type", "param", "code"}
@@ -222,17 +266,26 @@ def test_extreme_bodies_are_4xx(cat, route, name):
 @pytest.mark.parametrize("ids", [[100256], [100261, 5], [100277], [-1], [2**40], [[1, 2], [1, 100300]]])
 def test_token_ids_outside_the_vocabulary_are_400(cat, ids):
     """Regression: on tiktoken 0.7 (the Cat v1 image's) an unknown id panicked past every handler: a bare 500."""
-    response = httpx.post(cat.url + "/custom/v1/embeddings", headers=AUTH, timeout=30,
-                          json={"model": "any", "input": ids})
+    response = httpx.post(
+        cat.url + "/custom/v1/embeddings", headers=AUTH, timeout=30, json={"model": "any", "input": ids}
+    )
     STATUSES[response.status_code] += 1
     assert response.status_code == 400, response.text
-    assert response.json() == {"error": {"message": "'input' holds token ids outside the cl100k vocabulary.",
-                                         "type": "invalid_request_error", "param": "input", "code": "invalid_value"}}
+    assert response.json() == {
+        "error": {
+            "message": "'input' holds token ids outside the cl100k vocabulary.",
+            "type": "invalid_request_error",
+            "param": "input",
+            "code": "invalid_value",
+        }
+    }
 
 
 def test_the_server_still_answers_after_the_fuzzing(cat):
-    for route, body in [(CHAT, {"model": "cheshire-cat", "messages": [{"role": "user", "content": "still there?"}]}),
-                        ("/custom/message", {"text": "still there?"})]:
+    for route, body in [
+        (CHAT, {"model": "cheshire-cat", "messages": [{"role": "user", "content": "still there?"}]}),
+        ("/custom/message", {"text": "still there?"}),
+    ]:
         response = httpx.post(cat.url + route, headers=AUTH, timeout=30, json=body)
         assert response.status_code == 200, response.text
         answer = response.json()
@@ -255,7 +308,8 @@ HOSTILE_AUTH = {
     "latin1": "Bearer caf\xe9".encode("latin-1"),  # raw bytes: not ASCII
     "not_a_jwt": "Bearer a.b.c",
     "jwt_alg_none": "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4IiwidXNlcm5hbWUiOiJ4In0.",  # unsigned
-    "jwt_wrong_secret": "Bearer " + _jwt({"sub": "x", "username": "x", "exp": 4102444800}, "not-the-secret-at-all-32-bytes!!"),
+    "jwt_wrong_secret": "Bearer "
+    + _jwt({"sub": "x", "username": "x", "exp": 4102444800}, "not-the-secret-at-all-32-bytes!!"),
     "jwt_expired": "Bearer " + _jwt({"sub": "x", "username": "x", "exp": 1}),
 }
 

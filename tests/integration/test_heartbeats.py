@@ -13,8 +13,9 @@ SLOW = "[[tokens:3]] [[delay:600]]"
 
 def raw_stream(cat_url: str) -> str:
     body = {"model": "cheshire-cat", "messages": user_says(SLOW), "stream": True}
-    response = httpx.post(cat_url + "/custom/v1/chat/completions", json=body, timeout=30,
-                          headers={"Authorization": f"Bearer {KEY}"})
+    response = httpx.post(
+        cat_url + "/custom/v1/chat/completions", json=body, timeout=30, headers={"Authorization": f"Bearer {KEY}"}
+    )
     assert response.status_code == 200
     return response.text
 
@@ -39,6 +40,5 @@ def test_heartbeats_fill_silences_and_sdks_ignore_them(settings, cat, client, ac
     async def consume() -> str:
         stream = await aclient.chat.completions.create(model="cheshire-cat", messages=user_says(SLOW), stream=True)
         return "".join([c.choices[0].delta.content or "" async for c in stream])
-
 
     assert asyncio.run(consume()) == " t0 t1 t2"

@@ -23,8 +23,11 @@ def as_user(base_url: str, name: str, **kw) -> openai.OpenAI:
 
 
 def post(http: httpx.Client, name: str, text: str = "hi", **body) -> httpx.Response:
-    return http.post("/custom/v1/chat/completions", headers={"Authorization": f"Bearer {cat_jwt(name)}"},
-                     json={"model": "cheshire-cat", "messages": user_says(text), **body})
+    return http.post(
+        "/custom/v1/chat/completions",
+        headers={"Authorization": f"Bearer {cat_jwt(name)}"},
+        json={"model": "cheshire-cat", "messages": user_says(text), **body},
+    )
 
 
 def test_requests_limit_headers_then_429_with_retry_after(settings, http):
@@ -32,14 +35,20 @@ def test_requests_limit_headers_then_429_with_retry_after(settings, http):
     alice, bob = fresh_user(), fresh_user()
     first, second, third = (post(http, alice) for _ in range(3))
     assert first.status_code == second.status_code == 200
-    assert [(r.headers["x-ratelimit-limit-requests"], r.headers["x-ratelimit-remaining-requests"])
-            for r in (first, second)] == [("2", "1"), ("2", "0")]
+    assert [
+        (r.headers["x-ratelimit-limit-requests"], r.headers["x-ratelimit-remaining-requests"]) for r in (first, second)
+    ] == [("2", "1"), ("2", "0")]
     assert first.headers["x-ratelimit-reset-requests"].endswith("s")
     assert "x-ratelimit-limit-tokens" not in first.headers  # the token limit is off
     assert third.status_code == 429
-    assert third.json() == {"error": {
-        "message": third.json()["error"]["message"], "type": "requests", "param": None,
-        "code": "rate_limit_exceeded"}}
+    assert third.json() == {
+        "error": {
+            "message": third.json()["error"]["message"],
+            "type": "requests",
+            "param": None,
+            "code": "rate_limit_exceeded",
+        }
+    }
     assert third.json()["error"]["message"].startswith("Rate limit reached for requests per minute: limit 2.")
     assert third.headers["retry-after"] == "30"
     assert 29_000 < int(third.headers["retry-after-ms"]) <= 30_000
@@ -106,7 +115,8 @@ def test_streams_hold_a_concurrency_slot_and_the_sdk_retries_on_429(settings, ba
     with httpx.Client(event_hooks=hooks) as transport:
         patient = as_user(base_url, alice, max_retries=8, http_client=transport)
         slow = as_user(base_url, alice).chat.completions.create(
-            model="cheshire-cat", messages=user_says("[[tokens:8]] [[delay:150]]"), stream=True)
+            model="cheshire-cat", messages=user_says("[[tokens:8]] [[delay:150]]"), stream=True
+        )
         first = next(iter(slow))
         assert first.choices[0].delta.role == "assistant"
         answer = patient.chat.completions.create(model="cheshire-cat", messages=user_says("after you"))

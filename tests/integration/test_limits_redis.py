@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from typing import Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -111,8 +111,12 @@ def test_redis_keys_expire_and_stay_few(redis):
 
 
 def chat(url: str) -> httpx.Response:
-    return httpx.post(url + "/custom/v1/chat/completions", headers={"Authorization": f"Bearer {KEY}"},
-                      json={"model": "cheshire-cat", "messages": user_says("hi")}, timeout=30)
+    return httpx.post(
+        url + "/custom/v1/chat/completions",
+        headers={"Authorization": f"Bearer {KEY}"},
+        json={"model": "cheshire-cat", "messages": user_says("hi")},
+        timeout=30,
+    )
 
 
 def test_two_replicas_share_one_limit(settings, cat, second_cat, redis):
@@ -130,8 +134,13 @@ def test_two_replicas_share_one_concurrency_cap(settings, cat, second_cat, redis
     settings(**shared)
     put_bridge_settings(second_cat.url, {**BASE_SETTINGS, **shared}, api_key=KEY).raise_for_status()
     body = {"model": "cheshire-cat", "messages": user_says("[[tokens:4]] [[delay:500]]"), "stream": True}
-    with httpx.stream("POST", cat.url + "/custom/v1/chat/completions", json=body,
-                      headers={"Authorization": f"Bearer {KEY}"}, timeout=30) as slow:
+    with httpx.stream(
+        "POST",
+        cat.url + "/custom/v1/chat/completions",
+        json=body,
+        headers={"Authorization": f"Bearer {KEY}"},
+        timeout=30,
+    ) as slow:
         assert slow.status_code == 200
         lines = slow.iter_lines()
         assert next(lines).startswith("data: ")
@@ -157,7 +166,13 @@ def test_unreachable_redis_fails_as_configured_never_500(settings, cat, mode, st
         assert response.json()["object"] == "chat.completion"
         assert "x-ratelimit-limit-requests" not in response.headers
     else:
-        assert response.json() == {"error": {
-            "message": "The rate limiter's Redis is unreachable and this bridge is set to fail closed. Please retry shortly.",
-            "type": "server_error", "param": None, "code": "rate_limiter_unavailable"}}
+        assert response.json() == {
+            "error": {
+                "message": "The rate limiter's Redis is unreachable and this bridge is set to fail closed. "
+                "Please retry shortly.",
+                "type": "server_error",
+                "param": None,
+                "code": "rate_limiter_unavailable",
+            }
+        }
         assert response.headers["retry-after"] == "1"

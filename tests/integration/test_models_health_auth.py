@@ -23,7 +23,6 @@ def probe_model(adapter: str) -> str:
     return "probe" if adapter == "v2" else "cheshire-cat"
 
 
-
 def test_health_reports_real_readiness(cat, adapter):
     response = httpx.get(cat.url + "/custom/health")
     assert response.status_code == 200
@@ -54,8 +53,12 @@ def test_v1_has_one_model_the_alias(http, adapter):
     if adapter != "v1":
         pytest.skip("v1 only: v2 lists its agents")
     body = http.get("/custom/v1/models").json()
-    assert body == {"object": "list", "data": [
-        {"id": "cheshire-cat", "object": "model", "created": body["data"][0]["created"], "owned_by": "cheshire-cat"}]}
+    assert body == {
+        "object": "list",
+        "data": [
+            {"id": "cheshire-cat", "object": "model", "created": body["data"][0]["created"], "owned_by": "cheshire-cat"}
+        ],
+    }
     assert http.get("/custom/v1/models/cheshire-cat").json() == body["data"][0]
 
 
@@ -67,9 +70,14 @@ def test_retrieve_model_and_unknown_model(client, http, adapter):
         client.models.retrieve("gpt-4o")
     response = http.get("/custom/v1/models/gpt-4o")
     assert response.status_code == 404
-    assert response.json() == {"error": {
-        "message": "The model `gpt-4o` does not exist or you do not have access to it.",
-        "type": "invalid_request_error", "param": "model", "code": "model_not_found"}}
+    assert response.json() == {
+        "error": {
+            "message": "The model `gpt-4o` does not exist or you do not have access to it.",
+            "type": "invalid_request_error",
+            "param": "model",
+            "code": "model_not_found",
+        }
+    }
 
 
 def test_chat_with_unknown_model_is_404(client):
@@ -78,8 +86,15 @@ def test_chat_with_unknown_model_is_404(client):
     assert info.value.body["code"] == "model_not_found"
 
 
-@pytest.mark.parametrize("path,method", [("/custom/v1/models", "GET"), ("/custom/v1/chat/completions", "POST"),
-                                         ("/custom/message", "POST"), ("/custom/v1/models/probe", "GET")])
+@pytest.mark.parametrize(
+    "path,method",
+    [
+        ("/custom/v1/models", "GET"),
+        ("/custom/v1/chat/completions", "POST"),
+        ("/custom/message", "POST"),
+        ("/custom/v1/models/probe", "GET"),
+    ],
+)
 def test_no_key_is_401_in_openai_shape(cat, path, method):
     response = httpx.request(method, cat.url + path, json={"model": "cheshire-cat", "messages": user_says("hi")})
     assert response.status_code == 401
@@ -118,8 +133,11 @@ def test_master_key_user_is_the_cats_admin(client, llm_log, adapter):
 def test_forged_jwt_is_refused(base_url):
     import jwt as pyjwt
 
-    forged = pyjwt.encode({"sub": "00000000-0000-0000-0000-000000000001", "username": "mallory", "roles": ["admin"]},
-                          "wrong-secret", algorithm="HS256")
+    forged = pyjwt.encode(
+        {"sub": "00000000-0000-0000-0000-000000000001", "username": "mallory", "roles": ["admin"]},
+        "wrong-secret",
+        algorithm="HS256",
+    )
     with openai.OpenAI(base_url=base_url, api_key=forged, max_retries=0) as mallory:
         with pytest.raises(openai.AuthenticationError):
             mallory.models.list()

@@ -19,14 +19,23 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
 from build_plugin_zip import build  # noqa: E402
 
-
 MANIFEST = json.loads((ROOT / "cat_openai_bridge" / "plugin.json").read_text())
 
 
 def test_manifest_is_complete():
     manifest = MANIFEST
-    for field in ("name", "version", "description", "author_name", "author_url", "plugin_url", "tags", "thumb",
-                  "min_cat_version", "max_cat_version"):
+    for field in (
+        "name",
+        "version",
+        "description",
+        "author_name",
+        "author_url",
+        "plugin_url",
+        "tags",
+        "thumb",
+        "min_cat_version",
+        "max_cat_version",
+    ):
         assert manifest.get(field), field
     assert manifest["min_cat_version"] == "1.8.0"  # the oldest Cat an adapter serves (v1 adapter: 1.8.0-1.9.2)
 
@@ -40,15 +49,20 @@ def test_zip_uploads_through_the_cats_api_and_serves(tmp_path, llm):
         headers = {"Authorization": f"Bearer {KEY}"}
         assert httpx.get(cat.url + "/custom/health", timeout=10).status_code == 404  # not there yet
         with archive.open("rb") as f:
-            installed = httpx.post(cat.url + "/plugins", headers=headers, timeout=120,
-                                   files={"file": (archive.name, f, "application/zip")})
+            installed = httpx.post(
+                cat.url + "/plugins", headers=headers, timeout=120, files={"file": (archive.name, f, "application/zip")}
+            )
         assert installed.status_code == 200, installed.text
         assert (installed.json()["id"], installed.json()["active"]) == ("cat_openai_bridge", True)
         use_llm(cat.url, llm.url, api_key=KEY)
         health = httpx.get(cat.url + "/custom/health", timeout=10).json()
         assert (health["status"], health["adapter"], health["llm_configured"]) == ("ok", "v2", True)
-        answer = httpx.post(cat.url + "/custom/v1/chat/completions", headers=headers, timeout=30,
-                            json={"model": "cheshire-cat", "messages": user_says("fresh install")})
+        answer = httpx.post(
+            cat.url + "/custom/v1/chat/completions",
+            headers=headers,
+            timeout=30,
+            json={"model": "cheshire-cat", "messages": user_says("fresh install")},
+        )
         assert answer.status_code == 200 and answer.json()["choices"][0]["message"]["content"] == "Echo: fresh install"
     finally:
         cat.stop()
@@ -64,16 +78,24 @@ def test_zip_uploads_to_cat_v1_and_serves(tmp_path, llm):
         headers = {"Authorization": f"Bearer {KEY}"}
         assert httpx.get(cat.url + "/custom/health", timeout=10).status_code == 404  # not there yet
         with archive.open("rb") as f:
-            uploaded = httpx.post(cat.url + "/plugins/upload", headers=headers, timeout=300,
-                                  files={"file": (archive.name, f, "application/zip")})
+            uploaded = httpx.post(
+                cat.url + "/plugins/upload",
+                headers=headers,
+                timeout=300,
+                files={"file": (archive.name, f, "application/zip")},
+            )
         assert uploaded.status_code == 200, uploaded.text
         state = httpx.get(cat.url + "/plugins/cat_openai_bridge", headers=headers, timeout=30).json()["data"]
         assert (state["id"], state["active"], state["version"]) == ("cat_openai_bridge", True, MANIFEST["version"])
         cat_v1.use_llm_v1(cat.url, llm.url, KEY)
         health = httpx.get(cat.url + "/custom/health", timeout=10).json()
         assert (health["status"], health["adapter"], health["llm_configured"]) == ("ok", "v1", True)
-        answer = httpx.post(cat.url + "/custom/v1/chat/completions", headers=headers, timeout=60,
-                            json={"model": "cheshire-cat", "messages": user_says("fresh v1 install")})
+        answer = httpx.post(
+            cat.url + "/custom/v1/chat/completions",
+            headers=headers,
+            timeout=60,
+            json={"model": "cheshire-cat", "messages": user_says("fresh v1 install")},
+        )
         assert answer.status_code == 200, answer.text
         assert answer.json()["choices"][0]["message"]["content"] == "Echo: fresh v1 install"
     finally:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import asyncio
 import re
 import uuid
@@ -25,7 +24,9 @@ def probe_model() -> str:
 
 
 def ask(client: openai.OpenAI, text: str, **kw) -> str:
-    return client.chat.completions.create(model=probe_model(), messages=user_says(text), **kw).choices[0].message.content
+    return (
+        client.chat.completions.create(model=probe_model(), messages=user_says(text), **kw).choices[0].message.content
+    )
 
 
 def who(answer: str):
@@ -50,7 +51,8 @@ def test_concurrent_streams_of_two_users_never_mix(base_url):
     async def stream(name: str):
         client = openai.AsyncOpenAI(base_url=base_url, api_key=cat_jwt(name), max_retries=0)
         chunks = await client.chat.completions.create(
-            model=probe_model(), messages=user_says(f"{name} [[system]] [[delay:5]]"), stream=True)
+            model=probe_model(), messages=user_says(f"{name} [[system]] [[delay:5]]"), stream=True
+        )
         return [c.choices[0].delta.content or "" async for c in chunks if c.choices]
 
     async def both():
@@ -89,7 +91,8 @@ def test_trusted_labels_get_their_own_rate_limits(settings, http):
     one, two = fresh("svc-user"), fresh("svc-user")
 
     def send(label: str) -> int:
-        return http.post("/custom/v1/chat/completions", json={
-            "model": "cheshire-cat", "messages": user_says("hi"), "user": label}).status_code
+        return http.post(
+            "/custom/v1/chat/completions", json={"model": "cheshire-cat", "messages": user_says("hi"), "user": label}
+        ).status_code
 
     assert [send(one), send(two), send(one)] == [200, 200, 429]

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import json
+from typing import get_args
 
 import openai
 import pytest
-from typing import get_args
-
 from openai.types.responses import Response, ResponseStreamEvent
 
 from cat_openai_bridge.core.engine import tokens
 
 # openai-python's class for every stream event type, e.g. "response.output_text.delta" -> ResponseTextDeltaEvent
-EVENT_TYPES = {get_args(cls.model_fields["type"].annotation)[0]: cls for cls in get_args(get_args(ResponseStreamEvent)[0])}
+EVENT_TYPES = {
+    get_args(cls.model_fields["type"].annotation)[0]: cls for cls in get_args(get_args(ResponseStreamEvent)[0])
+}
 
 
 def events_of(raw_text: str) -> list:
@@ -21,9 +22,9 @@ def events_of(raw_text: str) -> list:
     out = []
     for block in (b for b in raw_text.split("\n\n") if b):
         name, data = block.split("\n")
-        payload = json.loads(data[len("data: "):])
+        payload = json.loads(data[len("data: ") :])
         EVENT_TYPES[payload["type"]].model_validate(payload)  # required fields and Literals, as OpenAI's types say
-        out.append((name[len("event: "):], payload))
+        out.append((name[len("event: ") :], payload))
     return out
 
 
@@ -41,19 +42,36 @@ def test_create_returns_a_response_object(client, llm_log):
 
 
 def test_the_object_matches_openais_types(http):
-    raw = http.post("/custom/v1/responses", json={"model": "cheshire-cat", "input": "typed", "unknown_extra": 1,
-                                                  "include": [], "truncation": "auto", "parallel_tool_calls": False})
+    raw = http.post(
+        "/custom/v1/responses",
+        json={
+            "model": "cheshire-cat",
+            "input": "typed",
+            "unknown_extra": 1,
+            "include": [],
+            "truncation": "auto",
+            "parallel_tool_calls": False,
+        },
+    )
     assert raw.status_code == 200 and raw.headers["x-request-id"].startswith("req_")
     typed = Response.model_validate(raw.json())
-    assert (typed.status, typed.output_text, typed.error, typed.incomplete_details) == ("completed", "Echo: typed", None, None)
+    assert (typed.status, typed.output_text, typed.error, typed.incomplete_details) == (
+        "completed",
+        "Echo: typed",
+        None,
+        None,
+    )
 
 
 def test_input_items_are_the_conversation(client, llm_log):
-    response = client.responses.create(model="cheshire-cat", input=[
-        {"role": "user", "content": "first"},
-        {"role": "assistant", "content": [{"type": "output_text", "text": "Echo: first"}]},
-        {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "second"}]},
-    ])
+    response = client.responses.create(
+        model="cheshire-cat",
+        input=[
+            {"role": "user", "content": "first"},
+            {"role": "assistant", "content": [{"type": "output_text", "text": "Echo: first"}]},
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "second"}]},
+        ],
+    )
     assert response.output_text == "Echo: second"
     assert [m["role"] for m in llm_log()[-1]["body"]["messages"][-3:]] == ["user", "assistant", "user"]
 
@@ -66,8 +84,10 @@ def test_max_output_tokens_makes_it_incomplete(client):
 
 
 def test_a_cut_stream_ends_with_response_incomplete(http):
-    raw = http.post("/custom/v1/responses", json={"model": "cheshire-cat", "input": "[[tokens:50]]", "stream": True,
-                                                  "max_output_tokens": 5})
+    raw = http.post(
+        "/custom/v1/responses",
+        json={"model": "cheshire-cat", "input": "[[tokens:50]]", "stream": True, "max_output_tokens": 5},
+    )
     kinds, payloads = map(list, zip(*events_of(raw.text)))
     assert kinds[-3:] == ["response.content_part.done", "response.output_item.done", "response.incomplete"]
     text = "".join(p["delta"] for p in payloads if p["type"] == "response.output_text.delta")
@@ -75,7 +95,10 @@ def test_a_cut_stream_ends_with_response_incomplete(http):
     assert payloads[-2]["item"]["status"] == "incomplete"
     final = payloads[-1]["response"]
     assert (final["status"], final["incomplete_details"], final["usage"]["output_tokens"]) == (
-        "incomplete", {"reason": "max_output_tokens"}, 5)
+        "incomplete",
+        {"reason": "max_output_tokens"},
+        5,
+    )
 
 
 def test_an_idempotent_stream_is_replayed(http):
@@ -91,10 +114,17 @@ def test_stream_events_in_order(client, http):
     raw = http.post("/custom/v1/responses", json={"model": "cheshire-cat", "input": "[[tokens:4]]", "stream": True})
     assert raw.headers["content-type"].startswith("text/event-stream")
     kinds, payloads = map(list, zip(*events_of(raw.text)))
-    assert kinds == ["response.created", "response.in_progress", "response.output_item.added",
-                     "response.content_part.added"] + ["response.output_text.delta"] * 4 + [
-                     "response.output_text.done", "response.content_part.done", "response.output_item.done",
-                     "response.completed"]
+    assert kinds == [
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+        "response.content_part.added",
+    ] + ["response.output_text.delta"] * 4 + [
+        "response.output_text.done",
+        "response.content_part.done",
+        "response.output_item.done",
+        "response.completed",
+    ]
     assert [p["type"] for p in payloads] == kinds
     assert [p["sequence_number"] for p in payloads] == list(range(len(kinds)))
     assert "".join(p["delta"] for p in payloads if p["type"] == "response.output_text.delta") == " t0 t1 t2 t3"
@@ -116,26 +146,37 @@ def test_failures_are_errors_not_answers(client, http):
     assert failed.status == "failed" and failed.error.code == "server_error"  # OpenAI's enum; the message says why
     assert failed.error.message.startswith("The Cat could not answer")
     assert [e.delta for e in events if e.type == "response.output_text.delta"] == [" t0", " t1"]
-    raw = http.post("/custom/v1/responses", json={"model": "cheshire-cat", "input": "[[tokens:5]] [[fail:after:2]]",
-                                                  "stream": True})
+    raw = http.post(
+        "/custom/v1/responses", json={"model": "cheshire-cat", "input": "[[tokens:5]] [[fail:after:2]]", "stream": True}
+    )
     assert [kind for kind, _ in events_of(raw.text)][-2:] == ["response.output_text.delta", "response.failed"]
 
 
-@pytest.mark.parametrize("extra, param", [
-    ({"previous_response_id": "resp_1"}, "previous_response_id"),
-    ({"tools": [{"type": "web_search"}]}, "tools.[0].type"),
-    ({"tools": [{"type": "function", "name": "f"}], "tool_choice": {"type": "function", "name": "f"}}, "tool_choice"),
-    ({"input": [{"type": "reasoning", "summary": []}]}, "input.[0].type"),
-    ({"input": [{"type": "function_call_output", "output": "x"}]}, "input.[0].call_id"),
-    ({"input": ""}, "input"),
-])
+@pytest.mark.parametrize(
+    "extra, param",
+    [
+        ({"previous_response_id": "resp_1"}, "previous_response_id"),
+        ({"tools": [{"type": "web_search"}]}, "tools.[0].type"),
+        (
+            {"tools": [{"type": "function", "name": "f"}], "tool_choice": {"type": "function", "name": "f"}},
+            "tool_choice",
+        ),
+        ({"input": [{"type": "reasoning", "summary": []}]}, "input.[0].type"),
+        ({"input": [{"type": "function_call_output", "output": "x"}]}, "input.[0].call_id"),
+        ({"input": ""}, "input"),
+    ],
+)
 def test_unsupported_inputs_are_400(http, extra, param):
     response = http.post("/custom/v1/responses", json={"model": "cheshire-cat", "input": "hi", **extra})
     assert response.status_code == 400 and response.json()["error"]["param"] == param
 
 
-WEATHER = {"type": "function", "name": "get_weather", "description": "Current weather in a city",
-           "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}
+WEATHER = {
+    "type": "function",
+    "name": "get_weather",
+    "description": "Current weather in a city",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+}
 ASK = 'Weather in Rome? [[call:get_weather:{"city": "Rome"}]]'
 
 
@@ -144,16 +185,26 @@ def test_function_calls_and_their_outputs(client, llm_log):
     first = client.responses.create(model="cheshire-cat", input=ASK, tools=[WEATHER])
     [call] = first.output
     assert (call.type, call.name, json.loads(call.arguments), call.status) == (
-        "function_call", "get_weather", {"city": "Rome"}, "completed")
+        "function_call",
+        "get_weather",
+        {"city": "Rome"},
+        "completed",
+    )
     assert call.call_id.startswith("call_") and call.id.startswith("fc_") and first.status == "completed"
     assert [t.name for t in first.tools] == ["get_weather"]
     offered = llm_log()[-1]["body"]["tools"]
     assert [t["function"]["name"] for t in offered] == ["get_weather"]
     assert offered[0]["function"]["parameters"] == WEATHER["parameters"]
 
-    second = client.responses.create(model="cheshire-cat", tools=[WEATHER], input=[
-        {"role": "user", "content": ASK}, *[item.model_dump(exclude_none=True) for item in first.output],
-        {"type": "function_call_output", "call_id": call.call_id, "output": "sunny, 24C"}])
+    second = client.responses.create(
+        model="cheshire-cat",
+        tools=[WEATHER],
+        input=[
+            {"role": "user", "content": ASK},
+            *[item.model_dump(exclude_none=True) for item in first.output],
+            {"type": "function_call_output", "call_id": call.call_id, "output": "sunny, 24C"},
+        ],
+    )
     assert second.output_text == "Tool said: sunny, 24C"
     sent = llm_log()[-1]["body"]["messages"]
     assert [m["role"] for m in sent[-3:]] == ["user", "assistant", "tool"]
@@ -162,17 +213,27 @@ def test_function_calls_and_their_outputs(client, llm_log):
 
 @pytest.mark.v2_only
 def test_function_calls_stream_as_typed_events(http):
-    body = {"model": "cheshire-cat", "input": ASK + ' [[call:get_time:{"tz": "CET"}]]', "stream": True,
-            "tools": [WEATHER, {"type": "function", "name": "get_time"}]}
+    body = {
+        "model": "cheshire-cat",
+        "input": ASK + ' [[call:get_time:{"tz": "CET"}]]',
+        "stream": True,
+        "tools": [WEATHER, {"type": "function", "name": "get_time"}],
+    }
     kinds, payloads = map(list, zip(*events_of(http.post("/custom/v1/responses", json=body).text)))
-    per_call = ["response.output_item.added", "response.function_call_arguments.delta",
-                "response.function_call_arguments.done", "response.output_item.done"]
+    per_call = [
+        "response.output_item.added",
+        "response.function_call_arguments.delta",
+        "response.function_call_arguments.done",
+        "response.output_item.done",
+    ]
     assert kinds == ["response.created", "response.in_progress"] + per_call * 2 + ["response.completed"]
     assert [p["output_index"] for p in payloads[2:-1]] == [0] * 4 + [1] * 4
     assert [p["delta"] for p in payloads if "delta" in p] == ['{"city": "Rome"}', '{"tz": "CET"}']
     final = payloads[-1]["response"]["output"]
     assert [(o["type"], o["name"], o["id"]) for o in final] == [
-        ("function_call", "get_weather", payloads[2]["item"]["id"]), ("function_call", "get_time", payloads[6]["item"]["id"])]
+        ("function_call", "get_weather", payloads[2]["item"]["id"]),
+        ("function_call", "get_time", payloads[6]["item"]["id"]),
+    ]
 
 
 @pytest.mark.v2_only

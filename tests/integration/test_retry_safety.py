@@ -16,10 +16,10 @@ def calls_with(log: list, tag: str) -> int:
 
 
 def recording_client(base_url: str, attempts: list, **kw) -> openai.OpenAI:
-    hooks = {"request": [lambda r: attempts.append("sent")],
-             "response": [lambda r: attempts.append(r.status_code)]}
-    return openai.OpenAI(base_url=base_url, api_key=kw.pop("api_key", KEY), http_client=httpx.Client(event_hooks=hooks),
-                         **kw)
+    hooks = {"request": [lambda r: attempts.append("sent")], "response": [lambda r: attempts.append(r.status_code)]}
+    return openai.OpenAI(
+        base_url=base_url, api_key=kw.pop("api_key", KEY), http_client=httpx.Client(event_hooks=hooks), **kw
+    )
 
 
 def test_sdk_timeout_retry_with_idempotency_key_runs_the_cat_once(base_url, llm_log):
@@ -27,8 +27,10 @@ def test_sdk_timeout_retry_with_idempotency_key_runs_the_cat_once(base_url, llm_
     attempts: list = []
     client = recording_client(base_url, attempts, max_retries=3, timeout=0.8)
     raw = client.chat.completions.with_raw_response.create(
-        model="cheshire-cat", messages=user_says(f"{tag} [[tokens:4]] [[delay:300]]"),
-        extra_headers={"Idempotency-Key": tag})
+        model="cheshire-cat",
+        messages=user_says(f"{tag} [[tokens:4]] [[delay:300]]"),
+        extra_headers={"Idempotency-Key": tag},
+    )
     assert raw.parse().choices[0].message.content == " t0 t1 t2 t3"
     assert raw.headers["idempotent-replayed"] == "true"
     assert attempts[0] == "sent" and attempts[1] == "sent"  # the first attempt timed out: no response
@@ -61,21 +63,39 @@ def test_a_repeated_key_replays_a_whole_stream(http, llm_log):
 
 def test_a_key_reused_with_another_body_is_refused(http):
     tag = uuid.uuid4().hex
-    assert http.post("/custom/v1/chat/completions", headers={"Idempotency-Key": tag},
-                     json={"model": "cheshire-cat", "messages": user_says("one")}).status_code == 200
-    other = http.post("/custom/v1/chat/completions", headers={"Idempotency-Key": tag},
-                      json={"model": "cheshire-cat", "messages": user_says("two")})
+    assert (
+        http.post(
+            "/custom/v1/chat/completions",
+            headers={"Idempotency-Key": tag},
+            json={"model": "cheshire-cat", "messages": user_says("one")},
+        ).status_code
+        == 200
+    )
+    other = http.post(
+        "/custom/v1/chat/completions",
+        headers={"Idempotency-Key": tag},
+        json={"model": "cheshire-cat", "messages": user_says("two")},
+    )
     assert other.status_code == 400
-    assert other.json() == {"error": {"message": "This Idempotency-Key was already used with a different request body.",
-                                      "type": "invalid_request_error", "param": None, "code": "idempotency_key_reused"}}
+    assert other.json() == {
+        "error": {
+            "message": "This Idempotency-Key was already used with a different request body.",
+            "type": "invalid_request_error",
+            "param": None,
+            "code": "idempotency_key_reused",
+        }
+    }
 
 
 def test_keys_are_scoped_to_the_identity(http, llm_log):
     tag = uuid.uuid4().hex
     body = {"model": "cheshire-cat", "messages": user_says(f"{tag} hi")}
     for name in ("alice", "bob"):
-        response = http.post("/custom/v1/chat/completions", json=body,
-                             headers={"Idempotency-Key": tag, "Authorization": f"Bearer {cat_jwt(name)}"})
+        response = http.post(
+            "/custom/v1/chat/completions",
+            json=body,
+            headers={"Idempotency-Key": tag, "Authorization": f"Bearer {cat_jwt(name)}"},
+        )
         assert response.status_code == 200 and "idempotent-replayed" not in response.headers
     assert calls_with(llm_log(), tag) == 2
 
@@ -85,14 +105,20 @@ def test_a_failure_after_the_cat_started_is_not_retried_by_the_sdk(base_url, htt
     attempts: list = []
     client = recording_client(base_url, attempts, max_retries=2)
     with pytest.raises(openai.APIStatusError) as info:
-        client.chat.completions.create(model="cheshire-cat", messages=user_says(f"{tag} [[fail:status:400]]"),
-                                       extra_headers={"Idempotency-Key": tag})
+        client.chat.completions.create(
+            model="cheshire-cat",
+            messages=user_says(f"{tag} [[fail:status:400]]"),
+            extra_headers={"Idempotency-Key": tag},
+        )
     assert info.value.status_code == 502
     assert info.value.response.headers["x-should-retry"] == "false"
     assert attempts == ["sent", 502]  # one attempt only, despite max_retries=2
     # the failed attempt freed its key: a deliberate retry runs the Cat again
-    again = http.post("/custom/v1/chat/completions", headers={"Idempotency-Key": tag},
-                      json={"model": "cheshire-cat", "messages": user_says(f"{tag} [[fail:status:400]]")})
+    again = http.post(
+        "/custom/v1/chat/completions",
+        headers={"Idempotency-Key": tag},
+        json={"model": "cheshire-cat", "messages": user_says(f"{tag} [[fail:status:400]]")},
+    )
     assert again.status_code == 502 and "idempotent-replayed" not in again.headers
 
 

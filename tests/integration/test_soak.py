@@ -12,8 +12,16 @@ from testkit.soak import soak
 from .conftest import KEY
 
 SECONDS = float(os.environ.get("SOAK_SECONDS", "8"))
-KINDS = {"answer", "stream", "responses stream", "client error 400", "cat error 502", "disconnect",
-         "stream error event", "client gave up"}
+KINDS = {
+    "answer",
+    "stream",
+    "responses stream",
+    "client error 400",
+    "cat error 502",
+    "disconnect",
+    "stream error event",
+    "client gave up",
+}
 
 
 def test_mixed_traffic_soak(cat, adapter):

@@ -9,15 +9,17 @@ from testkit import sse
 from .conftest import user_says
 
 
-
 def stream_raw(http, **body):
-    with http.stream("POST", "/custom/v1/chat/completions", json={"model": "cheshire-cat", "stream": True, **body}) as r:
+    with http.stream(
+        "POST", "/custom/v1/chat/completions", json={"model": "cheshire-cat", "stream": True, **body}
+    ) as r:
         return r, sse.parse(r.iter_lines())
 
 
 def test_sse_wire_shape_and_event_order(http):
-    response, events = stream_raw(http, messages=user_says("[[reply:one two three]]"),
-                                  stream_options={"include_usage": True})
+    response, events = stream_raw(
+        http, messages=user_says("[[reply:one two three]]"), stream_options={"include_usage": True}
+    )
     assert response.status_code == 200
     assert response.headers["content-type"] == "text/event-stream; charset=utf-8"
     assert response.headers["cache-control"] == "no-cache"
@@ -26,9 +28,17 @@ def test_sse_wire_shape_and_event_order(http):
     assert events[-1].data == "[DONE]"
     first = bodies[0]
     assert {(b["id"], b["created"], b["object"], b["model"]) for b in bodies} == {
-        (first["id"], first["created"], "chat.completion.chunk", "cheshire-cat")}
+        (first["id"], first["created"], "chat.completion.chunk", "cheshire-cat")
+    }
     assert [b["choices"] for b in bodies] == [
-        [{"index": 0, "delta": {"role": "assistant", "content": "", "refusal": None}, "logprobs": None, "finish_reason": None}],
+        [
+            {
+                "index": 0,
+                "delta": {"role": "assistant", "content": "", "refusal": None},
+                "logprobs": None,
+                "finish_reason": None,
+            }
+        ],
         [{"index": 0, "delta": {"content": "one"}, "logprobs": None, "finish_reason": None}],
         [{"index": 0, "delta": {"content": " two"}, "logprobs": None, "finish_reason": None}],
         [{"index": 0, "delta": {"content": " three"}, "logprobs": None, "finish_reason": None}],
@@ -56,8 +66,14 @@ def test_one_chunk_per_llm_token_arriving_before_the_llm_finished(http, llm_log)
 
 
 def test_sdk_streaming_with_usage(client):
-    chunks = list(client.chat.completions.create(model="cheshire-cat", messages=user_says("[[reply:a b c d]]"),
-                                                 stream=True, stream_options={"include_usage": True}))
+    chunks = list(
+        client.chat.completions.create(
+            model="cheshire-cat",
+            messages=user_says("[[reply:a b c d]]"),
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
     assert chunks[0].choices[0].delta.role == "assistant"
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "a b c d"
     assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
@@ -67,7 +83,9 @@ def test_sdk_streaming_with_usage(client):
 
 @pytest.mark.asyncio
 async def test_async_sdk_streaming(aclient):
-    stream = await aclient.chat.completions.create(model="cheshire-cat", messages=user_says("[[reply:x y]]"), stream=True)
+    stream = await aclient.chat.completions.create(
+        model="cheshire-cat", messages=user_says("[[reply:x y]]"), stream=True
+    )
     parts = [c.choices[0].delta.content async for c in stream if c.choices and c.choices[0].delta.content]
     assert parts == ["x", " y"]
     await aclient.close()
@@ -79,8 +97,12 @@ def test_hook_edited_answer_is_completed_at_the_end(http):
 
 
 def test_stream_cut_by_max_tokens(http):
-    _, events = stream_raw(http, messages=user_says("[[reply:one two three four five six seven eight]]"),
-                           max_tokens=5, stream_options={"include_usage": True})
+    _, events = stream_raw(
+        http,
+        messages=user_says("[[reply:one two three four five six seven eight]]"),
+        max_tokens=5,
+        stream_options={"include_usage": True},
+    )
     assert sse.content_of(events) == "one two three four five"
     finishes = [e.json["choices"][0]["finish_reason"] for e in events[:-1] if e.json["choices"]]
     assert finishes[-1] == "length" and finishes.count("length") == 1
@@ -96,8 +118,9 @@ def test_stream_cut_at_stop_sequence(http):
 
 def test_streaming_disabled_setting_is_a_clear_400(http, settings):
     settings(enable_streaming=False)
-    response = http.post("/custom/v1/chat/completions",
-                         json={"model": "cheshire-cat", "stream": True, "messages": user_says("hi")})
+    response = http.post(
+        "/custom/v1/chat/completions", json={"model": "cheshire-cat", "stream": True, "messages": user_says("hi")}
+    )
     assert response.status_code == 400
     assert response.json()["error"]["param"] == "stream"
     assert response.json()["error"]["code"] == "streaming_disabled"

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
-
 import re
 import uuid
 
 import openai
+import pytest
 
 from .conftest import cat_jwt, user_says
 
@@ -24,8 +23,11 @@ def memory_of(client: openai.OpenAI) -> str:
 def test_task_prompts_are_answered_by_the_cats_llm_without_the_agent(base_url, llm_log):
     client = openai.OpenAI(base_url=base_url, api_key=cat_jwt(f"ow-{uuid.uuid4().hex[:8]}"), max_retries=0)
     client.chat.completions.create(model="probe", messages=user_says("remember me"))
-    history = [{"role": "user", "content": "remember me"}, {"role": "assistant", "content": "Echo: remember me"},
-               {"role": "user", "content": TITLE_PROMPT + "[[reply:Cat chat]]"}]
+    history = [
+        {"role": "user", "content": "remember me"},
+        {"role": "assistant", "content": "Echo: remember me"},
+        {"role": "user", "content": TITLE_PROMPT + "[[reply:Cat chat]]"},
+    ]
     streamed = client.chat.completions.create(model="probe", messages=history, stream=True)
     assert "".join(c.choices[0].delta.content or "" for c in streamed) == "Cat chat"
     title = client.chat.completions.create(model="probe", messages=history)
@@ -48,7 +50,9 @@ def test_task_prompt_patterns_are_configurable_and_validated(settings, base_url,
     client.chat.completions.create(model="probe", messages=user_says("hello"))
     client.chat.completions.create(model="probe", messages=user_says("Summarize this chat please"))
     assert memory_of(client) == "hello"
-    refused = http.put("/settings/cat_openai_bridge__config__openai_bridge",
-                       json={"rate_limit_per_minute": 0, "task_prompt_patterns": ["(unclosed"]})
+    refused = http.put(
+        "/settings/cat_openai_bridge__config__openai_bridge",
+        json={"rate_limit_per_minute": 0, "task_prompt_patterns": ["(unclosed"]},
+    )
     assert refused.status_code == 400
     assert "(unclosed is not a valid regular expression" in refused.text

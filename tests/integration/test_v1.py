@@ -25,8 +25,7 @@ pytestmark = pytest.mark.v1_only
 
 def as_user(cat, user_id: str) -> httpx.Client:
     """The master key acting as `user_id`: v1's own header for that, as on the Cat's routes."""
-    return httpx.Client(base_url=cat.url, timeout=60,
-                        headers={"Authorization": f"Bearer {KEY}", "user_id": user_id})
+    return httpx.Client(base_url=cat.url, timeout=60, headers={"Authorization": f"Bearer {KEY}", "user_id": user_id})
 
 
 def stored_history(cat, user_id: str) -> list:
@@ -50,8 +49,10 @@ def test_concurrent_requests_of_one_user_each_get_their_own_answer(cat):
 
     def ask(i: int) -> str:
         with as_user(cat, user) as c:
-            response = c.post(CHAT, json={"model": "cheshire-cat",
-                                          "messages": user_says(f"[[reply:answer {i} for you]] [[delay:30]]")})
+            response = c.post(
+                CHAT,
+                json={"model": "cheshire-cat", "messages": user_says(f"[[reply:answer {i} for you]] [[delay:30]]")},
+            )
         assert response.status_code == 200, response.text
         return response.json()["choices"][0]["message"]["content"]
 
@@ -66,8 +67,15 @@ def test_concurrent_streams_of_one_user_never_mix_tokens(cat):
 
     def stream(i: int) -> list:
         with as_user(cat, user) as c:
-            with c.stream("POST", CHAT, json={"model": "cheshire-cat", "stream": True, "messages": user_says(
-                    f"[[reply:a{i} b{i} c{i} d{i} e{i}]] [[delay:25]]")}) as r:
+            with c.stream(
+                "POST",
+                CHAT,
+                json={
+                    "model": "cheshire-cat",
+                    "stream": True,
+                    "messages": user_says(f"[[reply:a{i} b{i} c{i} d{i} e{i}]] [[delay:25]]"),
+                },
+            ) as r:
                 assert r.status_code == 200
                 events = sse.parse(r.iter_lines())
         return [e.json["choices"][0]["delta"].get("content") for e in events[1:-2]]
@@ -135,8 +143,11 @@ def test_turns_hung_in_their_llm_never_block_the_next_one(cat, settings, llm_log
 
 
 def test_stream_is_one_chunk_per_llm_token_the_first_before_the_llm_finished(http, llm_log):
-    with http.stream("POST", CHAT, json={"model": "cheshire-cat", "stream": True,
-                                         "messages": user_says("[[tokens:10]] [[delay:50]]")}) as r:
+    with http.stream(
+        "POST",
+        CHAT,
+        json={"model": "cheshire-cat", "stream": True, "messages": user_says("[[tokens:10]] [[delay:50]]")},
+    ) as r:
         events = sse.parse(r.iter_lines())
     content = events[1:-2]
     assert [e.json["choices"][0]["delta"]["content"] for e in content] == [f" t{i}" for i in range(10)]
@@ -147,12 +158,23 @@ def test_stream_is_one_chunk_per_llm_token_the_first_before_the_llm_finished(htt
 def test_request_history_is_the_conversation_and_the_stored_one_is_untouched(cat, llm_log):
     user = f"req-{uuid.uuid4().hex[:8]}"
     with as_user(cat, user) as c:
-        first = c.post(CHAT, json={"model": "cheshire-cat", "messages": [
-            {"role": "user", "content": "first question"}, {"role": "assistant", "content": "first answer"},
-            {"role": "user", "content": "second question"}]})
+        first = c.post(
+            CHAT,
+            json={
+                "model": "cheshire-cat",
+                "messages": [
+                    {"role": "user", "content": "first question"},
+                    {"role": "assistant", "content": "first answer"},
+                    {"role": "user", "content": "second question"},
+                ],
+            },
+        )
         assert first.json()["choices"][0]["message"]["content"] == "Echo: second question"
         assert conversation_sent(llm_log()[-1]) == [
-            ("user", "first question"), ("assistant", "first answer"), ("user", "second question")]
+            ("user", "first question"),
+            ("assistant", "first answer"),
+            ("user", "second question"),
+        ]
         c.post(CHAT, json={"model": "cheshire-cat", "messages": user_says("third question")})
     assert conversation_sent(llm_log()[-1]) == [("user", "third question")]  # nothing carried over
     assert stored_history(cat, user) == []
@@ -163,9 +185,17 @@ def test_server_history_keeps_the_users_conversation_in_the_cat(cat, llm_log, se
     user = f"srv-{uuid.uuid4().hex[:8]}"
     with as_user(cat, user) as c:
         c.post(CHAT, json={"model": "cheshire-cat", "messages": user_says("one")}).raise_for_status()
-        answer = c.post(CHAT, json={"model": "cheshire-cat", "messages": [  # only the last message counts
-            {"role": "user", "content": "ignored"}, {"role": "assistant", "content": "ignored too"},
-            {"role": "user", "content": "two"}]})
+        answer = c.post(
+            CHAT,
+            json={
+                "model": "cheshire-cat",
+                "messages": [  # only the last message counts
+                    {"role": "user", "content": "ignored"},
+                    {"role": "assistant", "content": "ignored too"},
+                    {"role": "user", "content": "two"},
+                ],
+            },
+        )
     assert answer.json()["choices"][0]["message"]["content"] == "Echo: two"
     assert conversation_sent(llm_log()[-1]) == [("user", "one"), ("assistant", "Echo: one"), ("user", "two")]
     assert stored_history(cat, user) == [("Human", "one"), ("AI", "Echo: one"), ("Human", "two"), ("AI", "Echo: two")]
@@ -198,21 +228,44 @@ def test_server_history_never_runs_a_turn_whose_client_left_while_it_waited(cat,
 
 
 def test_images_are_a_clear_400(http):
-    response = http.post(CHAT, json={"model": "cheshire-cat", "messages": [{"role": "user", "content": [
-        {"type": "text", "text": "what is this"},
-        {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}]}]})
+    response = http.post(
+        CHAT,
+        json={
+            "model": "cheshire-cat",
+            "messages": [
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "text", "text": "what is this"},
+                        {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}},
+                    ],
+                }
+            ],
+        },
+    )
     assert response.status_code == 400
-    assert response.json() == {"error": {
-        "message": "Images are not supported on this Cat version: its pipeline takes text only (Cat v2 accepts images).",
-        "type": "invalid_request_error", "param": "messages.[0].content.[1].type", "code": "unsupported_content"}}
+    assert response.json() == {
+        "error": {
+            "message": "Images are not supported on this Cat version: its pipeline takes text only "
+            "(Cat v2 accepts images).",
+            "type": "invalid_request_error",
+            "param": "messages.[0].content.[1].type",
+            "code": "unsupported_content",
+        }
+    }
 
 
 def test_housekeeping_prompts_go_to_the_cats_llm_alone(cat, llm_log):
     user = f"task-{uuid.uuid4().hex[:8]}"
     prompt = "### Task: Generate a title for the chat."
     with as_user(cat, user) as c:
-        response = c.post(CHAT, json={"model": "cheshire-cat", "messages": [
-            {"role": "system", "content": "Be a pirate."}, {"role": "user", "content": prompt}]})
+        response = c.post(
+            CHAT,
+            json={
+                "model": "cheshire-cat",
+                "messages": [{"role": "system", "content": "Be a pirate."}, {"role": "user", "content": prompt}],
+            },
+        )
     assert response.status_code == 200, response.text
     sent = llm_log()[-1]["body"]["messages"]
     assert [text_of(m["content"]) for m in sent] == [prompt]  # no agent prompt, no memory, no history
@@ -223,10 +276,15 @@ def v1_token(cat, username: str, permissions: dict) -> str:
     """A JWT for a new v1 user holding exactly `permissions`, from v1's own /users and /auth/token."""
     password = f"pw-{username}-secret"
     headers = {"Authorization": f"Bearer {KEY}"}
-    httpx.post(cat.url + "/users/", headers=headers, timeout=30,
-               json={"username": username, "password": password, "permissions": permissions}).raise_for_status()
-    return httpx.post(cat.url + "/auth/token", timeout=30,
-                      json={"username": username, "password": password}).json()["access_token"]
+    httpx.post(
+        cat.url + "/users/",
+        headers=headers,
+        timeout=30,
+        json={"username": username, "password": password, "permissions": permissions},
+    ).raise_for_status()
+    return httpx.post(cat.url + "/auth/token", timeout=30, json={"username": username, "password": password}).json()[
+        "access_token"
+    ]
 
 
 def test_each_route_asks_v1_for_its_own_permission(cat):
@@ -244,15 +302,23 @@ def test_each_route_asks_v1_for_its_own_permission(cat):
 
     def statuses(token: str) -> dict:
         with httpx.Client(base_url=cat.url, timeout=60, headers={"Authorization": f"Bearer {token}"}) as c:
-            return {name: c.request(method, path, json=body).status_code for name, (method, path, body) in calls.items()}
+            return {
+                name: c.request(method, path, json=body).status_code for name, (method, path, body) in calls.items()
+            }
 
     assert statuses(reader) == {"models": 200, "chat": 403, "message": 403, "responses": 403, "embeddings": 403}
     assert statuses(writer) == {"models": 403, "chat": 200, "message": 200, "responses": 200, "embeddings": 403}
     with httpx.Client(base_url=cat.url, timeout=30, headers={"Authorization": f"Bearer {reader}"}) as c:
         refused = c.post(CHAT, json=calls["chat"][2])
-    assert refused.json() == {"error": {
-        "message": "This Cat user lacks the CONVERSATION WRITE permission this route needs (v1 user permissions, "
-                   "PUT /users/{id}).", "type": "invalid_request_error", "param": None, "code": "insufficient_permissions"}}
+    assert refused.json() == {
+        "error": {
+            "message": "This Cat user lacks the CONVERSATION WRITE permission this route needs (v1 user permissions, "
+            "PUT /users/{id}).",
+            "type": "invalid_request_error",
+            "param": None,
+            "code": "insufficient_permissions",
+        }
+    }
     forged = reader[:-4] + ("AAAA" if not reader.endswith("AAAA") else "BBBB")  # a bad signature is no user at all
     with httpx.Client(base_url=cat.url, timeout=30, headers={"Authorization": f"Bearer {forged}"}) as c:
         assert c.post(CHAT, json=calls["chat"][2]).json()["error"]["code"] == "invalid_api_key"

@@ -18,8 +18,9 @@ def test_default_answers_carry_no_reasons(http):
 
 
 def test_admins_get_the_agents_prompt_and_steps(http):
-    response = http.post("/custom/v1/chat/completions",
-                         json={"model": "probe", "messages": user_says("hi"), "cat_why": True})
+    response = http.post(
+        "/custom/v1/chat/completions", json={"model": "probe", "messages": user_says("hi"), "cat_why": True}
+    )
     assert response.status_code == 200
     why = response.json()["cat_why"]
     assert (why["agent"], why["llm_calls"], why["tools_available"]) == ("probe", 1, [])
@@ -29,11 +30,17 @@ def test_admins_get_the_agents_prompt_and_steps(http):
 
 def test_reasons_list_tool_calls_and_arrive_last_in_a_stream(http):
     tool = {"type": "function", "function": {"name": "lookup"}}
-    body = {"model": "cheshire-cat", "messages": user_says('x [[call:lookup:{"q": 1}]]'), "tools": [tool],
-            "cat_why": True, "stream": True, "stream_options": {"include_usage": True}}
+    body = {
+        "model": "cheshire-cat",
+        "messages": user_says('x [[call:lookup:{"q": 1}]]'),
+        "tools": [tool],
+        "cat_why": True,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
     events = [e for e in http.post("/custom/v1/chat/completions", json=body).text.split("\n\n") if e]
     assert events[-1] == "data: [DONE]"
-    usage, why = (json.loads(e[len("data: "):]) for e in events[-3:-1])
+    usage, why = (json.loads(e[len("data: ") :]) for e in events[-3:-1])
     assert usage["usage"]["total_tokens"] > 0 and usage["choices"] == []
     assert why["choices"] == [] and why["object"] == "chat.completion.chunk"
     assert why["cat_why"]["steps"][0]["tool_calls"][0]["name"] == "lookup"
@@ -46,4 +53,7 @@ def test_only_admins_may_ask(base_url):
         client.chat.completions.create(model="probe", messages=user_says("hi"), extra_body={"cat_why": True})
     assert info.value.body == {
         "message": "'cat_why' shows the Cat's prompts and tool results, so only the Cat's admins may ask for it.",
-        "type": "invalid_request_error", "param": "cat_why", "code": "insufficient_permissions"}
+        "type": "invalid_request_error",
+        "param": "cat_why",
+        "code": "insufficient_permissions",
+    }

@@ -16,9 +16,9 @@ from cat_openai_bridge.core.engine import sse, tokens
 from cat_openai_bridge.core.engine.answer import Answer, Usage
 from cat_openai_bridge.core.engine.conversation import ImagePart, TextPart, Turn
 from cat_openai_bridge.core.engine.cutting import AnswerCutter, reconcile
-from cat_openai_bridge.core.engine.parsing import parse_body
 from cat_openai_bridge.core.engine.errors import BridgeError
 from cat_openai_bridge.core.engine.limits import duration
+from cat_openai_bridge.core.engine.parsing import parse_body
 from cat_openai_bridge.core.settings import BridgeSettings
 from cat_openai_bridge.core.version import PLUGIN_VERSION
 
@@ -39,8 +39,11 @@ def error(raw: bytes) -> dict:
 def test_core_never_imports_cat():
     for path in (PLUGIN / "core").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
-                [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else ([node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+            )
             assert not any(n == "cat" or n.startswith("cat.") for n in names), path
 
 
@@ -58,15 +61,18 @@ def test_parse_valid_request():
     assert (req.model, req.completion_limit(), req.stop_sequences(), req.stream) == ("m", 5, ["x"], True)
 
 
-@pytest.mark.parametrize("raw,expected", [
-    (b"{", {"param": None, "code": None}),
-    (b"[]", {"param": None, "code": "invalid_type"}),
-    (json.dumps({"messages": []}).encode(), {"param": "model", "code": "missing_required_parameter"}),
-    (body(messages=[]), {"param": "messages", "code": "empty_array"}),
-    (body(stream="true"), {"param": "stream", "code": "invalid_type"}),
-    (body(top_p=2), {"param": "top_p", "code": "invalid_value"}),
-    (body(messages=[{"content": "x"}]), {"param": "messages.[0].role", "code": "missing_required_parameter"}),
-])
+@pytest.mark.parametrize(
+    "raw,expected",
+    [
+        (b"{", {"param": None, "code": None}),
+        (b"[]", {"param": None, "code": "invalid_type"}),
+        (json.dumps({"messages": []}).encode(), {"param": "model", "code": "missing_required_parameter"}),
+        (body(messages=[]), {"param": "messages", "code": "empty_array"}),
+        (body(stream="true"), {"param": "stream", "code": "invalid_type"}),
+        (body(top_p=2), {"param": "top_p", "code": "invalid_value"}),
+        (body(messages=[{"content": "x"}]), {"param": "messages.[0].role", "code": "missing_required_parameter"}),
+    ],
+)
 def test_parse_errors_name_the_field(raw, expected):
     got = error(raw)
     assert {"param": got["param"], "code": got["code"]} == expected
@@ -82,30 +88,48 @@ def messages(*pairs):
 
 
 def test_conversation_keeps_history_and_gathers_system():
-    conv = build_conversation(messages(("system", "S1"), ("user", "u1"), ("assistant", "a1"),
-                                       ("developer", [{"type": "text", "text": "S2"}]), ("user", "u2")))
+    conv = build_conversation(
+        messages(
+            ("system", "S1"),
+            ("user", "u1"),
+            ("assistant", "a1"),
+            ("developer", [{"type": "text", "text": "S2"}]),
+            ("user", "u2"),
+        )
+    )
     assert conv.system == "S1\n\nS2"
-    assert conv.turns == [Turn("user", [TextPart("u1")]), Turn("assistant", [TextPart("a1")]), Turn("user", [TextPart("u2")])]
+    assert conv.turns == [
+        Turn("user", [TextPart("u1")]),
+        Turn("assistant", [TextPart("a1")]),
+        Turn("user", [TextPart("u2")]),
+    ]
 
 
 def test_conversation_images_are_data_urls_only():
-    conv = build_conversation(messages(("user", [{"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw=="}}])))
+    conv = build_conversation(
+        messages(("user", [{"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw=="}}]))
+    )
     assert conv.turns[0].parts == [ImagePart("image/png", "iVBORw==")]
     with pytest.raises(BridgeError) as info:
-        build_conversation(messages(("user", [{"type": "image_url", "image_url": {"url": "data:image/png;base64,@@"}}])))
+        build_conversation(
+            messages(("user", [{"type": "image_url", "image_url": {"url": "data:image/png;base64,@@"}}]))
+        )
     assert info.value.code == "invalid_image"
     with pytest.raises(BridgeError) as info:
         build_conversation(messages(("user", [{"type": "image_url", "image_url": {"url": "x"}}])), allow_images=False)
     assert info.value.code == "unsupported_content"
 
 
-@pytest.mark.parametrize("pairs,param", [
-    ((("assistant", "a"),), "messages"),
-    ((("user", "u"), ("assistant", "a")), "messages"),
-    ((("bot", "u"),), "messages.[0].role"),
-    ((("user", None),), "messages.[0].content"),
-    ((("user", [{"type": "text"}]),), "messages.[0].content.[0].text"),
-])
+@pytest.mark.parametrize(
+    "pairs,param",
+    [
+        ((("assistant", "a"),), "messages"),
+        ((("user", "u"), ("assistant", "a")), "messages"),
+        ((("bot", "u"),), "messages.[0].role"),
+        ((("user", None),), "messages.[0].content"),
+        ((("user", [{"type": "text"}]),), "messages.[0].content.[0].text"),
+    ],
+)
 def test_conversation_refusals(pairs, param):
     with pytest.raises(BridgeError) as info:
         build_conversation(messages(*pairs))
@@ -147,17 +171,33 @@ def test_count_chat_follows_openais_accounting():
 def test_completion_and_chunks_exact():
     ids = CompletionIds("cheshire-cat", id="chatcmpl-1", created=7)
     assert completion(ids, Answer("hi", "stop", Usage(3, 1))).as_dict() == {
-        "id": "chatcmpl-1", "object": "chat.completion", "created": 7, "model": "cheshire-cat",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi", "refusal": None},
-                     "logprobs": None, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}, "system_fingerprint": None}
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 7,
+        "model": "cheshire-cat",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": "hi", "refusal": None},
+                "logprobs": None,
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4},
+        "system_fingerprint": None,
+    }
     assert ids.chunk(ChoiceDelta(content="x"), with_usage=True).as_dict() == {
-        "id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 7, "model": "cheshire-cat",
-        "system_fingerprint": None, "choices": [{"index": 0, "delta": {"content": "x"}, "logprobs": None,
-                                                 "finish_reason": None}], "usage": None}
+        "id": "chatcmpl-1",
+        "object": "chat.completion.chunk",
+        "created": 7,
+        "model": "cheshire-cat",
+        "system_fingerprint": None,
+        "choices": [{"index": 0, "delta": {"content": "x"}, "logprobs": None, "finish_reason": None}],
+        "usage": None,
+    }
     assert ids.chunk(None, usage=completion_usage(Usage(1, 2))).as_dict()["choices"] == []
-    assert sse.event(ids.chunk(ChoiceDelta(content="é"))).startswith('data: {"id":"chatcmpl-1"'.encode())
-    assert 'é'.encode() in sse.event(ids.chunk(ChoiceDelta(content="é")))
+    assert sse.event(ids.chunk(ChoiceDelta(content="é"))).startswith(b'data: {"id":"chatcmpl-1"')
+    assert "é".encode() in sse.event(ids.chunk(ChoiceDelta(content="é")))
     assert sse.DONE == b"data: [DONE]\n\n"
 
 
@@ -167,16 +207,42 @@ def test_duration_format():
 
 def test_settings_bounds():
     assert BridgeSettings().model_dump() == {
-        "rate_limit_per_minute": 60, "max_tokens": 4000, "enable_streaming": True, "debug_mode": False,
-        "request_timeout": 300.0, "system_message_policy": "append", "max_request_bytes": 8388608,
-        "max_messages": 1000, "model_alias": "cheshire-cat", "tokens_per_minute": 0, "max_concurrent_requests": 0,
-        "redis_url": "", "redis_failure_mode": "open", "trust_user_field": False, "user_header": "",
-        "idempotency_window_seconds": 600, "task_prompt_patterns": [r"^\s*### Task:"], "task_prompt_mode": "llm", "stream_heartbeat_seconds": 0.0,
-        "chat_id_header": "X-OpenWebUI-Chat-Id", "v1_history": "request"}
-    assert BridgeSettings().is_task_prompt("Hi\n### Task:\nGenerate a title") and not BridgeSettings().is_task_prompt("hi")
+        "rate_limit_per_minute": 60,
+        "max_tokens": 4000,
+        "enable_streaming": True,
+        "debug_mode": False,
+        "request_timeout": 300.0,
+        "system_message_policy": "append",
+        "max_request_bytes": 8388608,
+        "max_messages": 1000,
+        "model_alias": "cheshire-cat",
+        "tokens_per_minute": 0,
+        "max_concurrent_requests": 0,
+        "redis_url": "",
+        "redis_failure_mode": "open",
+        "trust_user_field": False,
+        "user_header": "",
+        "idempotency_window_seconds": 600,
+        "task_prompt_patterns": [r"^\s*### Task:"],
+        "task_prompt_mode": "llm",
+        "stream_heartbeat_seconds": 0.0,
+        "chat_id_header": "X-OpenWebUI-Chat-Id",
+        "v1_history": "request",
+    }
+    assert BridgeSettings().is_task_prompt("Hi\n### Task:\nGenerate a title") and not BridgeSettings().is_task_prompt(
+        "hi"
+    )
     assert not BridgeSettings(task_prompt_mode="agent").is_task_prompt("### Task: x")
     assert BridgeSettings(redis_url=" redis://h:1/0 ").redis_url == "redis://h:1/0"
-    for bad in ({"rate_limit_per_minute": 1001}, {"max_tokens": 32001}, {"system_message_policy": "x"},
-                {"redis_url": "http://h"}, {"redis_failure_mode": "maybe"}, {"user_header": "X Bad:"}, {"task_prompt_patterns": ["("]}, {"max_concurrent_requests": -1}):
+    for bad in (
+        {"rate_limit_per_minute": 1001},
+        {"max_tokens": 32001},
+        {"system_message_policy": "x"},
+        {"redis_url": "http://h"},
+        {"redis_failure_mode": "maybe"},
+        {"user_header": "X Bad:"},
+        {"task_prompt_patterns": ["("]},
+        {"max_concurrent_requests": -1},
+    ):
         with pytest.raises(ValidationError):
             BridgeSettings(**bad)

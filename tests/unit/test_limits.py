@@ -38,12 +38,21 @@ def test_requests_per_minute_burst_then_smooth_refill():
     assert [v.headers() for v in verdicts] == [
         {"x-ratelimit-limit-requests": "3", "x-ratelimit-remaining-requests": "2", "x-ratelimit-reset-requests": "20s"},
         {"x-ratelimit-limit-requests": "3", "x-ratelimit-remaining-requests": "1", "x-ratelimit-reset-requests": "40s"},
-        {"x-ratelimit-limit-requests": "3", "x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "1m0s"},
+        {
+            "x-ratelimit-limit-requests": "3",
+            "x-ratelimit-remaining-requests": "0",
+            "x-ratelimit-reset-requests": "1m0s",
+        },
     ]
     error = refusal(limiter, quota)
     assert (error.status, error.type, error.code) == (429, "requests", "rate_limit_exceeded")
-    assert error.headers == {"x-ratelimit-limit-requests": "3", "x-ratelimit-remaining-requests": "0",
-                             "x-ratelimit-reset-requests": "1m0s", "retry-after": "20", "retry-after-ms": "20000"}
+    assert error.headers == {
+        "x-ratelimit-limit-requests": "3",
+        "x-ratelimit-remaining-requests": "0",
+        "x-ratelimit-reset-requests": "1m0s",
+        "retry-after": "20",
+        "retry-after-ms": "20000",
+    }
     assert admit(limiter, quota, key="other")[1].allowed  # identities are independent
     clock.now += 20
     assert admit(limiter, quota)[1].headers()["x-ratelimit-remaining-requests"] == "0"
@@ -55,8 +64,11 @@ def test_tokens_are_reserved_then_settled_with_real_usage():
     limiter = Limiter(clock)
     quota = Quota(tokens_per_minute=100)
     lease, verdict = admit(limiter, quota, cost=30)
-    assert verdict.headers() == {"x-ratelimit-limit-tokens": "100", "x-ratelimit-remaining-tokens": "70",
-                                 "x-ratelimit-reset-tokens": "18s"}
+    assert verdict.headers() == {
+        "x-ratelimit-limit-tokens": "100",
+        "x-ratelimit-remaining-tokens": "70",
+        "x-ratelimit-reset-tokens": "18s",
+    }
     asyncio.run(lease.settle(90))  # the answer used 90 in all: 60 more than reserved
     assert admit(limiter, quota, cost=5)[1].headers()["x-ratelimit-remaining-tokens"] == "5"
     error = refusal(limiter, quota, cost=10)
@@ -120,12 +132,21 @@ def test_unreachable_redis_fails_open_with_one_warning():
 def test_unreachable_redis_fails_closed_with_503():
     error = refusal(Limiter(Clock()), Quota(requests_per_minute=1), redis_url=unreachable_url(), fail_open=False)
     assert (error.status, error.type, error.code, error.headers) == (
-        503, "server_error", "rate_limiter_unavailable", {"retry-after": "1"})
+        503,
+        "server_error",
+        "rate_limiter_unavailable",
+        {"retry-after": "1"},
+    )
 
 
 def test_resp_encoding_and_url_parsing():
-    assert encode(["EVALSHA", "ab", 1, "k", 2.5]) == b"*5\r\n$7\r\nEVALSHA\r\n$2\r\nab\r\n$1\r\n1\r\n$1\r\nk\r\n$3\r\n2.5\r\n"
-    assert RedisAddress.parse("rediss://bob:s%40cret@cache:6380/2") == RedisAddress("cache", 6380, 2, "bob", "s@cret", True)
+    assert (
+        encode(["EVALSHA", "ab", 1, "k", 2.5])
+        == b"*5\r\n$7\r\nEVALSHA\r\n$2\r\nab\r\n$1\r\n1\r\n$1\r\nk\r\n$3\r\n2.5\r\n"
+    )
+    assert RedisAddress.parse("rediss://bob:s%40cret@cache:6380/2") == RedisAddress(
+        "cache", 6380, 2, "bob", "s@cret", True
+    )
     assert RedisAddress.parse("redis://localhost") == RedisAddress("localhost", 6379, 0, None, None, False)
     with pytest.raises(ValueError):
         RedisAddress.parse("http://x")

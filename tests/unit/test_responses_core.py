@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from cat_openai_bridge.core.engine.errors import BridgeError
 from cat_openai_bridge.core.engine.answer import Answer, Usage
 from cat_openai_bridge.core.engine.conversation import ToolCall
+from cat_openai_bridge.core.engine.errors import BridgeError
 from cat_openai_bridge.core.engine.parsing import parse_body
 from cat_openai_bridge.core.responses.input_items import function_tools, messages_of
 from cat_openai_bridge.core.responses.protocol import ResponsesRequest
@@ -20,14 +20,19 @@ def body(**fields) -> ResponsesRequest:
 
 
 def test_calls_join_the_assistant_text_and_outputs_become_tool_messages():
-    messages = messages_of(body(instructions="Be a cat.", input=[
-        {"role": "user", "content": "weather?"},
-        {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Let me look."}]},
-        {"type": "function_call", "call_id": "c1", "name": "w", "arguments": "{}"},
-        {"type": "function_call", "call_id": "c2", "name": "t", "arguments": "{}"},
-        {"type": "function_call_output", "call_id": "c1", "output": "sunny"},
-        {"type": "function_call_output", "call_id": "c2", "output": [{"type": "input_text", "text": "noon"}]},
-    ]))
+    messages = messages_of(
+        body(
+            instructions="Be a cat.",
+            input=[
+                {"role": "user", "content": "weather?"},
+                {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Let me look."}]},
+                {"type": "function_call", "call_id": "c1", "name": "w", "arguments": "{}"},
+                {"type": "function_call", "call_id": "c2", "name": "t", "arguments": "{}"},
+                {"type": "function_call_output", "call_id": "c1", "output": "sunny"},
+                {"type": "function_call_output", "call_id": "c2", "output": [{"type": "input_text", "text": "noon"}]},
+            ],
+        )
+    )
     assert [m.role for m in messages] == ["system", "user", "assistant", "tool", "tool"]
     assert [c.id for c in messages[2].tool_calls] == ["c1", "c2"]
     assert (messages[3].tool_call_id, messages[3].content, messages[4].content) == ("c1", "sunny", "noon")
@@ -42,10 +47,11 @@ def test_flat_function_tools_and_their_errors():
     [tool] = tools_of([{"type": "function", "name": "w", "parameters": {"type": "object"}, "strict": True}], None, True)
     assert (tool.name, tool.parameters) == ("w", {"type": "object"})
     assert tools_of([{"type": "function", "name": "w"}], "none", True) == ()
-    for tools, choice, allowed, param in [([{"type": "web_search"}], None, True, "tools.[0].type"),
-                                          ([{"type": "function", "name": "w"}], {"type": "function", "name": "w"},
-                                           True, "tool_choice"),
-                                          ([{"type": "function", "name": "w"}], None, False, "tools")]:
+    for tools, choice, allowed, param in [
+        ([{"type": "web_search"}], None, True, "tools.[0].type"),
+        ([{"type": "function", "name": "w"}], {"type": "function", "name": "w"}, True, "tool_choice"),
+        ([{"type": "function", "name": "w"}], None, False, "tools"),
+    ]:
         with pytest.raises(BridgeError) as info:
             tools_of(tools, choice, allowed)
         assert (info.value.status, info.value.param) == (400, param)
@@ -54,11 +60,22 @@ def test_flat_function_tools_and_their_errors():
 def test_a_call_only_answer_has_no_empty_message():
     ids = ResponseIds("m")
     call = ToolCall("call_1", "w", '{"city": "Rome"}')
+
     def answer(text):
         return Answer(text, "tool_calls", Usage(1, 1), (call,))
 
     out = response_object(ids, body(input="x"), "completed", answer("")).as_dict()["output"]
-    assert out == [{"type": "function_call", "id": ids.call_item_id(0), "call_id": "call_1", "name": "w",
-                    "arguments": '{"city": "Rome"}', "status": "completed"}]
+    assert out == [
+        {
+            "type": "function_call",
+            "id": ids.call_item_id(0),
+            "call_id": "call_1",
+            "name": "w",
+            "arguments": '{"city": "Rome"}',
+            "status": "completed",
+        }
+    ]
     assert [o.type for o in response_object(ids, body(input="x"), "completed", answer("hi")).output] == [
-        "message", "function_call"]
+        "message",
+        "function_call",
+    ]

@@ -12,13 +12,26 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 from ..engine.conversation import ClientTool, Conversation, ImagePart, Part, TextPart, ToolCall, Turn
 from ..engine.errors import invalid_request
-from .protocol import (AssistantMessage, AudioContentPart, ChatMessage, Content, CustomTool, FileContentPart,
-                       FunctionMessage, ImageContentPart, RefusalContentPart, SystemMessage, TextContentPart, Tool,
-                       ToolChoice, ToolMessage)
+from .protocol import (
+    AssistantMessage,
+    AudioContentPart,
+    ChatMessage,
+    Content,
+    CustomTool,
+    FileContentPart,
+    FunctionMessage,
+    ImageContentPart,
+    RefusalContentPart,
+    SystemMessage,
+    TextContentPart,
+    Tool,
+    ToolChoice,
+    ToolMessage,
+)
 
 _DATA_URL = re.compile(r"^data:(?P<mime>image/[A-Za-z0-9.+-]+);base64,(?P<data>.*)$", re.S)
 
@@ -35,19 +48,28 @@ def content_parts(content: Content, param: str, allow_images: bool) -> list[Part
         elif isinstance(part, ImageContentPart) and allow_images:
             parts.append(_image(part.url, f"{where}.image_url.url"))
         elif isinstance(part, ImageContentPart):
-            raise invalid_request("Images are not supported on this Cat version: its pipeline takes text only "
-                                  "(Cat v2 accepts images).", f"{where}.type", "unsupported_content")
+            raise invalid_request(
+                "Images are not supported on this Cat version: its pipeline takes text only (Cat v2 accepts images).",
+                f"{where}.type",
+                "unsupported_content",
+            )
         elif isinstance(part, (AudioContentPart, FileContentPart, RefusalContentPart)):
-            raise invalid_request(f"Content parts of type '{part.type}' are not supported in '{param}'.",
-                                  f"{where}.type", "unsupported_content")
+            raise invalid_request(
+                f"Content parts of type '{part.type}' are not supported in '{param}'.",
+                f"{where}.type",
+                "unsupported_content",
+            )
     return parts
 
 
 def _image(url: str, param: str) -> ImagePart:
     match = _DATA_URL.match(url)
     if not match:
-        raise invalid_request("Only inline images (data:image/...;base64 URLs) are accepted; the bridge does not "
-                              "fetch remote URLs.", param, "unsupported_image_url")
+        raise invalid_request(
+            "Only inline images (data:image/...;base64 URLs) are accepted; the bridge does not fetch remote URLs.",
+            param,
+            "unsupported_image_url",
+        )
     data = match.group("data").strip()
     try:
         base64.b64decode(data, validate=True)
@@ -56,7 +78,7 @@ def _image(url: str, param: str) -> ImagePart:
     return ImagePart(match.group("mime"), data)
 
 
-def _required(content: Optional[Content], param: str) -> Content:
+def _required(content: Content | None, param: str) -> Content:
     if content is None:
         raise invalid_request(f"Missing required parameter: '{param}'.", param, "missing_required_parameter")
     return content
@@ -64,14 +86,20 @@ def _required(content: Optional[Content], param: str) -> Content:
 
 def _tool_turn(msg: ToolMessage, param: str, turns: list[Turn]) -> Turn:
     if not msg.tool_call_id:
-        raise invalid_request(f"Missing required parameter: '{param}.tool_call_id'.", f"{param}.tool_call_id",
-                              "missing_required_parameter")
+        raise invalid_request(
+            f"Missing required parameter: '{param}.tool_call_id'.",
+            f"{param}.tool_call_id",
+            "missing_required_parameter",
+        )
     content = _required(msg.content, f"{param}.content")
     asked = {c.id for t in turns if t.role == "assistant" for c in t.tool_calls}
     if msg.tool_call_id not in asked:
-        raise invalid_request("Invalid parameter: messages with role 'tool' must be a response to a preceding message "
-                              f"with 'tool_calls' of the same id ({msg.tool_call_id!r}).", f"{param}.role",
-                              "invalid_value")
+        raise invalid_request(
+            "Invalid parameter: messages with role 'tool' must be a response to a preceding message "
+            f"with 'tool_calls' of the same id ({msg.tool_call_id!r}).",
+            f"{param}.role",
+            "invalid_value",
+        )
     return Turn("tool", content_parts(content, f"{param}.content", False), (), msg.tool_call_id)
 
 
@@ -86,23 +114,30 @@ def _calls_turn(msg: AssistantMessage, param: str) -> Turn:
     return Turn("assistant", parts, tuple(calls))
 
 
-def _turn(msg: ChatMessage, param: str, turns: list[Turn], allow_images: bool, allow_tools: bool) -> Optional[Turn]:
+def _turn(msg: ChatMessage, param: str, turns: list[Turn], allow_images: bool, allow_tools: bool) -> Turn | None:
     if isinstance(msg, AssistantMessage) and msg.tool_calls and allow_tools:
         return _calls_turn(msg, param)
     if isinstance(msg, ToolMessage) and allow_tools:
         return _tool_turn(msg, param, turns)
     if isinstance(msg, (ToolMessage, FunctionMessage)):
-        raise invalid_request(f"Messages with role '{msg.role}' are not supported by this Cat adapter.",
-                              f"{param}.role", "unsupported_value")
+        raise invalid_request(
+            f"Messages with role '{msg.role}' are not supported by this Cat adapter.",
+            f"{param}.role",
+            "unsupported_value",
+        )
     if isinstance(msg, AssistantMessage) and msg.tool_calls:
-        raise invalid_request("Assistant tool calls are not supported by this Cat adapter.", f"{param}.tool_calls",
-                              "unsupported_parameter")
+        raise invalid_request(
+            "Assistant tool calls are not supported by this Cat adapter.",
+            f"{param}.tool_calls",
+            "unsupported_parameter",
+        )
     content = _required(msg.content, f"{param}.content")
     return Turn(msg.role, content_parts(content, f"{param}.content", allow_images and msg.role == "user"))
 
 
-def build_conversation(messages: Sequence[ChatMessage], *, allow_images: bool = True,
-                       allow_tools: bool = False) -> Conversation:
+def build_conversation(
+    messages: Sequence[ChatMessage], *, allow_images: bool = True, allow_tools: bool = False
+) -> Conversation:
     """Raise a 400 naming the field on the first problem."""
     system: list[str] = []
     turns: list[Turn] = []
@@ -110,22 +145,27 @@ def build_conversation(messages: Sequence[ChatMessage], *, allow_images: bool = 
         param = f"messages.[{i}]"
         if isinstance(msg, SystemMessage):
             if msg.content is not None:
-                text = "".join(p.text for p in content_parts(msg.content, f"{param}.content", False)
-                               if isinstance(p, TextPart))
+                text = "".join(
+                    p.text for p in content_parts(msg.content, f"{param}.content", False) if isinstance(p, TextPart)
+                )
                 if text:
                     system.append(text)
             continue
         turns.append(_turn(msg, param, turns, allow_images, allow_tools))
     if not turns or turns[-1].role not in ("user", "tool"):
-        raise invalid_request("The last message must come from the user (or carry tool results): the Cat answers a "
-                              "user turn.", "messages", "invalid_value")
+        raise invalid_request(
+            "The last message must come from the user (or carry tool results): the Cat answers a user turn.",
+            "messages",
+            "invalid_value",
+        )
     if not turns[-1].parts and turns[-1].role == "user":
-        raise invalid_request("The last user message has no content.", f"messages.[{len(messages) - 1}].content",
-                              "invalid_value")
+        raise invalid_request(
+            "The last user message has no content.", f"messages.[{len(messages) - 1}].content", "invalid_value"
+        )
     return Conversation("\n\n".join(system), turns)
 
 
-def client_tools(tools: Optional[list[Tool]], choice: Optional[ToolChoice]) -> tuple[ClientTool, ...]:
+def client_tools(tools: list[Tool] | None, choice: ToolChoice | None) -> tuple[ClientTool, ...]:
     """The functions to offer the Cat's model for this request (none when `tool_choice` is "none")."""
     if not tools:
         if choice is not None and choice not in ("auto", "none"):
@@ -134,8 +174,11 @@ def client_tools(tools: Optional[list[Tool]], choice: Optional[ToolChoice]) -> t
     offered = []
     for i, tool in enumerate(tools):
         if isinstance(tool, CustomTool):
-            raise invalid_request(f"Invalid value for 'tools.[{i}].type': only 'function' tools are supported.",
-                                  f"tools.[{i}].type", "invalid_value")
+            raise invalid_request(
+                f"Invalid value for 'tools.[{i}].type': only 'function' tools are supported.",
+                f"tools.[{i}].type",
+                "invalid_value",
+            )
         fn = tool.function
         parameters = fn.parameters if fn.parameters is not None else {"type": "object", "properties": {}}
         offered.append(ClientTool(fn.name, fn.description or "", parameters))
@@ -145,5 +188,8 @@ def client_tools(tools: Optional[list[Tool]], choice: Optional[ToolChoice]) -> t
         return tuple(offered)
     if choice == "none":
         return ()
-    raise invalid_request("Only tool_choice 'auto' and 'none' are supported: the Cat's agent decides when to call a "
-                          "tool.", "tool_choice", "unsupported_value")
+    raise invalid_request(
+        "Only tool_choice 'auto' and 'none' are supported: the Cat's agent decides when to call a tool.",
+        "tool_choice",
+        "unsupported_value",
+    )

@@ -8,7 +8,7 @@ through the validation context.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Optional, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -25,12 +25,12 @@ class TextContentPart(RequestModel):
 
 class ImageURL(RequestModel):
     url: str
-    detail: Optional[str] = None
+    detail: str | None = None
 
 
 class ImageContentPart(RequestModel):
     type: Literal["image_url"]
-    image_url: Union[ImageURL, str]
+    image_url: ImageURL | str
 
     @property
     def url(self) -> str:
@@ -53,10 +53,10 @@ class RefusalContentPart(RequestModel):
 
 
 ContentPart = Annotated[
-    Union[TextContentPart, ImageContentPart, AudioContentPart, FileContentPart, RefusalContentPart],
+    TextContentPart | ImageContentPart | AudioContentPart | FileContentPart | RefusalContentPart,
     Field(discriminator="type"),
 ]
-Content = Union[str, list[ContentPart]]
+Content = str | list[ContentPart]
 
 
 class FunctionCallParam(RequestModel):
@@ -72,46 +72,46 @@ class ToolCallParam(RequestModel):
 
 class SystemMessage(RequestModel):
     role: Literal["system", "developer"]
-    content: Optional[Content] = None
-    name: Optional[str] = None
+    content: Content | None = None
+    name: str | None = None
 
 
 class UserMessage(RequestModel):
     role: Literal["user"]
-    content: Optional[Content] = None
-    name: Optional[str] = None
+    content: Content | None = None
+    name: str | None = None
 
 
 class AssistantMessage(RequestModel):
     role: Literal["assistant"]
-    content: Optional[Content] = None
-    name: Optional[str] = None
-    tool_calls: Optional[list[ToolCallParam]] = None
+    content: Content | None = None
+    name: str | None = None
+    tool_calls: list[ToolCallParam] | None = None
 
 
 class ToolMessage(RequestModel):
     role: Literal["tool"]
-    content: Optional[Content] = None
-    tool_call_id: Optional[str] = None
+    content: Content | None = None
+    tool_call_id: str | None = None
 
 
 class FunctionMessage(RequestModel):
     role: Literal["function"]
-    content: Optional[Content] = None
-    name: Optional[str] = None
+    content: Content | None = None
+    name: str | None = None
 
 
 ChatMessage = Annotated[
-    Union[SystemMessage, UserMessage, AssistantMessage, ToolMessage, FunctionMessage],
+    SystemMessage | UserMessage | AssistantMessage | ToolMessage | FunctionMessage,
     Field(discriminator="role"),
 ]
 
 
 class FunctionDefinition(RequestModel):
     name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
-    description: Optional[str] = None
-    parameters: Optional[dict[str, Any]] = None
-    strict: Optional[bool] = None
+    description: str | None = None
+    parameters: dict[str, Any] | None = None
+    strict: bool | None = None
 
 
 class FunctionTool(RequestModel):
@@ -124,7 +124,7 @@ class CustomTool(RequestModel):
     custom: Any = None
 
 
-Tool = Annotated[Union[FunctionTool, CustomTool], Field(discriminator="type")]
+Tool = Annotated[FunctionTool | CustomTool, Field(discriminator="type")]
 
 
 class NamedFunction(RequestModel):
@@ -136,7 +136,7 @@ class NamedToolChoice(RequestModel):
     function: NamedFunction
 
 
-ToolChoice = Union[Literal["none", "auto", "required"], NamedToolChoice]
+ToolChoice = Literal["none", "auto", "required"] | NamedToolChoice
 
 
 class TextFormat(RequestModel):
@@ -149,9 +149,9 @@ class JSONObjectFormat(RequestModel):
 
 class JSONSchema(RequestModel):
     name: str
-    description: Optional[str] = None
-    schema_: Optional[dict[str, Any]] = Field(None, alias="schema")
-    strict: Optional[bool] = None
+    description: str | None = None
+    schema_: dict[str, Any] | None = Field(None, alias="schema")
+    strict: bool | None = None
 
 
 class JSONSchemaFormat(RequestModel):
@@ -159,46 +159,50 @@ class JSONSchemaFormat(RequestModel):
     json_schema: JSONSchema
 
 
-ResponseFormat = Annotated[Union[TextFormat, JSONObjectFormat, JSONSchemaFormat], Field(discriminator="type")]
+ResponseFormat = Annotated[TextFormat | JSONObjectFormat | JSONSchemaFormat, Field(discriminator="type")]
 
 
 class StreamOptions(RequestModel):
-    include_usage: Optional[bool] = None
+    include_usage: bool | None = None
 
 
 class ChatCompletionRequest(RequestModel):
     model: str = Field(min_length=1)
     messages: list[ChatMessage] = Field(min_length=1)
-    stream: Optional[bool] = None
-    stream_options: Optional[StreamOptions] = None
-    max_tokens: Optional[int] = Field(None, ge=1)
-    max_completion_tokens: Optional[int] = Field(None, ge=1)
-    n: Optional[int] = Field(None, ge=1, le=128)
-    temperature: Optional[float] = Field(None, ge=0, le=2)
-    top_p: Optional[float] = Field(None, ge=0, le=1)
-    presence_penalty: Optional[float] = Field(None, ge=-2, le=2)
-    frequency_penalty: Optional[float] = Field(None, ge=-2, le=2)
-    seed: Optional[int] = None
-    stop: Optional[Union[str, list[str]]] = None
-    user: Optional[str] = None
-    metadata: Optional[dict[str, Any]] = None
-    tools: Optional[list[Tool]] = None
-    tool_choice: Optional[ToolChoice] = None
-    response_format: Optional[ResponseFormat] = None
-    logprobs: Optional[bool] = None
-    top_logprobs: Optional[int] = Field(None, ge=0, le=20)
-    cat_why: Optional[bool] = None  # extension: add the Cat's reasons to the answer (admins only)
+    stream: bool | None = None
+    stream_options: StreamOptions | None = None
+    max_tokens: int | None = Field(None, ge=1)
+    max_completion_tokens: int | None = Field(None, ge=1)
+    n: int | None = Field(None, ge=1, le=128)
+    temperature: float | None = Field(None, ge=0, le=2)
+    top_p: float | None = Field(None, ge=0, le=1)
+    presence_penalty: float | None = Field(None, ge=-2, le=2)
+    frequency_penalty: float | None = Field(None, ge=-2, le=2)
+    seed: int | None = None
+    stop: str | list[str] | None = None
+    user: str | None = None
+    metadata: dict[str, Any] | None = None
+    tools: list[Tool] | None = None
+    tool_choice: ToolChoice | None = None
+    response_format: ResponseFormat | None = None
+    logprobs: bool | None = None
+    top_logprobs: int | None = Field(None, ge=0, le=20)
+    cat_why: bool | None = None  # extension: add the Cat's reasons to the answer (admins only)
 
     @model_validator(mode="before")
     @classmethod
     def _cat_can_take_tools(cls, data: Any, info: Any) -> Any:
         """A Cat without client tools refuses `tools` as a whole, before looking at their details."""
         if isinstance(data, dict) and data.get("tools") and (info.context or {}).get("client_tools") is False:
-            raise refuse("Client-declared tools are not supported on this Cat version (its agent cannot hand tool "
-                         "calls back); send the request without 'tools'.", "tools", "unsupported_parameter")
+            raise refuse(
+                "Client-declared tools are not supported on this Cat version (its agent cannot hand tool "
+                "calls back); send the request without 'tools'.",
+                "tools",
+                "unsupported_parameter",
+            )
         return data
 
-    def completion_limit(self) -> Optional[int]:
+    def completion_limit(self) -> int | None:
         """The client's cap on completion tokens (`max_completion_tokens` wins)."""
         return self.max_completion_tokens if self.max_completion_tokens is not None else self.max_tokens
 
@@ -230,9 +234,9 @@ class ChatCompletionMessageToolCall(WireModel):
 
 class ChatCompletionMessage(WireModel):
     role: Literal["assistant"] = "assistant"
-    content: Optional[str]
-    refusal: Optional[str]
-    tool_calls: Optional[list[ChatCompletionMessageToolCall]] = None
+    content: str | None
+    refusal: str | None
+    tool_calls: list[ChatCompletionMessageToolCall] | None = None
 
 
 class Choice(WireModel):
@@ -248,35 +252,35 @@ class ChatCompletion(WireModel):
     created: int
     model: str
     choices: list[Choice]
-    usage: Optional[CompletionUsage]
-    system_fingerprint: Optional[str]
-    cat_why: Optional[dict[str, Any]] = None  # extension, admins only
+    usage: CompletionUsage | None
+    system_fingerprint: str | None
+    cat_why: dict[str, Any] | None = None  # extension, admins only
 
 
 class ChoiceDeltaToolCallFunction(WireModel):
-    name: Optional[str] = None
-    arguments: Optional[str] = None
+    name: str | None = None
+    arguments: str | None = None
 
 
 class ChoiceDeltaToolCall(WireModel):
     index: int
-    id: Optional[str] = None
-    type: Optional[Literal["function"]] = None
-    function: Optional[ChoiceDeltaToolCallFunction] = None
+    id: str | None = None
+    type: Literal["function"] | None = None
+    function: ChoiceDeltaToolCallFunction | None = None
 
 
 class ChoiceDelta(WireModel):
-    role: Optional[Literal["assistant"]] = None
-    content: Optional[str] = None
-    refusal: Optional[str] = None
-    tool_calls: Optional[list[ChoiceDeltaToolCall]] = None
+    role: Literal["assistant"] | None = None
+    content: str | None = None
+    refusal: str | None = None
+    tool_calls: list[ChoiceDeltaToolCall] | None = None
 
 
 class ChunkChoice(WireModel):
     index: int = 0
     delta: ChoiceDelta
     logprobs: None
-    finish_reason: Optional[str]
+    finish_reason: str | None
 
 
 class ChatCompletionChunk(WireModel):
@@ -284,7 +288,7 @@ class ChatCompletionChunk(WireModel):
     object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
     created: int
     model: str
-    system_fingerprint: Optional[str]
+    system_fingerprint: str | None
     choices: list[ChunkChoice]
-    usage: Optional[CompletionUsage] = None  # sent (as null until the end) only when the client asked for usage
-    cat_why: Optional[dict[str, Any]] = None  # extension, admins only
+    usage: CompletionUsage | None = None  # sent (as null until the end) only when the client asked for usage
+    cat_why: dict[str, Any] | None = None  # extension, admins only

@@ -11,14 +11,22 @@ from __future__ import annotations
 import contextlib
 import time
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import AsyncIterator, Optional
 
 from starlette.requests import Request
 
 from ..engine import sse
-from ..engine.answer import HEARTBEAT, Answer, OutputRules, Usage, answer_stream, check_message_count, output_rules
-from ..engine.answer import run_answer
+from ..engine.answer import (
+    HEARTBEAT,
+    Answer,
+    OutputRules,
+    Usage,
+    answer_stream,
+    check_message_count,
+    output_rules,
+    run_answer,
+)
 from ..engine.chat_keys import conversation_key
 from ..engine.conversation import ClientTool, ToolCall
 from ..engine.errors import error_of, invalid_request
@@ -27,14 +35,26 @@ from ..engine.pipeline import Call, Job, Pipeline, Reply, Route
 from ..port import CatTurn
 from ..settings import BridgeSettings
 from .messages import build_conversation, client_tools
-from .protocol import (ChatCompletion, ChatCompletionChunk, ChatCompletionMessage, ChatCompletionMessageToolCall,
-                       ChatCompletionRequest, Choice, ChoiceDelta, ChoiceDeltaToolCall, ChoiceDeltaToolCallFunction,
-                       ChunkChoice, CompletionUsage, Function)
+from .protocol import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatCompletionMessage,
+    ChatCompletionMessageToolCall,
+    ChatCompletionRequest,
+    Choice,
+    ChoiceDelta,
+    ChoiceDeltaToolCall,
+    ChoiceDeltaToolCallFunction,
+    ChunkChoice,
+    CompletionUsage,
+    Function,
+)
 
 
 def completion_usage(usage: Usage) -> CompletionUsage:
-    return CompletionUsage(prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
-                           total_tokens=usage.total_tokens)
+    return CompletionUsage(
+        prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens, total_tokens=usage.total_tokens
+    )
 
 
 def rules_of(body: ChatCompletionRequest, settings: BridgeSettings) -> OutputRules:
@@ -43,16 +63,22 @@ def rules_of(body: ChatCompletionRequest, settings: BridgeSettings) -> OutputRul
     if body.logprobs:
         raise invalid_request("logprobs are not available from the Cat.", "logprobs", "unsupported_parameter")
     if body.response_format is not None and body.response_format.type != "text":
-        raise invalid_request(f"response_format '{body.response_format.type}' is not supported; only 'text' is.",
-                              "response_format.type", "unsupported_value")
+        raise invalid_request(
+            f"response_format '{body.response_format.type}' is not supported; only 'text' is.",
+            "response_format.type",
+            "unsupported_value",
+        )
     check_message_count(len(body.messages), settings, "messages")
     stops = body.stop_sequences()
     if len(stops) > 4:
         raise invalid_request("Invalid 'stop': at most 4 stop sequences are allowed.", "stop", "invalid_value")
     stream = bool(body.stream)
     if body.stream_options is not None and not stream:
-        raise invalid_request("The 'stream_options' parameter is only allowed when 'stream' is enabled.",
-                              "stream_options", "invalid_value")
+        raise invalid_request(
+            "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+            "stream_options",
+            "invalid_value",
+        )
     param = "max_completion_tokens" if body.max_completion_tokens is not None else "max_tokens"
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
     return output_rules(settings, stream, body.completion_limit(), param, stops, include_usage)
@@ -60,8 +86,8 @@ def rules_of(body: ChatCompletionRequest, settings: BridgeSettings) -> OutputRul
 
 @dataclass
 class ChatJob(Job):
-    body: Optional[ChatCompletionRequest] = None
-    rules: Optional[OutputRules] = None
+    body: ChatCompletionRequest | None = None
+    rules: OutputRules | None = None
     tools: tuple[ClientTool, ...] = ()
 
 
@@ -73,33 +99,44 @@ class CompletionIds:
     id: str = field(default_factory=lambda: f"chatcmpl-{uuid.uuid4().hex}")
     created: int = field(default_factory=lambda: int(time.time()))
 
-    def chunk(self, delta: Optional[ChoiceDelta], finish_reason: Optional[str] = None, with_usage: bool = False,
-              **extra: object) -> ChatCompletionChunk:
+    def chunk(
+        self, delta: ChoiceDelta | None, finish_reason: str | None = None, with_usage: bool = False, **extra: object
+    ) -> ChatCompletionChunk:
         choices = [] if delta is None else [ChunkChoice(delta=delta, logprobs=None, finish_reason=finish_reason)]
         if with_usage:
             extra.setdefault("usage", None)
-        return ChatCompletionChunk(id=self.id, created=self.created, model=self.model, system_fingerprint=None,
-                                   choices=choices, **extra)
+        return ChatCompletionChunk(
+            id=self.id, created=self.created, model=self.model, system_fingerprint=None, choices=choices, **extra
+        )
 
 
 def completion(ids: CompletionIds, answer: Answer) -> ChatCompletion:
-    calls = [ChatCompletionMessageToolCall(id=c.id, function=Function(name=c.name, arguments=c.arguments))
-             for c in answer.tool_calls]
+    calls = [
+        ChatCompletionMessageToolCall(id=c.id, function=Function(name=c.name, arguments=c.arguments))
+        for c in answer.tool_calls
+    ]
     message = ChatCompletionMessage(content=answer.content, refusal=None)
     if calls:
         message = ChatCompletionMessage(content=answer.content or None, refusal=None, tool_calls=calls)
     extra = {"cat_why": answer.why} if answer.why is not None else {}
-    return ChatCompletion(id=ids.id, created=ids.created, model=ids.model, usage=completion_usage(answer.usage),
-                          system_fingerprint=None, **extra,
-                          choices=[Choice(message=message, logprobs=None, finish_reason=answer.finish_reason)])
+    return ChatCompletion(
+        id=ids.id,
+        created=ids.created,
+        model=ids.model,
+        usage=completion_usage(answer.usage),
+        system_fingerprint=None,
+        **extra,
+        choices=[Choice(message=message, logprobs=None, finish_reason=answer.finish_reason)],
+    )
 
 
 def call_deltas(calls: tuple[ToolCall, ...]) -> list[ChoiceDelta]:
     """OpenAI streams a call as its header (id, name) then its arguments; the Cat gives them whole."""
     deltas = []
     for index, call in enumerate(calls):
-        head = ChoiceDeltaToolCall(index=index, id=call.id, type="function",
-                                   function=ChoiceDeltaToolCallFunction(name=call.name, arguments=""))
+        head = ChoiceDeltaToolCall(
+            index=index, id=call.id, type="function", function=ChoiceDeltaToolCallFunction(name=call.name, arguments="")
+        )
         body = ChoiceDeltaToolCall(index=index, function=ChoiceDeltaToolCallFunction(arguments=call.arguments))
         deltas += [ChoiceDelta(tool_calls=[head]), ChoiceDelta(tool_calls=[body])]
     return deltas
@@ -114,36 +151,51 @@ class ChatCompletions(Route[ChatJob]):
         body = parse_body(ChatCompletionRequest, raw, {"client_tools": self.cat.supports_client_tools})
         rules = rules_of(body, settings)
         tools = client_tools(body.tools, body.tool_choice)
-        conversation = build_conversation(body.messages, allow_images=self.cat.supports_images,
-                                          allow_tools=self.cat.supports_client_tools)
+        conversation = build_conversation(
+            body.messages, allow_images=self.cat.supports_images, allow_tools=self.cat.supports_client_tools
+        )
         return ChatJob(body.model, body.user, conversation, bool(body.cat_why), body, rules, tools)
 
     async def run(self, job: ChatJob, call: Call) -> Reply:
         body, rules, conversation = job.body, job.rules, job.conversation
         assert body is not None and rules is not None and conversation is not None and call.target is not None
         settings = call.settings
-        turn = CatTurn(conversation, call.target, rules.stream, settings.system_message_policy, call.identity,
-                       settings.is_task_prompt(conversation.last_user_text), job.tools,
-                       conversation_key(call.request, settings.chat_id_header, body.metadata, conversation),
-                       bool(body.cat_why))
+        turn = CatTurn(
+            conversation,
+            call.target,
+            rules.stream,
+            settings.system_message_policy,
+            call.identity,
+            settings.is_task_prompt(conversation.last_user_text),
+            job.tools,
+            conversation_key(call.request, settings.chat_id_header, body.metadata, conversation),
+            bool(body.cat_why),
+        )
         ids = CompletionIds(body.model)
-        self.pipeline.debug(call, f"{ids.id} user={turn.identity.user_id} label={body.user!r} model={body.model} "
-                                  f"messages={len(body.messages)} stream={rules.stream} limit={rules.limit} "
-                                  f"task_prompt={turn.plain} tools={len(turn.tools)}")
+        self.pipeline.debug(
+            call,
+            f"{ids.id} user={turn.identity.user_id} label={body.user!r} model={body.model} "
+            f"messages={len(body.messages)} stream={rules.stream} limit={rules.limit} "
+            f"task_prompt={turn.plain} tools={len(turn.tools)}",
+        )
         if rules.stream:
             return Reply(events=self.stream(turn, rules, ids, call), ends=(sse.DONE,))
         answer = await run_answer(self.cat, turn, rules)
         call.lease.report(answer.usage.total_tokens)
-        self.pipeline.debug(call, f"{ids.id} finish={answer.finish_reason} usage={answer.usage} "
-                                  f"ms={1000 * (time.perf_counter() - call.started):.0f}")
+        self.pipeline.debug(
+            call,
+            f"{ids.id} finish={answer.finish_reason} usage={answer.usage} "
+            f"ms={1000 * (time.perf_counter() - call.started):.0f}",
+        )
         return Reply(completion(ids, answer))
 
     async def stream(self, turn: CatTurn, rules: OutputRules, ids: CompletionIds, call: Call) -> AsyncIterator[bytes]:
         with_usage = rules.include_usage
         yield sse.event(ids.chunk(ChoiceDelta(role="assistant", content="", refusal=None), with_usage=with_usage))
         try:
-            async with contextlib.aclosing(answer_stream(self.cat, turn, rules, self.cat.log,
-                                                         with_usage or turn.why)) as items:
+            async with contextlib.aclosing(
+                answer_stream(self.cat, turn, rules, self.cat.log, with_usage or turn.why)
+            ) as items:
                 async for item in items:
                     if item is HEARTBEAT:
                         yield sse.PING

@@ -2,27 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Literal, Optional, Union
+from typing import Literal
 
 from pydantic import Field
 
 from ..engine.wire import RequestModel, WireModel
 
-EmbeddingInput = Union[str, list[str], list[int], list[list[int]]]
+EmbeddingInput = str | list[str] | list[int] | list[list[int]]
 
 
 class EmbeddingRequest(RequestModel):
     model: str = Field(min_length=1)
     input: EmbeddingInput
-    encoding_format: Optional[Literal["float", "base64"]] = None
-    dimensions: Optional[int] = Field(None, ge=1)
-    user: Optional[str] = None
+    encoding_format: Literal["float", "base64"] | None = None
+    dimensions: int | None = Field(None, ge=1)
+    user: str | None = None
 
 
 class Embedding(WireModel):
     object: Literal["embedding"] = "embedding"
     index: int
-    embedding: Union[list[float], str]  # a base64 string of little-endian float32 when asked for
+    embedding: list[float] | str  # a base64 string of little-endian float32 when asked for
 
 
 class EmbeddingUsage(WireModel):

@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional, Sequence, Union
 
 from starlette.requests import Request
 
@@ -31,7 +31,7 @@ def texts_of(body: EmbeddingRequest) -> list[str]:
     """The inputs as texts, validated as OpenAI does (non-empty, at most 2048)."""
     raw = body.input
     if isinstance(raw, str):
-        items: list[Union[str, list[int]]] = [raw]
+        items: list[str | list[int]] = [raw]
     elif raw and all(isinstance(x, int) for x in raw):
         items = [raw]  # type: ignore[list-item]  # one token array
     else:
@@ -48,12 +48,15 @@ def texts_of(body: EmbeddingRequest) -> list[str]:
             raise invalid_request(f"'{param}' must not be empty.", param, "invalid_value")
         texts.append(text)
     if body.dimensions is not None:
-        raise invalid_request("'dimensions' is not supported: the Cat's embedder has one size, the one its memory "
-                              "uses.", "dimensions", "unsupported_parameter")
+        raise invalid_request(
+            "'dimensions' is not supported: the Cat's embedder has one size, the one its memory uses.",
+            "dimensions",
+            "unsupported_parameter",
+        )
     return texts
 
 
-def encode_vector(vector: Sequence[float], fmt: Optional[str]) -> Union[list[float], str]:
+def encode_vector(vector: Sequence[float], fmt: str | None) -> list[float] | str:
     if fmt == "base64":
         return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode("ascii")
     return [float(x) for x in vector]
@@ -61,7 +64,7 @@ def encode_vector(vector: Sequence[float], fmt: Optional[str]) -> Union[list[flo
 
 @dataclass
 class EmbeddingJob(Job):
-    body: Optional[EmbeddingRequest] = None
+    body: EmbeddingRequest | None = None
     texts: tuple[str, ...] = ()
 
 
@@ -86,5 +89,6 @@ class Embeddings(Route[EmbeddingJob]):
             raise CatTimeout(timeout) from None
         call.lease.report(used)
         data = [Embedding(index=i, embedding=encode_vector(v, job.body.encoding_format)) for i, v in enumerate(vectors)]
-        return Reply(CreateEmbeddingResponse(data=data, model=model,
-                                             usage=EmbeddingUsage(prompt_tokens=used, total_tokens=used)))
+        return Reply(
+            CreateEmbeddingResponse(data=data, model=model, usage=EmbeddingUsage(prompt_tokens=used, total_tokens=used))
+        )

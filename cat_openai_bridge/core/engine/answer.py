@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import AsyncIterator, Callable, Optional, Union
 
 from ..port import CatFailure, CatPort, CatTimeout, CatTurn, TextDelta, TurnEvent, TurnResult
 from ..settings import BridgeSettings
@@ -35,32 +35,51 @@ class OutputRules:
     """What a request may get out of the Cat, checked against the bridge's settings."""
 
     stream: bool
-    limit: Optional[int]
+    limit: int | None
     timeout: float
     stops: list[str] = field(default_factory=list)
     include_usage: bool = False
     heartbeat: float = 0.0  # seconds of Cat silence before an SSE comment keeps proxies awake (0 = never)
 
 
-def output_rules(settings: BridgeSettings, stream: bool, asked: Optional[int], param: str,
-                 stops: Optional[list[str]] = None, include_usage: bool = False) -> OutputRules:
+def output_rules(
+    settings: BridgeSettings,
+    stream: bool,
+    asked: int | None,
+    param: str,
+    stops: list[str] | None = None,
+    include_usage: bool = False,
+) -> OutputRules:
     """The rules every protocol shares: streaming allowed, the token ceiling, the timeout."""
     if stream and not settings.enable_streaming:
-        raise invalid_request("Streaming is disabled on this Cat (setting enable_streaming).", "stream",
-                              "streaming_disabled")
+        raise invalid_request(
+            "Streaming is disabled on this Cat (setting enable_streaming).", "stream", "streaming_disabled"
+        )
     ceiling = settings.max_tokens or None
     if asked is not None and ceiling is not None and asked > ceiling:
-        raise invalid_request(f"{param} is too large: {asked}. This Cat allows at most {ceiling} completion tokens.",
-                              param, "invalid_value")
-    return OutputRules(stream, asked if asked is not None else ceiling, settings.request_timeout, stops or [],
-                       include_usage, settings.stream_heartbeat_seconds)
+        raise invalid_request(
+            f"{param} is too large: {asked}. This Cat allows at most {ceiling} completion tokens.",
+            param,
+            "invalid_value",
+        )
+    return OutputRules(
+        stream,
+        asked if asked is not None else ceiling,
+        settings.request_timeout,
+        stops or [],
+        include_usage,
+        settings.stream_heartbeat_seconds,
+    )
 
 
 def check_message_count(count: int, settings: BridgeSettings, param: str) -> None:
     """`max_messages` holds for every route that takes a conversation."""
     if count > settings.max_messages:
-        raise invalid_request(f"Too many messages: {count}. This bridge accepts at most {settings.max_messages}.",
-                              param, "too_many_messages")
+        raise invalid_request(
+            f"Too many messages: {count}. This bridge accepts at most {settings.max_messages}.",
+            param,
+            "too_many_messages",
+        )
 
 
 class Heartbeat:
@@ -78,9 +97,9 @@ class Pump:
         self._timeout = timeout
         self._deadline = asyncio.get_running_loop().time() + timeout
         self._heartbeat = heartbeat
-        self._pending: Optional[asyncio.Future[TurnEvent]] = None
+        self._pending: asyncio.Future[TurnEvent] | None = None
 
-    async def next(self, beat: bool = False) -> Optional[TurnEvent] | Heartbeat:
+    async def next(self, beat: bool = False) -> TurnEvent | None | Heartbeat:
         remaining = self._deadline - asyncio.get_running_loop().time()
         if remaining <= 0:
             raise CatTimeout(self._timeout)
@@ -114,7 +133,7 @@ class Answer:
     finish_reason: str
     usage: Usage
     tool_calls: tuple[ToolCall, ...] = ()
-    why: Optional[dict] = None
+    why: dict | None = None
 
 
 def _call_tokens(calls: tuple[ToolCall, ...]) -> int:
@@ -124,7 +143,7 @@ def _call_tokens(calls: tuple[ToolCall, ...]) -> int:
 async def run_answer(cat: CatPort, turn: CatTurn, rules: OutputRules) -> Answer:
     """The whole answer, tool calls included. Raises CatFailure or CatTimeout."""
     events = Pump(cat.run(turn), rules.timeout)
-    result: Optional[TurnResult] = None
+    result: TurnResult | None = None
     try:
         while (ev := await events.next()) is not None:
             if isinstance(ev, TurnResult):
@@ -136,18 +155,38 @@ async def run_answer(cat: CatPort, turn: CatTurn, rules: OutputRules) -> Answer:
     cutter = AnswerCutter(rules.limit, rules.stops)
     content = cutter.feed(result.text) + cutter.finish()
     calls = result.tool_calls
-    usage = Usage(result.prompt_tokens,
-                  tokens.count_text(content) + result.extra_completion_tokens + _call_tokens(calls))
+    usage = Usage(
+        result.prompt_tokens, tokens.count_text(content) + result.extra_completion_tokens + _call_tokens(calls)
+    )
     if calls and not cutter.cut:
         return Answer(content, "tool_calls", usage, calls, result.why)
     return Answer(content, cutter.finish_reason or "stop", usage, (), result.why)
 
 
-StreamItem = Union[str, Heartbeat, Answer]
+StreamItem = str | Heartbeat | Answer
 
 
-async def answer_stream(cat: CatPort, turn: CatTurn, rules: OutputRules, log: Callable[[str, str], None],
-                        wait_for_result: bool = False) -> AsyncIterator[StreamItem]:
+async def _result_of(events: Pump) -> TurnResult:
+    """Read on to the turn's result (after a cut: its prompt still counts)."""
+    while (ev := await events.next()) is not None:
+        if isinstance(ev, TurnResult):
+            return ev
+    raise CatFailure("the turn ended without an answer")
+
+
+def _tail(cutter: AnswerCutter, streamed: list[str], result: TurnResult | None, log: Callable[[str, str], None]) -> str:
+    """What is left to send once the Cat's turn ended: the final answer's missing tail, cut by the rules."""
+    if result is None:
+        raise CatFailure("the turn ended without an answer")
+    tail, consistent = reconcile("".join(streamed), result.text)
+    if not consistent:
+        log("debug", "streamed tokens differ from the Cat's final answer; the stream keeps what was sent")
+    return cutter.feed(tail) + cutter.finish()
+
+
+async def answer_stream(
+    cat: CatPort, turn: CatTurn, rules: OutputRules, log: Callable[[str, str], None], wait_for_result: bool = False
+) -> AsyncIterator[StreamItem]:
     """The answer's text as the Cat produces it, cut by the rules, then one `Answer` (its `content` what was sent).
 
     Raises CatTimeout or CatFailure; the encoders turn them into their error events.
@@ -155,12 +194,9 @@ async def answer_stream(cat: CatPort, turn: CatTurn, rules: OutputRules, log: Ca
     events = Pump(cat.run(turn), rules.timeout, rules.heartbeat)
     cutter = AnswerCutter(rules.limit, rules.stops)
     streamed: list[str] = []
-    result: Optional[TurnResult] = None
+    result: TurnResult | None = None
     try:
-        while not cutter.done:
-            ev = await events.next(beat=True)
-            if ev is None:
-                break
+        while not cutter.done and (ev := await events.next(beat=True)) is not None:
             if ev is HEARTBEAT:
                 yield HEARTBEAT
             elif isinstance(ev, TextDelta):
@@ -169,21 +205,11 @@ async def answer_stream(cat: CatPort, turn: CatTurn, rules: OutputRules, log: Ca
                     yield out
             elif isinstance(ev, TurnResult):
                 result = ev
-        if not cutter.done:
-            if result is None:
-                raise CatFailure("the turn ended without an answer")
-            tail, consistent = reconcile("".join(streamed), result.text)
-            if not consistent:
-                log("debug", "streamed tokens differ from the Cat's final answer; the stream keeps what was sent")
-            if out := cutter.feed(tail) + cutter.finish():
-                yield out
+        if not cutter.done and (out := _tail(cutter, streamed, result, log)):
+            yield out
         calls = result.tool_calls if result is not None and not cutter.cut else ()
-        while wait_for_result and result is None:  # cut early: let the turn end to count its prompt
-            ev = await events.next()
-            if ev is None:
-                raise CatFailure("the turn ended without an answer")
-            if isinstance(ev, TurnResult):
-                result = ev
+        if wait_for_result and result is None:
+            result = await _result_of(events)
         sent = tokens.count_text(cutter.sent) + _call_tokens(calls)
         usage = Usage(result.prompt_tokens, sent + result.extra_completion_tokens) if result else Usage(0, sent)
         reason = "tool_calls" if calls else (cutter.finish_reason or "stop")

@@ -8,7 +8,7 @@ every request of a chat resends the same first messages.
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Dict, Optional
+from typing import Any
 
 from starlette.requests import Request
 
@@ -17,8 +17,7 @@ from .conversation import Conversation
 METADATA_KEYS = ("chat_id", "conversation_id", "thread_id")
 
 
-def conversation_key(request: Request, header: str, metadata: Optional[Dict[str, Any]],
-                     conversation: Conversation) -> str:
+def conversation_key(request: Request, header: str, metadata: dict[str, Any] | None, conversation: Conversation) -> str:
     if header:
         sent = request.headers.get(header, "").strip()
         if sent:

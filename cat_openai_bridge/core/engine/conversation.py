@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Literal, Optional, Tuple, Union
+from typing import Any, Literal
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,7 @@ class ImagePart:
     data: str  # base64, validated
 
 
-Part = Union[TextPart, ImagePart]
+Part = TextPart | ImagePart
 
 
 @dataclass(frozen=True)
@@ -54,8 +54,8 @@ class ToolCall:
 class Turn:
     role: Literal["user", "assistant", "tool"]
     parts: list[Part]
-    tool_calls: Tuple[ToolCall, ...] = ()  # an assistant turn that called client tools
-    tool_call_id: Optional[str] = None  # a tool turn: the result of that call
+    tool_calls: tuple[ToolCall, ...] = ()  # an assistant turn that called client tools
+    tool_call_id: str | None = None  # a tool turn: the result of that call
 
     @property
     def text(self) -> str:

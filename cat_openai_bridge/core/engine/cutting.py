@@ -7,22 +7,20 @@ as could be the start of a stop sequence.
 
 from __future__ import annotations
 
-from typing import List, Optional, Tuple
-
 from . import tokens
 
 
 class AnswerCutter:
     """Feed deltas in, get the text that may be sent out and whether it ended."""
 
-    def __init__(self, limit: Optional[int], stops: List[str]) -> None:
+    def __init__(self, limit: int | None, stops: list[str]) -> None:
         self.limit = limit
         self.stops = [s for s in stops if s]
         self._hold = max((len(s) for s in self.stops), default=1) - 1
         self._pending = ""  # received, not yet released (may start a stop)
         self.sent = ""  # released to the client
         self._estimate = 0  # running token estimate of `sent`
-        self.finish_reason: Optional[str] = None
+        self.finish_reason: str | None = None
         self._cut = False
 
     @property
@@ -59,7 +57,7 @@ class AnswerCutter:
             self.finish_reason = "stop"
         return out
 
-    def _find_stop(self) -> Optional[int]:
+    def _find_stop(self) -> int | None:
         hits = [i for i in (self._pending.find(s) for s in self.stops) if i >= 0]
         return min(hits) if hits else None
 
@@ -85,7 +83,7 @@ class AnswerCutter:
         return text
 
 
-def reconcile(streamed: str, final: str) -> Tuple[str, bool]:
+def reconcile(streamed: str, final: str) -> tuple[str, bool]:
     """What to send after the stream so the client ends with the Cat's answer.
 
     Returns (tail, consistent). Tokens streamed before tool calls or an answer

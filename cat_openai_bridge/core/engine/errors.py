@@ -9,7 +9,7 @@ wherever it surfaces.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from ..port import CatFailure, CatTimeout, Forbidden, Unsupported
 from .wire import WireModel
@@ -29,8 +29,15 @@ class ErrorResponse(WireModel):
 class BridgeError(Exception):
     """An error with its HTTP status and OpenAI error object."""
 
-    def __init__(self, status: int, message: str, type: str = "invalid_request_error", param: str | None = None,
-                 code: str | None = None, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        type: str = "invalid_request_error",
+        param: str | None = None,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
@@ -40,8 +47,7 @@ class BridgeError(Exception):
         self.headers = dict(headers or {})
 
     def wire(self) -> ErrorResponse:
-        return ErrorResponse(error=ErrorObject(message=self.message, type=self.type, param=self.param,
-                                               code=self.code))
+        return ErrorResponse(error=ErrorObject(message=self.message, type=self.type, param=self.param, code=self.code))
 
     def body(self) -> dict:
         return self.wire().model_dump()
@@ -58,8 +64,10 @@ def unauthorized(message: str) -> BridgeError:
 def missing_credentials(sent_authorization: bool) -> BridgeError:
     if sent_authorization:
         return unauthorized("Incorrect API key provided. Use the Cat's API key or a Cat JWT as the bearer token.")
-    return unauthorized("You didn't provide an API key. Send the Cat's API key or a Cat JWT in an "
-                        "Authorization header: 'Authorization: Bearer YOUR_KEY'.")
+    return unauthorized(
+        "You didn't provide an API key. Send the Cat's API key or a Cat JWT in an "
+        "Authorization header: 'Authorization: Bearer YOUR_KEY'."
+    )
 
 
 def insufficient_permissions(message: str, param: str | None = None) -> BridgeError:
@@ -68,27 +76,40 @@ def insufficient_permissions(message: str, param: str | None = None) -> BridgeEr
 
 def why_forbidden() -> BridgeError:
     return insufficient_permissions(
-        "'cat_why' shows the Cat's prompts and tool results, so only the Cat's admins may ask for it.", "cat_why")
+        "'cat_why' shows the Cat's prompts and tool results, so only the Cat's admins may ask for it.", "cat_why"
+    )
 
 
 def model_not_found(model: str) -> BridgeError:
-    return BridgeError(404, f"The model `{model}` does not exist or you do not have access to it.",
-                       "invalid_request_error", "model", "model_not_found")
+    return BridgeError(
+        404,
+        f"The model `{model}` does not exist or you do not have access to it.",
+        "invalid_request_error",
+        "model",
+        "model_not_found",
+    )
 
 
 def unsupported_endpoint(what: str) -> BridgeError:
-    return BridgeError(404, f"{what} is not available on this Cat version.", "invalid_request_error", None,
-                       "unsupported_endpoint")
+    return BridgeError(
+        404, f"{what} is not available on this Cat version.", "invalid_request_error", None, "unsupported_endpoint"
+    )
 
 
 def too_large(limit: int) -> BridgeError:
-    return BridgeError(413, f"The request body is larger than the {limit} bytes this bridge accepts.",
-                       "invalid_request_error", None, "request_too_large")
+    return BridgeError(
+        413,
+        f"The request body is larger than the {limit} bytes this bridge accepts.",
+        "invalid_request_error",
+        None,
+        "request_too_large",
+    )
 
 
 def key_reused() -> BridgeError:
-    return invalid_request("This Idempotency-Key was already used with a different request body.", None,
-                           "idempotency_key_reused")
+    return invalid_request(
+        "This Idempotency-Key was already used with a different request body.", None, "idempotency_key_reused"
+    )
 
 
 def key_too_long(limit: int) -> BridgeError:
@@ -96,8 +117,14 @@ def key_too_long(limit: int) -> BridgeError:
 
 
 def key_in_progress() -> BridgeError:
-    return BridgeError(409, "A request with this Idempotency-Key is still running.", "invalid_request_error", None,
-                       "idempotency_key_in_progress", {"x-should-retry": "false"})
+    return BridgeError(
+        409,
+        "A request with this Idempotency-Key is still running.",
+        "invalid_request_error",
+        None,
+        "idempotency_key_in_progress",
+        {"x-should-retry": "false"},
+    )
 
 
 def rate_limited(message: str, kind: str, headers: dict[str, str]) -> BridgeError:
@@ -105,8 +132,14 @@ def rate_limited(message: str, kind: str, headers: dict[str, str]) -> BridgeErro
 
 
 def limiter_unavailable() -> BridgeError:
-    return BridgeError(503, "The rate limiter's Redis is unreachable and this bridge is set to fail closed. "
-                       "Please retry shortly.", "server_error", None, "rate_limiter_unavailable", {"retry-after": "1"})
+    return BridgeError(
+        503,
+        "The rate limiter's Redis is unreachable and this bridge is set to fail closed. Please retry shortly.",
+        "server_error",
+        None,
+        "rate_limiter_unavailable",
+        {"retry-after": "1"},
+    )
 
 
 # Raised once the Cat has started the turn (its hooks may have stored the user's
@@ -120,13 +153,15 @@ def upstream_failed(message: str) -> BridgeError:
 
 
 def upstream_timeout(seconds: float) -> BridgeError:
-    return BridgeError(504, f"The Cat did not answer within {seconds:g} seconds.", "api_error", None, "timeout",
-                       NO_BLIND_RETRY)
+    return BridgeError(
+        504, f"The Cat did not answer within {seconds:g} seconds.", "api_error", None, "timeout", NO_BLIND_RETRY
+    )
 
 
 def server_error() -> BridgeError:
-    return BridgeError(500, "The bridge hit an internal error; see the Cat's log.", "server_error", None,
-                       "internal_error")
+    return BridgeError(
+        500, "The bridge hit an internal error; see the Cat's log.", "server_error", None, "internal_error"
+    )
 
 
 def error_of(exc: BaseException, log: Callable[[str, str], None]) -> BridgeError:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import AsyncIterator, Optional
+from collections.abc import AsyncIterator
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -14,15 +14,15 @@ STREAM_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 STREAM_MEDIA_TYPE = "text/event-stream; charset=utf-8"
 
 
-def json_response(body: WireModel, status: int = 200, headers: Optional[dict[str, str]] = None) -> Response:
+def json_response(body: WireModel, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(body.wire(), status_code=status, media_type="application/json", headers=headers)
 
 
-def error_response(error: BridgeError, headers: Optional[dict[str, str]] = None) -> Response:
+def error_response(error: BridgeError, headers: dict[str, str] | None = None) -> Response:
     return json_response(error.wire(), error.status, {**(headers or {}), **error.headers})
 
 
-def sse_response(body: AsyncIterator[bytes], headers: Optional[dict[str, str]] = None) -> Response:
+def sse_response(body: AsyncIterator[bytes], headers: dict[str, str] | None = None) -> Response:
     return StreamingResponse(body, media_type=STREAM_MEDIA_TYPE, headers={**STREAM_HEADERS, **(headers or {})})
 
 

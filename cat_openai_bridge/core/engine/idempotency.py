@@ -16,9 +16,9 @@ import asyncio
 import hashlib
 import time
 from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import AsyncIterator, Callable, Dict, Optional, Tuple
 
 from starlette.responses import Response
 
@@ -34,7 +34,7 @@ class Stored:
 
     status: int
     media_type: str
-    headers: Dict[str, str]
+    headers: dict[str, str]
     body: bytes
 
 
@@ -43,13 +43,13 @@ class _Entry:
     fingerprint: str
     expires: float
     stale: float  # a claim still open after this was never finished (a stream whose body never ran)
-    done: "asyncio.Future[Optional[Stored]]" = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    done: asyncio.Future[Stored | None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
 class Claim:
     """The right to produce the answer for a key; complete it or give it up, once."""
 
-    def __init__(self, replays: "Replays", scope: Tuple[str, str], entry: Optional[_Entry]) -> None:
+    def __init__(self, replays: Replays, scope: tuple[str, str], entry: _Entry | None) -> None:
         self._replays = replays
         self._scope = scope
         self._entry = entry
@@ -76,13 +76,13 @@ class Replays:
 
     def __init__(self, clock: Callable[[], float] = time.monotonic, max_entries: int = 2000) -> None:
         self._clock = clock
-        self._entries: "OrderedDict[Tuple[str, str], _Entry]" = OrderedDict()
+        self._entries: OrderedDict[tuple[str, str], _Entry] = OrderedDict()
         self._max = max_entries
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def _forget(self, scope: Tuple[str, str], entry: _Entry) -> None:
+    def _forget(self, scope: tuple[str, str], entry: _Entry) -> None:
         if self._entries.get(scope) is entry:
             del self._entries[scope]
 
@@ -97,8 +97,9 @@ class Replays:
                 break  # never evict a running request
             del self._entries[scope]
 
-    async def claim(self, identity: str, key: str, body: bytes, window: float,
-                    wait: float) -> Tuple[Optional[Claim], Optional[Stored]]:
+    async def claim(
+        self, identity: str, key: str, body: bytes, window: float, wait: float
+    ) -> tuple[Claim | None, Stored | None]:
         """Either a claim to run the request, or the stored answer to replay."""
         if len(key) > MAX_KEY_LENGTH:
             raise key_too_long(MAX_KEY_LENGTH)
@@ -133,8 +134,9 @@ class Replays:
                 continue
 
     @asynccontextmanager
-    async def once(self, identity: str, key: Optional[str], body: bytes, window: float, wait: float,
-                   headers: Dict[str, str]) -> AsyncIterator["Idempotent"]:
+    async def once(
+        self, identity: str, key: str | None, body: bytes, window: float, wait: float, headers: dict[str, str]
+    ) -> AsyncIterator[Idempotent]:
         """One request under its key (or none): a replay, or a run that keeps its answer unless it fails."""
         if not key or not window:
             yield Idempotent(None, None, headers)
@@ -151,15 +153,19 @@ class Replays:
             raise
 
 
-def replayed(stored: Stored, headers: Dict[str, str]) -> Response:
-    return Response(stored.body, stored.status, {**stored.headers, **headers, "idempotent-replayed": "true"},
-                    media_type=stored.media_type)
+def replayed(stored: Stored, headers: dict[str, str]) -> Response:
+    return Response(
+        stored.body,
+        stored.status,
+        {**stored.headers, **headers, "idempotent-replayed": "true"},
+        media_type=stored.media_type,
+    )
 
 
 class Idempotent:
     """What one request answered, kept for replays once it ended well."""
 
-    def __init__(self, claim: Optional[Claim], replay: Optional[Response], headers: Dict[str, str]) -> None:
+    def __init__(self, claim: Claim | None, replay: Response | None, headers: dict[str, str]) -> None:
         self._claim = claim
         self.replay = replay
         self._headers = headers
@@ -168,7 +174,7 @@ class Idempotent:
         if self._claim is not None:
             self._claim.abandon()
 
-    def _store(self, status: int, media_type: str, extra_headers: Dict[str, str], body: bytes) -> None:
+    def _store(self, status: int, media_type: str, extra_headers: dict[str, str], body: bytes) -> None:
         if self._claim is not None:
             kept = {k: v for k, v in self._headers.items() if not k.startswith(("x-ratelimit-", "x-request-id"))}
             self._claim.complete(Stored(status, media_type, {**extra_headers, **kept}, body))
@@ -177,7 +183,7 @@ class Idempotent:
         self._store(response.status_code, response.media_type or "", {}, bytes(response.body))
         return response
 
-    async def recording(self, events: AsyncIterator[bytes], ends: Tuple[bytes, ...]) -> AsyncIterator[bytes]:
+    async def recording(self, events: AsyncIterator[bytes], ends: tuple[bytes, ...]) -> AsyncIterator[bytes]:
         """Pass a stream through; keep it only if it ended well (its last event holds one of `ends`)."""
         sent: list[bytes] = []
         try:

@@ -6,7 +6,7 @@ hides the body from FastAPI's schema; these extras put it back.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Type
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -32,7 +32,7 @@ def _error(description: str) -> dict:
     return {"description": description, "content": {"application/json": {"schema": ERROR}}}
 
 
-ERRORS: Dict[int | str, Dict[str, Any]] = {
+ERRORS: dict[int | str, dict[str, Any]] = {
     400: _error("The request is invalid; `param` names the field."),
     401: _error("Missing or wrong API key / JWT."),
     404: _error("Unknown model."),
@@ -43,14 +43,14 @@ ERRORS: Dict[int | str, Dict[str, Any]] = {
 }
 
 
-def body(model: Type[BaseModel]) -> dict:
+def body(model: type[BaseModel]) -> dict:
     """`openapi_extra` declaring `model` as the JSON request body."""
     schema = model.model_json_schema()
     defs = schema.pop("$defs", {})
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": _inline(schema, defs)}}}}
 
 
-def _inline(node: Any, defs: Dict[str, Any]) -> Any:
+def _inline(node: Any, defs: dict[str, Any]) -> Any:
     """Resolve local `$ref`s so the extra is self-contained (the Cat's components do not hold our models)."""
     if isinstance(node, dict):
         ref = node.get("$ref")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import types
 import typing
-from typing import Any, Optional, Type, TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import PydanticCustomError
@@ -24,7 +24,7 @@ REFUSAL = "openai_refusal"
 UNIONS = (typing.Union, types.UnionType)
 
 
-def refuse(message: str, param: Optional[str], code: str) -> PydanticCustomError:
+def refuse(message: str, param: str | None, code: str) -> PydanticCustomError:
     """A validator's refusal, with the exact OpenAI code and param the client gets."""
     return PydanticCustomError(REFUSAL, "{message}", {"message": message, "param": param, "code": code})
 
@@ -44,7 +44,12 @@ def _strip(tp: Any) -> Any:
         return tp
 
 
-def _discriminator(tp: Any) -> Optional[str]:
+def _is_model(tp: Any) -> bool:
+    """A pydantic model class (not `list[int]`, which Python 3.10 also calls a type)."""
+    return isinstance(tp, type) and typing.get_origin(tp) is None and issubclass(tp, BaseModel)
+
+
+def _discriminator(tp: Any) -> str | None:
     if typing.get_origin(tp) is typing.Annotated:
         for meta in typing.get_args(tp)[1:]:
             name = getattr(meta, "discriminator", None)
@@ -53,10 +58,10 @@ def _discriminator(tp: Any) -> Optional[str]:
     return None
 
 
-def _branch(tp: Any, tag: Any, discriminator: Optional[str]) -> Any:
+def _branch(tp: Any, tag: Any, discriminator: str | None) -> Any:
     """The member of union `tp` that the location's tag names (Any when unknown)."""
     for arg in typing.get_args(_strip(tp)):
-        if discriminator and isinstance(arg, type) and issubclass(arg, BaseModel):
+        if discriminator and _is_model(arg):
             field = arg.model_fields.get(discriminator)
             if field is not None and tag in typing.get_args(_strip(field.annotation)):
                 return arg
@@ -64,12 +69,12 @@ def _branch(tp: Any, tag: Any, discriminator: Optional[str]) -> Any:
             origin = typing.get_origin(arg)
             if (tag.startswith("list[") and origin is list) or (tag.startswith("dict[") and origin is dict):
                 return arg
-            if isinstance(arg, type) and getattr(arg, "__name__", None) == tag:
+            if _is_model(arg) and arg.__name__ == tag:
                 return arg
     return Any
 
 
-def param_path(model: Type[BaseModel], loc: tuple) -> Optional[str]:
+def param_path(model: type[BaseModel], loc: tuple) -> str | None:
     """`("messages", 0, "user", "content")` -> `"messages.[0].content"`."""
     parts: list[str] = []
     tp: Any = model
@@ -83,7 +88,7 @@ def param_path(model: Type[BaseModel], loc: tuple) -> Optional[str]:
         if isinstance(item, int):
             parts.append(f"[{item}]")
             tp = typing.get_args(bare)[0] if origin is list and typing.get_args(bare) else Any
-        elif isinstance(bare, type) and issubclass(bare, BaseModel):
+        elif _is_model(bare):
             field = bare.model_fields.get(item)
             parts.append(item)
             tp = field.annotation if field is not None else Any
@@ -96,7 +101,7 @@ def param_path(model: Type[BaseModel], loc: tuple) -> Optional[str]:
     return ".".join(parts) or None
 
 
-def _first(model: Type[BaseModel], errors: list) -> tuple[dict, Optional[str]]:
+def _first(model: type[BaseModel], errors: list) -> tuple[dict, str | None]:
     """The first error, or a deeper one under the same field: a union's branch that went further explains more."""
     params = [param_path(model, tuple(e.get("loc", ()))) for e in errors]
     best = 0
@@ -106,33 +111,41 @@ def _first(model: Type[BaseModel], errors: list) -> tuple[dict, Optional[str]]:
     return errors[best], params[best]
 
 
-def _describe(err: dict, param: Optional[str]) -> BridgeError:
+def _describe(err: dict, param: str | None) -> BridgeError:
     kind = err.get("type", "")
     ctx = err.get("ctx") or {}
     if kind == REFUSAL:
         return invalid_request(ctx["message"], ctx.get("param"), ctx.get("code"))
     if kind == "json_invalid":
-        return invalid_request("We could not parse the JSON body of your request. The request body must be valid "
-                               f"JSON ({ctx.get('error', 'invalid JSON')}).")
+        return invalid_request(
+            "We could not parse the JSON body of your request. The request body must be valid "
+            f"JSON ({ctx.get('error', 'invalid JSON')})."
+        )
     if kind in ("union_tag_not_found", "union_tag_invalid"):
         name = str(ctx.get("discriminator", "")).strip("'")
         param = f"{param}.{name}" if param else name
         if kind == "union_tag_not_found":
             return invalid_request(f"Missing required parameter: '{param}'.", param, "missing_required_parameter")
-        return invalid_request(f"Invalid value: {ctx.get('tag')!r}. Supported values are: {ctx.get('expected_tags')}.",
-                               param, "invalid_value")
+        return invalid_request(
+            f"Invalid value: {ctx.get('tag')!r}. Supported values are: {ctx.get('expected_tags')}.",
+            param,
+            "invalid_value",
+        )
     if kind == "missing":
         return invalid_request(f"Missing required parameter: '{param}'.", param, "missing_required_parameter")
     if param is None:
         return invalid_request("The request body must be a JSON object.", None, "invalid_type")
     if kind == "too_short" and err.get("input") == []:
-        return invalid_request(f"Invalid '{param}': empty array. Expected an array with minimum length 1, but got an "
-                               "empty array instead.", param, "empty_array")
+        return invalid_request(
+            f"Invalid '{param}': empty array. Expected an array with minimum length 1, but got an empty array instead.",
+            param,
+            "empty_array",
+        )
     code = "invalid_type" if kind.endswith("_type") else "invalid_value"
     return invalid_request(f"Invalid value for '{param}': {err.get('msg', 'invalid')}.", param, code)
 
 
-def parse_body(model: Type[M], raw: bytes, context: Optional[dict] = None) -> M:
+def parse_body(model: type[M], raw: bytes, context: dict | None = None) -> M:
     """Validate raw JSON bytes into `model`, or raise the most telling error as a 400."""
     try:
         return model.model_validate_json(raw, context=context)

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from typing import AsyncIterator, ClassVar, Generic, Optional, TypeVar
+from typing import ClassVar, Generic, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -35,9 +36,9 @@ from .wire import WireModel
 class Job:
     """What a route's parse step found in the request, as far as the shared steps care."""
 
-    model: Optional[str] = None  # resolved to the adapter's target (None: the route takes no model)
-    label: Optional[str] = None  # the body's user label (`user`), for master-key callers
-    conversation: Optional[Conversation] = None  # what the prompt-token estimate counts
+    model: str | None = None  # resolved to the adapter's target (None: the route takes no model)
+    label: str | None = None  # the body's user label (`user`), for master-key callers
+    conversation: Conversation | None = None  # what the prompt-token estimate counts
     admin_only: bool = False  # the body asks for what only the Cat's admins may see (`cat_why`)
 
 
@@ -53,7 +54,7 @@ class Call:
     identity: Identity  # who the turn runs as
     headers: dict[str, str]  # response headers so far (request id, rate limits)
     lease: Lease
-    target: Optional[str] = None
+    target: str | None = None
     started: float = field(default_factory=time.perf_counter)
 
 
@@ -61,13 +62,13 @@ class Call:
 class Reply:
     """What a route answers: a JSON body, or a stream of SSE events whose last one holds one of `ends` if whole."""
 
-    body: Optional[WireModel] = None
-    events: Optional[AsyncIterator[bytes]] = None
+    body: WireModel | None = None
+    events: AsyncIterator[bytes] | None = None
     ends: tuple[bytes, ...] = ()
 
 
 class Route(Generic[J]):
-    access: ClassVar[Optional[Access]] = Access.CHAT  # None: no credentials needed
+    access: ClassVar[Access | None] = Access.CHAT  # None: no credentials needed
     reads_body: ClassVar[bool] = True
     limited: ClassVar[bool] = True
     idempotent: ClassVar[bool] = True
@@ -82,7 +83,7 @@ class Route(Generic[J]):
 class Pipeline:
     """Holds the adapter, the limiter and the replays; nothing else lives between requests."""
 
-    def __init__(self, cat: CatPort, limiter: Optional[Limiter] = None) -> None:
+    def __init__(self, cat: CatPort, limiter: Limiter | None = None) -> None:
         self.cat = cat
         self.limiter = limiter or Limiter(warn=lambda message: cat.log("warning", f"openai bridge: {message}"))
         self.replays = Replays()
@@ -106,9 +107,16 @@ class Pipeline:
         async with AsyncExitStack() as stack:
             once = Idempotent(None, None, headers)
             if route.idempotent:
-                once = await stack.enter_async_context(self.replays.once(
-                    identity.user_id, request.headers.get("idempotency-key"), raw,
-                    settings.idempotency_window_seconds, settings.request_timeout, headers))
+                once = await stack.enter_async_context(
+                    self.replays.once(
+                        identity.user_id,
+                        request.headers.get("idempotency-key"),
+                        raw,
+                        settings.idempotency_window_seconds,
+                        settings.request_timeout,
+                        headers,
+                    )
+                )
                 if once.replay is not None:
                     return once.replay
             lease = await self._admit(identity, settings, headers, job.conversation) if route.limited else Lease.free()
@@ -121,7 +129,7 @@ class Pipeline:
             return once.keep(json_response(reply.body, headers=headers))
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _identify(self, request: Request, access: Optional[Access]) -> Optional[Identity]:
+    async def _identify(self, request: Request, access: Access | None) -> Identity | None:
         if access is None:
             return None
         identity = await self.cat.identify(request, access)
@@ -129,7 +137,7 @@ class Pipeline:
             raise missing_credentials(bool(request.headers.get("authorization")))
         return identity
 
-    async def _target(self, model: Optional[str], settings: BridgeSettings) -> Optional[str]:
+    async def _target(self, model: str | None, settings: BridgeSettings) -> str | None:
         if model is None:
             return None
         target = await self.cat.resolve_model(model, settings)
@@ -137,8 +145,9 @@ class Pipeline:
             raise model_not_found(model)
         return target
 
-    def _acting(self, request: Request, identity: Optional[Identity], settings: BridgeSettings,
-                label: Optional[str]) -> Identity:
+    def _acting(
+        self, request: Request, identity: Identity | None, settings: BridgeSettings, label: str | None
+    ) -> Identity:
         """Who the turn runs as: the caller, or the user a master-key caller names (header, then trusted `user`)."""
         if identity is None or not identity.master_key:
             return identity  # type: ignore[return-value]  # public routes have none and need none
@@ -149,14 +158,20 @@ class Pipeline:
             return self.cat.act_as(identity, label)
         return identity
 
-    async def _admit(self, identity: Identity, settings: BridgeSettings, headers: dict[str, str],
-                     conversation: Optional[Conversation]) -> Lease:
+    async def _admit(
+        self, identity: Identity, settings: BridgeSettings, headers: dict[str, str], conversation: Conversation | None
+    ) -> Lease:
         """Apply the identity's limits; the lease is settled by the pipeline when the answer is done."""
-        quota = Quota(settings.rate_limit_per_minute, settings.tokens_per_minute, settings.max_concurrent_requests,
-                      settings.request_timeout + 60)
+        quota = Quota(
+            settings.rate_limit_per_minute,
+            settings.tokens_per_minute,
+            settings.max_concurrent_requests,
+            settings.request_timeout + 60,
+        )
         cost = tokens.count_chat(conversation.pairs()) if conversation and quota.tokens_per_minute else 0
-        lease, verdict = await self.limiter.admit(identity.user_id, quota, cost, settings.redis_url,
-                                                  settings.redis_failure_mode == "open")
+        lease, verdict = await self.limiter.admit(
+            identity.user_id, quota, cost, settings.redis_url, settings.redis_failure_mode == "open"
+        )
         headers.update(verdict.headers())
         return lease
 

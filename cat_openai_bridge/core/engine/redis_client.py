@@ -11,8 +11,9 @@ import asyncio
 import hashlib
 import ssl
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Deque, List, Optional, Sequence, Tuple, Union
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 
@@ -29,12 +30,12 @@ class RedisAddress:
     host: str
     port: int
     db: int
-    username: Optional[str]
-    password: Optional[str]
+    username: str | None
+    password: str | None
     tls: bool
 
     @classmethod
-    def parse(cls, url: str) -> "RedisAddress":
+    def parse(cls, url: str) -> RedisAddress:
         parts = urlsplit(url)
         if parts.scheme not in ("redis", "rediss"):
             raise ValueError("redis_url must start with redis:// or rediss://")
@@ -58,8 +59,8 @@ class Script:
         return hashlib.sha1(self.source.encode()).hexdigest()
 
 
-Arg = Union[str, int, float, bytes]
-Connection = Tuple[asyncio.StreamReader, asyncio.StreamWriter]
+Arg = str | int | float | bytes
+Connection = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
 
 def encode(args: Sequence[Arg]) -> bytes:
@@ -99,15 +100,15 @@ class RedisClient:
     def __init__(self, url: str, timeout: float = 0.5, pool_size: int = 16) -> None:
         self.address = RedisAddress.parse(url)
         self.timeout = timeout
-        self._idle: Deque[Connection] = deque()
+        self._idle: deque[Connection] = deque()
         self._pool_size = pool_size
-        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def _connect(self) -> Connection:
         a = self.address
         context = ssl.create_default_context() if a.tls else None
         reader, writer = await asyncio.open_connection(a.host, a.port, ssl=context)
-        setup: List[List[Arg]] = []
+        setup: list[list[Arg]] = []
         if a.password:
             setup.append(["AUTH", a.username, a.password] if a.username else ["AUTH", a.password])
         if a.db:
@@ -120,7 +121,7 @@ class RedisClient:
                 raise RedisUnavailable(f"Redis refused {command[0]}: {reply}")
         return reader, writer
 
-    def _take(self) -> Optional[Connection]:
+    def _take(self) -> Connection | None:
         loop = asyncio.get_running_loop()
         if loop is not self._loop:  # connections belong to the loop that opened them
             self._idle.clear()

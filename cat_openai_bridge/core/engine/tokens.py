@@ -7,8 +7,8 @@ preferred so a Cat without internet never blocks on a download.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import lru_cache
-from typing import Iterable, List, Optional, Tuple
 
 from .errors import invalid_request
 
@@ -38,18 +38,18 @@ def _encoding():
     raise TokenizerUnavailable("no cl100k_base vocabulary could be loaded")
 
 
-def tokenizer_name() -> Optional[str]:
+def tokenizer_name() -> str | None:
     try:
         return _encoding().name
     except TokenizerUnavailable:
         return None
 
 
-def encode(text: str) -> List[int]:
+def encode(text: str) -> list[int]:
     return _encoding().encode(text, disallowed_special=())
 
 
-def decode(token_ids: List[int]) -> str:
+def decode(token_ids: list[int]) -> str:
     encoding = _encoding()
     known = len(encoding._mergeable_ranks)  # ids 0..known-1, then the special tokens; nothing else decodes
     specials = set(encoding._special_tokens.values())
@@ -59,7 +59,9 @@ def decode(token_ids: List[int]) -> str:
     try:
         return encoding.decode(token_ids)
     except (KeyError, ValueError, OverflowError):
-        raise invalid_request("'input' holds token ids outside the cl100k vocabulary.", "input", "invalid_value") from None
+        raise invalid_request(
+            "'input' holds token ids outside the cl100k vocabulary.", "input", "invalid_value"
+        ) from None
 
 
 CACHED_TEXT_CHARS = 16_384  # longer texts are counted, not kept: the cache must not pin large bodies
@@ -77,7 +79,7 @@ def _count_cached(text: str) -> int:
     return len(encode(text))
 
 
-def count_chat(messages: Iterable[Tuple[str, str]]) -> int:
+def count_chat(messages: Iterable[tuple[str, str]]) -> int:
     """Prompt tokens of a chat call, given (role, text) pairs."""
     total = TOKENS_REPLY_PRIMING
     for role, text in messages:

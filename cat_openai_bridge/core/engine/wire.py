@@ -10,7 +10,7 @@ lets a model say both `"usage": null` and "no usage key" exactly as OpenAI does.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, FrozenSet, Optional
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -21,7 +21,7 @@ class RequestModel(BaseModel):
 
 class WireModel(BaseModel):
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
-    _always: ClassVar[Optional[FrozenSet[str]]] = None
+    _always: ClassVar[frozenset[str] | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -30,8 +30,9 @@ class WireModel(BaseModel):
     def model_post_init(self, __context: Any) -> None:
         cls = type(self)
         if cls._always is None:
-            cls._always = frozenset(name for name, f in cls.model_fields.items()
-                                    if f.default is not None or f.default_factory is not None)
+            cls._always = frozenset(
+                name for name, f in cls.model_fields.items() if f.default is not None or f.default_factory is not None
+            )
         self.__pydantic_fields_set__.update(cls._always)
 
     def wire(self) -> bytes:

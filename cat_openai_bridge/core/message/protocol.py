@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 from pydantic import Field
 
 from ..engine.wire import RequestModel, WireModel
@@ -11,7 +9,7 @@ from ..engine.wire import RequestModel, WireModel
 
 class SimpleMessageRequest(RequestModel):
     text: str = Field(min_length=1)
-    user_id: Optional[str] = None
+    user_id: str | None = None
 
 
 class SimpleMessageReply(WireModel):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Optional
 
 from starlette.requests import Request
 
@@ -19,7 +18,7 @@ from .protocol import SimpleMessageReply, SimpleMessageRequest
 
 @dataclass
 class MessageJob(Job):
-    body: Optional[SimpleMessageRequest] = None
+    body: SimpleMessageRequest | None = None
 
 
 class Message(Route[MessageJob]):
@@ -39,5 +38,10 @@ class Message(Route[MessageJob]):
         call.lease.report(answer.usage.total_tokens)
         label = job.body.user_id
         self.pipeline.debug(call, f"message user={call.identity.user_id} label={label!r} chars={len(answer.content)}")
-        return Reply(SimpleMessageReply(text=answer.content, timestamp=datetime.now(timezone.utc).isoformat(),
-                                        user_id=label if label is not None else call.identity.user_id))
+        return Reply(
+            SimpleMessageReply(
+                text=answer.content,
+                timestamp=datetime.now(timezone.utc).isoformat(),
+                user_id=label if label is not None else call.identity.user_id,
+            )
+        )

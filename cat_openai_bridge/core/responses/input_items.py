@@ -8,45 +8,84 @@ assistant `tool_calls` and `tool` messages as a chat completion.
 
 from __future__ import annotations
 
-from typing import Union
-
 from ..chat_completion.messages import client_tools
-from ..chat_completion.protocol import (AssistantMessage, ChatMessage, ContentPart, FunctionCallParam,
-                                        FunctionDefinition, FunctionTool, ImageContentPart, SystemMessage,
-                                        TextContentPart, ToolCallParam, ToolMessage, UserMessage)
+from ..chat_completion.protocol import (
+    AssistantMessage,
+    ChatMessage,
+    ContentPart,
+    FunctionCallParam,
+    FunctionDefinition,
+    FunctionTool,
+    ImageContentPart,
+    SystemMessage,
+    TextContentPart,
+    ToolCallParam,
+    ToolMessage,
+    UserMessage,
+)
 from ..engine.conversation import ClientTool
 from ..engine.errors import invalid_request
-from .protocol import FunctionCallInput, FunctionCallOutput, FunctionToolParam, InputMessage, InputText, ResponsesRequest
+from .protocol import (
+    FunctionCallInput,
+    FunctionCallOutput,
+    FunctionToolParam,
+    InputItem,
+    InputText,
+    ResponsesRequest,
+)
 
 _ROLES = {"user": UserMessage, "assistant": AssistantMessage, "system": SystemMessage, "developer": SystemMessage}
 
 
-def _content(content: Union[str, list]) -> Union[str, list[ContentPart]]:
+def _content(content: str | list) -> str | list[ContentPart]:
     if isinstance(content, str):
         return content
-    return [TextContentPart(type="text", text=part.text) if isinstance(part, InputText)
-            else ImageContentPart(type="image_url", image_url=part.image_url or "") for part in content]
+    return [
+        TextContentPart(type="text", text=part.text)
+        if isinstance(part, InputText)
+        else ImageContentPart(type="image_url", image_url=part.image_url or "")
+        for part in content
+    ]
 
 
 def _add_call(messages: list[ChatMessage], item: FunctionCallInput) -> None:
     call = ToolCallParam(id=item.call_id, function=FunctionCallParam(name=item.name, arguments=item.arguments))
     last = messages[-1] if messages else None
     if isinstance(last, AssistantMessage):  # the text before the calls, or parallel calls
-        messages[-1] = AssistantMessage(role="assistant", content=last.content, tool_calls=[*(last.tool_calls or []),
-                                                                                            call])
+        messages[-1] = AssistantMessage(
+            role="assistant", content=last.content, tool_calls=[*(last.tool_calls or []), call]
+        )
     else:
         messages.append(AssistantMessage(role="assistant", content=None, tool_calls=[call]))
 
 
-def messages_of(body: ResponsesRequest) -> list[ChatMessage]:
-    """`instructions` + `input` as chat messages."""
+def _check_supported(body: ResponsesRequest) -> None:
     if body.previous_response_id is not None:
-        raise invalid_request("previous_response_id is not supported: this bridge stores no responses. Send the "
-                              "conversation in 'input'.", "previous_response_id", "unsupported_parameter")
+        raise invalid_request(
+            "previous_response_id is not supported: this bridge stores no responses. Send the conversation in 'input'.",
+            "previous_response_id",
+            "unsupported_parameter",
+        )
     fmt = body.text.format.type if body.text is not None and body.text.format is not None else "text"
     if fmt != "text":
-        raise invalid_request(f"text.format '{fmt}' is not supported; only 'text' is.", "text.format.type",
-                              "unsupported_value")
+        raise invalid_request(
+            f"text.format '{fmt}' is not supported; only 'text' is.", "text.format.type", "unsupported_value"
+        )
+
+
+def _add_item(messages: list[ChatMessage], item: InputItem) -> None:
+    if isinstance(item, FunctionCallInput):
+        _add_call(messages, item)
+    elif isinstance(item, FunctionCallOutput):
+        output = item.output if isinstance(item.output, str) else "".join(p.text for p in item.output)
+        messages.append(ToolMessage(role="tool", tool_call_id=item.call_id, content=output))
+    else:
+        messages.append(_ROLES[item.role](role=item.role, content=_content(item.content)))
+
+
+def messages_of(body: ResponsesRequest) -> list[ChatMessage]:
+    """`instructions` + `input` as chat messages."""
+    _check_supported(body)
     messages: list[ChatMessage] = []
     if body.instructions:
         messages.append(SystemMessage(role="system", content=body.instructions))
@@ -57,13 +96,7 @@ def messages_of(body: ResponsesRequest) -> list[ChatMessage]:
     if not body.input:
         raise invalid_request("'input' must not be empty.", "input", "empty_array")
     for item in body.input:
-        if isinstance(item, FunctionCallInput):
-            _add_call(messages, item)
-        elif isinstance(item, FunctionCallOutput):
-            output = item.output if isinstance(item.output, str) else "".join(p.text for p in item.output)
-            messages.append(ToolMessage(role="tool", tool_call_id=item.call_id, content=output))
-        elif isinstance(item, InputMessage):
-            messages.append(_ROLES[item.role](role=item.role, content=_content(item.content)))
+        _add_item(messages, item)
     return messages
 
 
@@ -72,11 +105,23 @@ def function_tools(body: ResponsesRequest) -> tuple[ClientTool, ...]:
     nested = []
     for i, tool in enumerate(body.tools or []):
         if not isinstance(tool, FunctionToolParam):
-            raise invalid_request(f"Invalid value for 'tools.[{i}].type': only 'function' tools are supported, got "
-                                  f"{tool.type!r}.", f"tools.[{i}].type", "unsupported_value")
-        nested.append(FunctionTool(type="function", function=FunctionDefinition(
-            name=tool.name, description=tool.description, parameters=tool.parameters, strict=tool.strict)))
+            raise invalid_request(
+                f"Invalid value for 'tools.[{i}].type': only 'function' tools are supported, got {tool.type!r}.",
+                f"tools.[{i}].type",
+                "unsupported_value",
+            )
+        nested.append(
+            FunctionTool(
+                type="function",
+                function=FunctionDefinition(
+                    name=tool.name, description=tool.description, parameters=tool.parameters, strict=tool.strict
+                ),
+            )
+        )
     if body.tool_choice is not None and not isinstance(body.tool_choice, str):
-        raise invalid_request("Only tool_choice 'auto' and 'none' are supported: the Cat's agent decides when to "
-                              "call a tool.", "tool_choice", "unsupported_value")
+        raise invalid_request(
+            "Only tool_choice 'auto' and 'none' are supported: the Cat's agent decides when to call a tool.",
+            "tool_choice",
+            "unsupported_value",
+        )
     return client_tools(nested, body.tool_choice)

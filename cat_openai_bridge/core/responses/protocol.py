@@ -7,7 +7,7 @@ discriminated on `type`; a message item may leave `type` out, as OpenAI allows.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Optional, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -24,17 +24,17 @@ class InputText(RequestModel):
 
 class InputImage(RequestModel):
     type: Literal["input_image"]
-    image_url: Optional[str] = None
-    detail: Optional[str] = None
+    image_url: str | None = None
+    detail: str | None = None
 
 
-InputContent = Annotated[Union[InputText, InputImage], Field(discriminator="type")]
+InputContent = Annotated[InputText | InputImage, Field(discriminator="type")]
 
 
 class InputMessage(RequestModel):
     type: Literal["message"]
     role: Literal["user", "assistant", "system", "developer"]
-    content: Union[str, list[InputContent]]
+    content: str | list[InputContent]
 
 
 class FunctionCallInput(RequestModel):
@@ -47,28 +47,37 @@ class FunctionCallInput(RequestModel):
 class FunctionCallOutput(RequestModel):
     type: Literal["function_call_output"]
     call_id: str = Field(min_length=1)
-    output: Union[str, list[InputText]]
+    output: str | list[InputText]
 
 
-InputItem = Annotated[Union[InputMessage, FunctionCallInput, FunctionCallOutput], Field(discriminator="type")]
+InputItem = Annotated[InputMessage | FunctionCallInput | FunctionCallOutput, Field(discriminator="type")]
 
 
 class FunctionToolParam(RequestModel):
     type: Literal["function"]
     name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
-    description: Optional[str] = None
-    parameters: Optional[dict[str, Any]] = None
-    strict: Optional[bool] = None
+    description: str | None = None
+    parameters: dict[str, Any] | None = None
+    strict: bool | None = None
 
 
 class HostedToolParam(RequestModel):
     """OpenAI's own tools (web search, file search, ...): declared so a request names them; refused when run."""
 
-    type: Literal["web_search", "web_search_preview", "file_search", "computer_use_preview", "code_interpreter",
-                  "image_generation", "mcp", "local_shell", "custom"]
+    type: Literal[
+        "web_search",
+        "web_search_preview",
+        "file_search",
+        "computer_use_preview",
+        "code_interpreter",
+        "image_generation",
+        "mcp",
+        "local_shell",
+        "custom",
+    ]
 
 
-ToolParam = Annotated[Union[FunctionToolParam, HostedToolParam], Field(discriminator="type")]
+ToolParam = Annotated[FunctionToolParam | HostedToolParam, Field(discriminator="type")]
 
 
 class NamedToolChoice(RequestModel):
@@ -87,33 +96,33 @@ class FormatJSONObject(RequestModel):
 class FormatJSONSchema(RequestModel):
     type: Literal["json_schema"]
     name: str
-    schema_: Optional[dict[str, Any]] = Field(None, alias="schema")
-    description: Optional[str] = None
-    strict: Optional[bool] = None
+    schema_: dict[str, Any] | None = Field(None, alias="schema")
+    description: str | None = None
+    strict: bool | None = None
 
 
-TextFormat = Annotated[Union[FormatText, FormatJSONObject, FormatJSONSchema], Field(discriminator="type")]
+TextFormat = Annotated[FormatText | FormatJSONObject | FormatJSONSchema, Field(discriminator="type")]
 
 
 class TextConfigParam(RequestModel):
-    format: Optional[TextFormat] = None
+    format: TextFormat | None = None
 
 
 class ResponsesRequest(RequestModel):
     model: str = Field(min_length=1)
-    input: Union[str, list[InputItem]]
-    instructions: Optional[str] = None
-    stream: Optional[bool] = None
-    max_output_tokens: Optional[int] = Field(None, ge=1)
-    temperature: Optional[float] = Field(None, ge=0, le=2)
-    top_p: Optional[float] = Field(None, ge=0, le=1)
-    user: Optional[str] = None
-    metadata: Optional[dict[str, str]] = None
-    previous_response_id: Optional[str] = None
-    store: Optional[bool] = None
-    tools: Optional[list[ToolParam]] = None
-    tool_choice: Optional[Union[Literal["none", "auto", "required"], NamedToolChoice]] = None
-    text: Optional[TextConfigParam] = None
+    input: str | list[InputItem]
+    instructions: str | None = None
+    stream: bool | None = None
+    max_output_tokens: int | None = Field(None, ge=1)
+    temperature: float | None = Field(None, ge=0, le=2)
+    top_p: float | None = Field(None, ge=0, le=1)
+    user: str | None = None
+    metadata: dict[str, str] | None = None
+    previous_response_id: str | None = None
+    store: bool | None = None
+    tools: list[ToolParam] | None = None
+    tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | None = None
+    text: TextConfigParam | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -122,12 +131,18 @@ class ResponsesRequest(RequestModel):
         if not isinstance(data, dict):
             return data
         if data.get("tools") and (info.context or {}).get("client_tools") is False:
-            raise refuse("Client-declared tools are not supported on this Cat version (its agent cannot hand tool "
-                         "calls back); send the request without 'tools'.", "tools", "unsupported_parameter")
+            raise refuse(
+                "Client-declared tools are not supported on this Cat version (its agent cannot hand tool "
+                "calls back); send the request without 'tools'.",
+                "tools",
+                "unsupported_parameter",
+            )
         items = data.get("input")
         if isinstance(items, list) and any(isinstance(i, dict) and "type" not in i for i in items):
-            data = {**data, "input": [{**i, "type": "message"} if isinstance(i, dict) and "type" not in i else i
-                                      for i in items]}
+            data = {
+                **data,
+                "input": [{**i, "type": "message"} if isinstance(i, dict) and "type" not in i else i for i in items],
+            }
         return data
 
 
@@ -158,7 +173,7 @@ class ResponseFunctionToolCall(WireModel):
     status: str
 
 
-OutputItem = Union[ResponseOutputMessage, ResponseFunctionToolCall]
+OutputItem = ResponseOutputMessage | ResponseFunctionToolCall
 
 
 class InputTokensDetails(WireModel):
@@ -181,7 +196,7 @@ class ResponseUsage(WireModel):
 class ResponseError(WireModel):
     code: str
     message: str
-    param: Optional[str]
+    param: str | None
     type: str
 
 
@@ -190,8 +205,8 @@ class IncompleteDetails(WireModel):
 
 
 class Reasoning(WireModel):
-    effort: Optional[str]
-    summary: Optional[str]
+    effort: str | None
+    summary: str | None
 
 
 class FormatTextOut(WireModel):
@@ -205,9 +220,9 @@ class TextConfig(WireModel):
 class FunctionToolOut(WireModel):
     type: Literal["function"] = "function"
     name: str
-    description: Optional[str]
-    parameters: Optional[dict[str, Any]]
-    strict: Optional[bool]
+    description: str | None
+    parameters: dict[str, Any] | None
+    strict: bool | None
 
 
 class Response(WireModel):
@@ -215,24 +230,24 @@ class Response(WireModel):
     object: Literal["response"] = "response"
     created_at: int
     status: str
-    error: Optional[ResponseError]
-    incomplete_details: Optional[IncompleteDetails]
-    instructions: Optional[str]
-    max_output_tokens: Optional[int]
+    error: ResponseError | None
+    incomplete_details: IncompleteDetails | None
+    instructions: str | None
+    max_output_tokens: int | None
     model: str
     output: list[OutputItem]
     parallel_tool_calls: bool = True
-    previous_response_id: Optional[str]
+    previous_response_id: str | None
     reasoning: Reasoning
     store: bool = False
-    temperature: Optional[float]
+    temperature: float | None
     text: TextConfig = Field(default_factory=TextConfig)
     tool_choice: str
     tools: list[FunctionToolOut]
-    top_p: Optional[float]
+    top_p: float | None
     truncation: Literal["disabled"] = "disabled"
-    usage: Optional[ResponseUsage]
-    user: Optional[str]
+    usage: ResponseUsage | None
+    user: str | None
     metadata: dict[str, str]
 
 

@@ -1,0 +1,99 @@
+"""The limiter's algorithm as Lua scripts in Redis: one round trip to admit, one to settle, shared by replicas."""
+
+from __future__ import annotations
+
+from .quota import Quota, Verdict, window_of
+from .redis_client import RedisClient, Script
+
+ADMIT = Script(
+    """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+local W = 60000
+local rpm, tpm, maxc = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local cost, lease, lease_ms = tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
+local req_tat = math.max(tonumber(redis.call('GET', KEYS[1]) or now), now)
+local tok_tat = math.max(tonumber(redis.call('GET', KEYS[2]) or now), now)
+local req_new, tok_new = now, now
+if rpm > 0 then req_new = req_tat + W / rpm end
+if tpm > 0 then tok_new = tok_tat + math.min(cost, tpm) * W / tpm end
+local reason, retry = '', 0
+if rpm > 0 and req_new - now > W then
+  reason, retry = 'requests', req_new - W - now
+elseif tpm > 0 and tok_new - now > W then
+  reason, retry = 'tokens', tok_new - W - now
+elseif maxc > 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
+  if redis.call('ZCARD', KEYS[3]) >= maxc then reason, retry = 'concurrency', 500 end
+end
+if reason == '' then
+  if rpm > 0 then redis.call('SET', KEYS[1], string.format('%.3f', req_new), 'PX', math.ceil(req_new - now) + 1000) end
+  if tpm > 0 then redis.call('SET', KEYS[2], string.format('%.3f', tok_new), 'PX', math.ceil(tok_new - now) + 1000) end
+  if maxc > 0 then
+    redis.call('ZADD', KEYS[3], now + lease_ms, lease)
+    redis.call('PEXPIRE', KEYS[3], lease_ms + 1000)
+  end
+else
+  req_new, tok_new = req_tat, tok_tat
+end
+return {reason, string.format('%.3f', req_new - now), string.format('%.3f', tok_new - now),
+        string.format('%.3f', retry)}
+"""
+)
+
+SETTLE = Script(
+    """
+local tpm, correction = tonumber(ARGV[1]), tonumber(ARGV[2])
+if tpm > 0 and correction ~= 0 then
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+  local tat = math.max(tonumber(redis.call('GET', KEYS[1]) or now), now)
+  local new = math.max(now, tat + correction * 60000 / tpm)
+  if new > now then
+    redis.call('SET', KEYS[1], string.format('%.3f', new), 'PX', math.ceil(new - now) + 1000)
+  else
+    redis.call('DEL', KEYS[1])
+  end
+end
+redis.call('ZREM', KEYS[2], ARGV[3])
+return 1
+"""
+)
+
+
+class RedisStore:
+    """The same limits held in Redis, shared by every replica that points at it."""
+
+    def __init__(self, url: str, prefix: str = "openai-bridge") -> None:
+        self.client = RedisClient(url)
+        self.prefix = prefix
+
+    def _keys(self, key: str) -> tuple[str, str, str]:
+        base = f"{self.prefix}:{{{key}}}"  # one hash slot per identity, for Redis Cluster
+        return f"{base}:req", f"{base}:tok", f"{base}:inflight"
+
+    async def admit(self, key: str, quota: Quota, cost: int, lease: str) -> Verdict:
+        reply = await self.client.run(
+            ADMIT,
+            self._keys(key),
+            [
+                quota.requests_per_minute,
+                quota.tokens_per_minute,
+                quota.max_concurrent,
+                cost,
+                lease,
+                int(quota.lease_seconds * 1000),
+            ],
+        )
+        reason, req_ahead, tok_ahead, retry = reply[0], *(float(x) / 1000 for x in reply[1:])
+        rpm, tpm = quota.requests_per_minute, quota.tokens_per_minute
+        return Verdict(
+            reason,
+            window_of(rpm, req_ahead, 0.0) if rpm else None,
+            window_of(tpm, tok_ahead, 0.0) if tpm else None,
+            retry,
+        )
+
+    async def settle(self, key: str, quota: Quota, correction: int, lease: str) -> None:
+        req, tok, inflight = self._keys(key)
+        await self.client.run(SETTLE, [tok, inflight], [quota.tokens_per_minute, correction, lease])
