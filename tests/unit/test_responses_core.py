@@ -40,7 +40,7 @@ def test_calls_join_the_assistant_text_and_outputs_become_tool_messages():
 
 def tools_of(tools, choice, allowed):
     fields = {"model": "m", "input": "x", "tools": tools, **({"tool_choice": choice} if choice is not None else {})}
-    return function_tools(parse_body(ResponsesRequest, json.dumps(fields).encode(), {"client_tools": allowed}))
+    return function_tools(parse_body(ResponsesRequest, json.dumps(fields).encode()), allowed)
 
 
 def test_flat_function_tools_and_their_errors():

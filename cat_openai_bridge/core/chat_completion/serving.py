@@ -27,7 +27,6 @@ from ..engine.answer import (
     output_rules,
     run_answer,
 )
-from ..engine.chat_keys import conversation_key
 from ..engine.conversation import ClientTool, ToolCall
 from ..engine.errors import error_of, invalid_request
 from ..engine.parsing import parse_body
@@ -158,19 +157,8 @@ class ChatCompletions(Route[ChatJob]):
 
     async def run(self, job: ChatJob, call: Call) -> Reply:
         body, rules, conversation = job.body, job.rules, job.conversation
-        assert body is not None and rules is not None and conversation is not None and call.target is not None
-        settings = call.settings
-        turn = CatTurn(
-            conversation,
-            call.target,
-            rules.stream,
-            settings.system_message_policy,
-            call.identity,
-            settings.is_task_prompt(conversation.last_user_text),
-            job.tools,
-            conversation_key(call.request, settings.chat_id_header, body.metadata, conversation),
-            bool(body.cat_why),
-        )
+        assert body is not None and rules is not None and conversation is not None
+        turn = call.turn(conversation, rules.stream, job.tools, body.metadata, bool(body.cat_why))
         ids = CompletionIds(body.model)
         self.pipeline.debug(
             call,

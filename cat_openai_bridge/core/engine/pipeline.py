@@ -21,10 +21,11 @@ from typing import ClassVar, Generic, TypeVar
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..port import Access, CatPort, Identity
+from ..port import Access, CatPort, CatTurn, Identity
 from ..settings import BridgeSettings
 from . import tokens
-from .conversation import Conversation
+from .chat_keys import conversation_key
+from .conversation import ClientTool, Conversation
 from .errors import error_of, missing_credentials, model_not_found, why_forbidden
 from .http_edge import error_response, json_response, read_body, sse_response
 from .idempotency import Idempotent, Replays
@@ -56,6 +57,29 @@ class Call:
     lease: Lease
     target: str | None = None
     started: float = field(default_factory=time.perf_counter)
+
+    def turn(
+        self,
+        conversation: Conversation,
+        stream: bool,
+        tools: tuple[ClientTool, ...] = (),
+        metadata: dict | None = None,
+        why: bool = False,
+    ) -> CatTurn:
+        """A client's conversation turn as the Cat runs it, whichever protocol it came in."""
+        assert self.target is not None
+        settings = self.settings
+        return CatTurn(
+            conversation,
+            self.target,
+            stream,
+            settings.system_message_policy,
+            self.identity,
+            settings.is_task_prompt(conversation.last_user_text),
+            tools,
+            conversation_key(self.request, settings.chat_id_header, metadata, conversation),
+            why,
+        )
 
 
 @dataclass(frozen=True)

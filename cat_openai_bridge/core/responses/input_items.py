@@ -100,8 +100,9 @@ def messages_of(body: ResponsesRequest) -> list[ChatMessage]:
     return messages
 
 
-def function_tools(body: ResponsesRequest) -> tuple[ClientTool, ...]:
-    """The request's function tools, validated with Responses' own parameter names."""
+def function_tools(body: ResponsesRequest, allowed: bool) -> tuple[ClientTool, ...]:
+    """The request's function tools, validated with Responses' own parameter names (then refused where the Cat
+    cannot hand calls back)."""
     nested = []
     for i, tool in enumerate(body.tools or []):
         if not isinstance(tool, FunctionToolParam):
@@ -123,5 +124,12 @@ def function_tools(body: ResponsesRequest) -> tuple[ClientTool, ...]:
             "Only tool_choice 'auto' and 'none' are supported: the Cat's agent decides when to call a tool.",
             "tool_choice",
             "unsupported_value",
+        )
+    if nested and not allowed:
+        raise invalid_request(
+            "Client-declared tools are not supported on this Cat version (its agent cannot hand tool calls back); "
+            "send the request without 'tools'.",
+            "tools",
+            "unsupported_parameter",
         )
     return client_tools(nested, body.tool_choice)

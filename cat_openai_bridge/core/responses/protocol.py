@@ -11,7 +11,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
-from ..engine.parsing import refuse
 from ..engine.wire import RequestModel, WireModel
 
 # -- request ---------------------------------------------------------------------------------------------------
@@ -126,17 +125,10 @@ class ResponsesRequest(RequestModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _items_default_to_messages(cls, data: Any, info: Any) -> Any:
-        """OpenAI takes an item without `type` as a message; a Cat without client tools refuses `tools` first."""
+    def _items_default_to_messages(cls, data: Any) -> Any:
+        """OpenAI takes an item without `type` as a message."""
         if not isinstance(data, dict):
             return data
-        if data.get("tools") and (info.context or {}).get("client_tools") is False:
-            raise refuse(
-                "Client-declared tools are not supported on this Cat version (its agent cannot hand tool "
-                "calls back); send the request without 'tools'.",
-                "tools",
-                "unsupported_parameter",
-            )
         items = data.get("input")
         if isinstance(items, list) and any(isinstance(i, dict) and "type" not in i for i in items):
             data = {

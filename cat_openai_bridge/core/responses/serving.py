@@ -28,7 +28,6 @@ from ..engine.answer import (
     output_rules,
     run_answer,
 )
-from ..engine.chat_keys import conversation_key
 from ..engine.conversation import ClientTool, ToolCall
 from ..engine.errors import BridgeError, error_of
 from ..engine.parsing import parse_body
@@ -162,11 +161,11 @@ class Responses(Route[ResponsesJob]):
         self.cat = pipeline.cat
 
     def parse(self, request: Request, raw: bytes, settings: BridgeSettings) -> ResponsesJob:
-        body = parse_body(ResponsesRequest, raw, {"client_tools": self.cat.supports_client_tools})
+        body = parse_body(ResponsesRequest, raw)
         if isinstance(body.input, list):
             check_message_count(len(body.input), settings, "input")
         rules = output_rules(settings, bool(body.stream), body.max_output_tokens, "max_output_tokens")
-        tools = function_tools(body)
+        tools = function_tools(body, allowed=self.cat.supports_client_tools)
         conversation = build_conversation(
             messages_of(body), allow_images=self.cat.supports_images, allow_tools=self.cat.supports_client_tools
         )
@@ -174,18 +173,8 @@ class Responses(Route[ResponsesJob]):
 
     async def run(self, job: ResponsesJob, call: Call) -> Reply:
         body, rules, conversation = job.body, job.rules, job.conversation
-        assert body is not None and rules is not None and conversation is not None and call.target is not None
-        settings = call.settings
-        turn = CatTurn(
-            conversation,
-            call.target,
-            rules.stream,
-            settings.system_message_policy,
-            call.identity,
-            settings.is_task_prompt(conversation.last_user_text),
-            job.tools,
-            conversation_key(call.request, settings.chat_id_header, body.metadata, conversation),
-        )
+        assert body is not None and rules is not None and conversation is not None
+        turn = call.turn(conversation, rules.stream, job.tools, body.metadata)
         ids = ResponseIds(body.model)
         if rules.stream:
             return Reply(events=self.stream(turn, rules, ids, body, call), ends=FINISHED)
