@@ -61,8 +61,9 @@ def activate_and_announce() -> None:
         sys.path.insert(0, str(ROOT))
         from testkit.cat_v2 import use_llm
 
-        use_llm(base, LLM_BASE_URL, KEY, os.environ.get("LLM_MODEL", "gpt-4o-mini"),
-                os.environ.get("LLM_API_KEY", "none"))
+        use_llm(
+            base, LLM_BASE_URL, KEY, os.environ.get("LLM_MODEL", "gpt-4o-mini"), os.environ.get("LLM_API_KEY", "none")
+        )
     health = httpx.get(f"{base}/custom/health", timeout=5).json()
     print(
         "\n  OpenAI-compatible API of the Cheshire Cat is ready\n"

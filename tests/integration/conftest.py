@@ -18,7 +18,7 @@ import openai
 import pytest
 
 from cat_openai_bridge.core.settings import BridgeSettings
-from testkit import cat_v1
+from testkit import cat_v1, contract
 from testkit.cat_v2 import put_bridge_settings, start_cat, use_llm
 from testkit.processes import Server, start_scripted_llm
 
@@ -31,6 +31,44 @@ V1_SKIP = "Cat v1 tests skipped: set CAT_V1_CORE (see scripts/prepare-cat-v1.sh)
 # Settings the suite runs under: no rate limit, so test volume never trips it.
 BASE_SETTINGS = {"rate_limit_per_minute": 0}
 CURRENT: dict = {}  # the Cat the running tests talk to: its adapter and URL (for cat_jwt)
+
+
+# OpenAI contract (testkit/contract.py): every response this process gets from a /custom/v1/ route is parsed with
+# openai-python's types, strictly. A violation is raised in the reader as pytest's Failed (a BaseException, so no
+# SDK retry or `except Exception` swallows it) and recorded: a test that did not fail of it errors at teardown.
+VIOLATIONS: list = []  # (ContractViolation, raised) seen during the running test
+
+
+def _on_violation(violation: contract.ContractViolation, raising: bool) -> None:
+    VIOLATIONS.append((violation, raising))
+    if raising:
+        pytest.fail(str(violation))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def openai_contract_hook() -> Iterator[None]:
+    uninstall = contract.install(_on_violation)
+    yield
+    uninstall()
+
+
+@pytest.fixture(autouse=True)
+def openai_contract(request, openai_contract_hook) -> Iterator[None]:
+    VIOLATIONS.clear()
+    yield
+    call = getattr(request.node, "contract_call_report", None)
+    missed = [v for v, raised in VIOLATIONS if not raised or call is None or not call.failed]
+    VIOLATIONS.clear()
+    if missed:
+        pytest.fail("\n\n".join(str(v) for v in missed), pytrace=False)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.when == "call":
+        item.contract_call_report = report
+    return report
 
 
 def pytest_configure(config):

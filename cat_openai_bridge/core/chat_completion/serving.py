@@ -194,7 +194,7 @@ class ChatCompletions(Route[ChatJob]):
             for delta in call_deltas(ending.tool_calls):
                 yield sse.event(ids.chunk(delta, with_usage=with_usage))
             yield sse.event(ids.chunk(ChoiceDelta(), ending.finish_reason, with_usage=with_usage))
-            call.lease.report(ending.usage.total_tokens)
+            call.lease.report(ending.usage.total_tokens, ending.prompt_counted)
             if with_usage:
                 yield sse.event(ids.chunk(None, usage=completion_usage(ending.usage)))
             if turn.why and ending.why is not None:

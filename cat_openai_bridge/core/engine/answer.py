@@ -134,6 +134,7 @@ class Answer:
     usage: Usage
     tool_calls: tuple[ToolCall, ...] = ()
     why: dict | None = None
+    prompt_counted: bool = True  # False: a stream cut before the Cat's turn ended, its prompt not yet known
 
 
 def _call_tokens(calls: tuple[ToolCall, ...]) -> int:
@@ -213,6 +214,6 @@ async def answer_stream(
         sent = tokens.count_text(cutter.sent) + _call_tokens(calls)
         usage = Usage(result.prompt_tokens, sent + result.extra_completion_tokens) if result else Usage(0, sent)
         reason = "tool_calls" if calls else (cutter.finish_reason or "stop")
-        yield Answer(cutter.sent, reason, usage, calls, result.why if result is not None else None)
+        yield Answer(cutter.sent, reason, usage, calls, result.why if result else None, result is not None)
     finally:
         await events.close()

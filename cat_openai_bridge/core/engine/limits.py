@@ -132,8 +132,9 @@ class Lease:
         """The lease of a request no limit applies to: settling it does nothing."""
         return cls(None, "", Quota(), 0, "", lambda exc: None)
 
-    def report(self, total_tokens: int) -> None:
-        self.used = total_tokens
+    def report(self, total_tokens: int, prompt_counted: bool = True) -> None:
+        """The tokens the answer used; without its prompt counted, never less than what admission reserved."""
+        self.used = total_tokens if prompt_counted else max(total_tokens, self._reserved)
 
     @asynccontextmanager
     async def held(self) -> AsyncIterator[Lease]:

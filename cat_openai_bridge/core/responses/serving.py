@@ -191,7 +191,9 @@ class Responses(Route[ResponsesJob]):
         yield out.lifecycle("response.created", started)
         yield out.lifecycle("response.in_progress", started)
         try:
-            async with contextlib.aclosing(answer_stream(self.cat, turn, rules, self.cat.log)) as items:
+            async with contextlib.aclosing(
+                answer_stream(self.cat, turn, rules, self.cat.log, wait_for_result=True)
+            ) as items:
                 async for item in items:
                     if item is HEARTBEAT:
                         yield sse.PING

@@ -1,0 +1,855 @@
+"""The one request pipeline, end to end over HTTP, against an in-process fake Cat.
+
+A real Starlette app calls the `Bridge`'s routes; httpx drives it in process
+(no Cat, no network). The limiter runs on a frozen clock, so every
+`x-ratelimit-*` number is exact, and a slot is freed only by the pipeline
+settling its lease (never by the lease expiring). Settings default to no
+per-minute limit and a 3 s `request_timeout`, and the transports give up on
+the app after 5 s, so a bridge that hangs fails a test instead of hanging it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from cat_openai_bridge.core.bridge import Bridge
+from cat_openai_bridge.core.engine import tokens
+from cat_openai_bridge.core.engine.limits import Limiter
+from cat_openai_bridge.core.port import CatFailure, TurnResult
+from cat_openai_bridge.core.settings import BridgeSettings
+
+from .fake_cat import BoundedTransport, FakeCat, Gate, StreamingASGITransport, app_of
+
+pytestmark = pytest.mark.asyncio
+
+GOOD = {"Authorization": "Bearer good"}
+MASTER = {"Authorization": "Bearer master"}
+REQUEST_ID = re.compile(r"req_[0-9a-f]{32}")
+DONE = b"data: [DONE]\n\n"
+
+NO_KEY = (
+    "You didn't provide an API key. Send the Cat's API key or a Cat JWT in an Authorization header: "
+    "'Authorization: Bearer YOUR_KEY'."
+)
+BAD_KEY = "Incorrect API key provided. Use the Cat's API key or a Cat JWT as the bearer token."
+INTERNAL = "The bridge hit an internal error; see the Cat's log."
+
+
+def error(
+    message: str, type: str = "invalid_request_error", param: str | None = None, code: str | None = None
+) -> dict[str, Any]:
+    return {"error": {"message": message, "type": type, "param": param, "code": code}}
+
+
+def cat_error(message: str) -> dict[str, Any]:
+    return error(f"The Cat could not answer: {message}", "api_error", None, "cat_error")
+
+
+INTERNAL_ERROR = error(INTERNAL, "server_error", None, "internal_error")
+CONCURRENCY = error(
+    "Too many requests in flight for this user. Please retry when one has finished.",
+    "requests",
+    None,
+    "rate_limit_exceeded",
+)
+
+
+def chat(text: str = "Hi", **extra: Any) -> dict[str, Any]:
+    return {"model": "cheshire-cat", "messages": [{"role": "user", "content": text}], **extra}
+
+
+def responses(text: str = "Hi", **extra: Any) -> dict[str, Any]:
+    return {"model": "cheshire-cat", "input": text, **extra}
+
+
+def embeddings(*texts: str) -> dict[str, Any]:
+    return {"model": "any", "input": list(texts)}
+
+
+def prompt_cost(text: str = "Hi") -> int:
+    """What admission reserves for `chat(text)`: OpenAI's estimate of its prompt."""
+    return tokens.count_chat([("user", text)])
+
+
+def sse(raw: bytes) -> list[tuple[str, Any]]:
+    """(event name, data) per event: JSON data parsed, `[DONE]` kept as is, comments skipped."""
+    out: list[tuple[str, Any]] = []
+    for block in raw.decode("utf-8").split("\n\n"):
+        name, data = "", None
+        for line in block.split("\n"):
+            if line.startswith("event: "):
+                name = line[len("event: ") :]
+            elif line.startswith("data: "):
+                data = line[len("data: ") :]
+        if data is not None:
+            out.append((name, data if data == "[DONE]" else json.loads(data)))
+    return out
+
+
+def deltas(raw: bytes) -> list[tuple[dict[str, Any], str | None]]:
+    """(delta, finish_reason) of each chat chunk that has a choice."""
+    return [
+        (data["choices"][0]["delta"], data["choices"][0]["finish_reason"])
+        for _, data in sse(raw)
+        if isinstance(data, dict) and data.get("choices")
+    ]
+
+
+def assert_request_id(response: httpx.Response) -> str:
+    request_id = response.headers.get("x-request-id", "")
+    assert REQUEST_ID.fullmatch(request_id), f"no request id on a {response.status_code}: {response.headers}"
+    return request_id
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def settings(**values: Any) -> BridgeSettings:
+    return BridgeSettings(**{"rate_limit_per_minute": 0, "request_timeout": 3.0, **values})
+
+
+@pytest.fixture
+def cat() -> FakeCat:
+    return FakeCat(settings())
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def bridge(cat: FakeCat, clock: Clock) -> Bridge:
+    return Bridge(cat, Limiter(clock=clock))
+
+
+@pytest_asyncio.fixture
+async def client(bridge: Bridge):
+    async with httpx.AsyncClient(
+        transport=BoundedTransport(httpx.ASGITransport(app=app_of(bridge))), base_url="http://bridge"
+    ) as c:
+        yield c
+
+
+@pytest_asyncio.fixture
+async def streaming(bridge: Bridge):
+    """A client that reads a stream while it runs, and may leave it midway."""
+    async with httpx.AsyncClient(transport=StreamingASGITransport(app_of(bridge)), base_url="http://bridge") as c:
+        yield c
+
+
+def limit(cat: FakeCat, **values: Any) -> None:
+    cat.settings = settings(**values)
+
+
+class Reader:
+    """Reads a streaming response a piece at a time (httpx lets a body be iterated only once)."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self._chunks = response.aiter_raw()
+        self.seen = b""
+
+    async def until(self, needle: bytes) -> bytes:
+        """Read until `needle` has arrived (and no further)."""
+        async for chunk in self._chunks:
+            self.seen += chunk
+            if needle in self.seen:
+                return self.seen
+        raise AssertionError(f"the stream ended without {needle!r}: {self.seen!r}")
+
+    async def rest(self) -> bytes:
+        async for chunk in self._chunks:
+            self.seen += chunk
+        return self.seen
+
+
+async def wait_for(condition, what: str) -> None:
+    for _ in range(1000):
+        if condition():
+            return
+        await asyncio.sleep(0.001)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+# Auth
+
+
+PROTECTED = [
+    ("GET", "/v1/models", None),
+    ("GET", "/v1/models/cheshire-cat", None),
+    ("POST", "/v1/chat/completions", chat()),
+    ("POST", "/v1/responses", responses()),
+    ("POST", "/v1/embeddings", embeddings("a")),
+    ("POST", "/custom/message", {"text": "Hi"}),
+]
+
+
+@pytest.mark.parametrize("method,path,body", PROTECTED, ids=[p for _, p, _ in PROTECTED])
+async def test_missing_or_bad_credentials_are_401_invalid_api_key(client, cat, method, path, body):
+    missing = await client.request(method, path, json=body)
+    assert missing.status_code == 401
+    assert missing.json() == error(NO_KEY, code="invalid_api_key")
+    assert_request_id(missing)
+    for header in ("Bearer nope", "Basic Zm9vOmJhcg=="):
+        bad = await client.request(method, path, json=body, headers={"Authorization": header})
+        assert bad.status_code == 401
+        assert bad.json() == error(BAD_KEY, code="invalid_api_key")
+        assert_request_id(bad)
+    assert cat.turns == [] and cat.embedded == []
+
+
+@pytest.mark.parametrize(
+    "method,path,body,access",
+    [
+        ("GET", "/v1/models", None, "models"),
+        ("GET", "/v1/models/cheshire-cat", None, "models"),
+        ("POST", "/v1/chat/completions", chat(), "chat"),
+        ("POST", "/v1/responses", responses(), "chat"),
+        ("POST", "/custom/message", {"text": "Hi"}, "chat"),
+        ("POST", "/v1/embeddings", embeddings("a"), "embeddings"),
+    ],
+    ids=lambda v: v if isinstance(v, str) and v.startswith("/") else None,
+)
+async def test_user_lacking_permission_is_403_naming_what_is_missing(client, cat, method, path, body, access):
+    response = await client.request(method, path, json=body, headers={"Authorization": "Bearer weak"})
+    assert response.status_code == 403
+    assert response.json() == error(f"User 'weak' lacks the permission to {access}.", code="insufficient_permissions")
+    assert_request_id(response)
+    assert cat.turns == [] and cat.embedded == []
+
+
+async def test_health_needs_no_credentials(client):
+    for headers in ({}, {"Authorization": "Bearer weak"}, {"Authorization": "Bearer nope"}):
+        response = await client.get("/custom/health", headers=headers)
+        assert response.status_code == 200
+        body = response.json()
+        assert {k: body[k] for k in ("status", "cat_version", "adapter", "llm_configured")} == {
+            "status": "ok",
+            "cat_version": "0.0-fake",
+            "adapter": "fake",
+            "llm_configured": True,
+        }
+        assert_request_id(response)
+
+
+async def test_models_list_and_get(client):
+    listed = await client.get("/v1/models", headers=GOOD)
+    assert listed.status_code == 200
+    assert [(m["id"], m["object"], m["owned_by"]) for m in listed.json()["data"]] == [("cheshire-cat", "model", "fake")]
+    one = await client.get("/v1/models/cheshire-cat", headers=GOOD)
+    assert one.status_code == 200 and one.json()["id"] == "cheshire-cat"
+    missing = await client.get("/v1/models/org/gpt-4o", headers=GOOD)
+    assert missing.status_code == 404
+    assert missing.json() == error(
+        "The model `org/gpt-4o` does not exist or you do not have access to it.", param="model", code="model_not_found"
+    )
+    assert_request_id(missing)
+
+
+async def test_every_response_has_its_own_request_id(client, cat):
+    limit(cat, rate_limit_per_minute=3)
+    answers = [
+        await client.get("/custom/health"),
+        await client.post("/v1/chat/completions", json=chat()),  # 401
+        await client.post("/v1/chat/completions", json=chat(), headers={"Authorization": "Bearer weak"}),  # 403
+        await client.post("/v1/chat/completions", content=b"{nope", headers=GOOD),  # 400
+        await client.post("/v1/chat/completions", json={**chat(), "model": "gpt-4o"}, headers=GOOD),  # 404
+        await client.post("/v1/chat/completions", json=chat(), headers=GOOD),  # 200
+        await client.post("/v1/chat/completions", json=chat(stream=True), headers=GOOD),  # 200 stream
+        await client.post("/v1/embeddings", json=embeddings("a"), headers=GOOD),  # 200
+        await client.post("/v1/chat/completions", json=chat(), headers=GOOD),  # 429
+    ]
+    assert [a.status_code for a in answers] == [200, 401, 403, 400, 404, 200, 200, 200, 429]
+    ids = [assert_request_id(a) for a in answers]
+    assert len(set(ids)) == len(ids)
+
+
+async def test_invalid_json_is_400_with_openais_message(client, cat):
+    response = await client.post("/v1/chat/completions", content=b"{nope", headers=GOOD)
+    assert response.status_code == 400
+    body = response.json()
+    assert body["error"]["message"].startswith("We could not parse the JSON body of your request.")
+    assert {k: v for k, v in body["error"].items() if k != "message"} == {
+        "type": "invalid_request_error",
+        "param": None,
+        "code": None,
+    }
+    assert cat.turns == []
+
+
+# Limits
+
+
+async def test_rate_limit_second_request_is_429_with_retry_headers(client, cat, clock):
+    limit(cat, rate_limit_per_minute=1)
+    first = await client.post("/v1/chat/completions", json=chat(), headers=GOOD)
+    assert first.status_code == 200
+    assert {k: v for k, v in first.headers.items() if k.startswith("x-ratelimit-")} == {
+        "x-ratelimit-limit-requests": "1",
+        "x-ratelimit-remaining-requests": "0",
+        "x-ratelimit-reset-requests": "1m0s",
+    }
+    second = await client.post("/v1/chat/completions", json=chat(), headers=GOOD)
+    assert second.status_code == 429
+    assert second.json() == error(
+        "Rate limit reached for requests per minute: limit 1. Please try again in 60.0s.",
+        "requests",
+        None,
+        "rate_limit_exceeded",
+    )
+    assert {
+        k: second.headers.get(k)
+        for k in (
+            "retry-after",
+            "retry-after-ms",
+            "x-ratelimit-limit-requests",
+            "x-ratelimit-remaining-requests",
+            "x-ratelimit-reset-requests",
+        )
+    } == {
+        "retry-after": "60",
+        "retry-after-ms": "60000",
+        "x-ratelimit-limit-requests": "1",
+        "x-ratelimit-remaining-requests": "0",
+        "x-ratelimit-reset-requests": "1m0s",
+    }
+    assert_request_id(second)
+    assert len(cat.turns) == 1
+    other = await client.post("/v1/chat/completions", json=chat(), headers=MASTER)  # another identity
+    assert other.status_code == 200
+    clock.now += 60
+    assert (await client.post("/v1/chat/completions", json=chat(), headers=GOOD)).status_code == 200
+
+
+async def test_in_flight_stream_holds_its_slot_until_it_ends(streaming, client, cat):
+    limit(cat, max_concurrent_requests=1)
+    gate = Gate()
+    cat.script("Hel", gate, "lo", TurnResult("Hello", prompt_tokens=3))
+    async with streaming.stream("POST", "/v1/chat/completions", json=chat(stream=True), headers=GOOD) as first:
+        assert first.status_code == 200
+        reader = Reader(first)
+        await reader.until(b'"content":"Hel"')
+        busy = await client.post("/v1/chat/completions", json=chat(), headers=GOOD)
+        assert busy.status_code == 429
+        assert busy.json() == CONCURRENCY
+        assert (busy.headers["retry-after"], busy.headers["retry-after-ms"]) == ("1", "500")
+        assert not any(k.startswith("x-ratelimit-") for k in busy.headers)  # no per-minute limit is set
+        gate.open()
+        whole = await reader.rest()
+    assert whole.endswith(DONE)
+    assert [d.get("content") for d, _ in deltas(whole)] == ["", "Hel", "lo", None]
+    assert (await client.post("/v1/chat/completions", json=chat(), headers=GOOD)).status_code == 200
+    assert cat.running == 0
+
+
+def _fail(cat: FakeCat) -> None:
+    cat.script("Hel", "lo", CatFailure("LLM down"))
+
+
+def _fail_at_once(cat: FakeCat) -> None:
+    cat.script(CatFailure("LLM down"))
+
+
+def _explode(cat: FakeCat) -> None:
+    cat.script("Hel", RuntimeError("secret detail"))
+
+
+def _embed_fails(cat: FakeCat) -> None:
+    cat.embed_error = CatFailure("embedder down")
+
+
+def _more_than_the_stop(cat: FakeCat) -> None:
+    cat.script("Hel", "lo", " world", TurnResult("Hello world", prompt_tokens=3))
+
+
+# case: (setup, path, body, status, the error body (JSON) or the last event (stream))
+EXIT_PATHS = {
+    "json": (None, "/v1/chat/completions", chat(), 200, None),
+    "message": (None, "/custom/message", {"text": "Hi"}, 200, None),
+    "responses-json": (None, "/v1/responses", responses(), 200, None),
+    "embeddings": (None, "/v1/embeddings", embeddings("a", "bc"), 200, None),
+    "cat-failure": (_fail_at_once, "/v1/chat/completions", chat(), 502, cat_error("LLM down")),
+    "cat-failure-message": (_fail_at_once, "/custom/message", {"text": "Hi"}, 502, cat_error("LLM down")),
+    "cat-failure-responses": (_fail_at_once, "/v1/responses", responses(), 502, cat_error("LLM down")),
+    "unexpected-error": (_explode, "/v1/chat/completions", chat(), 500, INTERNAL_ERROR),
+    "stream-to-end": (None, "/v1/chat/completions", chat(stream=True), 200, ("", "[DONE]")),
+    "stream-cut-by-stop": (
+        _more_than_the_stop,
+        "/v1/chat/completions",
+        chat(stream=True, stop=["lo"]),
+        200,
+        ("", "[DONE]"),
+    ),
+    "stream-cut": (_fail, "/v1/chat/completions", chat(stream=True), 200, ("", cat_error("LLM down"))),
+    "stream-unexpected-error": (_explode, "/v1/chat/completions", chat(stream=True), 200, ("", INTERNAL_ERROR)),
+    "responses-stream-to-end": (None, "/v1/responses", responses(stream=True), 200, "response.completed"),
+    "responses-stream-cut": (_fail, "/v1/responses", responses(stream=True), 200, "response.failed"),
+    "embeddings-failure": (_embed_fails, "/v1/embeddings", embeddings("a"), 502, cat_error("embedder down")),
+    "invalid-body": (
+        None,
+        "/v1/chat/completions",
+        {"model": "cheshire-cat", "messages": []},
+        400,
+        error(
+            "Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.",
+            param="messages",
+            code="empty_array",
+        ),
+    ),
+    "unknown-model": (
+        None,
+        "/v1/chat/completions",
+        {**chat(), "model": "gpt-4o"},
+        404,
+        error(
+            "The model `gpt-4o` does not exist or you do not have access to it.", param="model", code="model_not_found"
+        ),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(EXIT_PATHS))
+async def test_the_slot_is_freed_on_every_exit_path(client, cat, case):
+    setup, path, body, status, expected = EXIT_PATHS[case]
+    limit(cat, max_concurrent_requests=1)
+    if setup is not None:
+        setup(cat)
+    response = await client.post(path, json=body, headers=GOOD)
+    assert response.status_code == status, response.text
+    assert_request_id(response)
+    if status in (502, 504):
+        assert response.headers["x-should-retry"] == "false"
+    if body.get("stream"):
+        assert response.headers["content-type"] == "text/event-stream; charset=utf-8"
+        last = sse(response.content)[-1]
+        assert (last[0] if isinstance(expected, str) else last) == expected
+    elif expected is not None:
+        assert response.json() == expected
+    nxt = await client.post("/v1/chat/completions", json=chat(), headers=GOOD)
+    assert nxt.status_code == 200, nxt.text
+    assert cat.running == 0
+
+
+async def test_a_timeout_is_504_and_frees_the_slot(client, cat):
+    limit(cat, max_concurrent_requests=1, request_timeout=1.0)
+    gate = Gate()  # never opened: the Cat hangs
+    cat.script("Hel", gate)
+    response = await client.post("/v1/chat/completions", json=chat(), headers=GOOD)
+    assert response.status_code == 504
+    assert response.json() == error("The Cat did not answer within 1 seconds.", "api_error", None, "timeout")
+    assert response.headers["x-should-retry"] == "false"
+    assert_request_id(response)
+    assert gate.reached.is_set() and cat.running == 0  # the hanging turn was closed, not left running
+    assert (await client.post("/v1/chat/completions", json=chat(), headers=GOOD)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "path,body,needle",
+    [
+        ("/v1/chat/completions", chat(stream=True), b'"content":"Hel"'),
+        ("/v1/responses", responses(stream=True), b'"delta":"Hel"'),
+    ],
+)
+async def test_a_stream_the_client_abandons_frees_the_slot_and_closes_the_turn(
+    streaming, client, cat, path, body, needle
+):
+    limit(cat, max_concurrent_requests=1)
+    gate = Gate()  # never opened: the client leaves while the Cat is still working
+    cat.script("Hel", gate, "lo", TurnResult("Hello", prompt_tokens=3))
+    async with streaming.stream("POST", path, json=body, headers=GOOD) as response:
+        assert response.status_code == 200
+        await Reader(response).until(needle)
+        assert (await client.post("/v1/chat/completions", json=chat(), headers=GOOD)).status_code == 429
+    # leaving the block closed the response: the app has ended
+    assert cat.running == 0
+    assert (await client.post("/v1/chat/completions", json=chat(), headers=GOOD)).status_code == 200
+
+
+async def test_a_client_gone_before_the_stream_starts_frees_the_slot_and_the_key(bridge, client, cat):
+    """A server whose client left before the answer began says so at once (`http.disconnect`)."""
+    limit(cat, max_concurrent_requests=1)
+    body = json.dumps(chat(stream=True)).encode()
+    delivered = False
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/chat/completions",
+        "raw_path": b"/v1/chat/completions",
+        "query_string": b"",
+        "root_path": "",
+        "server": ("bridge", 80),
+        "client": ("127.0.0.1", 123),
+        "headers": [
+            (b"authorization", b"Bearer good"),
+            (b"idempotency-key", b"k-1"),
+            (b"content-type", b"application/json"),
+        ],
+    }
+    await asyncio.wait_for(app_of(bridge)(scope, receive, send), 5)
+    assert sent and sent[0]["type"] == "http.response.start" and sent[0]["status"] == 200
+    assert cat.running == 0
+    retry = await client.post(
+        "/v1/chat/completions", json=chat(stream=True), headers={**GOOD, "Idempotency-Key": "k-1"}
+    )
+    assert retry.status_code == 200 and retry.content.endswith(DONE)
+    assert "idempotent-replayed" not in retry.headers  # the cut first attempt was not kept
+
+
+async def test_a_cancelled_json_request_frees_the_slot_and_the_key(client, cat):
+    limit(cat, max_concurrent_requests=1)
+    headers = {**GOOD, "Idempotency-Key": "k-1"}
+    gate = Gate()  # never opened
+    cat.script("Hel", gate)
+    first = asyncio.ensure_future(client.post("/v1/chat/completions", json=chat(), headers=headers))
+    await asyncio.wait_for(gate.reached.wait(), 2)
+    first.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    assert cat.running == 0
+    retry = await client.post("/v1/chat/completions", json=chat(), headers=headers)
+    assert retry.status_code == 200
+    assert "idempotent-replayed" not in retry.headers
+    assert len(cat.turns) == 2
+
+
+async def test_an_invalid_body_is_never_admitted(client, cat):
+    limit(cat, rate_limit_per_minute=1, max_concurrent_requests=1, max_request_bytes=1024)
+    too_large = json.dumps(chat("x" * 2000)).encode()
+    for raw, status in (
+        (b"{nope", 400),
+        (b"[]", 400),
+        (json.dumps({"model": "cheshire-cat"}).encode(), 400),
+        (too_large, 413),
+    ):
+        refused = await client.post("/v1/chat/completions", content=raw, headers=GOOD)
+        assert refused.status_code == status
+        assert not any(k.startswith(("x-ratelimit-", "retry-after")) for k in refused.headers)
+    assert refused.json() == error(
+        "The request body is larger than the 1024 bytes this bridge accepts.", code="request_too_large"
+    )
+    admitted = await client.post("/v1/chat/completions", json=chat(), headers=GOOD)
+    assert admitted.status_code == 200
+    assert admitted.headers["x-ratelimit-remaining-requests"] == "0"  # the 400s spent nothing
+    assert cat.turns and len(cat.turns) == 1
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+async def test_tokens_are_settled_with_the_real_usage(client, cat, stream):
+    tpm = 1000
+    limit(cat, tokens_per_minute=tpm)
+    cat.script("Hello", " there!", TurnResult("Hello there!", prompt_tokens=120, extra_completion_tokens=7))
+    body = chat(stream=True, stream_options={"include_usage": True}) if stream else chat()
+    first = await client.post("/v1/chat/completions", json=body, headers=GOOD)
+    assert first.status_code == 200
+    cost = prompt_cost()
+    assert first.headers["x-ratelimit-limit-tokens"] == str(tpm)
+    assert first.headers["x-ratelimit-remaining-tokens"] == str(tpm - cost)  # reserved: the prompt's estimate
+    used = 120 + tokens.count_text("Hello there!") + 7
+    usage = sse(first.content)[-2][1]["usage"] if stream else first.json()["usage"]
+    assert usage["total_tokens"] == used
+    second = await client.post("/v1/chat/completions", json=chat(), headers=GOOD)
+    assert second.status_code == 200
+    # the first request was settled with what it used, not with what it reserved
+    assert second.headers["x-ratelimit-remaining-tokens"] == str(tpm - used - cost)
+
+
+async def test_a_failed_turn_gives_its_reserved_tokens_back(client, cat):
+    tpm = 1000
+    limit(cat, tokens_per_minute=tpm)
+    cat.script(CatFailure("LLM down"))
+    failed = await client.post("/v1/chat/completions", json=chat(), headers=GOOD)
+    assert failed.status_code == 502
+    nxt = await client.post("/v1/chat/completions", json=chat(), headers=GOOD)
+    assert nxt.headers["x-ratelimit-remaining-tokens"] == str(tpm - prompt_cost())
+
+
+async def test_a_stream_cut_early_is_still_charged_its_prompt(client, cat):
+    tpm = 1000
+    limit(cat, tokens_per_minute=tpm)
+    cat.script("Hel", "lo", " world", TurnResult("Hello world", prompt_tokens=120))
+    cut = await client.post("/v1/chat/completions", json=chat(stream=True, stop=["lo"]), headers=GOOD)
+    assert cut.status_code == 200 and cut.content.endswith(DONE)
+    assert "".join(d.get("content") or "" for d, _ in deltas(cut.content)) == "Hel"
+    assert deltas(cut.content)[-1][1] == "stop"  # a whole answer, cut as asked
+    nxt = await client.post("/v1/chat/completions", json=chat(), headers=GOOD)
+    # at the very least the prompt's own estimate stays charged (the Cat's LLM did read the prompt)
+    assert int(nxt.headers["x-ratelimit-remaining-tokens"]) <= tpm - 2 * prompt_cost()
+
+
+async def test_embeddings_are_settled_with_their_input_tokens(client, cat):
+    tpm = 1000
+    limit(cat, tokens_per_minute=tpm)
+    first = await client.post("/v1/embeddings", json=embeddings("hello world", "cat"), headers=GOOD)
+    assert first.status_code == 200
+    used = tokens.count_text("hello world") + tokens.count_text("cat")
+    assert first.json()["usage"] == {"prompt_tokens": used, "total_tokens": used}
+    assert [d["embedding"] for d in first.json()["data"]] == [[11.0, 0.5], [3.0, 0.5]]
+    nxt = await client.post("/v1/embeddings", json=embeddings("a"), headers=GOOD)
+    assert nxt.headers["x-ratelimit-remaining-tokens"] == str(tpm - used)  # embeddings reserve nothing up front
+
+
+# Idempotency
+
+
+@pytest.mark.parametrize(
+    "path,body",
+    [
+        ("/v1/chat/completions", chat()),
+        ("/v1/chat/completions", chat(stream=True)),
+        ("/v1/responses", responses()),
+        ("/v1/responses", responses(stream=True)),
+        ("/custom/message", {"text": "Hi"}),
+    ],
+    ids=["chat", "chat-stream", "responses", "responses-stream", "message"],
+)
+async def test_same_key_and_body_replays_the_first_answer_byte_for_byte(client, cat, path, body):
+    headers = {**GOOD, "Idempotency-Key": "k-1"}
+    first = await client.post(path, json=body, headers=headers)
+    second = await client.post(path, json=body, headers=headers)
+    assert first.status_code == second.status_code == 200
+    assert second.content == first.content
+    assert second.headers["content-type"] == first.headers["content-type"]
+    assert second.headers["idempotent-replayed"] == "true"
+    assert "idempotent-replayed" not in first.headers
+    assert assert_request_id(second) != assert_request_id(first)
+    assert len(cat.turns) == 1
+
+
+async def test_a_replay_is_not_counted_against_the_rate_limit(client, cat):
+    limit(cat, rate_limit_per_minute=2)
+    headers = {**GOOD, "Idempotency-Key": "k-1"}
+    first = await client.post("/v1/chat/completions", json=chat(), headers=headers)
+    assert first.headers["x-ratelimit-remaining-requests"] == "1"
+    replay = await client.post("/v1/chat/completions", json=chat(), headers=headers)
+    assert replay.headers["idempotent-replayed"] == "true"
+    assert not any(k.startswith(("x-ratelimit-", "retry-after")) for k in replay.headers)  # not the first's numbers
+    fresh = await client.post("/v1/chat/completions", json=chat(), headers=GOOD)
+    assert fresh.status_code == 200 and fresh.headers["x-ratelimit-remaining-requests"] == "0"
+
+
+async def test_same_key_with_another_body_is_400_idempotency_key_reused(client, cat):
+    headers = {**GOOD, "Idempotency-Key": "k-1"}
+    assert (await client.post("/v1/chat/completions", json=chat("Hi"), headers=headers)).status_code == 200
+    reused = await client.post("/v1/chat/completions", json=chat("Bye"), headers=headers)
+    assert reused.status_code == 400
+    assert reused.json() == error(
+        "This Idempotency-Key was already used with a different request body.", code="idempotency_key_reused"
+    )
+    assert_request_id(reused)
+    assert len(cat.turns) == 1
+
+
+async def test_keys_belong_to_their_identity(client, cat):
+    for auth in (GOOD, MASTER):
+        response = await client.post("/v1/chat/completions", json=chat(), headers={**auth, "Idempotency-Key": "k"})
+        assert response.status_code == 200 and "idempotent-replayed" not in response.headers
+    assert [t.identity.user_id for t in cat.turns] == ["alice", "admin"]
+
+
+@pytest.mark.parametrize("setup,status", [(_fail_at_once, 502), (_explode, 500)], ids=["cat-failure", "unexpected"])
+async def test_a_failed_first_attempt_frees_the_key(client, cat, setup, status):
+    headers = {**GOOD, "Idempotency-Key": "k-1"}
+    setup(cat)
+    failed = await client.post("/v1/chat/completions", json=chat(), headers=headers)
+    assert failed.status_code == status
+    retry = await client.post("/v1/chat/completions", json=chat(), headers=headers)
+    assert retry.status_code == 200
+    assert "idempotent-replayed" not in retry.headers
+    assert retry.json()["choices"][0]["message"]["content"] == "Hello there!"
+    assert len(cat.turns) == 2
+    again = await client.post("/v1/chat/completions", json=chat(), headers=headers)
+    assert again.headers["idempotent-replayed"] == "true" and again.content == retry.content
+    assert len(cat.turns) == 2
+
+
+@pytest.mark.parametrize(
+    "path,body",
+    [
+        ("/v1/chat/completions", chat(stream=True)),
+        ("/v1/responses", responses(stream=True)),
+    ],
+    ids=["chat", "responses"],
+)
+async def test_a_cut_stream_is_not_replayed(client, cat, path, body):
+    headers = {**GOOD, "Idempotency-Key": "k-1"}
+    _fail(cat)
+    cut = await client.post(path, json=body, headers=headers)
+    assert cut.status_code == 200 and not cut.content.endswith(DONE)
+    retry = await client.post(path, json=body, headers=headers)
+    assert retry.status_code == 200
+    assert "idempotent-replayed" not in retry.headers
+    assert len(cat.turns) == 2
+    assert retry.content != cut.content
+
+
+async def test_an_abandoned_stream_is_not_replayed(streaming, client, cat):
+    headers = {**GOOD, "Idempotency-Key": "k-1"}
+    cat.script("Hel", Gate(), "lo", TurnResult("Hello", prompt_tokens=3))
+    async with streaming.stream("POST", "/v1/chat/completions", json=chat(stream=True), headers=headers) as first:
+        await Reader(first).until(b'"content":"Hel"')
+    retry = await client.post("/v1/chat/completions", json=chat(stream=True), headers=headers)
+    assert retry.status_code == 200 and retry.content.endswith(DONE)
+    assert "idempotent-replayed" not in retry.headers
+    assert len(cat.turns) == 2
+
+
+@pytest.mark.parametrize("body", [chat(), chat(stream=True)], ids=["json", "stream"])
+async def test_a_duplicate_arriving_while_the_first_runs_waits_and_gets_the_replay(client, cat, body):
+    headers = {**GOOD, "Idempotency-Key": "k-1"}
+    gate = Gate()
+    cat.script("Hello", gate, " there!", TurnResult("Hello there!", prompt_tokens=10))
+    first = asyncio.ensure_future(client.post("/v1/chat/completions", json=body, headers=headers))
+    await asyncio.wait_for(gate.reached.wait(), 2)
+    second = asyncio.ensure_future(client.post("/v1/chat/completions", json=body, headers=headers))
+    await wait_for(lambda: cat.resolved == 2, "the duplicate to reach its claim")
+    await asyncio.sleep(0.02)
+    assert not second.done()  # waiting for the first, neither refused (409) nor run
+    assert len(cat.turns) == 1
+    gate.open()
+    one, two = await asyncio.wait_for(asyncio.gather(first, second), 2)
+    assert one.status_code == two.status_code == 200
+    assert two.headers["idempotent-replayed"] == "true" and "idempotent-replayed" not in one.headers
+    assert two.content == one.content
+    assert len(cat.turns) == 1
+
+
+async def test_a_duplicate_waiting_on_a_first_that_fails_runs_itself(client, cat):
+    headers = {**GOOD, "Idempotency-Key": "k-1"}
+    gate = Gate()
+    cat.script("Hel", gate, CatFailure("LLM down"))
+    first = asyncio.ensure_future(client.post("/v1/chat/completions", json=chat(), headers=headers))
+    await asyncio.wait_for(gate.reached.wait(), 2)
+    second = asyncio.ensure_future(client.post("/v1/chat/completions", json=chat(), headers=headers))
+    await wait_for(lambda: cat.resolved == 2, "the duplicate to reach its claim")
+    await asyncio.sleep(0.02)
+    assert not second.done() and len(cat.turns) == 1
+    gate.open()
+    one, two = await asyncio.wait_for(asyncio.gather(first, second), 2)
+    assert one.status_code == 502
+    assert two.status_code == 200 and "idempotent-replayed" not in two.headers
+    assert two.json()["choices"][0]["message"]["content"] == "Hello there!"
+    assert len(cat.turns) == 2
+
+
+# Cut streams
+
+
+async def test_a_chat_stream_cut_by_the_cat_ends_with_an_error_event(client, cat):
+    _fail(cat)
+    response = await client.post("/v1/chat/completions", json=chat(stream=True), headers=GOOD)
+    assert response.status_code == 200
+    events = sse(response.content)
+    assert deltas(response.content) == [
+        ({"role": "assistant", "content": "", "refusal": None}, None),
+        ({"content": "Hel"}, None),
+        ({"content": "lo"}, None),
+    ]
+    assert events[-1] == ("", cat_error("LLM down"))
+    assert all(data != "[DONE]" for _, data in events)
+    assert not response.content.endswith(DONE)
+
+
+async def test_an_unexpected_error_mid_stream_is_an_internal_error_event(client, cat):
+    _explode(cat)
+    response = await client.post("/v1/chat/completions", json=chat(stream=True), headers=GOOD)
+    assert response.status_code == 200
+    assert sse(response.content)[-1] == ("", INTERNAL_ERROR)
+    assert [f for _, f in deltas(response.content)] == [None, None]  # role, "Hel": no finish_reason
+    assert b"secret" not in response.content and b"Traceback" not in response.content
+    assert ("error", "openai bridge: unexpected RuntimeError('secret detail')") in cat.logs
+
+
+async def test_a_responses_stream_cut_by_the_cat_ends_with_response_failed(client, cat):
+    _fail(cat)
+    response = await client.post("/v1/responses", json=responses(stream=True), headers=GOOD)
+    assert response.status_code == 200
+    events = sse(response.content)
+    assert [name for name, _ in events] == [
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+        "response.content_part.added",
+        "response.output_text.delta",
+        "response.output_text.delta",
+        "response.failed",
+    ]
+    assert [data["delta"] for name, data in events if name == "response.output_text.delta"] == ["Hel", "lo"]
+    failed = events[-1][1]
+    assert failed["type"] == "response.failed"
+    assert failed["sequence_number"] == len(events) - 1
+    assert failed["response"]["status"] == "failed"
+    assert failed["response"]["error"] == {
+        "code": "server_error",
+        "message": "The Cat could not answer: LLM down",
+        "param": None,
+        "type": "api_error",
+    }
+    assert not response.content.endswith(DONE)
+
+
+async def test_a_responses_stream_cut_by_max_output_tokens_reports_its_input_tokens(client, cat):
+    usages = []
+    for stream in (False, True):
+        cat.script(
+            "Hello", " big", " world", " and", " more", TurnResult("Hello big world and more", prompt_tokens=120)
+        )
+        response = await client.post("/v1/responses", json=responses(max_output_tokens=2, stream=stream), headers=GOOD)
+        assert response.status_code == 200
+        final = sse(response.content)[-1] if stream else ("", {"response": response.json()})
+        assert final[0] == ("response.incomplete" if stream else "")
+        assert final[1]["response"]["status"] == "incomplete"
+        usages.append({k: final[1]["response"]["usage"][k] for k in ("input_tokens", "output_tokens", "total_tokens")})
+    assert usages[0] == {"input_tokens": 120, "output_tokens": 2, "total_tokens": 122}
+    assert usages[1] == usages[0]
+
+
+# Unexpected exceptions
+
+
+@pytest.mark.parametrize(
+    "path,body",
+    [
+        ("/v1/chat/completions", chat()),
+        ("/v1/responses", responses()),
+        ("/custom/message", {"text": "Hi"}),
+        ("/v1/embeddings", embeddings("a")),
+    ],
+    ids=["chat", "responses", "message", "embeddings"],
+)
+async def test_an_unexpected_exception_in_the_cat_is_a_500_internal_error(client, cat, path, body):
+    cat.script(RuntimeError("secret detail"))
+    cat.embed_error = RuntimeError("secret detail")
+    response = await client.post(path, json=body, headers=GOOD)
+    assert response.status_code == 500
+    assert response.json() == INTERNAL_ERROR
+    assert b"secret" not in response.content and b"Traceback" not in response.content
+    assert response.headers["content-type"] == "application/json"
+    assert_request_id(response)
+    assert cat.logs == [("error", "openai bridge: unexpected RuntimeError('secret detail')")]
