@@ -11,12 +11,10 @@ request's. Imports of `cat` stay inside functions: v2 imports this file too.
 
 from __future__ import annotations
 
-import ast
 import asyncio
 import contextlib
 import inspect
 import os
-import re
 import threading
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future
@@ -25,10 +23,10 @@ from typing import Any
 
 from starlette.requests import Request
 
-from ..core.engine import tokens
 from ..core.port import Access, CatFailure, CatTurn, Forbidden, Identity, ModelCard, TextDelta, TurnEvent, TurnResult
 from ..core.settings import BridgeSettings
 from .v1_qdrant import serialize_embedded_qdrant
+from .v1_usage import recount_usage
 
 PLUGIN_ID = __name__.split(".")[2] if __name__.startswith("cat.plugins.") else "cat_openai_bridge"
 MAIN = "main"  # the adapter's name for the Cat's one agent
@@ -291,7 +289,7 @@ class V1Cat:
         text = answer if isinstance(answer, str) else getattr(answer, "text", None)
         if not isinstance(text, str) or not text:
             raise CatFailure("the Cat's LLM returned an empty answer")
-        prompt, extra = _usage(stray.working_memory.model_interactions)
+        prompt, extra = recount_usage(stray.working_memory.model_interactions)
         return TurnResult(text, prompt, extra)
 
     # -- the rest ------------------------------------------------------------------
@@ -310,35 +308,3 @@ class V1Cat:
         from cat.log import log
 
         getattr(log, level, log.info)(message)
-
-
-def _usage(interactions: list[Any]) -> tuple[int, int]:
-    """Prompt tokens of every LLM call of the turn, and the output of all but the last.
-
-    v1 records each call's prompt texts and reply; its own `input_tokens` are
-    inflated by 20% "to be safe", so the prompts are counted again here.
-    """
-    calls = [i for i in interactions if getattr(i, "model_type", "") == "llm"]
-    prompt = sum(tokens.count_chat(("user", p) for p in _prompt_messages(call.prompt)) for call in calls)
-    extra = sum(call.output_tokens for call in calls[:-1])
-    return prompt, extra
-
-
-_SPEAKER = re.compile(r"(?:^|\n)(?:System|Human|AI|Tool|Function): ")
-
-
-def _prompt_messages(prompt: Any) -> list[str]:
-    """The texts of one LLM call's messages: 1.9 keeps them as a list, 1.8 as langchain's
-    "System: ...\nHuman: ..." buffer string, split back here so both count alike."""
-    if not isinstance(prompt, str):
-        return [str(p) for p in prompt]
-    parts = _SPEAKER.split(prompt)
-    return [_part_text(p) for p in parts[1:]] if len(parts) > 1 and parts[0] == "" else [prompt]
-
-
-def _part_text(text: str) -> str:
-    """1.8 writes a message with content parts as their Python repr: count the text the LLM got."""
-    if text.startswith("[{") and text.endswith("}]"):
-        with contextlib.suppress(ValueError, SyntaxError, TypeError, AttributeError):
-            return "".join(p.get("text", "") for p in ast.literal_eval(text) if isinstance(p, dict))
-    return text

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import time
 from typing import Any
 
 import httpx
@@ -25,7 +26,7 @@ from cat_openai_bridge.core.engine.limits import Limiter
 from cat_openai_bridge.core.port import CatFailure, TurnResult
 from cat_openai_bridge.core.settings import BridgeSettings
 
-from .fake_cat import BoundedTransport, FakeCat, Gate, StreamingASGITransport, app_of
+from .fake_cat import PATIENCE, BoundedTransport, FakeCat, Gate, StreamingASGITransport, app_of
 
 pytestmark = pytest.mark.asyncio
 
@@ -446,7 +447,9 @@ async def test_a_timeout_is_504_and_frees_the_slot(client, cat):
     limit(cat, max_concurrent_requests=1, request_timeout=1.0)
     gate = Gate()  # never opened: the Cat hangs
     cat.script("Hel", gate)
+    began = time.monotonic()
     response = await client.post("/v1/chat/completions", json=chat(), headers=GOOD)
+    assert 1.0 <= time.monotonic() - began < 2.0  # the request's own timeout, not a later one
     assert response.status_code == 504
     assert response.json() == error("The Cat did not answer within 1 seconds.", "api_error", None, "timeout")
     assert response.headers["x-should-retry"] == "false"
@@ -530,8 +533,12 @@ async def test_a_cancelled_json_request_frees_the_slot_and_the_key(client, cat):
     first = asyncio.ensure_future(client.post("/v1/chat/completions", json=chat(), headers=headers))
     await asyncio.wait_for(gate.reached.wait(), 2)
     first.cancel()
+    done, _ = await asyncio.wait({first}, timeout=PATIENCE)
+    if not done:
+        gate.open()  # let the stuck request go, then fail
+        raise AssertionError("the cancelled request kept running")
     with pytest.raises(asyncio.CancelledError):
-        await first
+        first.result()
     assert cat.running == 0
     retry = await client.post("/v1/chat/completions", json=chat(), headers=headers)
     assert retry.status_code == 200
