@@ -569,9 +569,8 @@ def _patch_httpx(module: Any, on_violation: OnViolation, undo: list[Callable[[],
     sync_cls, async_cls = module.HTTPTransport, module.AsyncHTTPTransport
     sync_orig, async_orig = sync_cls.handle_request, async_cls.handle_async_request
 
-    def handle_request(self: Any, request: Any) -> Any:
-        response = sync_orig(self, request)
-        guard = _guard_for(
+    def guard_of(request: Any, response: Any) -> Any:
+        return _guard_for(
             request.method,
             request.url.path,
             response.status_code,
@@ -580,21 +579,17 @@ def _patch_httpx(module: Any, on_violation: OnViolation, undo: list[Callable[[],
             on_violation,
             decoded=False,
         )
+
+    def handle_request(self: Any, request: Any) -> Any:
+        response = sync_orig(self, request)
+        guard = guard_of(request, response)
         if guard is not None:
             response.stream = sync_stream(response.stream, guard)
         return response
 
     async def handle_async_request(self: Any, request: Any) -> Any:
         response = await async_orig(self, request)
-        guard = _guard_for(
-            request.method,
-            request.url.path,
-            response.status_code,
-            response.headers,
-            lambda: _httpx_request_json(request),
-            on_violation,
-            decoded=False,
-        )
+        guard = guard_of(request, response)
         if guard is not None:
             response.stream = async_stream(response.stream, guard)
         return response
