@@ -45,7 +45,7 @@ def _on_violation(violation: contract.ContractViolation, raising: bool) -> None:
         pytest.fail(str(violation))
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="package", autouse=True)  # off again before tests/unit, which test the hook itself
 def openai_contract_hook() -> Iterator[None]:
     uninstall = contract.install(_on_violation)
     yield
