@@ -114,10 +114,12 @@ async def _responses_stream(client: httpx.AsyncClient) -> str:
 async def _give_up(client: httpx.AsyncClient) -> str:
     """A JSON client whose read timeout fires: the Cat finishes the turn and its answer is dropped."""
     try:
-        await client.post(CHAT, json=_body("soak [[tokens:10]] [[delay:20]]"), timeout=httpx.Timeout(30, read=0.05))
+        r = await client.post(
+            CHAT, json=_body("soak [[tokens:10]] [[delay:100]]"), timeout=httpx.Timeout(30, read=0.05)
+        )
     except httpx.ReadTimeout:
         return "client gave up"
-    return "unexpected answer before the client gave up"
+    return f"unexpected answer before the client gave up ({r.status_code} {r.text[:200]})"
 
 
 async def _llm_failure_streamed(client: httpx.AsyncClient) -> str:
