@@ -474,7 +474,19 @@ class _Guard:
         self._run(end, True)
 
 
-class _CheckedSyncStream:
+class _HoldsLastChunk:
+    """The chunk last handed to the reader, checked when the reader comes back (or the body is closed)."""
+
+    _guard: _Guard
+    _pending: Any
+
+    def _flush(self, raising: bool) -> None:
+        chunk, self._pending = self._pending, None
+        if chunk is not None:
+            self._guard.feed(chunk, raising)
+
+
+class _CheckedSyncStream(_HoldsLastChunk):
     """Mixed with the client module's SyncByteStream (httpx checks isinstance). Each chunk is yielded before
     it is checked: it is checked when the reader asks for the next one, or when the response is closed."""
 
@@ -492,11 +504,6 @@ class _CheckedSyncStream:
         self._flush(raising=True)
         self._guard.finish()
 
-    def _flush(self, raising: bool) -> None:
-        chunk, self._pending = self._pending, None
-        if chunk is not None:
-            self._guard.feed(chunk, raising)
-
     def close(self) -> None:
         try:
             self._flush(raising=False)
@@ -504,7 +511,7 @@ class _CheckedSyncStream:
             self._inner.close()
 
 
-class _CheckedAsyncStream:
+class _CheckedAsyncStream(_HoldsLastChunk):
     def __init__(self, inner: Any, guard: _Guard) -> None:
         self._inner, self._guard, self._pending = inner, guard, None
 
@@ -516,11 +523,6 @@ class _CheckedAsyncStream:
             self._flush(raising=True)
         self._flush(raising=True)
         self._guard.finish()
-
-    def _flush(self, raising: bool) -> None:
-        chunk, self._pending = self._pending, None
-        if chunk is not None:
-            self._guard.feed(chunk, raising)
 
     async def aclose(self) -> None:
         try:
@@ -602,7 +604,7 @@ def _patch_httpx(module: Any, on_violation: OnViolation, undo: list[Callable[[],
     undo.append(restore)
 
 
-class _CheckedRaw:
+class _CheckedRaw(_HoldsLastChunk):
     """requests' `response.raw` (a urllib3 response), reads checked. requests and schemathesis read it decoded
     (`decode_content=True`), so the guard sees the body's own bytes."""
 
@@ -611,11 +613,6 @@ class _CheckedRaw:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._raw, name)
-
-    def _flush(self, raising: bool) -> None:
-        chunk, self._pending = self._pending, None
-        if chunk is not None:
-            self._guard.feed(chunk, raising)
 
     def stream(self, *args: Any, **kwargs: Any) -> Any:
         self._flush(raising=True)

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from starlette.requests import Request
-
 from .engine import tokens
-from .engine.pipeline import Call, Job, Pipeline, Reply, Route
+from .engine.pipeline import Call, Job, Reply, Route
 from .engine.wire import WireModel
-from .settings import BridgeSettings
 from .version import PLUGIN_VERSION
 
 
@@ -25,12 +22,6 @@ class Health(Route[Job]):
     reads_body = False
     limited = False
     idempotent = False
-
-    def __init__(self, pipeline: Pipeline) -> None:
-        self.cat = pipeline.cat
-
-    def parse(self, request: Request, raw: bytes, settings: BridgeSettings) -> Job:
-        return Job()
 
     async def run(self, job: Job, call: Call) -> Reply:
         return Reply(

@@ -30,7 +30,7 @@ from ..engine.answer import (
 from ..engine.conversation import ClientTool, ToolCall
 from ..engine.errors import error_of, invalid_request
 from ..engine.parsing import parse_body
-from ..engine.pipeline import Call, Job, Pipeline, Reply, Route
+from ..engine.pipeline import Call, Job, Reply, Route
 from ..port import CatTurn
 from ..settings import BridgeSettings
 from .messages import build_conversation, client_tools
@@ -114,9 +114,12 @@ def completion(ids: CompletionIds, answer: Answer) -> ChatCompletion:
         ChatCompletionMessageToolCall(id=c.id, function=Function(name=c.name, arguments=c.arguments))
         for c in answer.tool_calls
     ]
-    message = ChatCompletionMessage(content=answer.content, refusal=None)
-    if calls:
-        message = ChatCompletionMessage(content=answer.content or None, refusal=None, tool_calls=calls)
+    # A message that only calls tools has `content: null`; `tool_calls` is sent only when there are some.
+    message = (
+        ChatCompletionMessage(content=answer.content or None, refusal=None, tool_calls=calls)
+        if calls
+        else ChatCompletionMessage(content=answer.content, refusal=None)
+    )
     extra = {"cat_why": answer.why} if answer.why is not None else {}
     return ChatCompletion(
         id=ids.id,
@@ -142,10 +145,6 @@ def call_deltas(calls: tuple[ToolCall, ...]) -> list[ChoiceDelta]:
 
 
 class ChatCompletions(Route[ChatJob]):
-    def __init__(self, pipeline: Pipeline) -> None:
-        self.pipeline = pipeline
-        self.cat = pipeline.cat
-
     def parse(self, request: Request, raw: bytes, settings: BridgeSettings) -> ChatJob:
         body = parse_body(ChatCompletionRequest, raw, {"client_tools": self.cat.supports_client_tools})
         rules = rules_of(body, settings)

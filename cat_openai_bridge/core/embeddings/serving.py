@@ -19,7 +19,7 @@ from starlette.requests import Request
 from ..engine import tokens
 from ..engine.errors import invalid_request
 from ..engine.parsing import parse_body
-from ..engine.pipeline import Call, Job, Pipeline, Reply, Route
+from ..engine.pipeline import Call, Job, Reply, Route
 from ..port import Access, CatTimeout
 from ..settings import BridgeSettings
 from .protocol import CreateEmbeddingResponse, Embedding, EmbeddingRequest, EmbeddingUsage
@@ -71,9 +71,6 @@ class EmbeddingJob(Job):
 class Embeddings(Route[EmbeddingJob]):
     access = Access.EMBEDDINGS
     idempotent = False
-
-    def __init__(self, pipeline: Pipeline) -> None:
-        self.cat = pipeline.cat
 
     def parse(self, request: Request, raw: bytes, settings: BridgeSettings) -> EmbeddingJob:
         body = parse_body(EmbeddingRequest, raw)

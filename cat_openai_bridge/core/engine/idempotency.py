@@ -193,9 +193,7 @@ class Idempotent:
                 yield event
         finally:
             await events.aclose()  # type: ignore[attr-defined]
-            if self._claim is None:
-                pass
-            elif sent and any(end in sent[-1] for end in ends):
+            if sent and any(end in sent[-1] for end in ends):
                 self._store(200, STREAM_MEDIA_TYPE, STREAM_HEADERS, b"".join(sent))
             else:
                 self.give_up()

@@ -200,7 +200,7 @@ class Limiter:
     ) -> tuple[Lease, Verdict]:
         """Admit one request or raise its 429 (or 503 when Redis is down and failing closed)."""
         if not quota.active:
-            return Lease(None, key, quota, 0, "", self._failed), Verdict("")
+            return Lease.free(), Verdict("")
         lease = uuid.uuid4().hex
         store = self.store(redis_url)
         try:
@@ -208,7 +208,7 @@ class Limiter:
         except BACKEND_ERRORS as exc:
             self._failed(exc)
             if fail_open:
-                return Lease(None, key, quota, 0, "", self._failed), Verdict("")
+                return Lease.free(), Verdict("")
             raise limiter_unavailable() from None
         if not verdict.allowed:
             raise verdict.error()

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from ..engine.answer import output_rules, run_answer
 from ..engine.conversation import Conversation, TextPart, Turn
 from ..engine.parsing import parse_body
-from ..engine.pipeline import Call, Job, Pipeline, Reply, Route
+from ..engine.pipeline import Call, Job, Reply, Route
 from ..port import CatTurn
 from ..settings import BridgeSettings
 from .protocol import SimpleMessageReply, SimpleMessageRequest
@@ -22,10 +22,6 @@ class MessageJob(Job):
 
 
 class Message(Route[MessageJob]):
-    def __init__(self, pipeline: Pipeline) -> None:
-        self.pipeline = pipeline
-        self.cat = pipeline.cat
-
     def parse(self, request: Request, raw: bytes, settings: BridgeSettings) -> MessageJob:
         body = parse_body(SimpleMessageRequest, raw)
         conversation = Conversation("", [Turn("user", [TextPart(body.text)])])

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from starlette.requests import Request
-
 from ..engine.errors import model_not_found
 from ..engine.pipeline import Call, Job, Pipeline, Reply, Route
 from ..port import Access, ModelCard
-from ..settings import BridgeSettings
 from .protocol import Model, ModelList
 
 
@@ -18,11 +15,8 @@ class _ModelRoute(Route[Job]):
     idempotent = False
 
     def __init__(self, pipeline: Pipeline, created: int) -> None:
-        self.cat = pipeline.cat
+        super().__init__(pipeline)
         self.created = created  # our models exist since the bridge started
-
-    def parse(self, request: Request, raw: bytes, settings: BridgeSettings) -> Job:
-        return Job()
 
     def model(self, card: ModelCard) -> Model:
         return Model(id=card.id, created=self.created, owned_by=card.owned_by)

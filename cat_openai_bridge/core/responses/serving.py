@@ -31,7 +31,7 @@ from ..engine.answer import (
 from ..engine.conversation import ClientTool, ToolCall
 from ..engine.errors import BridgeError, error_of
 from ..engine.parsing import parse_body
-from ..engine.pipeline import Call, Job, Pipeline, Reply, Route
+from ..engine.pipeline import Call, Job, Reply, Route
 from ..port import CatTurn
 from ..settings import BridgeSettings
 from .input_items import function_tools, messages_of
@@ -156,10 +156,6 @@ class ResponsesJob(Job):
 
 
 class Responses(Route[ResponsesJob]):
-    def __init__(self, pipeline: Pipeline) -> None:
-        self.pipeline = pipeline
-        self.cat = pipeline.cat
-
     def parse(self, request: Request, raw: bytes, settings: BridgeSettings) -> ResponsesJob:
         body = parse_body(ResponsesRequest, raw)
         if isinstance(body.input, list):
