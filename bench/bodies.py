@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+import httpx
 
 BRIDGE_CHAT = "/custom/v1/chat/completions"
 NATIVE_MESSAGE = "/agents/default/message"  # Cat v2
 NATIVE_V1_MESSAGE = "/message"
 V1_WS_USER = "bench-ws"  # the v1 websocket's users; /message runs as others, so no token goes to a socket
 V1_HTTP_USER = "bench-http"
+V1_BRIDGE_USER = "bench-bridge"
+# v1 keeps each user's conversation and adds every turn to it; its agent then sees up to 20 earlier messages.
+# A bridge turn starts from the request's messages (one, here). So both sides wipe their user's stored
+# conversation before each timed turn (untimed, the same request on both sides, so the Cat carries the same
+# background work): every turn then sees one message, like for like.
+V1_WIPE = "/memory/conversation_history"
 
 
 def conversation(text: str, messages: int = 1) -> list[tuple[str, str]]:
@@ -68,9 +76,25 @@ class Endpoint:
     end_marker: str = ""  # in the last SSE data line of a complete stream
     conversation: bool = True  # takes the whole conversation in one request
     user_header: str = ""  # a header naming the Cat user: every load client then runs as a user of its own
+    user_prefix: str = ""  # that user's name, before the client's number
+    stream_user_prefix: str = ""  # the user of a stream, when it is not the same (v1's websocket users)
+    wipe: str = ""  # DELETE this path (as the client's user) before each timed turn: an empty stored conversation
 
-    def headers(self, client: int = 0) -> dict[str, str]:
-        return {self.user_header: f"{V1_HTTP_USER}-{client}"} if self.user_header else {}
+    def user(self, client: int = 0, stream: bool = False) -> str:
+        prefix = self.stream_user_prefix if stream and self.stream_user_prefix else self.user_prefix
+        return f"{prefix}-{client}"
+
+    def headers(self, client: int = 0, stream: bool = False) -> dict[str, str]:
+        return {self.user_header: self.user(client, stream)} if self.user_header else {}
+
+    def fresh(self, client: httpx.Client, index: int = 0, stream: bool = False) -> None:
+        """Untimed, before a timed turn: this client's user starts with no stored conversation."""
+        if self.wipe:
+            client.delete(self.wipe, headers=self.headers(index, stream)).raise_for_status()
+
+    async def afresh(self, client: httpx.AsyncClient, index: int = 0, stream: bool = False) -> None:
+        if self.wipe:
+            (await client.delete(self.wipe, headers=self.headers(index, stream))).raise_for_status()
 
 
 BRIDGE = Endpoint(
@@ -97,7 +121,8 @@ V2 = {
 }
 
 V1 = {
-    "bridge": BRIDGE,
+    # Each bridge client is a v1 user of its own too, so both sides' users keep episodic memories alike.
+    "bridge": replace(BRIDGE, user_header="user_id", user_prefix=V1_BRIDGE_USER, wipe=V1_WIPE),
     # Concurrent native turns are safe only because the bridge, on its first turn, serialises v1's embedded
     # Qdrant client for every caller in the process (adapters/v1_qdrant.py); the overhead warm-up runs a bridge
     # turn before anything concurrent. An unpatched v1 corrupts its collection at ~16 concurrent turns.
@@ -110,5 +135,8 @@ V1 = {
         stream="ws",
         conversation=False,
         user_header="user_id",
+        user_prefix=V1_HTTP_USER,
+        stream_user_prefix=V1_WS_USER,
+        wipe=V1_WIPE,
     ),
 }

@@ -50,21 +50,26 @@ async def _phase(stack: Stack, name: str, clients: int, seconds: float, stream: 
     latencies: list[float] = []
     outcomes = {"ok": 0, "error": 0, "truncated": 0}
     errors: Counter = Counter()  # what the errors were
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=stack.cat.url, headers=stack.headers, timeout=60, limits=limits) as client:
-        deadline = time.monotonic() + seconds
+    deadline = time.monotonic() + seconds
 
-        async def worker(index: int) -> None:
+    async def worker(index: int) -> None:
+        # One connection per simulated client, as separate clients have: a pool shared by all of them costs
+        # the generator O(connections) per request (httpcore scans it), and at 64 clients the generator
+        # itself becomes the bottleneck.
+        one = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+        async with httpx.AsyncClient(base_url=stack.cat.url, headers=stack.headers, timeout=60, limits=one) as client:
             socket = await connect(stack.ws_url(index)) if stream and endpoint.stream == "ws" else None
             try:
                 while time.monotonic() < deadline:
                     started = time.perf_counter()
                     try:
+                        await endpoint.afresh(client, index, stream)  # untimed: an empty stored conversation
+                        started = time.perf_counter()
                         if socket is not None:
                             tokens, answered = await ws.stream(socket, text)
                             outcome = "ok" if answered and tokens == TOKENS else "truncated"
                         else:
-                            outcome = await _one(client, endpoint, body, stream, endpoint.headers(index))
+                            outcome = await _one(client, endpoint, body, stream, endpoint.headers(index, stream))
                     except (httpx.HTTPError, WebSocketException, ValueError, KeyError, IndexError, OSError) as exc:
                         outcome = type(exc).__name__
                     if outcome not in outcomes:
@@ -76,11 +81,11 @@ async def _phase(stack: Stack, name: str, clients: int, seconds: float, stream: 
                 if socket is not None:
                     await socket.close()
 
-        cat_cpu, own_cpu = cpu.process_seconds(stack.cat.process.pid), cpu.own_seconds()
-        began = time.perf_counter()
-        await asyncio.gather(*(worker(i) for i in range(clients)))
-        elapsed = time.perf_counter() - began
-        cat_after = cpu.process_seconds(stack.cat.process.pid)
+    cat_cpu, own_cpu = cpu.process_seconds(stack.cat.process.pid), cpu.own_seconds()
+    began = time.perf_counter()
+    await asyncio.gather(*(worker(i) for i in range(clients)))
+    elapsed = time.perf_counter() - began
+    cat_after = cpu.process_seconds(stack.cat.process.pid)
     return {
         "path": name,
         "clients": clients,

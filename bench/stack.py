@@ -14,7 +14,7 @@ from testkit import cat_v1
 from testkit.cat_v2 import put_bridge_settings, start_cat, use_llm
 from testkit.processes import Server, start_scripted_llm
 
-from .bodies import V1, V1_WS_USER, V2, Endpoint
+from .bodies import V1, V2, Endpoint
 
 KEY = "bench-key"
 
@@ -34,7 +34,7 @@ class Stack:
     def ws_url(self, client: int = 0) -> str:
         """The Cat v1's websocket for the native stream, one user per client: v1 keeps one socket per user.
         No token: v1 lets it in without CCAT_API_KEY_WS."""
-        return f"ws://127.0.0.1:{self.cat.port}/ws/{V1_WS_USER}-{client}"
+        return f"ws://127.0.0.1:{self.cat.port}/ws/{self.endpoints['native'].user(client, stream=True)}"
 
     def socket(self) -> ContextManager[ClientConnection | None]:
         """An open websocket when the native stream is v1's (one per scenario, as its chat keeps one), else None."""

@@ -50,6 +50,7 @@ def run(stack: Stack, repetitions: int, delay_ms: int = 20, tokens: int = 20, wa
             for name in ("bridge", "native") if i % 2 == 0 else ("native", "bridge"):
                 endpoint = stack.endpoints[name]
                 tag = uuid.uuid4().hex
+                endpoint.fresh(client, stream=True)  # untimed: the user's stored conversation starts empty
                 text = f"{tag} [[tokens:{tokens}]] [[delay:{delay_ms}]]"
                 row = (
                     ws.first_token(socket, text)
