@@ -14,13 +14,17 @@ the last user message (the Cat passes them through untouched):
     [[system]]          answer the system prompt it was sent (what the Cat told its LLM)
     [[call:NAME:JSON]]  call tool NAME with arguments JSON (repeatable: parallel calls); once
                         the conversation ends with tool results, answer "Tool said: <results>"
+    [[gate:NAME]]       (streams) after the first token, send nothing more until POST /_gates/NAME
+                        opens the gate (or GATE_SECONDS pass); the log says "opened" or "timed out".
+                        A test that opens it only once it holds the first token proves the token came
+                        through before the LLM went on, without timing anything.
 
 /v1/embeddings answers a deterministic vector per input (`fake_embedding`); `[[fail:status:S]]`
 and `[[hang]]` in an input script it too.
 
 A token is a word with its leading whitespace. Every request is logged with the
-wall-clock times of its first and last token, and `aborted_at` when the caller (the
-Cat) closed a stream before its end: GET /_requests.
+wall-clock times of its first and last token, `aborted_at` when the caller (the
+Cat) closed a stream before its end, and `gate` for a gated stream: GET /_requests.
 
     python -m testkit.scripted_llm --port 0 --delay-ms 20
 """
@@ -41,8 +45,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-DIRECTIVE = re.compile(r"\[\[(reply|tokens|delay|fail|hang|garbage|system|call)(?::(.*?))?\]\]", re.S)
+DIRECTIVE = re.compile(r"\[\[(reply|tokens|delay|fail|hang|garbage|system|call|gate)(?::(.*?))?\]\]", re.S)
 MODEL = "scripted"
+GATE_SECONDS = 20.0
 
 
 def fake_embedding(text: str, size: int = 8) -> list[float]:
@@ -76,6 +81,7 @@ class Script:
         self.hang = False
         self.garbage = False
         self.calls: list[dict[str, str]] = []
+        self.gate: str | None = None
         reply: str | None = None
         for name, arg in DIRECTIVE.findall(last):
             reply = self._directive(name, arg, messages, reply)
@@ -102,6 +108,8 @@ class Script:
             self.fail_after = int(arg.split(":", 1)[1])
         elif name in ("hang", "garbage"):
             setattr(self, name, True)
+        elif name == "gate":
+            self.gate = arg
         elif name == "call":
             tool, _, arguments = arg.partition(":")
             self.calls.append({"name": tool, "arguments": arguments or "{}"})
@@ -118,6 +126,7 @@ class ScriptedLLM:
     def __init__(self, default_delay: float = 0.0, keep: int = 500) -> None:
         self.default_delay = default_delay
         self.log: deque[dict[str, Any]] = deque(maxlen=keep)
+        self.gates: dict[str, asyncio.Event] = {}
 
     def app(self) -> Starlette:
         return Starlette(
@@ -126,6 +135,7 @@ class ScriptedLLM:
                 Route("/v1/models", self.models, methods=["GET"]),
                 Route("/v1/embeddings", self.embeddings, methods=["POST"]),
                 Route("/_requests", self.requests, methods=["GET", "DELETE"]),
+                Route("/_gates/{name}", self.open_gate, methods=["POST"]),
             ]
         )
 
@@ -138,6 +148,21 @@ class ScriptedLLM:
         if request.method == "DELETE":
             self.log.clear()
         return JSONResponse(list(self.log))
+
+    async def open_gate(self, request: Request) -> Response:
+        """Opened before the stream reaches it is fine too: the stream then passes straight through."""
+        self.gates.setdefault(request.path_params["name"], asyncio.Event()).set()
+        return JSONResponse({"opened": request.path_params["name"]})
+
+    async def _wait_at_gate(self, name: str, entry: dict[str, Any]) -> None:
+        gate = self.gates.setdefault(name, asyncio.Event())
+        try:
+            await asyncio.wait_for(gate.wait(), GATE_SECONDS)
+            entry["gate"] = "opened"
+        except asyncio.TimeoutError:
+            entry["gate"] = "timed out"
+        finally:
+            self.gates.pop(name, None)
 
     async def embeddings(self, request: Request) -> Response:
         body = await request.json()
@@ -270,6 +295,8 @@ class ScriptedLLM:
                 await asyncio.sleep(script.delay)
             if entry["first_token_at"] is None:
                 entry["first_token_at"] = time.time()
+            elif i == 1 and script.gate is not None:
+                await self._wait_at_gate(script.gate, entry)
             yield chunk({"content": token})
         entry["finished_at"] = time.time()
         yield chunk({}, "stop")

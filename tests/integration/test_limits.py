@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import math
+import time
 import uuid
 
 import httpx
 import openai
 import pytest
 
-from cat_openai_bridge.core.engine import tokens
-
-from .conftest import cat_jwt, user_says
+from .conftest import cat_jwt, chat_prompt_tokens, count_tokens, user_says
 
 
 def fresh_user() -> str:
@@ -33,7 +33,10 @@ def post(http: httpx.Client, name: str, text: str = "hi", **body) -> httpx.Respo
 def test_requests_limit_headers_then_429_with_retry_after(settings, http):
     settings(rate_limit_per_minute=2)
     alice, bob = fresh_user(), fresh_user()
+    began = time.monotonic()
     first, second, third = (post(http, alice) for _ in range(3))
+    elapsed = time.monotonic() - began  # bounds the limiter's own time between the first and third admission
+    assert elapsed < 30  # one refill interval (60 s / 2): the headers below assume none passed
     assert first.status_code == second.status_code == 200
     assert [
         (r.headers["x-ratelimit-limit-requests"], r.headers["x-ratelimit-remaining-requests"]) for r in (first, second)
@@ -50,8 +53,10 @@ def test_requests_limit_headers_then_429_with_retry_after(settings, http):
         }
     }
     assert third.json()["error"]["message"].startswith("Rate limit reached for requests per minute: limit 2.")
-    assert third.headers["retry-after"] == "30"
-    assert 29_000 < int(third.headers["retry-after-ms"]) <= 30_000
+    # GCRA at 2/min: the third may come 30 s after the first was admitted, however long the requests took
+    retry_ms = int(third.headers["retry-after-ms"])
+    assert 30_000 - math.ceil(elapsed * 1000) <= retry_ms <= 30_000
+    assert third.headers["retry-after"] == str(math.ceil(retry_ms / 1000))
     assert third.headers["x-ratelimit-remaining-requests"] == "0"
     assert post(http, bob).status_code == 200  # another identity has its own quota
 
@@ -88,17 +93,20 @@ def test_message_endpoint_shares_the_limit(settings, http):
 def test_tokens_per_minute_counts_real_usage(settings, http):
     settings(tokens_per_minute=300)
     alice = fresh_user()
+    began = time.monotonic()
     first = post(http, alice, "[[tokens:40]]")
     assert first.status_code == 200
     used = first.json()["usage"]["total_tokens"]
-    estimate = tokens.count_chat([("user", "[[tokens:40]]")])
+    estimate = chat_prompt_tokens([("user", "[[tokens:40]]")])
     assert first.headers["x-ratelimit-limit-tokens"] == "300"
     assert first.headers["x-ratelimit-remaining-tokens"] == str(300 - estimate)
     second = post(http, alice, "[[tokens:300]]")  # admitted on its estimate, settled on what it used
+    refilled = math.ceil((time.monotonic() - began) * 300 / 60)  # at most 5 tokens a second came back meanwhile
+    assert estimate == chat_prompt_tokens([("user", "[[tokens:300]]")])
     remaining = int(second.headers["x-ratelimit-remaining-tokens"])
-    assert 300 - used - estimate <= remaining <= 300 - used - estimate + 3  # 5 tokens/s refill meanwhile
+    assert 300 - used - estimate <= remaining <= 300 - used - estimate + refilled
     answer = second.json()["choices"][0]["message"]["content"]
-    assert second.json()["usage"]["completion_tokens"] == tokens.count_text(answer) > 300
+    assert second.json()["usage"]["completion_tokens"] == count_tokens(answer) > 300
     third = post(http, alice)
     assert third.status_code == 429
     assert (third.json()["error"]["type"], third.json()["error"]["code"]) == ("tokens", "rate_limit_exceeded")
@@ -106,16 +114,25 @@ def test_tokens_per_minute_counts_real_usage(settings, http):
     assert post(http, fresh_user()).status_code == 200
 
 
-def test_streams_hold_a_concurrency_slot_and_the_sdk_retries_on_429(settings, base_url):
-    """The SDK's own retry loop honours retry-after-ms until the first stream frees its slot."""
+def test_streams_hold_a_concurrency_slot_and_the_sdk_retries_on_429(settings, base_url, llm):
+    """The SDK's own retry loop honours retry-after-ms until the first stream frees its slot.
+
+    No clock: the first stream's LLM waits at a gate after its first token, opened only once the patient
+    client got its first 429, so that 429 cannot come after the stream ended, however slow the machine."""
     settings(max_concurrent_requests=1)
     alice = fresh_user()
+    gate = uuid.uuid4().hex
     statuses = []
-    hooks = {"response": [lambda r: statuses.append((r.status_code, r.headers.get("retry-after-ms")))]}
-    with httpx.Client(event_hooks=hooks) as transport:
+
+    def seen(response: httpx.Response) -> None:
+        statuses.append((response.status_code, response.headers.get("retry-after-ms")))
+        if len(statuses) == 1:
+            httpx.post(f"{llm.url}/_gates/{gate}", timeout=10).raise_for_status()
+
+    with httpx.Client(event_hooks={"response": [seen]}) as transport:
         patient = as_user(base_url, alice, max_retries=8, http_client=transport)
         slow = as_user(base_url, alice).chat.completions.create(
-            model="cheshire-cat", messages=user_says("[[tokens:8]] [[delay:150]]"), stream=True
+            model="cheshire-cat", messages=user_says(f"[[tokens:8]] [[gate:{gate}]]"), stream=True
         )
         first = next(iter(slow))
         assert first.choices[0].delta.role == "assistant"

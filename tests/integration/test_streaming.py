@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
+
+import httpx
 import pytest
 
 from testkit import sse
 
-from .conftest import user_says
+from .conftest import first_tokens, user_says
 
 
 def stream_raw(http, **body):
@@ -56,13 +59,24 @@ def test_without_include_usage_there_is_no_usage_field(http):
     assert [e.json["choices"][0]["finish_reason"] for e in events[:-1]][-1] == "stop"
 
 
-def test_one_chunk_per_llm_token_arriving_before_the_llm_finished(http, llm_log):
-    _, events = stream_raw(http, messages=user_says("[[tokens:12]] [[delay:60]]"))
-    content = [e for e in events[1:-2]]
-    assert [e.json["choices"][0]["delta"]["content"] for e in content] == [f" t{i}" for i in range(12)]
-    call = llm_log()[-1]
-    assert content[0].at < call["finished_at"] - 0.3  # 11 more tokens of 60 ms were still to come
-    assert content[-1].at >= call["first_token_at"]
+def test_one_chunk_per_llm_token_each_sent_as_the_llm_makes_it(http, llm, llm_log):
+    """No clock: the LLM sends its second token only once the client holds the first (a gate the test opens).
+    A bridge that held tokens back would reach the client only after the gate timed out, and fail."""
+    gate = uuid.uuid4().hex
+    body = {"model": "cheshire-cat", "stream": True, "messages": user_says(f"[[tokens:12]] [[gate:{gate}]]")}
+    with http.stream("POST", "/custom/v1/chat/completions", json=body) as response:
+        lines = response.iter_lines()
+        head = []
+        for line in lines:
+            head.append(line)
+            if '"content":" t0"' in line:
+                break
+        httpx.post(f"{llm.url}/_gates/{gate}", timeout=10).raise_for_status()
+        events = sse.parse([*head, *lines])
+    content = [e.json["choices"][0]["delta"]["content"] for e in events[1:-2]]
+    assert content == [f" t{i}" for i in range(12)]
+    (call,) = [e for e in llm_log() if gate in str(e["body"]["messages"])]
+    assert call["gate"] == "opened"
 
 
 def test_sdk_streaming_with_usage(client):
@@ -97,13 +111,14 @@ def test_hook_edited_answer_is_completed_at_the_end(http):
 
 
 def test_stream_cut_by_max_tokens(http):
+    words = "Grinning Cheshire catsup unbirthday flamingo croquet"  # 2-3 tokens a word: the cut falls inside one
     _, events = stream_raw(
         http,
-        messages=user_says("[[reply:one two three four five six seven eight]]"),
+        messages=user_says(f"[[reply:{words}]]"),
         max_tokens=5,
         stream_options={"include_usage": True},
     )
-    assert sse.content_of(events) == "one two three four five"
+    assert sse.content_of(events) == first_tokens(words, 5) == "Grinning Cheshire cats"
     finishes = [e.json["choices"][0]["finish_reason"] for e in events[:-1] if e.json["choices"]]
     assert finishes[-1] == "length" and finishes.count("length") == 1
     assert events[-2].json["usage"]["completion_tokens"] == 5
