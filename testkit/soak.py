@@ -154,16 +154,25 @@ def _sample(rss: Callable[[], int | None], into: list[int], stop: threading.Even
 
 
 def soak(
-    base_url: str, api_key: str, seconds: float, workers: int = 8, rss: Callable[[], int | None] = lambda: None
+    base_url: str,
+    api_key: str,
+    seconds: float,
+    workers: int = 8,
+    rss: Callable[[], int | None] = lambda: None,
+    min_requests: int = 0,
+    max_seconds: float | None = None,
 ) -> SoakReport:
+    """Traffic for `seconds`, and on until `min_requests` were made (but never past `max_seconds`): a judgement
+    on memory per request needs the requests, however slow the machine is today."""
     report = SoakReport(seconds)
     stop = threading.Event()
     sampler = threading.Thread(target=_sample, args=(rss, report.rss, stop), daemon=True)
     sampler.start()
 
-    async def worker(client: httpx.AsyncClient, offset: int, deadline: float) -> None:
+    async def worker(client: httpx.AsyncClient, offset: int, deadline: float, last: float) -> None:
         for step in itertools.islice(itertools.cycle(MIX), offset, None):
-            if time.monotonic() >= deadline:
+            now = time.monotonic()
+            if now >= last or (now >= deadline and report.requests >= min_requests):
                 return
             try:
                 report.outcomes[await step(client)] += 1
@@ -171,10 +180,12 @@ def soak(
                 report.outcomes[f"unexpected {type(exc).__name__}"] += 1
 
     async def run() -> None:
-        deadline = time.monotonic() + seconds
+        began = time.monotonic()
+        deadline, last = began + seconds, began + max(seconds, max_seconds or seconds)
         headers = {"Authorization": f"Bearer {api_key}"}
         async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=60) as client:
-            await asyncio.gather(*(worker(client, i, deadline) for i in range(workers)))
+            await asyncio.gather(*(worker(client, i, deadline, last) for i in range(workers)))
+        report.seconds = time.monotonic() - began
 
     try:
         asyncio.run(run())

