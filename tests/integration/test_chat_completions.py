@@ -6,9 +6,10 @@ import base64
 
 import pytest
 
-from .conftest import user_says
+from .conftest import first_tokens, user_says
 
-WORDS = "one two three four five six seven eight nine ten"
+# Every word two or three cl100k tokens: a cut by words, or at a word's end, cannot pass for a cut by tokens.
+WORDS = "Grinning Cheshire catsup unbirthday flamingo croquet mimsy borogoves"
 CAT_PROMPT = "You are an Agent in the Cheshire Cat AI fleet. Help the user and other agents with their requests."
 V1_PROMPT = (
     "You are the Cheshire Cat AI, an intelligent AI that passes the Turing test.\nYou behave like the Cheshire "
@@ -138,7 +139,7 @@ def test_max_tokens_cuts_with_finish_reason_length(client):
         model="cheshire-cat", messages=user_says(f"[[reply:{WORDS}]]"), max_tokens=5
     )
     assert answer.choices[0].finish_reason == "length"
-    assert answer.choices[0].message.content == "one two three four five"  # one token a word
+    assert answer.choices[0].message.content == first_tokens(WORDS, 5) == "Grinning Cheshire cats"
     assert answer.usage.completion_tokens == 5
 
 
@@ -147,12 +148,14 @@ def test_max_completion_tokens_wins_over_max_tokens(client):
         model="cheshire-cat", messages=user_says(f"[[reply:{WORDS}]]"), max_tokens=30, max_completion_tokens=3
     )
     assert answer.usage.completion_tokens == 3 and answer.choices[0].finish_reason == "length"
+    assert answer.choices[0].message.content == first_tokens(WORDS, 3) == "Grinning Ch"
 
 
 def test_settings_max_tokens_is_the_default_cut(client, settings):
-    settings(max_tokens=4)
+    settings(max_tokens=7)
     answer = client.chat.completions.create(model="cheshire-cat", messages=user_says(f"[[reply:{WORDS}]]"))
-    assert (answer.choices[0].message.content, answer.choices[0].finish_reason) == ("one two three four", "length")
+    assert (answer.choices[0].message.content, answer.choices[0].finish_reason) == (first_tokens(WORDS, 7), "length")
+    assert answer.choices[0].message.content == "Grinning Cheshire catsup unb" and answer.usage.completion_tokens == 7
 
 
 def test_stop_sequence_cuts_the_answer(client):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import user_says
+from .conftest import first_tokens, user_says
 
 
 def test_with_raw_response_headers_and_parse(client):
@@ -56,6 +56,8 @@ def test_sdk_stream_cut_by_the_token_limit(client, limit):
     )
     finishes = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
     assert finishes == ["length"]
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == first_tokens("".join(f" t{i}" for i in range(30)), 3) == " t0 t"  # " t0" is two tokens
 
 
 def test_sdk_stream_cut_at_a_stop_string(client):

@@ -8,10 +8,9 @@ import struct
 
 import pytest
 
-from cat_openai_bridge.core.engine import tokens
 from testkit.cat_v2 import use_llm
 
-from .conftest import KEY
+from .conftest import KEY, count_tokens, encode_tokens
 
 pytestmark = pytest.mark.v2_only
 
@@ -37,11 +36,7 @@ def test_sdk_embeddings_float_and_base64(client, cat_embedder, llm_log):
     assert [d.index for d in result.data] == [0, 1]
     assert result.data[0].embedding == pytest.approx(expected("hello cat"))
     assert result.data[1].embedding == pytest.approx(expected("second"))
-    assert (
-        result.usage.prompt_tokens
-        == result.usage.total_tokens
-        == tokens.count_text("hello cat") + tokens.count_text("second")
-    )
+    assert result.usage.prompt_tokens == result.usage.total_tokens == count_tokens("hello cat") + count_tokens("second")
     raw = client.embeddings.with_raw_response.create(model="x", input="hello cat", encoding_format="base64")
     packed = raw.http_response.json()["data"][0]["embedding"]
     assert list(struct.unpack("<8f", base64.b64decode(packed))) == pytest.approx(expected("hello cat"), abs=1e-6)
@@ -51,7 +46,7 @@ def test_sdk_embeddings_float_and_base64(client, cat_embedder, llm_log):
 
 
 def test_token_array_inputs_are_decoded(http, cat_embedder):
-    ids = tokens.encode("hello cat")
+    ids = encode_tokens("hello cat")
     body = http.post("/custom/v1/embeddings", json={"model": "m", "input": [ids, ids]}).json()
     assert body["data"][1]["embedding"] == pytest.approx(expected("hello cat"))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cat_openai_bridge.core.engine import tokens
+from .conftest import count_tokens
 
 
 @pytest.fixture
@@ -20,4 +20,4 @@ def test_v1_embedder_answers_through_the_sdk(v1_only, client):
     assert [d.index for d in result.data] == [0, 1, 2] and len(set(map(len, vectors))) == 1 and len(vectors[0]) > 0
     assert vectors[0] == pytest.approx(vectors[2]) and vectors[0] != pytest.approx(vectors[1])
     assert result.model  # the embedder's class name, e.g. DumbEmbedder (v1's default)
-    assert result.usage.prompt_tokens == sum(tokens.count_text(t) for t in texts)
+    assert result.usage.prompt_tokens == sum(count_tokens(t) for t in texts)

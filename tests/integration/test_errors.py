@@ -6,8 +6,10 @@ import openai
 import pytest
 
 from testkit import sse
+from testkit.cat_v1 import put_bridge_settings_v1
+from testkit.cat_v2 import put_bridge_settings
 
-from .conftest import user_says
+from .conftest import KEY, full_settings, user_says
 
 CHAT = "/custom/v1/chat/completions"
 HI = user_says("hi")
@@ -181,11 +183,17 @@ def test_llm_failure_mid_stream_ends_with_an_error_event(http):
 
 
 def test_sdk_surfaces_the_stream_error(client):
-    with pytest.raises(openai.APIError):
-        for _ in client.chat.completions.create(
-            model="cheshire-cat", stream=True, messages=user_says("[[fail:status:400]]")
-        ):
+    raw = client.chat.completions.with_raw_response.create(
+        model="cheshire-cat", stream=True, messages=user_says("[[fail:status:400]]")
+    )
+    assert raw.status_code == 200  # the stream had begun: the failure is its last event
+    with pytest.raises(openai.APIError) as info:
+        for _ in raw.parse():
             pass
+    # exactly the SDK's error for an error event: not a connection error, not a status error
+    assert type(info.value) is openai.APIError
+    assert (info.value.type, info.value.code) == ("api_error", "cat_error")
+    assert info.value.message.startswith("The Cat could not answer")
 
 
 def test_timeout_is_504_and_stream_error_event(http, settings):
@@ -213,10 +221,17 @@ def test_rate_limit_429_with_openai_headers(http, settings):
     assert limited.headers["x-ratelimit-remaining-requests"] == "0"
 
 
-def test_bridge_settings_are_validated_by_the_cat(cat):
-    from testkit.cat_v2 import put_bridge_settings
+def test_bridge_settings_are_validated_by_the_cat(cat, adapter, http, settings):
+    """Each Cat's own settings route (v2 `PUT /settings/...`, v1 `PUT /plugins/settings/...`): an in-range value
+    is saved and applies to the next request; an out-of-range one is refused and changes nothing."""
+    put = put_bridge_settings_v1 if adapter == "v1" else put_bridge_settings
+    assert put(cat.url, full_settings({"rate_limit_per_minute": 777}), api_key=KEY).status_code == 200
 
-    from .conftest import KEY
+    def limit() -> str:
+        return http.post(CHAT, json={"model": "cheshire-cat", "messages": HI}).headers["x-ratelimit-limit-requests"]
 
+    assert limit() == "777"
     for bad in ({"rate_limit_per_minute": 5000}, {"max_tokens": -1}, {"system_message_policy": "shout"}):
-        assert put_bridge_settings(cat.url, bad, api_key=KEY).status_code == 400
+        response = put(cat.url, full_settings({"rate_limit_per_minute": 1000, **bad}), api_key=KEY)
+        assert response.status_code == 400, (bad, response.text)
+        assert limit() == "777"  # nothing of the refused body was saved

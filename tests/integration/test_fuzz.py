@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from testkit.cat_v2 import use_llm
 
-from .conftest import BASE_SETTINGS, KEY, put_settings
+from .conftest import BASE_SETTINGS, HOSTILE_AUTH, KEY, put_settings
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "60"))
 CHAT = "/custom/v1/chat/completions"
@@ -291,27 +291,6 @@ def test_the_server_still_answers_after_the_fuzzing(cat):
         answer = response.json()
         assert (answer.get("text") or answer["choices"][0]["message"]["content"]) == "Echo: still there?"
     assert put_settings(cat, BASE_SETTINGS).status_code == 200
-
-
-def _jwt(claims: dict, secret: str = "meow_jwt", algorithm: str = "HS256") -> str:
-    import jwt
-
-    return jwt.encode(claims, secret, algorithm=algorithm)
-
-
-HOSTILE_AUTH = {
-    "empty": "",
-    "scheme_only": "Bearer",
-    "basic": "Basic dXNlcjpwYXNz",
-    "wrong_key": "Bearer not-the-key",
-    "long_key": "Bearer " + "k" * 6000,
-    "latin1": "Bearer caf\xe9".encode("latin-1"),  # raw bytes: not ASCII
-    "not_a_jwt": "Bearer a.b.c",
-    "jwt_alg_none": "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4IiwidXNlcm5hbWUiOiJ4In0.",  # unsigned
-    "jwt_wrong_secret": "Bearer "
-    + _jwt({"sub": "x", "username": "x", "exp": 4102444800}, "not-the-secret-at-all-32-bytes!!"),
-    "jwt_expired": "Bearer " + _jwt({"sub": "x", "username": "x", "exp": 1}),
-}
 
 
 @pytest.mark.parametrize("name", sorted(HOSTILE_AUTH))

@@ -9,7 +9,7 @@ import openai
 import pytest
 from openai.types.responses import Response, ResponseStreamEvent
 
-from cat_openai_bridge.core.engine import tokens
+from .conftest import count_tokens
 
 # openai-python's class for every stream event type, e.g. "response.output_text.delta" -> ResponseTextDeltaEvent
 EVENT_TYPES = {
@@ -35,7 +35,7 @@ def test_create_returns_a_response_object(client, llm_log):
     [message] = response.output
     assert (message.type, message.role, message.status) == ("message", "assistant", "completed")
     assert message.content[0].type == "output_text" and message.content[0].annotations == []
-    assert response.usage.input_tokens > 0 and response.usage.output_tokens == tokens.count_text("Echo: hi there")
+    assert response.usage.input_tokens > 0 and response.usage.output_tokens == count_tokens("Echo: hi there")
     assert response.usage.total_tokens == response.usage.input_tokens + response.usage.output_tokens
     system = llm_log()[-1]["body"]["messages"][0]
     assert system["role"] == "system" and "Be brief." in system["content"]
@@ -91,7 +91,7 @@ def test_a_cut_stream_ends_with_response_incomplete(http):
     kinds, payloads = map(list, zip(*events_of(raw.text)))
     assert kinds[-3:] == ["response.content_part.done", "response.output_item.done", "response.incomplete"]
     text = "".join(p["delta"] for p in payloads if p["type"] == "response.output_text.delta")
-    assert tokens.count_text(text) == 5 and "response.completed" not in kinds
+    assert count_tokens(text) == 5 and "response.completed" not in kinds
     assert payloads[-2]["item"]["status"] == "incomplete"
     final = payloads[-1]["response"]
     assert (final["status"], final["incomplete_details"], final["usage"]["output_tokens"]) == (
