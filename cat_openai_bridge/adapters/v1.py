@@ -184,7 +184,7 @@ class V1Cat:
 
     # -- a turn ----------------------------------------------------------------
 
-    def _private_stray(self, identity: Identity, pipe: _TurnPipe):
+    def _private_stray(self, identity: Identity, pipe: _TurnPipe, stream: bool):
         from cat.looking_glass.stray_cat import StrayCat
         from cat.memory.working_memory import WorkingMemory
 
@@ -194,7 +194,10 @@ class V1Cat:
         else:  # 1.9.x: loads the user's cached working memory; a private one replaces it (server
             stray = StrayCat(user)  # history reloads the user's own under a lock, in _work)
             stray.working_memory = WorkingMemory()
-        stray.send_ws_message = pipe.send_ws_message
+        # A JSON answer is the turn's final text: its tokens are dropped here, as v1 drops them without a
+        # websocket, instead of waking the event loop (and taking the GIL from the other turns) once per
+        # token for text nobody reads.
+        stray.send_ws_message = pipe.send_ws_message if stream else _quiet
         stray.send_chat_message = _quiet
         stray.send_notification = _quiet
         stray.send_error = _quiet
@@ -261,7 +264,7 @@ class V1Cat:
         loop = asyncio.get_running_loop()
         pipe = _TurnPipe(loop)
         settings = await self.load_settings()
-        stray = self._private_stray(turn.identity, pipe)
+        stray = self._private_stray(turn.identity, pipe, turn.stream)
         if turn.conversation.system and turn.system_policy != "ignore":
             stray.openai_bridge_system = (turn.system_policy, turn.conversation.system)
         if settings.v1_history == "request" and not turn.plain:
