@@ -8,6 +8,7 @@ truncated. Both must be 0.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import Counter
 
@@ -43,7 +44,9 @@ async def _one(client: httpx.AsyncClient, endpoint: Endpoint, body: dict, stream
     return "ok" if _stream_complete(endpoint, lines) else "truncated"
 
 
-async def _phase(stack: Stack, name: str, clients: int, seconds: float, stream: bool) -> dict[str, object]:
+async def _phase(
+    stack: Stack, name: str, clients: int, seconds: float, stream: bool, shared_pool: bool = False
+) -> dict[str, object]:
     endpoint = stack.endpoints[name]
     text = f"[[tokens:{TOKENS}]]"
     body = endpoint.body(text, stream=stream)
@@ -51,13 +54,22 @@ async def _phase(stack: Stack, name: str, clients: int, seconds: float, stream: 
     outcomes = {"ok": 0, "error": 0, "truncated": 0}
     errors: Counter = Counter()  # what the errors were
     deadline = time.monotonic() + seconds
+    # One connection per simulated client, as separate clients have: a pool shared by all of them costs the
+    # generator O(connections) per request (httpcore scans it), and at 64 clients the generator itself becomes
+    # the bottleneck. `shared_pool` is the old way, kept to show the difference (python -m bench.load).
+    pool = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    shared = (
+        httpx.AsyncClient(base_url=stack.cat.url, headers=stack.headers, timeout=60, limits=pool)
+        if shared_pool
+        else None
+    )
+
+    def own_client() -> httpx.AsyncClient:
+        one = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+        return httpx.AsyncClient(base_url=stack.cat.url, headers=stack.headers, timeout=60, limits=one)
 
     async def worker(index: int) -> None:
-        # One connection per simulated client, as separate clients have: a pool shared by all of them costs
-        # the generator O(connections) per request (httpcore scans it), and at 64 clients the generator
-        # itself becomes the bottleneck.
-        one = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-        async with httpx.AsyncClient(base_url=stack.cat.url, headers=stack.headers, timeout=60, limits=one) as client:
+        async with contextlib.nullcontext(shared) if shared is not None else own_client() as client:
             socket = await connect(stack.ws_url(index)) if stream and endpoint.stream == "ws" else None
             try:
                 while time.monotonic() < deadline:
@@ -83,7 +95,11 @@ async def _phase(stack: Stack, name: str, clients: int, seconds: float, stream: 
 
     cat_cpu, own_cpu = cpu.process_seconds(stack.cat.process.pid), cpu.own_seconds()
     began = time.perf_counter()
-    await asyncio.gather(*(worker(i) for i in range(clients)))
+    try:
+        await asyncio.gather(*(worker(i) for i in range(clients)))
+    finally:
+        if shared is not None:
+            await shared.aclose()
     elapsed = time.perf_counter() - began
     cat_after = cpu.process_seconds(stack.cat.process.pid)
     return {
@@ -150,3 +166,49 @@ def run(stack: Stack, seconds: float, levels=(1, 8, 32, 64)) -> list[dict[str, o
                     flush=True,
                 )
     return rows
+
+
+def compare_pools(stack: Stack, seconds: float, clients: int = 64, stream: bool = False) -> list[dict[str, object]]:
+    """The same phases with the load generator's old shared pool and with a connection per client, bridge and
+    native, in halves ordered as run() orders them: what the generator's own cost did to the old ratios."""
+    rows = []
+    for shared_pool in (True, False):
+        parts: dict[str, list] = {"bridge": [], "native": []}
+        for name in ("bridge", "native", "native", "bridge"):
+            parts[name].append(asyncio.run(_phase(stack, name, clients, seconds / 2, stream, shared_pool)))
+            stack.check_alive()
+        for name in ("bridge", "native"):
+            row = {**_merge(parts[name], 0.0), "pool": "shared" if shared_pool else "one per client"}
+            rows.append(row)
+            print(
+                f"  {row['pool']:14} {name:6} {clients} clients: {row['rps']:.0f} req/s, p50 "
+                f"{row['latency']['p50']:.0f} ms, Cat cores {row['cat_cores']:.2f}, client cores "
+                f"{row['client_cores']:.2f}, errors {row['error']}",
+                flush=True,
+            )
+    return rows
+
+
+def main() -> None:
+    """`python -m bench.load [--v1] [--seconds 8] [--clients 64] [--stream]`: compare_pools on a fresh Cat."""
+    import argparse
+
+    from .burst import warm
+    from .stack import start_stack
+
+    parser = argparse.ArgumentParser(description=compare_pools.__doc__)
+    parser.add_argument("--v1", action="store_true")
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--clients", type=int, default=64)
+    parser.add_argument("--stream", action="store_true")
+    args = parser.parse_args()
+    stack = start_stack("v1" if args.v1 else "v2")
+    try:
+        warm(stack)
+        compare_pools(stack, args.seconds, args.clients, args.stream)
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    main()
