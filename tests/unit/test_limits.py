@@ -199,3 +199,46 @@ def test_settings_cache_rereads_after_forget_or_max_age():
         assert (await cache.get(load)).rate_limit_per_minute == 3  # and nothing is older than max_age
 
     asyncio.run(scenario())
+
+
+def test_settings_cache_reads_once_for_many_waiting_requests_and_never_keeps_a_read_a_save_overtook():
+    from cat_openai_bridge.core.settings import BridgeSettings, SettingsCache
+
+    reads = []
+    release = {}
+
+    async def load():
+        n = len(reads) + 1
+        reads.append(n)
+        release[n] = asyncio.Event()
+        await release[n].wait()
+        return BridgeSettings(rate_limit_per_minute=n)
+
+    cache = SettingsCache(max_age=1.0, clock=Clock())
+
+    async def turns():  # let every task started so far run up to its next wait
+        for _ in range(5):
+            await asyncio.sleep(0)
+
+    async def scenario():
+        many = [asyncio.ensure_future(cache.get(load)) for _ in range(64)]
+        await turns()
+        assert reads == [1]  # 64 requests found the value missing: one read
+        cancelled = many.pop()
+        cancelled.cancel()  # a request that gives up does not cancel the read the others wait for
+        release[1].set()
+        assert {s.rate_limit_per_minute for s in await asyncio.gather(*many)} == {1}
+        cache.forget()
+        stale = asyncio.ensure_future(cache.get(load))  # read 2 begins...
+        await turns()
+        cache.forget()  # ...and a save lands while it runs
+        fresh = asyncio.ensure_future(cache.get(load))  # read 3: the save's value
+        await turns()
+        release[2].set()
+        release[3].set()
+        assert (await stale).rate_limit_per_minute == 2  # the request that began before the save
+        assert (await fresh).rate_limit_per_minute == 3
+        assert (await cache.get(load)).rate_limit_per_minute == 3  # read 2's value was never kept
+        assert reads == [1, 2, 3]
+
+    asyncio.run(scenario())
