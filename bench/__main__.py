@@ -14,7 +14,7 @@ from pathlib import Path
 
 from testkit import cat_v1
 
-from . import growth, load, overhead, report, streaming
+from . import burst, growth, limits, load, overhead, report, streaming
 from .stack import start_stack
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,8 +31,12 @@ def parameters(quick: bool, version: str = "v2") -> dict:
             "stream_delay_ms": 20,
             "stream_tokens": 20,
             "load_seconds": 2 if quick else 6,
+            "load_rounds": 1,  # a v1 request at 64 clients takes seconds: parts shorter than that mean little
             "load_tokens": load.TOKENS,
             "growth_reps": 3 if quick else 8,
+            "burst_rounds": 4 if quick else 10,
+            "limit_blocks": 4 if quick else 8,
+            "limit_per_block": 10 if quick else 20,
         }
     return {
         "quick": quick,
@@ -42,8 +46,12 @@ def parameters(quick: bool, version: str = "v2") -> dict:
         "stream_delay_ms": 20,
         "stream_tokens": 20,
         "load_seconds": 3 if quick else 8,
+        "load_rounds": 1 if quick else 2,
         "load_tokens": load.TOKENS,
         "growth_reps": 4 if quick else 20,
+        "burst_rounds": 4 if quick else 10,
+        "limit_blocks": 6 if quick else 12,
+        "limit_per_block": 25 if quick else 50,
     }
 
 
@@ -63,24 +71,29 @@ def _v1_version(core: Path) -> str:
 
 
 def measure(version: str, params: dict) -> dict:
-    """All four scenarios on one freshly started Cat."""
+    """All six scenarios on one freshly started Cat."""
     stack = start_stack(version)
     try:
-        print(f"{version} 1/4 overhead ...", flush=True)
+        print(f"{version} 1/6 overhead ...", flush=True)
         over = overhead.run(stack, params["overhead_reps"], params["overhead_tokens"])
         stack.check_alive()
-        print(f"{version} 2/4 streaming ...", flush=True)
+        print(f"{version} 2/6 streaming ...", flush=True)
         stream = streaming.run(stack, params["stream_reps"], params["stream_delay_ms"], params["stream_tokens"])
         stack.check_alive()
-        print(f"{version} 3/4 load ...", flush=True)
-        loaded = load.run(stack, params["load_seconds"])
+        print(f"{version} 3/6 load ...", flush=True)
+        loaded = load.run(stack, params["load_seconds"], rounds=params["load_rounds"])
         stack.check_alive()
-        print(f"{version} 4/4 growth ...", flush=True)
+        print(f"{version} 4/6 growth ...", flush=True)
         grown = growth.run(stack, params["growth_reps"])
+        stack.check_alive()
+        print(f"{version} 5/6 burst ...", flush=True)
+        bursts = burst.run(stack, params["burst_rounds"])
+        print(f"{version} 6/6 rate limit cost ...", flush=True)
+        limited = limits.run(stack, params["limit_blocks"], params["limit_per_block"])
         stack.check_alive()
     finally:
         stack.stop()
-    return {"overhead": over, "streaming": stream, "load": loaded, "growth": grown}
+    return {"overhead": over, "streaming": stream, "load": loaded, "growth": grown, "burst": bursts, "limits": limited}
 
 
 def main() -> None:

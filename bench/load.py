@@ -44,6 +44,22 @@ async def _one(client: httpx.AsyncClient, endpoint: Endpoint, body: dict, stream
     return "ok" if _stream_complete(endpoint, lines) else "truncated"
 
 
+async def _timed(client: httpx.AsyncClient, socket, endpoint: Endpoint, body: dict, stream: bool, index: int):
+    """(outcome, milliseconds) of one request; the wipe of the stored conversation before it is untimed."""
+    started = time.perf_counter()
+    try:
+        await endpoint.afresh(client, index, stream)
+        started = time.perf_counter()
+        if socket is not None:
+            tokens, answered = await ws.stream(socket, f"[[tokens:{TOKENS}]]")
+            outcome = "ok" if answered and tokens == TOKENS else "truncated"
+        else:
+            outcome = await _one(client, endpoint, body, stream, endpoint.headers(index, stream))
+    except (httpx.HTTPError, WebSocketException, ValueError, KeyError, IndexError, OSError) as exc:
+        outcome = type(exc).__name__
+    return outcome, (time.perf_counter() - started) * 1000
+
+
 async def _phase(
     stack: Stack, name: str, clients: int, seconds: float, stream: bool, shared_pool: bool = False
 ) -> dict[str, object]:
@@ -53,7 +69,8 @@ async def _phase(
     latencies: list[float] = []
     outcomes = {"ok": 0, "error": 0, "truncated": 0}
     errors: Counter = Counter()  # what the errors were
-    deadline = time.monotonic() + seconds
+    ready, go = asyncio.Semaphore(0), asyncio.Event()  # the clock starts once every client is connected
+    deadline = 0.0
     # One connection per simulated client, as separate clients have: a pool shared by all of them costs the
     # generator O(connections) per request (httpcore scans it), and at 64 clients the generator itself becomes
     # the bottleneck. `shared_pool` is the old way, kept to show the difference (python -m bench.load).
@@ -72,31 +89,31 @@ async def _phase(
         async with contextlib.nullcontext(shared) if shared is not None else own_client() as client:
             socket = await connect(stack.ws_url(index)) if stream and endpoint.stream == "ws" else None
             try:
+                await client.get("/custom/health")  # its connection open before the clock starts
+                ready.release()
+                await go.wait()
                 while time.monotonic() < deadline:
-                    started = time.perf_counter()
-                    try:
-                        await endpoint.afresh(client, index, stream)  # untimed: an empty stored conversation
-                        started = time.perf_counter()
-                        if socket is not None:
-                            tokens, answered = await ws.stream(socket, text)
-                            outcome = "ok" if answered and tokens == TOKENS else "truncated"
-                        else:
-                            outcome = await _one(client, endpoint, body, stream, endpoint.headers(index, stream))
-                    except (httpx.HTTPError, WebSocketException, ValueError, KeyError, IndexError, OSError) as exc:
-                        outcome = type(exc).__name__
+                    outcome, ms = await _timed(client, socket, endpoint, body, stream, index)
+                    latencies.append(ms)
                     if outcome not in outcomes:
                         errors[outcome] += 1
                         outcome = "error"
                     outcomes[outcome] += 1
-                    latencies.append((time.perf_counter() - started) * 1000)
             finally:
                 if socket is not None:
                     await socket.close()
 
-    cat_cpu, own_cpu = cpu.process_seconds(stack.cat.process.pid), cpu.own_seconds()
-    began = time.perf_counter()
+    async def clock() -> tuple[float, float, float]:
+        nonlocal deadline
+        for _ in range(clients):
+            await ready.acquire()
+        cat_cpu, own_cpu = cpu.process_seconds(stack.cat.process.pid), cpu.own_seconds()
+        deadline = time.monotonic() + seconds
+        go.set()
+        return cat_cpu or 0.0, own_cpu, time.perf_counter()
+
     try:
-        await asyncio.gather(*(worker(i) for i in range(clients)))
+        (cat_cpu, own_cpu, began), *_ = await asyncio.gather(clock(), *(worker(i) for i in range(clients)))
     finally:
         if shared is not None:
             await shared.aclose()
@@ -110,7 +127,7 @@ async def _phase(
         "outcomes": outcomes,
         "errors": errors,
         "latencies": latencies,
-        "cat_cpu": (cat_after or 0.0) - (cat_cpu or 0.0),
+        "cat_cpu": (cat_after or 0.0) - cat_cpu,
         "client_cpu": cpu.own_seconds() - own_cpu,
     }
 
@@ -142,18 +159,19 @@ def _merge(parts: list[dict[str, object]], peak_rss_mib: float) -> dict[str, obj
     }
 
 
-def run(stack: Stack, seconds: float, levels=(1, 8, 32, 64)) -> list[dict[str, object]]:
-    """Each (mode, clients) level runs bridge and native for `seconds` each, in halves ordered
-    bridge, native, native, bridge: a machine that gets busier or quieter meanwhile (or a v1 Cat whose
-    memory grows with every turn) favours neither."""
+def run(stack: Stack, seconds: float, levels=(1, 8, 32, 64), rounds: int = 1) -> list[dict[str, object]]:
+    """Each (mode, clients) level runs bridge and native for `seconds` each, in 2 × `rounds` parts ordered
+    bridge, native, native, bridge (then native, bridge, bridge, native, ...): a machine that gets busier or
+    quieter meanwhile (or a v1 Cat whose memory grows with every turn) favours neither."""
     rows = []
+    order = [("bridge", "native", "native", "bridge"), ("native", "bridge", "bridge", "native")]
     for stream in (False, True):
         for clients in levels:
             parts: dict[str, list] = {"bridge": [], "native": []}
             peaks: dict[str, float] = {"bridge": 0.0, "native": 0.0}
-            for name in ("bridge", "native", "native", "bridge"):
+            for name in (name for r in range(rounds) for name in order[r % 2]):
                 with PeakRSS(stack.cat.rss_bytes) as rss:
-                    parts[name].append(asyncio.run(_phase(stack, name, clients, seconds / 2, stream)))
+                    parts[name].append(asyncio.run(_phase(stack, name, clients, seconds / (2 * rounds), stream)))
                 stack.check_alive()
                 peaks[name] = max(peaks[name], rss.peak_mib)
             for name in ("bridge", "native"):

@@ -94,7 +94,11 @@ def header(params: dict[str, Any], meta: dict[str, Any], results: dict[str, dict
             f"- {NAMES[version]} settings: {', '.join(f'{k}={v}' for k, v in p.items() if k != 'quick')}"
             for version, p in params.items()
         ),
-        "- bridge rate limits off (`rate_limit_per_minute` 0), other bridge settings default",
+        "- bridge rate limits off (`rate_limit_per_minute` 0) in every scenario but the last, which measures what "
+        "the default limit (60 a minute per identity) costs; other bridge settings default",
+        "- the Cat v1's native users start every timed turn with an empty stored conversation (an untimed "
+        "`DELETE /memory/conversation_history`, sent by both sides so the Cat carries the same background work), "
+        "as every bridge turn starts from the request's one message; each load client has a connection of its own",
         "- client, Cat and LLM share the machine (loopback): compare bridge and native measured side by side, "
         "interleaved, in the same run; absolute numbers depend on the machine",
         "",
@@ -133,6 +137,28 @@ def headline(version: str, r: dict) -> list[str]:
         f"(native {_ms(msgs[0]['native_p50'])} → {_ms(msgs[-1]['native_p50'])}); log-log slopes of the last decade "
         f"{', '.join(f'{k} {b:.2f}' for k, (b, _) in slopes.items() if b is not None)}: "
         f"{'at most linear' if worst <= LINEAR else 'FASTER THAN LINEAR somewhere'}.",
+        *_burst_headline(r["burst"]),
+        *_limits_headline(r["limits"]),
+    ]
+
+
+def _burst_headline(rows: list) -> list[str]:
+    parts = [
+        f"{r['clients']} {'streams' if r['stream'] else 'JSON answers'} {r['ratio']:.2f}×"
+        for r in sorted(rows, key=lambda r: (r["stream"], r["clients"]))
+    ]
+    failed = sum(r["bridge_failed"] + r["native_failed"] for r in rows)
+    return [
+        f"- **Burst** (N turns at once, a 1-s LLM answer each; wall time until the last, bridge/native, median of "
+        f"{rows[0]['rounds']} paired rounds): {', '.join(parts)}; {failed} failed."
+    ]
+
+
+def _limits_headline(r: dict) -> list[str]:
+    return [
+        f"- **Rate limit** (default 60/min on vs off, {r['on']['n']} requests each): p50 {r['p50_cost_ms']:+.2f} ms, "
+        f"mean {r['mean_cost_ms']:+.2f} ms, Cat CPU {r['cpu_cost_ms']:+.2f} ms per request; the limiter alone "
+        f"{r['limiter_alone_us']:.0f} µs."
     ]
 
 
@@ -297,7 +323,52 @@ def section(version: str, number: int, params: dict[str, Any], r: dict) -> list[
         lines.append(f"| {name} | {fmt(b)} | {fmt(nat)} |")
     rss = [row["peak_rss_mib"] for row in growth["messages"] + growth["answer_tokens"]]
     lines += ["", f"Cat RSS over the growth runs: {min(rss):.0f} → {max(rss):.0f} MiB.", ""]
+    lines += _burst_section(n, r["burst"], version)
+    lines += _limits_section(n, r["limits"])
     return lines
+
+
+def _burst_section(n: str, rows: list, version: str) -> list[str]:
+    lines = [
+        f"### {n}5 Burst (N turns sent at once, 20 tokens 50 ms apart from the LLM, {rows[0]['rounds']} rounds)",
+        "",
+        "Wall time from sending all N to the last answer read whole; rounds alternate bridge-first and native-first, "
+        "each with fresh connections opened beforehand"
+        + ("" if version == "v2" else " (and v1's websockets), and the users' stored conversations wiped")
+        + ". The ratio is the median of the per-round ratios.",
+        "",
+        "| mode | N | bridge s (median) | native s (median) | bridge / native | per round | Cat CPU ms/turn bridge "
+        "| native | failed bridge / native |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {'stream' if r['stream'] else 'json'} | {r['clients']} | {r['bridge_wall_s']:.3f} | "
+            f"{r['native_wall_s']:.3f} | **{r['ratio']:.3f}** | {' '.join(f'{x:.2f}' for x in r['ratios'])} | "
+            f"{r['bridge_cat_cpu_ms']:.1f} | {r['native_cat_cpu_ms']:.1f} | "
+            f"{r['bridge_failed']} / {r['native_failed']} |"
+        )
+    return [*lines, ""]
+
+
+def _limits_section(n: str, r: dict) -> list[str]:
+    return [
+        f"### {n}6 What a rate limit costs (non-streamed bridge requests, {r['on']['n']} with the default "
+        "`rate_limit_per_minute` 60, in-process store, and as many with limits off, alternating blocks)",
+        "",
+        f"Requests rotate over {r['identities']} identities, none of which comes near its 60 a minute, so no request "
+        "is refused: what differs is admission, the `x-ratelimit-*` headers and settlement.",
+        "",
+        "| limit | p50 ms | mean ms | p99 ms | Cat CPU ms/request |",
+        "| --- | --- | --- | --- | --- |",
+        f"| off | {_ms(r['off']['p50'])} | {_ms(r['off']['mean'])} | {_ms(r['off']['p99'])} | {r['off_cpu_ms']:.2f} |",
+        f"| 60/min | {_ms(r['on']['p50'])} | {_ms(r['on']['mean'])} | {_ms(r['on']['p99'])} | {r['on_cpu_ms']:.2f} |",
+        "",
+        f"**Cost per request: p50 {r['p50_cost_ms'] * 1000:+.0f} µs, mean {r['mean_cost_ms'] * 1000:+.0f} µs, Cat CPU "
+        f"{r['cpu_cost_ms'] * 1000:+.0f} µs**; the limiter alone (admit, headers, settle, in-process store) "
+        f"{r['limiter_alone_us']:.1f} µs in the benchmark's own process.",
+        "",
+    ]
 
 
 def markdown(params: dict[str, Any], meta: dict[str, Any], results: dict[str, dict]) -> str:
