@@ -2,8 +2,9 @@
 
 A turn is the Cat's own `StrayCat` conversation turn (hooks, memory recall,
 agent, `before_cat_sends_message`) on a private StrayCat per request, run in
-a thread of its own: never on the event loop, where the Cat's websocket sends
-would deadlock, and never waiting for a pool slot that a hung turn holds. The
+a thread of the bridge's elastic pool (v1_threads.py): never on the event loop,
+where the Cat's websocket sends would deadlock, and never waiting for a thread
+that a hung turn holds. The
 private StrayCat's `send_ws_message` is this request's token pipe, so tokens
 stream to the client as the LLM makes them and never mix with another
 request's. Imports of `cat` stay inside functions: v2 imports this file too.
@@ -17,7 +18,6 @@ import inspect
 import os
 import threading
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import Future
 from importlib import metadata
 from typing import Any
 
@@ -26,6 +26,7 @@ from starlette.requests import Request
 from ..core.port import Access, CatFailure, CatTurn, Forbidden, Identity, ModelCard, TextDelta, TurnEvent, TurnResult
 from ..core.settings import BridgeSettings
 from .v1_qdrant import serialize_embedded_qdrant
+from .v1_threads import TurnThreads
 from .v1_usage import recount_usage
 
 PLUGIN_ID = __name__.split(".")[2] if __name__.startswith("cat.plugins.") else "cat_openai_bridge"
@@ -57,22 +58,13 @@ class _TurnPipe:
             self.put("token", content)
 
 
-def _in_own_thread(fn: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
-    """Run `fn` in a new daemon thread. v1 cannot cancel a turn (a hung LLM call runs on after the
-    client got its 504), so each keeps only its own thread, which ends with the call: no pool slot
-    that the next request would wait for, and no idle threads left behind."""
-    done: Future[Any] = Future()
+_THREADS = TurnThreads()
 
-    def target() -> None:
-        if not done.set_running_or_notify_cancel():
-            return
-        try:
-            done.set_result(fn(*args))
-        except BaseException as exc:  # handed to the awaiting request, which reports it
-            done.set_exception(exc)
 
-    threading.Thread(target=target, name="openai-bridge-v1-turn", daemon=True).start()
-    return asyncio.wrap_future(done)
+def _in_a_thread(fn: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
+    """Run `fn` in a thread of the pool: an idle one, or a new one. v1 cannot cancel a turn (a hung LLM call
+    runs on after the client got its 504), so a turn never waits for a thread another turn holds."""
+    return asyncio.wrap_future(_THREADS.submit(fn, *args))
 
 
 def _cat_user_of(credential: str | None) -> bool:
@@ -269,7 +261,7 @@ class V1Cat:
             stray.openai_bridge_system = (turn.system_policy, turn.conversation.system)
         if settings.v1_history == "request" and not turn.plain:
             self._fill_history(stray, turn)
-        future = _in_own_thread(self._work, stray, turn, settings.v1_history, lambda: pipe.closed)
+        future = _in_a_thread(self._work, stray, turn, settings.v1_history, lambda: pipe.closed)
         future.add_done_callback(lambda _: pipe.queue.put_nowait(("done", None)))
         try:
             while True:
@@ -302,7 +294,7 @@ class V1Cat:
 
         embedder = CheshireCat().embedder
         try:
-            vectors = await _in_own_thread(embedder.embed_documents, texts)
+            vectors = await _in_a_thread(embedder.embed_documents, texts)
         except Exception as exc:
             raise CatFailure(f"the Cat's embedder failed: {exc}") from None
         return type(embedder).__name__, [list(v) for v in vectors]
