@@ -25,6 +25,13 @@ TOKENS = 20
 DELAY_MS = 50  # 20 tokens, 50 ms apart: an answer takes about a second
 
 
+async def _timed_turn(client: httpx.AsyncClient, stack: Stack, name: str, index: int, stream: bool, socket):
+    """(whether the turn gave the scripted answer whole, its seconds)."""
+    started = time.perf_counter()
+    ok = await _turn(client, stack, name, index, stream, socket)
+    return ok, time.perf_counter() - started
+
+
 async def _turn(client: httpx.AsyncClient, stack: Stack, name: str, index: int, stream: bool, socket) -> bool:
     """One turn read to its end; whether it gave the scripted answer whole."""
     endpoint = stack.endpoints[name]
@@ -62,13 +69,15 @@ async def _round(stack: Stack, name: str, clients: int, stream: bool) -> dict[st
         cat_before = cpu.process_seconds(stack.cat.process.pid) or 0.0
         started = time.perf_counter()
         outcomes = await asyncio.gather(
-            *(_turn(c, stack, name, i, stream, s) for i, (c, s) in enumerate(zip(conns, sockets, strict=True))),
+            *(_timed_turn(c, stack, name, i, stream, s) for i, (c, s) in enumerate(zip(conns, sockets, strict=True))),
             return_exceptions=True,
         )
         wall = time.perf_counter() - started
         cat_cpu = (cpu.process_seconds(stack.cat.process.pid) or 0.0) - cat_before
-    failed = sum(outcome is not True for outcome in outcomes)
-    return {"wall_s": wall, "failed": failed, "cat_cpu_s": cat_cpu}
+    done = [o for o in outcomes if isinstance(o, tuple)]
+    failed = sum(not (isinstance(o, tuple) and o[0]) for o in outcomes)
+    mean = statistics.fmean(seconds for _, seconds in done) if done else float("nan")
+    return {"wall_s": wall, "mean_s": mean, "failed": failed, "cat_cpu_s": cat_cpu}
 
 
 def run(stack: Stack, rounds: int, levels=(8, 32), modes=(False, True)) -> list[dict[str, object]]:
@@ -77,6 +86,7 @@ def run(stack: Stack, rounds: int, levels=(8, 32), modes=(False, True)) -> list[
     for stream in modes:
         for clients in levels:
             walls: dict[str, list[float]] = {"bridge": [], "native": []}
+            means: dict[str, list[float]] = {"bridge": [], "native": []}
             cpus: dict[str, float] = {"bridge": 0.0, "native": 0.0}
             failed = {"bridge": 0, "native": 0}
             for r in range(rounds):
@@ -84,9 +94,11 @@ def run(stack: Stack, rounds: int, levels=(8, 32), modes=(False, True)) -> list[
                     result = asyncio.run(_round(stack, name, clients, stream))
                     stack.check_alive()
                     walls[name].append(result["wall_s"])
+                    means[name].append(result["mean_s"])
                     cpus[name] += result["cat_cpu_s"]
                     failed[name] += int(result["failed"])
             paired = [b / n for b, n in zip(walls["bridge"], walls["native"], strict=True)]
+            paired_means = [b / n for b, n in zip(means["bridge"], means["native"], strict=True)]
             row = {
                 "clients": clients,
                 "stream": stream,
@@ -95,6 +107,10 @@ def run(stack: Stack, rounds: int, levels=(8, 32), modes=(False, True)) -> list[
                 "native_wall_s": statistics.median(walls["native"]),
                 "ratio": statistics.median(paired),
                 "ratios": paired,
+                # each turn's own time, averaged per round: less at the mercy of the one slowest turn
+                "bridge_mean_s": statistics.median(means["bridge"]),
+                "native_mean_s": statistics.median(means["native"]),
+                "mean_ratio": statistics.median(paired_means),
                 "bridge_cat_cpu_ms": cpus["bridge"] / (rounds * clients) * 1000,
                 "native_cat_cpu_ms": cpus["native"] / (rounds * clients) * 1000,
                 "bridge_failed": failed["bridge"],
@@ -103,7 +119,8 @@ def run(stack: Stack, rounds: int, levels=(8, 32), modes=(False, True)) -> list[
             rows.append(row)
             print(
                 f"  burst {'stream' if stream else 'json':6} {clients:3} at once: bridge {row['bridge_wall_s']:.3f} s, "
-                f"native {row['native_wall_s']:.3f} s, bridge/native {row['ratio']:.3f} "
+                f"native {row['native_wall_s']:.3f} s, bridge/native {row['ratio']:.3f} (mean turn "
+                f"{row['mean_ratio']:.3f}) "
                 f"(rounds {', '.join(f'{x:.2f}' for x in paired)}), Cat CPU/turn {row['bridge_cat_cpu_ms']:.1f} vs "
                 f"{row['native_cat_cpu_ms']:.1f} ms, failed {failed['bridge']}/{failed['native']}",
                 flush=True,
