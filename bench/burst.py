@@ -4,7 +4,8 @@ answer, bridge vs native, in alternating rounds.
 Next to the LLM's second, the Cat's own work is small: what this measures is how each path holds up with N
 turns in flight at once (threads, locks, the event loop), the case a chat front end with many users makes.
 Every round wipes the users' stored conversations first (untimed, on both sides: see bodies.V1_WIPE) and opens
-every client's connection (and v1's websockets) before the clock starts.
+every client's connection (and v1's websockets) before the clock starts. Meanwhile a probe asks `GET
+/custom/health` every 20 ms: its latency is the Cat's event loop lag, which every request in the process feels.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from websockets.asyncio.client import connect
 from . import cpu, ws
 from .bodies import expected_tokens
 from .stack import Stack
+from .stats import summary
 
 TOKENS = 20
 DELAY_MS = 50  # 20 tokens, 50 ms apart: an answer takes about a second
@@ -50,7 +52,15 @@ async def _turn(client: httpx.AsyncClient, stack: Stack, name: str, index: int, 
     return r.status_code == 200 and bool(lines) and endpoint.end_marker in lines[-1] and tokens == TOKENS
 
 
-async def _round(stack: Stack, name: str, clients: int, stream: bool) -> dict[str, float]:
+async def _probe(client: httpx.AsyncClient, stop: asyncio.Event, into: list[float]) -> None:
+    while not stop.is_set():
+        started = time.perf_counter()
+        await client.get("/custom/health")
+        into.append((time.perf_counter() - started) * 1000)
+        await asyncio.sleep(0.02)
+
+
+async def _round(stack: Stack, name: str, clients: int, stream: bool) -> dict[str, object]:
     endpoint = stack.endpoints[name]
     one = httpx.Limits(max_connections=1, max_keepalive_connections=1)
     async with contextlib.AsyncExitStack() as held:
@@ -66,6 +76,11 @@ async def _round(stack: Stack, name: str, clients: int, stream: bool) -> dict[st
         # untimed: empty stored conversations, and every connection open (a GET costs the Cat next to nothing)
         await asyncio.gather(*(endpoint.afresh(c, i, stream) for i, c in enumerate(conns)))
         await asyncio.gather(*(c.get("/custom/health") for c in conns))
+        prober = await held.enter_async_context(httpx.AsyncClient(base_url=stack.cat.url, timeout=120))
+        await prober.get("/custom/health")
+        lags: list[float] = []
+        stop = asyncio.Event()
+        probe = asyncio.ensure_future(_probe(prober, stop, lags))
         cat_before = cpu.process_seconds(stack.cat.process.pid) or 0.0
         started = time.perf_counter()
         outcomes = await asyncio.gather(
@@ -74,10 +89,12 @@ async def _round(stack: Stack, name: str, clients: int, stream: bool) -> dict[st
         )
         wall = time.perf_counter() - started
         cat_cpu = (cpu.process_seconds(stack.cat.process.pid) or 0.0) - cat_before
+        stop.set()
+        await probe
     done = [o for o in outcomes if isinstance(o, tuple)]
     failed = sum(not (isinstance(o, tuple) and o[0]) for o in outcomes)
     mean = statistics.fmean(seconds for _, seconds in done) if done else float("nan")
-    return {"wall_s": wall, "mean_s": mean, "failed": failed, "cat_cpu_s": cat_cpu}
+    return {"wall_s": wall, "mean_s": mean, "failed": failed, "cat_cpu_s": cat_cpu, "lags": lags}
 
 
 def run(stack: Stack, rounds: int, levels=(8, 32), modes=(False, True)) -> list[dict[str, object]]:
@@ -87,6 +104,7 @@ def run(stack: Stack, rounds: int, levels=(8, 32), modes=(False, True)) -> list[
         for clients in levels:
             walls: dict[str, list[float]] = {"bridge": [], "native": []}
             means: dict[str, list[float]] = {"bridge": [], "native": []}
+            lags: dict[str, list[float]] = {"bridge": [], "native": []}
             cpus: dict[str, float] = {"bridge": 0.0, "native": 0.0}
             failed = {"bridge": 0, "native": 0}
             for r in range(rounds):
@@ -95,6 +113,7 @@ def run(stack: Stack, rounds: int, levels=(8, 32), modes=(False, True)) -> list[
                     stack.check_alive()
                     walls[name].append(result["wall_s"])
                     means[name].append(result["mean_s"])
+                    lags[name] += result["lags"]
                     cpus[name] += result["cat_cpu_s"]
                     failed[name] += int(result["failed"])
             paired = [b / n for b, n in zip(walls["bridge"], walls["native"], strict=True)]
@@ -111,6 +130,8 @@ def run(stack: Stack, rounds: int, levels=(8, 32), modes=(False, True)) -> list[
                 "bridge_mean_s": statistics.median(means["bridge"]),
                 "native_mean_s": statistics.median(means["native"]),
                 "mean_ratio": statistics.median(paired_means),
+                "bridge_lag": summary(lags["bridge"]),  # ms of GET /custom/health during the rounds
+                "native_lag": summary(lags["native"]),
                 "bridge_cat_cpu_ms": cpus["bridge"] / (rounds * clients) * 1000,
                 "native_cat_cpu_ms": cpus["native"] / (rounds * clients) * 1000,
                 "bridge_failed": failed["bridge"],
@@ -122,7 +143,8 @@ def run(stack: Stack, rounds: int, levels=(8, 32), modes=(False, True)) -> list[
                 f"native {row['native_wall_s']:.3f} s, bridge/native {row['ratio']:.3f} (mean turn "
                 f"{row['mean_ratio']:.3f}) "
                 f"(rounds {', '.join(f'{x:.2f}' for x in paired)}), Cat CPU/turn {row['bridge_cat_cpu_ms']:.1f} vs "
-                f"{row['native_cat_cpu_ms']:.1f} ms, failed {failed['bridge']}/{failed['native']}",
+                f"{row['native_cat_cpu_ms']:.1f} ms, loop lag p99 {row['bridge_lag']['p99']:.0f} vs "
+                f"{row['native_lag']['p99']:.0f} ms, failed {failed['bridge']}/{failed['native']}",
                 flush=True,
             )
     return rows

@@ -145,7 +145,8 @@ def headline(version: str, r: dict) -> list[str]:
 def _burst_headline(rows: list) -> list[str]:
     parts = [
         f"{r['clients']} {'streams' if r['stream'] else 'JSON answers'} {r['ratio']:.2f}× "
-        f"(mean turn {r['mean_ratio']:.2f}×)"
+        f"(mean turn {r['mean_ratio']:.2f}×, loop lag p99 {r['bridge_lag']['p99']:.0f} vs "
+        f"{r['native_lag']['p99']:.0f} ms)"
         for r in sorted(rows, key=lambda r: (r["stream"], r["clients"]))
     ]
     failed = sum(r["bridge_failed"] + r["native_failed"] for r in rows)
@@ -339,11 +340,12 @@ def _burst_section(n: str, rows: list, version: str) -> list[str]:
         "each with fresh connections opened beforehand"
         + ("" if version == "v2" else " (and v1's websockets), and the users' stored conversations wiped")
         + ". The ratio is the median of the per-round ratios; *mean turn*: the same for each turn's own time, "
-        "averaged in its round (less at the mercy of the one slowest turn).",
+        "averaged in its round (less at the mercy of the one slowest turn). *Loop lag*: `GET /custom/health`, "
+        "asked every 20 ms during the rounds, p50 / p99 ms: how long any request waited for the Cat's event loop.",
         "",
         "| mode | N | bridge s (median) | native s (median) | bridge / native | per round | mean turn bridge / "
-        "native | Cat CPU ms/turn bridge | native | failed bridge / native |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "native | Cat CPU ms/turn bridge | native | loop lag bridge | native | failed bridge / native |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
         lines.append(
@@ -351,6 +353,8 @@ def _burst_section(n: str, rows: list, version: str) -> list[str]:
             f"{r['native_wall_s']:.3f} | **{r['ratio']:.3f}** | {' '.join(f'{x:.2f}' for x in r['ratios'])} | "
             f"{r['mean_ratio']:.3f} | "
             f"{r['bridge_cat_cpu_ms']:.1f} | {r['native_cat_cpu_ms']:.1f} | "
+            f"{r['bridge_lag']['p50']:.1f} / {r['bridge_lag']['p99']:.0f} | "
+            f"{r['native_lag']['p50']:.1f} / {r['native_lag']['p99']:.0f} | "
             f"{r['bridge_failed']} / {r['native_failed']} |"
         )
     return [*lines, ""]
