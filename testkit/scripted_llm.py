@@ -6,6 +6,7 @@ the last user message (the Cat passes them through untouched):
 
     [[reply:TEXT]]      answer TEXT (otherwise "Echo: <last user text>")
     [[tokens:N]]        answer N tokens " t0 t1 ..."
+    [[pad:W]]           make each token of [[tokens:N]] W characters wider (" t0xxxx..."): big answers, few tokens
     [[delay:MS]]        wait MS milliseconds before each token
     [[fail:status:S]]   answer HTTP S with an OpenAI error object
     [[fail:after:K]]    stream K tokens, then drop the connection (unstreamed: a JSON body cut short)
@@ -41,7 +42,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-DIRECTIVE = re.compile(r"\[\[(reply|tokens|delay|fail|hang|garbage|system|call)(?::(.*?))?\]\]", re.S)
+DIRECTIVE = re.compile(r"\[\[(reply|tokens|pad|delay|fail|hang|garbage|system|call)(?::(.*?))?\]\]", re.S)
 MODEL = "scripted"
 
 
@@ -76,6 +77,7 @@ class Script:
         self.hang = False
         self.garbage = False
         self.calls: list[dict[str, str]] = []
+        self.pad = 0
         reply: str | None = None
         for name, arg in DIRECTIVE.findall(last):
             reply = self._directive(name, arg, messages, reply)
@@ -84,7 +86,7 @@ class Script:
             reply = "Tool said: " + "; ".join(message_text(m) for m in messages if m.get("role") == "tool")
         if reply is None:
             reply = "Echo: " + DIRECTIVE.sub("", last).strip()
-        self.tokens = split_tokens(reply)
+        self.tokens = [token + "x" * self.pad for token in split_tokens(reply)]
 
     def _directive(self, name: str, arg: str, messages: list[dict[str, Any]], reply: str | None) -> str | None:
         """Apply one `[[name:arg]]` directive; returns the reply text it sets (or the one so far)."""
@@ -92,6 +94,8 @@ class Script:
             return arg
         if name == "tokens":
             return "".join(f" t{i}" for i in range(int(arg)))
+        if name == "pad":
+            self.pad = int(arg)
         if name == "system":
             return "".join(message_text(m) for m in messages if m.get("role") == "system")
         if name == "delay":

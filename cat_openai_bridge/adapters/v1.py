@@ -27,6 +27,7 @@ from ..core.port import Access, CatFailure, CatTurn, Forbidden, Identity, ModelC
 from ..core.settings import BridgeSettings
 from .v1_qdrant import serialize_embedded_qdrant
 from .v1_usage import recount_usage
+from .v1_users import RecentUsers, UserLocks
 
 PLUGIN_ID = __name__.split(".")[2] if __name__.startswith("cat.plugins.") else "cat_openai_bridge"
 MAIN = "main"  # the adapter's name for the Cat's one agent
@@ -98,10 +99,11 @@ class V1Cat:
     name = "v1"
     supports_images = False
     supports_client_tools = False
+    stops_turns = False  # a turn runs in its own thread, which nothing can stop: a cut answer lets it finish
 
     def __init__(self) -> None:
-        self._user_locks: dict[str, threading.Lock] = {}
-        self._users: dict[str, Any] = {}  # AuthUserInfo by user id, as the Cat's auth made it
+        self._user_locks = UserLocks()  # `v1_history: server`: one turn at a time per user
+        self._users: RecentUsers[Any] = RecentUsers()  # AuthUserInfo by user id, as the Cat's auth made it
         self._settings: tuple[int | None, BridgeSettings | None] = (None, None)
 
     # -- identity and settings -------------------------------------------------
@@ -135,9 +137,7 @@ class V1Cat:
         return None
 
     def _remember(self, user: Any) -> None:
-        if len(self._users) > 10_000:
-            self._users.clear()
-        self._users[user.name] = user
+        self._users.remember(user.name, user)
 
     def act_as(self, caller: Identity, label: str) -> Identity:
         return Identity(label, label, delegated=True)
@@ -145,9 +145,8 @@ class V1Cat:
     def _user_data(self, identity: Identity) -> Any:
         from cat.auth.permissions import AuthUserInfo
 
-        if identity.delegated or identity.user_id not in self._users:
-            return AuthUserInfo(id=identity.user_id, name=identity.user_id)
-        return self._users[identity.user_id]
+        known = None if identity.delegated else self._users.get(identity.user_id)
+        return known if known is not None else AuthUserInfo(id=identity.user_id, name=identity.user_id)
 
     async def load_settings(self) -> BridgeSettings:
         """Read live: the Cat saves plugin settings to settings.json, so its mtime says when to reread."""
@@ -217,16 +216,11 @@ class V1Cat:
         if turn.plain:
             return stray.llm(text, stream=turn.stream)
         server_side = history == "server"
-        user_lock = self._user_locks.setdefault(stray.user_id, threading.Lock()) if server_side else None
         with contextlib.ExitStack() as held:
-            if user_lock is not None:
+            if server_side:
                 # One turn at a time per user; a turn whose client left while it waited never runs
                 # (it would add an exchange nobody saw to the user's stored conversation).
-                while not user_lock.acquire(timeout=0.2):
-                    if abandoned():
-                        return None
-                held.callback(user_lock.release)
-                if abandoned():
+                if not held.enter_context(self._user_locks.holding(stray.user_id, abandoned)) or abandoned():
                     return None
                 stray.working_memory = self._stored_memory(stray)  # read under the lock: never a stale copy
             before = list(stray.working_memory.history)
@@ -279,7 +273,7 @@ class V1Cat:
             except Exception as exc:
                 self.log("error", f"openai bridge: the Cat's turn failed: {exc!r}")
                 raise CatFailure(str(exc) or type(exc).__name__) from None
-            yield self._result(stray, answer)
+            yield await asyncio.to_thread(self._result, stray, answer)  # recounting long prompts takes a while
         finally:
             pipe.closed = True  # a client that left: the thread finishes, its output is dropped
 

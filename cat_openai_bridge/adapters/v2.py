@@ -99,11 +99,12 @@ def _cat_message(turn: Turn):
     return Message(role=turn.role, content=content, tool_calls=calls, tool_call_id=turn.tool_call_id)
 
 
+def _calls_text(message) -> str:
+    return "".join(json.dumps({"name": c.name, "arguments": c.args}) for c in message.tool_calls)
+
+
 def _message_text(message) -> str:
-    text = message.text
-    if message.tool_calls:
-        text += "".join(json.dumps({"name": c.name, "arguments": c.args}) for c in message.tool_calls)
-    return text
+    return message.text + _calls_text(message) if message.tool_calls else message.text
 
 
 def _why(agent) -> dict:
@@ -126,34 +127,53 @@ def _why(agent) -> dict:
     }
 
 
+def _prompts(system: list[tuple[str, str]], history: list[tuple[str, str]], calls: list[int]) -> int:
+    """Prompt tokens of LLM calls that each read `system` and the first `n` messages of `history`, for n in
+    `calls`: each message counted once (a long one is not tokenized again for every call of the turn)."""
+    base = tokens.count_chat(system)
+    costs = [tokens.TOKENS_PER_MESSAGE + tokens.count_text(role) + tokens.count_text(text) for role, text in history]
+    prefix = [0]
+    for cost in costs:
+        prefix.append(prefix[-1] + cost)
+    return sum(base + prefix[n] for n in calls)
+
+
 def _turn_result(agent) -> TurnResult:
-    """The final answer, and usage counted over every LLM call of the turn."""
+    """The final answer, and usage counted over every LLM call of the turn (in a thread: prompts may be long)."""
     produced = list(agent.result.messages)
     answers = [i for i, m in enumerate(produced) if m.role == "assistant"]
     final = produced[answers[-1]].text if answers else ""
-    history = [(m.role, _message_text(m)) for m in agent.task.messages]
+    history = [(m.role, _message_text(m)) for m in [*agent.task.messages, *produced]]
     system = [("system", agent.system_prompt)] if agent.system_prompt else []
-    prompt_tokens = 0
-    extra = 0
-    for i, message in enumerate(produced):
-        if message.role == "assistant":
-            prompt_tokens += tokens.count_chat(system + history)
-            if i != answers[-1]:
-                extra += tokens.count_text(_message_text(message))
-        history.append((message.role, _message_text(message)))
+    asked = len(agent.task.messages)
+    prompt_tokens = _prompts(system, history, [asked + i for i in answers])
+    extra = sum(tokens.count_text(history[asked + i][1]) for i in answers[:-1])
     return TurnResult(final, prompt_tokens, extra)
 
 
-def _plain_result(system: str, task, message) -> TurnResult:
+def _stopped_result(agent, text: str) -> TurnResult:
+    """A run stopped at the client's cut, in the middle of an LLM call: every call so far read its prompt, the
+    one in flight included; what the LLM produced is the text streamed (tool calls of finished steps aside)."""
+    produced = list(getattr(getattr(agent, "result", None), "messages", []))
+    history = [(m.role, _message_text(m)) for m in [*agent.task.messages, *produced]]
+    system = [("system", agent.system_prompt)] if agent.system_prompt else []
+    asked = len(agent.task.messages)
+    calls = [asked + i for i, m in enumerate(produced) if m.role == "assistant"] + [len(history)]
+    extra = sum(tokens.count_text(_calls_text(m)) for m in produced if m.role == "assistant" and m.tool_calls)
+    return TurnResult(text, _prompts(system, history, calls), extra)
+
+
+def _plain_result(system: str, task, text: str) -> TurnResult:
     history = [(m.role, _message_text(m)) for m in task.messages]
     prompt = tokens.count_chat(([("system", system)] if system else []) + history)
-    return TurnResult(message.text, prompt)
+    return TurnResult(text, prompt)
 
 
 class V2Cat:
     name = "v2"
     supports_images = True
     supports_client_tools = True
+    stops_turns = True
 
     def cat_version(self) -> str:
         return metadata.version("cheshire-cat-ai")
@@ -232,7 +252,7 @@ class V2Cat:
             return agent, task, llm(system, messages=task.messages, stream=turn.stream)
         return agent, task, agent(task)
 
-    def _result(self, turn: CatTurn, agent: Any, task: Any, runner: asyncio.Task) -> TurnResult:
+    async def _result(self, turn: CatTurn, agent: Any, task: Any, runner: asyncio.Task) -> TurnResult:
         """The finished run as a TurnResult; a client tool call ends it on purpose, anything else raised fails it."""
         called: tuple[ToolCall, ...] = ()
         try:
@@ -248,9 +268,10 @@ class V2Cat:
             self.log("error", f"openai bridge: agent '{turn.target}' failed: {exc!r}")
             raise CatFailure(str(exc) or type(exc).__name__) from None
         if turn.plain:
-            result = _plain_result(turn.conversation.system, task, runner.result())
+            result = await asyncio.to_thread(_plain_result, turn.conversation.system, task, runner.result().text)
         else:
-            result = dataclasses.replace(_turn_result(agent), tool_calls=called, why=_why(agent) if turn.why else None)
+            counted = await asyncio.to_thread(_turn_result, agent)
+            result = dataclasses.replace(counted, tool_calls=called, why=_why(agent) if turn.why else None)
         if not result.text and not result.tool_calls:
             # e.g. a stream of non-SSE bytes, which the Cat's LLM client reads as an empty answer
             raise CatFailure("the Cat's LLM returned an empty answer")
@@ -278,10 +299,15 @@ class V2Cat:
             context.user = User(id=turn.identity.user_id, name=turn.identity.name, roles=[])
         runner = asyncio.create_task(work)
         runner.add_done_callback(lambda _: deltas.put_nowait(None))
+        produced: list[str] = []
         try:
             while (delta := await deltas.get()) is not None:
+                produced.append(delta)
                 yield TextDelta(delta)
-            yield self._result(turn, agent, task, runner)
+                if turn.stop.is_set() and not runner.done():
+                    yield await self._stopped(turn, agent, task, runner, deltas, produced)
+                    return
+            yield await self._result(turn, agent, task, runner)
         finally:
             context.stream = None
             context.user = caller
@@ -289,6 +315,21 @@ class V2Cat:
                 runner.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await runner
+
+    async def _stopped(
+        self, turn: CatTurn, agent: Any, task: Any, runner: asyncio.Task, deltas: asyncio.Queue, produced: list[str]
+    ) -> TurnResult:
+        """The client's answer is complete: cancel the run (the Cat hangs up on its LLM) and count what was used."""
+        runner.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await runner
+        while not deltas.empty():  # produced before the cancel landed: the LLM made them, they count
+            if (delta := deltas.get_nowait()) is not None:
+                produced.append(delta)
+        text = "".join(produced)
+        if turn.plain:
+            return await asyncio.to_thread(_plain_result, turn.conversation.system, task, text)
+        return await asyncio.to_thread(_stopped_result, agent, text)
 
     async def embed(self, texts: list[str]) -> tuple[str, list[list[float]]]:
         """The Cat's configured embedder, the one its memory plugins use."""

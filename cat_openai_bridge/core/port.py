@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from starlette.requests import Request
@@ -66,6 +66,26 @@ class ModelCard:
     description: str = ""
 
 
+class StopSignal:
+    """The core's word that the client's answer is complete (cut at `max_tokens` or a stop sequence).
+
+    An adapter that can (`CatPort.stops_turns`) checks it whenever it resumes after handing over a TextDelta,
+    ends the Cat's run there (its LLM call is abandoned) and ends the turn with a TurnResult counting what the
+    LLM had read and produced by then. Set from the event loop, read by the adapter on it: a plain flag.
+    """
+
+    __slots__ = ("_set",)
+
+    def __init__(self) -> None:
+        self._set = False
+
+    def set(self) -> None:
+        self._set = True
+
+    def is_set(self) -> bool:
+        return self._set
+
+
 @dataclass(frozen=True)
 class CatTurn:
     conversation: Conversation
@@ -79,6 +99,7 @@ class CatTurn:
     tools: tuple[ClientTool, ...] = ()  # the client's functions, offered to the Cat's model for this turn
     conversation_key: str = ""  # the client chat this turn belongs to (see core/chats.py)
     why: bool = False  # the client asked for the Cat's reasons (an admin-only extension)
+    stop: StopSignal = field(default_factory=StopSignal, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -88,7 +109,7 @@ class TextDelta:
 
 @dataclass(frozen=True)
 class TurnResult:
-    text: str
+    text: str  # the final answer; for a turn stopped early, all the text its LLM produced until then
     prompt_tokens: int  # every prompt the Cat sent its LLM during the turn
     extra_completion_tokens: int = 0  # LLM output that is not the final answer (tool calls)
     tool_calls: tuple[ToolCall, ...] = ()  # the model called client tools: the turn pauses for their results
@@ -102,6 +123,7 @@ class CatPort(Protocol):
     name: str  # adapter name, e.g. "v2"
     supports_images: bool
     supports_client_tools: bool
+    stops_turns: bool  # honours `CatTurn.stop` (v2); otherwise a turn always runs to its end (v1)
 
     def cat_version(self) -> str: ...
 

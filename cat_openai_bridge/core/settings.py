@@ -91,6 +91,25 @@ class BridgeSettings(BaseModel):
     idempotency_window_seconds: int = Field(
         600, ge=0, le=86400, description="How long an Idempotency-Key replays its first answer (0 = keys ignored)."
     )
+    idempotency_store_bytes: int = Field(
+        64 * 1024 * 1024,
+        ge=64 * 1024,
+        le=4 * 1024**3,
+        description="Bytes of answers kept for Idempotency-Key replays, all users together; the oldest go first.",
+    )
+    idempotency_identity_bytes: int = Field(
+        8 * 1024 * 1024,
+        ge=64 * 1024,
+        le=4 * 1024**3,
+        description="Bytes of answers kept for Idempotency-Key replays per Cat user; their oldest go first.",
+    )
+    idempotency_answer_bytes: int = Field(
+        2 * 1024 * 1024,
+        ge=1024,
+        le=1024**3,
+        description="Largest answer (a whole stream, as sent) kept for a replay; a larger one's key is not "
+        "replayable (the response says `Idempotency-Replayable: false` when that is known up front).",
+    )
 
     task_prompt_patterns: list[str] = Field(
         [r"^\s*### Task:"],
@@ -102,6 +121,14 @@ class BridgeSettings(BaseModel):
         "llm",
         description="'llm': answer housekeeping prompts with the Cat's own LLM, outside the agent, leaving no trace in "
         "its memory; 'agent': treat them like any message.",
+    )
+
+    stream_send_timeout: float = Field(
+        30.0,
+        ge=1.0,
+        le=600.0,
+        description="Seconds a stream may wait for a client that reads nothing (its buffers full) before it is "
+        "ended and its work released.",
     )
 
     stream_heartbeat_seconds: float = Field(
@@ -138,10 +165,20 @@ class BridgeSettings(BaseModel):
 
     @field_validator("redis_url")
     @classmethod
-    def _redis_scheme(cls, value: str) -> str:
+    def _redis_url(cls, value: str) -> str:
+        """Checked whole when saved, so a URL the client cannot use never reaches a request."""
+        from .engine.redis_client import RedisAddress
+
         value = value.strip()
-        if value and not value.startswith(("redis://", "rediss://")):
+        if not value:
+            return value
+        if not value.startswith(("redis://", "rediss://")):
             raise PydanticCustomError("invalid_url", "redis_url must be empty or start with redis:// or rediss://")
+        try:
+            RedisAddress.parse(value)
+        except ValueError as exc:
+            reason = {"reason": str(exc)}
+            raise PydanticCustomError("invalid_url", "redis_url is not usable: {reason}", reason) from None
         return value
 
 

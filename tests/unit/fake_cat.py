@@ -4,7 +4,9 @@ that streams.
 `FakeCat.script(...)` queues what the next turn does, step by step: a `str` is
 a `TextDelta`, a `TurnResult` ends the turn, an exception is raised where it
 stands, a `Gate` parks the turn until the test opens it (never: a hang). A
-turn with nothing queued answers "Hello there!".
+turn with nothing queued answers "Hello there!". Like the v2 adapter, it stops
+when the core asks (`CatTurn.stop`, checked after each delta): the turn then
+ends with its scripted result's prompt and the text it produced so far.
 
 httpx's own `ASGITransport` runs the app to its end before handing the
 response over, so a client can neither read a stream while it runs nor leave
@@ -61,6 +63,7 @@ class FakeCat:
     name = "fake"
     supports_images = True
     supports_client_tools = True
+    stops_turns = True
 
     def __init__(self, settings: BridgeSettings | None = None) -> None:
         self.settings = settings or BridgeSettings()
@@ -70,6 +73,7 @@ class FakeCat:
         self.embed_error: BaseException | None = None
         self.logs: list[tuple[str, str]] = []
         self.resolved = 0  # resolve_model calls: how far a request got into the pipeline
+        self.stopped = 0  # turns that ended early because the core asked (an answer cut at max_tokens or stop)
         self._scripts: collections.deque[Sequence[Any]] = collections.deque()
 
     # What a test controls
@@ -119,10 +123,16 @@ class FakeCat:
 
     async def _play(self, turn: CatTurn, steps: Sequence[Any]) -> AsyncIterator[TurnEvent]:
         self.turns.append(turn)
+        produced = ""
         try:
-            for step in steps:
+            for index, step in enumerate(steps):
                 if isinstance(step, str):
+                    produced += step
                     yield TextDelta(step)
+                    if turn.stop.is_set():
+                        self.stopped += 1
+                        yield _stopped(steps[index + 1 :], produced)
+                        return
                 elif isinstance(step, TurnResult):
                     yield step
                 elif isinstance(step, Gate):
@@ -142,6 +152,12 @@ class FakeCat:
 
     def log(self, level: str, message: str) -> None:
         self.logs.append((level, message))
+
+
+def _stopped(rest: Sequence[Any], produced: str) -> TurnResult:
+    """What a stopped turn reports: the prompt its script would have, the text produced until the stop."""
+    scripted = next((step for step in rest if isinstance(step, TurnResult)), TurnResult("", 0))
+    return TurnResult(produced, scripted.prompt_tokens, scripted.extra_completion_tokens)
 
 
 def app_of(bridge: Bridge) -> Starlette:

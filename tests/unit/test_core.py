@@ -223,8 +223,12 @@ def test_settings_bounds():
         "trust_user_field": False,
         "user_header": "",
         "idempotency_window_seconds": 600,
+        "idempotency_store_bytes": 64 * 2**20,
+        "idempotency_identity_bytes": 8 * 2**20,
+        "idempotency_answer_bytes": 2 * 2**20,
         "task_prompt_patterns": [r"^\s*### Task:"],
         "task_prompt_mode": "llm",
+        "stream_send_timeout": 30.0,
         "stream_heartbeat_seconds": 0.0,
         "chat_id_header": "X-OpenWebUI-Chat-Id",
         "v1_history": "request",
@@ -243,6 +247,8 @@ def test_settings_bounds():
         {"user_header": "X Bad:"},
         {"task_prompt_patterns": ["("]},
         {"max_concurrent_requests": -1},
+        {"stream_send_timeout": 0.5},
+        {"idempotency_answer_bytes": 10},
     ):
         with pytest.raises(ValidationError):
             BridgeSettings(**bad)

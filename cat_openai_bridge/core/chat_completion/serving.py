@@ -89,6 +89,9 @@ class ChatJob(Job):
     rules: OutputRules | None = None
     tools: tuple[ClientTool, ...] = ()
 
+    def completion_cap(self) -> int:
+        return (self.rules.limit or 0) if self.rules is not None else 0
+
 
 @dataclass(frozen=True)
 class CompletionIds:
@@ -168,7 +171,7 @@ class ChatCompletions(Route[ChatJob]):
         if rules.stream:
             return Reply(events=self.stream(turn, rules, ids, call), ends=(sse.DONE,))
         answer = await run_answer(self.cat, turn, rules)
-        call.lease.report(answer.usage.total_tokens)
+        call.lease.report(answer.charged)
         self.pipeline.debug(
             call,
             f"{ids.id} finish={answer.finish_reason} usage={answer.usage} "
@@ -193,7 +196,7 @@ class ChatCompletions(Route[ChatJob]):
             for delta in call_deltas(ending.tool_calls):
                 yield sse.event(ids.chunk(delta, with_usage=with_usage))
             yield sse.event(ids.chunk(ChoiceDelta(), ending.finish_reason, with_usage=with_usage))
-            call.lease.report(ending.usage.total_tokens, ending.prompt_counted)
+            call.lease.report(ending.charged, ending.prompt_counted)
             if with_usage:
                 yield sse.event(ids.chunk(None, usage=completion_usage(ending.usage)))
             if turn.why and ending.why is not None:

@@ -78,7 +78,7 @@ class Embeddings(Route[EmbeddingJob]):
 
     async def run(self, job: EmbeddingJob, call: Call) -> Reply:
         assert job.body is not None
-        used = sum(tokens.count_text(t) for t in job.texts)
+        used = await tokens.count_texts_off_loop(list(job.texts))
         timeout = call.settings.request_timeout
         try:
             model, vectors = await asyncio.wait_for(self.cat.embed(list(job.texts)), timeout)

@@ -30,6 +30,7 @@ from .errors import error_of, missing_credentials, model_not_found, why_forbidde
 from .http_edge import error_response, json_response, read_body, sse_response
 from .idempotency import Idempotent, Replays
 from .limits import Lease, Limiter, Quota
+from .replay_budget import ReplayLimits
 from .wire import WireModel
 
 
@@ -41,6 +42,14 @@ class Job:
     label: str | None = None  # the body's user label (`user`), for master-key callers
     conversation: Conversation | None = None  # what the prompt-token estimate counts
     admin_only: bool = False  # the body asks for what only the Cat's admins may see (`cat_why`)
+
+    def completion_cap(self) -> int:
+        """Most completion tokens the answer may have (0: no cap), reserved against `tokens_per_minute`."""
+        return 0
+
+    def replay_floor(self) -> int:
+        """A lower bound on the bytes of the answer, known before it runs (what it will echo of the request)."""
+        return 0
 
 
 J = TypeVar("J", bound=Job)
@@ -140,20 +149,24 @@ class Pipeline:
                     self.replays.once(
                         identity.user_id,
                         request.headers.get("idempotency-key"),
+                        type(route).__name__,
                         raw,
                         settings.idempotency_window_seconds,
-                        settings.request_timeout,
+                        settings.request_timeout + settings.stream_send_timeout,
                         headers,
+                        ReplayLimits.of(settings),
+                        job.replay_floor(),
                     )
                 )
                 if once.replay is not None:
                     return once.replay
-            lease = await self._admit(identity, settings, headers, job.conversation) if route.limited else Lease.free()
+            lease = await self._admit(identity, settings, headers, job) if route.limited else Lease.free()
             await stack.enter_async_context(lease.held())
             call = Call(request, settings, identity, headers, lease, target)
             reply = await route.run(job, call)
             if reply.events is not None:
-                return sse_response(once.recording(lease.guard(reply.events), reply.ends), headers)
+                events = once.recording(lease.guard(reply.events), reply.ends)
+                return sse_response(events, headers, settings.stream_send_timeout, self._stalled)
             assert reply.body is not None
             return once.keep(json_response(reply.body, headers=headers))
         raise AssertionError("unreachable")  # pragma: no cover
@@ -187,22 +200,34 @@ class Pipeline:
             return self.cat.act_as(identity, label)
         return identity
 
-    async def _admit(
-        self, identity: Identity, settings: BridgeSettings, headers: dict[str, str], conversation: Conversation | None
-    ) -> Lease:
-        """Apply the identity's limits; the lease is settled by the pipeline when the answer is done."""
+    async def _admit(self, identity: Identity, settings: BridgeSettings, headers: dict[str, str], job: Job) -> Lease:
+        """Apply the identity's limits; the lease is settled by the pipeline when the answer is done.
+
+        Tokens are reserved for the prompt and the answer's cap, as OpenAI counts `max_tokens` against a token
+        limit. The prompt's share is a cheap upper bound (no tokenizing of long texts on the event loop before
+        the decision); once admitted, a long prompt is counted precisely in a thread and the reservation follows.
+        """
         quota = Quota(
             settings.rate_limit_per_minute,
             settings.tokens_per_minute,
             settings.max_concurrent_requests,
             settings.request_timeout + 60,
         )
-        cost = tokens.count_chat(conversation.pairs()) if conversation and quota.tokens_per_minute else 0
+        pairs = job.conversation.pairs() if job.conversation is not None and quota.tokens_per_minute else []
+        prompt, exact = tokens.estimate_chat(pairs) if pairs else (0, True)
+        cost = prompt + job.completion_cap() if quota.tokens_per_minute else 0
         lease, verdict = await self.limiter.admit(
-            identity.user_id, quota, cost, settings.redis_url, settings.redis_failure_mode == "open"
+            identity.user_id, quota, cost, settings.redis_url, settings.redis_failure_mode == "open", prompt
         )
         headers.update(verdict.headers())
+        if not exact and lease.reserved:
+            await lease.recount(await tokens.count_chat_off_loop(pairs))
         return lease
+
+    def _stalled(self, seconds: float) -> None:
+        self.cat.log(
+            "warning", f"openai bridge: a stream's client read nothing for {seconds:g} s (stream_send_timeout); ended"
+        )
 
     def debug(self, call: Call, message: str) -> None:
         if call.settings.debug_mode:

@@ -19,19 +19,23 @@ from .protocol import SimpleMessageReply, SimpleMessageRequest
 @dataclass
 class MessageJob(Job):
     body: SimpleMessageRequest | None = None
+    cap: int = 0
+
+    def completion_cap(self) -> int:
+        return self.cap
 
 
 class Message(Route[MessageJob]):
     def parse(self, request: Request, raw: bytes, settings: BridgeSettings) -> MessageJob:
         body = parse_body(SimpleMessageRequest, raw)
         conversation = Conversation("", [Turn("user", [TextPart(body.text)])])
-        return MessageJob(settings.model_alias, body.user_id, conversation, body=body)
+        return MessageJob(settings.model_alias, body.user_id, conversation, body=body, cap=settings.max_tokens)
 
     async def run(self, job: MessageJob, call: Call) -> Reply:
         assert job.body is not None and job.conversation is not None and call.target is not None
         turn = CatTurn(job.conversation, call.target, False, call.settings.system_message_policy, call.identity)
         answer = await run_answer(self.cat, turn, output_rules(call.settings, False, None, "max_tokens"))
-        call.lease.report(answer.usage.total_tokens)
+        call.lease.report(answer.charged)
         label = job.body.user_id
         self.pipeline.debug(call, f"message user={call.identity.user_id} label={label!r} chars={len(answer.content)}")
         return Reply(

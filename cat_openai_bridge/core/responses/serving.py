@@ -154,6 +154,16 @@ class ResponsesJob(Job):
     rules: OutputRules | None = None
     tools: tuple[ClientTool, ...] = ()
 
+    def completion_cap(self) -> int:
+        return (self.rules.limit or 0) if self.rules is not None else 0
+
+    def replay_floor(self) -> int:
+        """A response repeats the request's `metadata` and `instructions`; a stream does so in three events."""
+        if self.body is None:
+            return 0
+        echoed = sum(len(k) + len(v) for k, v in (self.body.metadata or {}).items()) + len(self.body.instructions or "")
+        return echoed * (3 if self.body.stream else 1)
+
 
 class Responses(Route[ResponsesJob]):
     def parse(self, request: Request, raw: bytes, settings: BridgeSettings) -> ResponsesJob:
@@ -175,7 +185,7 @@ class Responses(Route[ResponsesJob]):
         if rules.stream:
             return Reply(events=self.stream(turn, rules, ids, body, call), ends=FINISHED)
         answer = await run_answer(self.cat, turn, rules)
-        call.lease.report(answer.usage.total_tokens)
+        call.lease.report(answer.charged)
         return Reply(response_object(ids, body, "completed", answer, tools=job.tools))
 
     async def stream(
@@ -202,7 +212,7 @@ class Responses(Route[ResponsesJob]):
             failed = response_object(ids, body, "failed", error=error_of(exc, self.cat.log), tools=turn.tools)
             yield out.lifecycle("response.failed", failed)
             return
-        call.lease.report(ending.usage.total_tokens)
+        call.lease.report(ending.charged, ending.prompt_counted)
         final = response_object(ids, body, "completed", ending, tools=turn.tools)
         for event in out.ending(ending, final):
             yield event
