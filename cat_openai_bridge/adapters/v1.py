@@ -270,7 +270,9 @@ class V1Cat:
                 yield TextDelta(value)
             try:
                 answer = future.result()
-            except Exception as exc:
+            except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException as exc:  # also what is not an Exception: a Rust panic in the Cat's tokenizer
                 self.log("error", f"openai bridge: the Cat's turn failed: {exc!r}")
                 raise CatFailure(str(exc) or type(exc).__name__) from None
             yield await asyncio.to_thread(self._result, stray, answer)  # recounting long prompts takes a while

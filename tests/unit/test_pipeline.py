@@ -714,9 +714,9 @@ async def test_a_long_prompt_is_never_tokenized_on_the_event_loop(client, cat, c
     expected = window_of(1_000_000, now + (bound + 5) * 60 / 1_000_000, now).remaining  # GCRA's float arithmetic
     assert expected in (1_000_000 - bound - 5, 1_000_000 - bound - 6)
     assert response.headers["x-ratelimit-remaining-tokens"] == str(expected)
-    on_loop = [size for main, size in seen if main and size > tokens.ON_LOOP_CHARS]
-    assert on_loop == []
-    assert any(not main and size == len(spaces) for main, size in seen)  # counted precisely, in a thread
+    assert sum(size for main, size in seen if main) <= tokens.ON_LOOP_CHARS
+    assert sum(size for main, size in seen if not main) >= len(spaces)  # counted precisely, in a thread
+    assert max(size for _, size in seen) <= tokens.CHUNK_CHARS  # and BPE never saw more than a chunk at once
     assert len(spaces) not in [len(t) for t in list(tokens.CACHE._counts)]  # and not cached
 
 

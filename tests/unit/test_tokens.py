@@ -21,3 +21,10 @@ def test_texts_past_the_precise_bound_count_as_their_utf8_length():
     assert tokens.count_text(huge) == 2 * len(huge)  # an upper bound, with no BPE at all
     estimate, exact = tokens.estimate_chat([("user", "hello"), ("user", "a" * (tokens.CACHED_TEXT_CHARS + 1))])
     assert not exact and estimate == 3 + 2 * 3 + 2 * tokens.count_text("user") + 1 + tokens.CACHED_TEXT_CHARS + 1
+
+
+def test_long_texts_reach_bpe_in_pieces_cut_where_the_tokenizer_splits_anyway():
+    prose = "The Cheshire Cat grinned at Alice, and said: we're all mad here.\n" * 2000
+    assert tokens._bpe_count(prose) == len(tokens.encode(prose))  # exact for prose
+    spaces = " " * 100_000  # one run: approximate, but linear (older tiktoken takes seconds on it whole)
+    assert abs(tokens._bpe_count(spaces) - len(tokens.encode(spaces))) <= len(spaces) // tokens.CHUNK_CHARS * 2

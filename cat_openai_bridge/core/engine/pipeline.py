@@ -11,6 +11,7 @@ ends. Every exception leaves through `error_of`, the one error mapper.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -130,7 +131,9 @@ class Pipeline:
         headers = {"x-request-id": f"req_{uuid.uuid4().hex}"}
         try:
             return await self._serve(request, route, headers)
-        except Exception as exc:  # a cancelled request (BaseException) is not answered at all
+        except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
+            raise  # a cancelled request is not answered at all
+        except BaseException as exc:  # a Rust panic in a tokenizer is no Exception, and still no reason for a trace
             return error_response(error_of(exc, self.cat.log), headers)
 
     async def _serve(self, request: Request, route: Route, headers: dict[str, str]) -> Response:

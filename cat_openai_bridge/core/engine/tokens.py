@@ -10,8 +10,12 @@ client controls the text, so counting is bounded three ways:
 - `estimate_chat` (admission) never runs BPE on more than `ON_LOOP_CHARS` in
   all; longer texts count as their UTF-8 length, an upper bound (a cl100k
   token is at least one byte).
-- `count_text` runs BPE on at most `PRECISE_CHARS` of one text; longer texts
-  count as that bound too. Whole prompts and answers are counted with
+- BPE only ever sees pieces of at most `CHUNK_CHARS`, cut where the tokenizer
+  would split anyway (before a space, after a line break), so counting is
+  linear in the text whatever it holds (older tiktoken, the Cat v1's, is
+  quadratic in a run of spaces or letters: 100,000 spaces took 4.6 s, 500,000
+  took 76 s, 1 MiB crashed it). `count_text` counts at most `PRECISE_CHARS` of
+  one text; longer texts count as that bound too. Whole prompts and answers are counted with
   `count_chat_off_loop` / `count_text_off_loop`, in a thread (tiktoken lets go
   of the GIL), so the event loop never waits for them.
 - Only small texts are cached, in `CACHE_BYTES` at most.
@@ -36,7 +40,8 @@ TOKENS_REPLY_PRIMING = 3
 CACHED_TEXT_CHARS = 16_384  # longer texts are counted, not kept: the cache must not pin large bodies
 CACHE_BYTES = 8 * 1024 * 1024  # what the cache of small texts may hold in all (their str objects' size)
 ON_LOOP_CHARS = 65_536  # BPE an admission estimate may run on the event loop, over all the request's texts
-PRECISE_CHARS = 1024 * 1024  # longest text counted precisely (about 0.1 s of prose, 0.6 s of spaces, in a thread)
+PRECISE_CHARS = 1024 * 1024  # longest text counted precisely (about 0.1 s of prose, 0.3 s of spaces, in a thread)
+CHUNK_CHARS = 512  # longest piece BPE is given
 THREAD_ABOVE_CHARS = 16_384  # counts of longer texts leave the event loop
 
 
@@ -133,6 +138,24 @@ class _SmallTexts:
 CACHE = _SmallTexts(CACHE_BYTES)
 
 
+def _bpe_count(text: str) -> int:
+    """Tokens of `text`, given to BPE in pieces of at most CHUNK_CHARS cut where the tokenizer splits anyway
+    (exact for prose and code; a few tokens off per cut inside one very long run of the same kind)."""
+    if len(text) <= CHUNK_CHARS:
+        return len(encode(text))
+    total, start, size = 0, 0, len(text)
+    while start < size:
+        end = min(start + CHUNK_CHARS, size)
+        if end < size:
+            before_space = text.rfind(" ", start + 1, end)  # " word" begins a piece
+            after_newline = text.rfind("\n", start, end - 1) + 1  # a line break ends one
+            cut = max(before_space, after_newline)
+            end = cut if cut > start else end
+        total += len(encode(text[start:end]))
+        start = end
+    return total
+
+
 def count_text(text: str) -> int:
     """Tokens of `text`; past `PRECISE_CHARS`, its upper bound (no BPE). Long texts belong off the event loop."""
     if not text:
@@ -140,10 +163,10 @@ def count_text(text: str) -> int:
     if len(text) > PRECISE_CHARS:
         return upper_bound(text)
     if len(text) > CACHED_TEXT_CHARS:
-        return len(encode(text))
+        return _bpe_count(text)
     count = CACHE.get(text)
     if count is None:
-        count = len(encode(text))
+        count = _bpe_count(text)
         CACHE.put(text, count)
     return count
 
