@@ -85,6 +85,7 @@ class Outcome:
     attacker: Counter = field(default_factory=Counter)  # status -> count
     neighbour: Counter = field(default_factory=Counter)  # status (or what went wrong) -> count
     latencies: list[float] = field(default_factory=list)  # the neighbour's answered requests, seconds
+    attack_seconds: float = 0.0  # how long the attacker's requests took, all of them
 
     def p(self, q: float) -> float:
         ordered = sorted(self.latencies)
@@ -136,7 +137,9 @@ async def under_attack(
         if attack is None:
             await _neighbour(client, outcome, lambda: True, least)
             return outcome
+        started = time.perf_counter()
         attacking = asyncio.ensure_future(_attacker(base_url, attacker, attack, outcome))
+        attacking.add_done_callback(lambda _: setattr(outcome, "attack_seconds", time.perf_counter() - started))
         await asyncio.sleep(0.2)  # let the attack get going first
         await _neighbour(client, outcome, attacking.done, least)
         await attacking
