@@ -221,6 +221,8 @@ class V2Cat:
         extra = []
         if system and turn.system_policy != "ignore" and not turn.plain:
             extra.append(_system_directive()(turn.system_policy, system))
+        if turn.instructions and not turn.plain:
+            extra.append(_system_directive()("append", turn.instructions))
         if turn.tools and not turn.plain:
             extra.append(_client_tools_directive(turn.tools))
         if extra:
@@ -229,7 +231,8 @@ class V2Cat:
         if turn.plain:
             from cat.ambient import llm
 
-            return agent, task, llm(system, messages=task.messages, stream=turn.stream)
+            prompt = "\n\n".join(p for p in (system, turn.instructions) if p)
+            return agent, task, llm(prompt, messages=task.messages, stream=turn.stream)
         return agent, task, agent(task)
 
     def _result(self, turn: CatTurn, agent: Any, task: Any, runner: asyncio.Task) -> TurnResult:

@@ -152,6 +152,18 @@ def upstream_failed(message: str) -> BridgeError:
     return BridgeError(502, f"The Cat could not answer: {message}", "api_error", None, "cat_error", NO_BLIND_RETRY)
 
 
+def structured_output_failed(problem: str) -> BridgeError:
+    """The Cat answered, but not in the form the request demanded (JSON, its schema, a forced tool call)."""
+    return BridgeError(
+        502,
+        f"The Cat's answer does not have the form the request asked for: {problem}",
+        "api_error",
+        None,
+        "invalid_structured_output",
+        NO_BLIND_RETRY,
+    )
+
+
 def upstream_timeout(seconds: float) -> BridgeError:
     return BridgeError(
         504, f"The Cat did not answer within {seconds:g} seconds.", "api_error", None, "timeout", NO_BLIND_RETRY

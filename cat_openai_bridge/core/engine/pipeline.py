@@ -65,6 +65,7 @@ class Call:
         tools: tuple[ClientTool, ...] = (),
         metadata: dict | None = None,
         why: bool = False,
+        instructions: str = "",
     ) -> CatTurn:
         """A client's conversation turn as the Cat runs it, whichever protocol it came in."""
         assert self.target is not None
@@ -79,6 +80,7 @@ class Call:
             tools,
             conversation_key(self.request, settings.chat_id_header, metadata, conversation),
             why,
+            instructions,
         )
 
 
