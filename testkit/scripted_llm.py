@@ -106,7 +106,8 @@ class Script:
 
     def _follow(self, messages: list[dict[str, Any]], tools: list, said: str) -> str | None:
         """Do what the bridge's instructions in the prompt ask: call a function, or answer JSON."""
-        prompt = "\n".join(message_text(m) for m in messages)
+        system = [message_text(m) for m in messages if m.get("role") == "system"]
+        prompt = "\n".join(system) or "\n".join(message_text(m) for m in messages)
         called = CALL_ONE.search(prompt) or CALL_ANY.search(prompt)
         if called:
             name = called.group(1)

@@ -143,8 +143,9 @@ class Demands:
         return f"the answer does not match the schema '{self.output.name}': {problem}" if problem else None
 
     def correction(self, problem: str) -> str:
-        """The re-ask: what was wrong, and the demand again."""
-        return f"Your previous answer could not be used: {problem}. Answer again.\n{self.instructions()}"
+        """The re-ask: what was wrong. The demand itself stays in the system prompt only: on v1 this message
+        enters the Cat's episodic memory, and a schema recalled into later prompts would mislead them."""
+        return f"Your previous answer could not be used: {problem}. Answer again, in the form the instructions ask."
 
     def failure(self, problem: str) -> BridgeError:
         return structured_output_failed(f"{problem}.")
