@@ -2,41 +2,21 @@
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from .conftest import KEY
-
-PROJECT = Path(__file__).resolve().parent.parent / "clients" / "node"
+from .node_clients import node_project, run_script
 
 
 @pytest.fixture(scope="module")
 def node_client() -> Path:
-    if not (shutil.which("node") and shutil.which("npm")):
-        if os.environ.get("CI"):
-            raise RuntimeError("CI must run the Node SDK test: node and npm are missing")
-        pytest.skip("node/npm not installed: the Node SDK test needs them")
-    if not (PROJECT / "node_modules" / "openai").exists():
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--silent"], cwd=PROJECT, check=True, timeout=300)
-    return PROJECT
+    return node_project()
 
 
 def test_node_sdk_chat_stream_errors_and_responses(node_client, base_url):
-    run = subprocess.run(
-        ["node", "client.mjs"],
-        cwd=node_client,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "BRIDGE_BASE_URL": base_url, "BRIDGE_API_KEY": KEY},
-    )
-    assert run.returncode == 0, run.stderr
-    seen = json.loads(run.stdout.strip().splitlines()[-1])
+    seen = run_script(node_client, "client.mjs", env={"BRIDGE_BASE_URL": base_url, "BRIDGE_API_KEY": KEY})
     assert "cheshire-cat" in seen["models"]
     assert (seen["content"], seen["finish"]) == ("Echo: hello from node", "stop")
     assert seen["usage"]["total_tokens"] == seen["usage"]["prompt_tokens"] + seen["usage"]["completion_tokens"] > 0
