@@ -20,8 +20,8 @@ the last user message (the Cat passes them through untouched):
 Without a reply directive (reply, tokens, system, call) it follows the bridge's instructions in
 its prompt as a model would: "Answer by calling the function `X`" (or "one of these functions:
 `X`, ...") calls X with arguments made from X's parameters; "valid against this JSON Schema,
-named ...:" answers a value made from the schema (testkit/schema_instances.py); "answer with one
-JSON object" answers {"echo": "<last user text>"}.
+named ...:" (or a client's own "...schema: {...}") answers a value made from the schema
+(testkit/schema_instances.py); "answer with one JSON object" answers {"echo": "<last user text>"}.
 
 /v1/embeddings answers a deterministic vector per input (`fake_embedding`); `[[fail:status:S]]`
 and `[[hang]]` in an input script it too.
@@ -56,6 +56,7 @@ CALL_ONE = re.compile(r"Answer by calling the function `([^`]+)`")
 CALL_ANY = re.compile(r"Answer by calling one of these functions: `([^`]+)`")
 SCHEMA_MARK = "must be valid against this JSON Schema, named "
 JSON_MARK = "answer with one JSON object and nothing else"
+CLIENT_SCHEMA = re.compile(r"schema\W{0,3}:\s*(?=\{)", re.I)
 MODEL = "scripted"
 
 
@@ -119,6 +120,13 @@ class Script:
             start = prompt.index(":\n", at) + 2
             schema, _ = json.JSONDecoder().raw_decode(prompt, start)
             return json.dumps(instance(schema))
+        asked = CLIENT_SCHEMA.search(prompt)  # a client's own prompt with a schema (PromptedOutput, JSON modes)
+        if asked:
+            try:
+                schema, _ = json.JSONDecoder().raw_decode(prompt, asked.end())
+                return json.dumps(instance(schema))
+            except ValueError:
+                pass
         if JSON_MARK in prompt:
             return json.dumps({"echo": said})
         return None
