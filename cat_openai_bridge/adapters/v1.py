@@ -278,7 +278,9 @@ class V1Cat:
                 answer = future.result()
             except Exception as exc:  # the provider's own words go to admins and the log only (CatFailure.detail)
                 raise CatFailure("the Cat's turn failed", f"{type(exc).__name__}: {exc}") from None
-            yield self._result(stray, answer)
+            # Recounting a turn's prompts (tiktoken over every prompt the Cat sent) can take seconds for a large
+            # message: it runs in a thread of its own too, so the event loop keeps serving everyone else meanwhile.
+            yield await _in_own_thread(self._result, stray, answer)
         finally:
             pipe.closed = True  # a client that left: the thread finishes, its output is dropped
 
