@@ -4,9 +4,11 @@ A route says what it is (`Route`): what it does in the Cat's terms, whether
 it reads a body, is limited, may be replayed. `Pipeline.serve` does the steps
 they share, in one order: request id, identity, live settings, body, the
 route's own parse, model, acting user, admin-only fields (checked against the
-user the turn runs as), idempotency claim, admission. The route then runs the Cat and hands back a `Reply`; the pipeline
-encodes it, keeps it for replays and settles the lease however the request
-ends. Every exception leaves through `error_of`, the one error mapper.
+user the turn runs as), idempotency claim, admission. The route then runs the
+Cat and hands back a `Reply`; the pipeline encodes it, keeps it for replays
+and settles the lease however the request ends. Every exception leaves
+through `error_of`, the one error mapper, which shows the Cat's own error
+details to admins only.
 """
 
 from __future__ import annotations
