@@ -132,6 +132,7 @@ def cat(request, tmp_path_factory, llm) -> Iterator[Server]:
         else:
             use_llm(server.url, llm.url, api_key=KEY)
         put_settings(server, {}).raise_for_status()
+        CURRENT["start_log"] = server.log_path.read_text(errors="replace")  # up to ready: plugins loaded, LLM set
         yield server
     finally:
         server.stop()

@@ -44,7 +44,7 @@ def test_models_are_the_cats_agents_with_the_alias_first(client):
     models = client.models.list()
     ids = [m.id for m in models.data]
     assert ids[0] == "cheshire-cat"
-    assert set(ids) == {"cheshire-cat", "default", "probe"}
+    assert set(ids) == {"cheshire-cat", "default", "probe", "secrets"}
     probe = next(m for m in models.data if m.id == "probe")
     assert probe.object == "model" and probe.owned_by == "bridge_probe" and isinstance(probe.created, int)
 
