@@ -167,9 +167,7 @@ class ChatCompletions(Route[ChatJob]):
         body, rules, conversation = job.body, job.rules, job.conversation
         assert body is not None and rules is not None and conversation is not None
         demands = job.demands
-        turn = call.turn(
-            conversation, rules.stream, job.tools, body.metadata, bool(body.cat_why), demands.instructions()
-        )
+        turn = call.turn(conversation, rules.stream, job.tools, body.metadata, bool(body.cat_why), demands)
         ids = CompletionIds(body.model)
         self.pipeline.debug(
             call,

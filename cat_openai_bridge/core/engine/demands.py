@@ -151,6 +151,9 @@ class Demands:
         return structured_output_failed(f"{problem}.")
 
 
+NO_DEMANDS = Demands()
+
+
 def _arguments_problem(arguments: str, schema: dict) -> str | None:
     try:
         value = json.loads(arguments or "{}")

@@ -28,6 +28,7 @@ from ..settings import BridgeSettings
 from . import tokens
 from .chat_keys import conversation_key
 from .conversation import ClientTool, Conversation
+from .demands import NO_DEMANDS, Demands
 from .errors import Audience, error_of, missing_credentials, missing_user_header, model_not_found, why_forbidden
 from .http_edge import error_response, json_response, read_body, sse_response
 from .idempotency import Idempotent, Replays
@@ -68,12 +69,13 @@ class Call:
         tools: tuple[ClientTool, ...] = (),
         metadata: dict | None = None,
         why: bool = False,
-        instructions: str = "",
+        demands: Demands = NO_DEMANDS,
     ) -> CatTurn:
         """A client's conversation turn as the Cat runs it, whichever protocol it came in.
 
         Housekeeping prompts go around the agent only for a chat front end (the master key, or a user it acts for):
-        anyone else could otherwise start a message with `### Task:` and talk to the bare model.
+        anyone else could otherwise start a message with `### Task:` and talk to the bare model. A forced tool
+        call needs the agent, which alone offers the client's functions.
         """
         assert self.target is not None
         settings = self.settings
@@ -84,11 +86,11 @@ class Call:
             stream,
             settings.system_message_policy,
             self.identity,
-            front_end and settings.is_task_prompt(conversation.last_user_text),
+            front_end and demands.call is None and settings.is_task_prompt(conversation.last_user_text),
             tools,
             conversation_key(self.request, self.identity, settings.chat_id_header, metadata, conversation),
             why,
-            instructions,
+            demands.instructions(),
         )
 
 

@@ -214,7 +214,7 @@ class Responses(Route[ResponsesJob]):
         body, rules, conversation = job.body, job.rules, job.conversation
         assert body is not None and rules is not None and conversation is not None
         demands = job.demands
-        turn = call.turn(conversation, rules.stream, job.tools, body.metadata, instructions=demands.instructions())
+        turn = call.turn(conversation, rules.stream, job.tools, body.metadata, demands=demands)
         ids = ResponseIds(body.model)
         if rules.stream:
             return Reply(events=self.stream(turn, rules, ids, body, call, demands), ends=FINISHED)
