@@ -95,8 +95,10 @@ async def test_one_prompt_in_a_list_or_as_tokens(client, cat):
 @pytest.mark.parametrize(
     "body,param,message",
     [
-        (complete(["a", "b"]), "prompt", "'prompt' holds 2 prompts"),
+        (complete(["a", "b"], stream=True), "prompt", "'prompt' holds 2 prompts: a stream takes at most 1"),
+        (complete(["a"] * 21), "prompt", "'prompt' holds 21 prompts: send at most 20"),
         (complete([]), "prompt", "'prompt' holds 0 prompts"),
+        (complete(["a", " "]), "prompt", "'prompt' must not be empty"),
         (complete("   "), "prompt", "'prompt' must not be empty"),
         (complete([100300]), "prompt", "'prompt' holds token ids outside the cl100k vocabulary."),
         (complete(suffix="end"), "suffix", "suffix is not supported"),
@@ -119,6 +121,21 @@ async def test_what_the_cat_cannot_do_is_a_400_naming_it(client, cat, body, para
     assert (error["type"], error["param"]) == ("invalid_request_error", param)
     assert message in error["message"]
     assert cat.turns == []
+
+
+async def test_a_batch_of_prompts_is_a_turn_each_one_after_another(client, cat):
+    cat.script("A", TurnResult("A", prompt_tokens=5))
+    cat.script(TurnResult(" t0 t1 t2", prompt_tokens=7))
+    body = (await post(client, complete(["first", "second"], max_tokens=2, echo=True))).json()
+    assert body["choices"] == [
+        {"text": "firstA", "index": 0, "logprobs": None, "finish_reason": "stop"},
+        {"text": "second t0", "index": 1, "logprobs": None, "finish_reason": "length"},
+    ]
+    assert body["usage"] == {"prompt_tokens": 12, "completion_tokens": 3, "total_tokens": 15}
+    assert [t.conversation.last_user_text for t in cat.turns] == ["first", "second"]
+    cat.script(CatFailure("LLM down"))
+    failed = await post(client, complete(["third", "fourth"]))
+    assert failed.status_code == 502 and len(cat.turns) == 3  # the batch stops at the first failure
 
 
 async def test_empty_suffix_and_echo_false_are_fine(client):

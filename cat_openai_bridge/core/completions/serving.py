@@ -4,13 +4,16 @@ Legacy clients (`completions.create`, LangChain's `OpenAI` LLM, evaluation
 harnesses) still call it. The prompt is what the user says; the Cat answers it
 like any chat message (memory, hooks, agent), so there is no raw continuation
 of the text: `suffix` and `logprobs` are refused, `echo` puts the prompt in
-front of the answer. A stream is one chunk per Cat token, a finish chunk,
-usage when asked, `[DONE]`; a failure ends it with an error event instead.
+front of the answer. A batch of prompts (LangChain sends its `batch()` as one)
+runs as one turn per prompt, one after another, each its own choice. A
+stream (one prompt) is one chunk per Cat token, a finish chunk, usage when
+asked, `[DONE]`; a failure ends it with an error event instead.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -24,31 +27,31 @@ from ..engine.conversation import Conversation, TextPart, Turn
 from ..engine.errors import error_of, invalid_request
 from ..engine.parsing import parse_body
 from ..engine.pipeline import Call, Job, Reply, Route
-from ..port import CatTurn
+from ..port import CatTimeout, CatTurn
 from ..settings import BridgeSettings
 from .protocol import Completion, CompletionChoice, CompletionRequest, CompletionUsage, Prompt
 
+MAX_PROMPTS = 20  # a batch's prompts run one after another, each a turn of its own: bounded in count and time
 
-def _one_prompt(prompt: Prompt) -> str | list[int]:
-    """A string or one token array; a batch of prompts would be a turn each, which one request does not run."""
+
+def prompts_of(prompt: Prompt, stream: bool) -> list[str]:
+    """A string, a token array, or a batch of them: each prompt is what a user says in a turn of its own."""
     if isinstance(prompt, str) or (prompt and isinstance(prompt[0], int)):
-        return prompt  # type: ignore[return-value]
-    if len(prompt) != 1:
+        batch: list = [prompt]
+    else:
+        batch = list(prompt)
+    if not batch or len(batch) > MAX_PROMPTS or (stream and len(batch) > 1):
+        most = 1 if stream else MAX_PROMPTS
         raise invalid_request(
-            f"'prompt' holds {len(prompt)} prompts: the Cat answers one turn per request, so send one prompt "
-            "(a string) per request.",
+            f"'prompt' holds {len(batch)} prompts: {'a stream takes' if stream else 'send'} at most {most} per "
+            "request (each prompt is a turn of the Cat of its own).",
             "prompt",
             "unsupported_value",
         )
-    return prompt[0]  # type: ignore[return-value]
-
-
-def prompt_text(prompt: Prompt) -> str:
-    one = _one_prompt(prompt)
-    text = one if isinstance(one, str) else tokens.decode(one, "prompt")
-    if not text.strip():
+    texts = [one if isinstance(one, str) else tokens.decode(one, "prompt") for one in batch]
+    if not all(text.strip() for text in texts):
         raise invalid_request("'prompt' must not be empty: it is what the Cat answers.", "prompt", "invalid_value")
-    return text
+    return texts
 
 
 def _refuse_unsupported(body: CompletionRequest) -> None:
@@ -94,7 +97,11 @@ def completion_usage(usage: Usage) -> CompletionUsage:
 class CompletionJob(Job):
     body: CompletionRequest | None = None
     rules: OutputRules | None = None
-    prompt: str = ""
+    prompts: list[str] = field(default_factory=list)
+
+
+def user_turn(text: str) -> Conversation:
+    return Conversation("", [Turn("user", [TextPart(text)])])
 
 
 @dataclass(frozen=True)
@@ -120,35 +127,54 @@ class Completions(Route[CompletionJob]):
     def parse(self, request: Request, raw: bytes, settings: BridgeSettings) -> CompletionJob:
         body = parse_body(CompletionRequest, raw)
         rules = rules_of(body, settings)
-        prompt = prompt_text(body.prompt)
-        conversation = Conversation("", [Turn("user", [TextPart(prompt)])])
-        return CompletionJob(body.model, body.user, conversation, False, body, rules, prompt)
+        prompts = prompts_of(body.prompt, rules.stream)
+        # What admission counts: every prompt of the batch (each runs as its own turn).
+        counted = Conversation("", [Turn("user", [TextPart(text)]) for text in prompts])
+        return CompletionJob(body.model, body.user, counted, False, body, rules, prompts)
 
     async def run(self, job: CompletionJob, call: Call) -> Reply:
-        body, rules, conversation = job.body, job.rules, job.conversation
-        assert body is not None and rules is not None and conversation is not None
-        turn = call.turn(conversation, rules.stream)
+        body, rules = job.body, job.rules
+        assert body is not None and rules is not None
         ids = CompletionIds(body.model)
-        echo = job.prompt if body.echo else ""
         self.pipeline.debug(
             call,
-            f"{ids.id} user={turn.identity.user_id} label={body.user!r} model={body.model} "
+            f"{ids.id} user={call.identity.user_id} label={body.user!r} model={body.model} prompts={len(job.prompts)} "
             f"stream={rules.stream} limit={rules.limit} echo={bool(body.echo)}",
         )
         if rules.stream:
+            turn = call.turn(user_turn(job.prompts[0]), True)
+            echo = job.prompts[0] if body.echo else ""
             return Reply(events=self.stream(turn, rules, ids, call, echo), ends=(sse.DONE,))
-        answer = await run_answer(self.cat, turn, rules)
-        call.lease.report(answer.usage.total_tokens)
-        choice = CompletionChoice(text=echo + answer.content, logprobs=None, finish_reason=answer.finish_reason)
-        return Reply(
-            Completion(
-                id=ids.id,
-                created=ids.created,
-                model=ids.model,
-                choices=[choice],
-                system_fingerprint=None,
-                usage=completion_usage(answer.usage),
+        return Reply(await self.batch(job.prompts, bool(body.echo), rules, ids, call))
+
+    async def batch(
+        self, prompts: list[str], echo: bool, rules: OutputRules, ids: CompletionIds, call: Call
+    ) -> Completion:
+        """One turn per prompt, one after another, all within the request's time."""
+        deadline = time.monotonic() + rules.timeout
+        choices, used = [], Usage(0, 0)
+        for index, prompt in enumerate(prompts):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise CatTimeout(rules.timeout)
+            turn_rules = dataclasses.replace(rules, timeout=remaining)
+            try:
+                answer = await run_answer(self.cat, call.turn(user_turn(prompt), False), turn_rules)
+            except CatTimeout:
+                raise CatTimeout(rules.timeout) from None  # the request's time, not what was left of it
+            used = Usage(
+                used.prompt_tokens + answer.usage.prompt_tokens, used.completion_tokens + answer.usage.completion_tokens
             )
+            call.lease.report(used.total_tokens)  # what ran counts, even if a later prompt fails
+            text = (prompt if echo else "") + answer.content
+            choices.append(CompletionChoice(text=text, index=index, logprobs=None, finish_reason=answer.finish_reason))
+        return Completion(
+            id=ids.id,
+            created=ids.created,
+            model=ids.model,
+            choices=choices,
+            system_fingerprint=None,
+            usage=completion_usage(used),
         )
 
     async def stream(
