@@ -176,6 +176,19 @@ async def test_metadata_user_id_never_picks_the_user(client, cat):
     assert cat.turns[-1].identity.user_id == "admin"
 
 
+async def test_system_messages_join_the_system_prompt_wherever_they_stand(client, cat):
+    """Claude Code sends its user turn, then a `system` message (mid-conversation system prompts)."""
+    body = ask(system="First.", output_config={"effort": "high"}, thinking={"type": "adaptive"})
+    body["messages"] = [
+        {"role": "user", "content": "hello"},
+        {"role": "system", "content": [{"type": "text", "text": "Second."}, {"type": "text", "text": "Third."}]},
+    ]
+    assert (await post(client, body)).status_code == 200
+    assert cat.turns[-1].conversation == Conversation(
+        "First.\n\nSecond.\n\nThird.", [Turn("user", [TextPart("hello")])]
+    )
+
+
 async def test_conversation_blocks_and_images(client, cat):
     png = "iVBORw0KGgo="
     body = ask()
@@ -206,7 +219,18 @@ async def test_conversation_blocks_and_images(client, cat):
         ({"max_tokens": 4001}, "max_tokens is too large: 4001. This Cat allows at most 4000 completion tokens."),
         ({"messages": []}, "empty array"),
         ({"messages": [{"role": "assistant", "content": "prefill"}]}, "The last message must have role 'user'"),
-        ({"messages": [{"role": "system", "content": "x"}]}, "Invalid value"),
+        ({"messages": [{"role": "system", "content": "x"}]}, "The last message must have role 'user'"),
+        ({"messages": [{"role": "developer", "content": "x"}]}, "Invalid value"),
+        (
+            {
+                "messages": [
+                    {"role": "user", "content": "x"},
+                    {"role": "system", "content": [{"type": "image", "source": {"type": "url", "url": "u"}}]},
+                ]
+            },
+            "messages.1.content.0: content blocks of type 'image' are not supported here (a system message",
+        ),
+        ({"output_config": {"format": {"type": "json_schema", "schema": {}}}}, "output_config.format 'json_schema'"),
         (
             {"messages": [{"role": "user", "content": [{"type": "document", "source": {}}]}]},
             "messages.0.content.0: content blocks of type 'document' are not supported here",

@@ -39,6 +39,13 @@ def system_text(system: str | list[TextBlockParam] | None) -> str:
     return system if isinstance(system, str) else "\n\n".join(block.text for block in system if block.text)
 
 
+def _system_message(blocks: list[ContentBlockParam], param: str) -> str:
+    for j, block in enumerate(blocks):
+        if not isinstance(block, TextBlockParam):
+            raise _unsupported(block, f"{param}.{j}", " (a system message takes text blocks)")
+    return system_text([b for b in blocks if isinstance(b, TextBlockParam)])
+
+
 def _image(block: ImageBlockParam, param: str, allowed: bool) -> ImagePart:
     if not allowed:
         raise invalid_request(
@@ -158,30 +165,37 @@ def build_conversation(
 ) -> Conversation:
     """Raise a 400 naming the field on the first problem."""
     builder = _Builder(allow_images, allow_tools)
+    prompts = [system_text(system)]  # the agent has one system prompt: system messages join it, in order
     for i, message in enumerate(messages):
         param = f"messages.{i}.content"
         blocks = message.content
         if isinstance(blocks, str):
             blocks = [TextBlockParam(type="text", text=blocks)]
-        if message.role == "user":
+        if message.role == "system":
+            prompts.append(_system_message(blocks, param))
+        elif message.role == "user":
             builder.user(blocks, param)
         else:
             builder.assistant(blocks, param)
-    turns = builder.turns
-    if messages[-1].role != "user":
+    _check_last(messages, builder.turns)
+    return Conversation("\n\n".join(p for p in prompts if p), builder.turns)
+
+
+def _check_last(messages: Sequence[MessageParam], turns: list[Turn]) -> None:
+    last = max((i for i, m in enumerate(messages) if m.role != "system"), default=len(messages) - 1)
+    if messages[last].role != "user":
         raise invalid_request(
             "The last message must have role 'user': the Cat answers a user turn (prefilling the assistant's "
             "answer is not supported).",
-            f"messages.{len(messages) - 1}.role",
+            f"messages.{last}.role",
             "invalid_value",
         )
     if not turns or turns[-1].role not in ("user", "tool"):
         raise invalid_request(
-            f"messages.{len(messages) - 1}.content: the last user message has no content.",
-            f"messages.{len(messages) - 1}.content",
+            f"messages.{last}.content: the last user message has no content.",
+            f"messages.{last}.content",
             "invalid_value",
         )
-    return Conversation(system_text(system), turns)
 
 
 def forced_tool_choice(choice: ToolChoice) -> tuple[ClientTool, ...]:

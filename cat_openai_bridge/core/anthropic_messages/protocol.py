@@ -90,7 +90,9 @@ ContentBlockParam = Annotated[
 
 
 class MessageParam(RequestModel):
-    role: Literal["user", "assistant"]
+    """`system` messages (text only) may stand anywhere in the conversation: Claude Code sends them."""
+
+    role: Literal["user", "assistant", "system"]
     content: str | list[ContentBlockParam]
 
 
@@ -117,6 +119,17 @@ class Metadata(RequestModel):
     user_id: str | None = None
 
 
+class OutputFormat(RequestModel):
+    type: str
+
+
+class OutputConfig(RequestModel):
+    """`effort` is the model's business (accepted); a `format` (structured output) is refused, not ignored."""
+
+    effort: str | None = None
+    format: OutputFormat | None = None
+
+
 class MessageTokensRequest(RequestModel):
     """`POST /v1/messages/count_tokens`: what the model would be sent."""
 
@@ -139,6 +152,7 @@ class MessageRequest(MessageTokensRequest):
     top_p: float | None = Field(None, ge=0, le=1)
     top_k: int | None = Field(None, ge=0)
     service_tier: str | None = None
+    output_config: OutputConfig | None = None
 
 
 # -- response: the message object -----------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from starlette.requests import Request
 from ..engine import sse, tokens
 from ..engine.answer import HEARTBEAT, Answer, OutputRules, answer_stream, check_message_count, output_rules, run_answer
 from ..engine.conversation import ClientTool, Conversation, ToolCall
-from ..engine.errors import error_of
+from ..engine.errors import error_of, invalid_request
 from ..engine.parsing import parse_body
 from ..engine.pipeline import Call, Job, Reply, Route
 from ..port import CatTurn
@@ -99,6 +99,12 @@ class Messages(Route[MessagesJob]):
     def parse(self, request: Request, raw: bytes, settings: BridgeSettings) -> MessagesJob:
         body = parse_body(MessageRequest, raw)
         check_message_count(len(body.messages), settings, "messages")
+        if body.output_config is not None and body.output_config.format is not None:
+            raise invalid_request(
+                f"output_config.format '{body.output_config.format.type}' is not supported: the Cat answers in text.",
+                "output_config.format",
+                "unsupported_value",
+            )
         rules = output_rules(settings, bool(body.stream), body.max_tokens, "max_tokens", body.stop_sequences)
         tools = client_tools(body.tools, body.tool_choice, self.cat.supports_client_tools)
         conversation = build_conversation(
