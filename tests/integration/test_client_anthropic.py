@@ -47,12 +47,19 @@ def test_create_runs_the_cats_turn(claude, llm_log):
     assert sent[-1]["content"] == "hello from anthropic" or "hello from anthropic" in str(sent[-1]["content"])
 
 
-def test_bearer_tokens_work_like_the_api_key(cat, adapter):
+def test_x_api_key_and_bearer_are_the_same_check(cat):
+    """SDKs from 2.x send `api_key` as a bearer; older ones, curl and Claude Code with ANTHROPIC_API_KEY send
+    `x-api-key`: the Cat checks either as its own bearer (a JWT too)."""
+    for headers in ({"x-api-key": KEY}, {"x-api-key": cat_jwt("anthropic-user")}):
+        with anthropic.Anthropic(base_url=cat.url + "/custom", default_headers=headers, max_retries=0) as c:
+            assert c.api_key is None and c.auth_token is None
+            answer = c.messages.create(model=MODEL, max_tokens=50, messages=says("by x-api-key"))
+            assert answer.content[0].text == "Echo: by x-api-key"
     with anthropic.Anthropic(base_url=cat.url + "/custom", auth_token=KEY, max_retries=0) as c:
         assert c.messages.create(model=MODEL, max_tokens=50, messages=says("bearer")).content[0].text == "Echo: bearer"
-    with anthropic.Anthropic(base_url=cat.url + "/custom", api_key=cat_jwt("anthropic-user"), max_retries=0) as c:
-        answer = c.messages.create(model=MODEL, max_tokens=50, messages=says("jwt as x-api-key"))
-        assert answer.content[0].text == "Echo: jwt as x-api-key"
+    with anthropic.Anthropic(base_url=cat.url + "/custom", default_headers={"x-api-key": "wrong"}, max_retries=0) as c:
+        with pytest.raises(anthropic.AuthenticationError, match="invalid x-api-key"):
+            c.messages.create(model=MODEL, max_tokens=50, messages=says("x"))
 
 
 def test_stream_token_by_token(claude):

@@ -38,6 +38,7 @@ def test_node_sdk_chat_stream_errors_and_responses(node_client, base_url):
     assert run.returncode == 0, run.stderr
     seen = json.loads(run.stdout.strip().splitlines()[-1])
     assert "cheshire-cat" in seen["models"]
+    assert seen["viaHeader"] == "Echo: by x-api-key"
     assert (seen["content"], seen["finish"]) == ("Echo: hello from node", "stop")
     assert seen["usage"]["total_tokens"] == seen["usage"]["prompt_tokens"] + seen["usage"]["completion_tokens"] > 0
     assert seen["deltas"] == [" t0", " t1", " t2", " t3", " t4"]
@@ -97,3 +98,4 @@ def test_anthropic_node_sdk_create_stream_count_and_errors(node_client, cat):
     assert seen["error"]["requestId"].startswith("req_")
     assert seen["failed"]["before"] == [" t0", " t1"] and "The Cat could not answer" in seen["failed"]["message"]
     assert "cheshire-cat" in seen["models"]
+    assert seen["viaHeader"] == "Echo: by x-api-key"

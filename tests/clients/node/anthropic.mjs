@@ -39,6 +39,18 @@ try {
 } catch (e) {
   failed = { before, type: e.error?.error?.type ?? e.error?.type ?? null, message: String(e.message).slice(0, 200) };
 }
+// Older SDKs, curl and Claude Code with ANTHROPIC_API_KEY send the key as x-api-key.
+const byHeader = new Anthropic({
+  baseURL: process.env.BRIDGE_ANTHROPIC_BASE_URL,
+  apiKey: null,
+  defaultHeaders: { "x-api-key": process.env.BRIDGE_API_KEY },
+  maxRetries: 0,
+});
+const viaHeader = await byHeader.messages.create({
+  model: "cheshire-cat",
+  max_tokens: 50,
+  messages: [{ role: "user", content: "by x-api-key" }],
+});
 const models = [];
 for await (const model of client.models.list()) models.push(model.id);
 console.log(JSON.stringify({
@@ -55,4 +67,5 @@ console.log(JSON.stringify({
   error,
   failed,
   models,
+  viaHeader: viaHeader.content[0].text,
 }));
