@@ -276,16 +276,19 @@ class V1Cat:
                 yield TextDelta(value)
             try:
                 answer = future.result()
-            except Exception as exc:
-                self.log("error", f"openai bridge: the Cat's turn failed: {exc!r}")
-                raise CatFailure(str(exc) or type(exc).__name__) from None
-            yield self._result(stray, answer)
+            except Exception as exc:  # the provider's own words go to admins and the log only (CatFailure.detail)
+                raise CatFailure("the Cat's turn failed", f"{type(exc).__name__}: {exc}") from None
+            # Recounting a turn's prompts (tiktoken over every prompt the Cat sent) can take seconds for a large
+            # message: it runs in a thread of its own too, so the event loop keeps serving everyone else meanwhile.
+            yield await _in_own_thread(self._result, stray, answer)
         finally:
             pipe.closed = True  # a client that left: the thread finishes, its output is dropped
 
     def _result(self, stray, answer: Any) -> TurnResult:
         if isinstance(answer, dict):  # the Cat reports some failures as dicts instead of raising
-            raise CatFailure(str(answer.get("description") or answer.get("error") or answer))
+            raise CatFailure(
+                "the Cat reported an error", str(answer.get("description") or answer.get("error") or answer)
+            )
         text = answer if isinstance(answer, str) else getattr(answer, "text", None)
         if not isinstance(text, str) or not text:
             raise CatFailure("the Cat's LLM returned an empty answer")
@@ -301,7 +304,7 @@ class V1Cat:
         try:
             vectors = await _in_own_thread(embedder.embed_documents, texts)
         except Exception as exc:
-            raise CatFailure(f"the Cat's embedder failed: {exc}") from None
+            raise CatFailure("the Cat's embedder failed", f"{type(exc).__name__}: {exc}") from None
         return type(embedder).__name__, [list(v) for v in vectors]
 
     def log(self, level: str, message: str) -> None:

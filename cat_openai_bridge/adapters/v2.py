@@ -239,7 +239,9 @@ class V2Cat:
         if turn.plain:
             from cat.ambient import llm
 
-            return agent, task, llm(system, messages=task.messages, stream=turn.stream)
+            # No agent prompt here to append to; `ignore` still means the client's system text goes nowhere.
+            prompt = "" if turn.system_policy == "ignore" else system
+            return agent, task, llm(prompt, messages=task.messages, stream=turn.stream)
         return agent, task, agent(task)
 
     def _result(self, turn: CatTurn, agent: Any, task: Any, runner: asyncio.Task) -> TurnResult:
@@ -254,11 +256,12 @@ class V2Cat:
             )
         except asyncio.CancelledError:
             raise CatFailure("the Cat's run was cancelled") from None
-        except Exception as exc:
-            self.log("error", f"openai bridge: agent '{turn.target}' failed: {exc!r}")
-            raise CatFailure(str(exc) or type(exc).__name__) from None
+        except Exception as exc:  # the provider's own words go to admins and the log only (CatFailure.detail)
+            failed = "the Cat's LLM failed" if turn.plain else f"the agent '{turn.target}' failed"
+            raise CatFailure(failed, f"{type(exc).__name__}: {exc}") from None
         if turn.plain:
-            result = _plain_result(turn.conversation.system, task, runner.result())
+            prompt = "" if turn.system_policy == "ignore" else turn.conversation.system
+            result = _plain_result(prompt, task, runner.result())
         else:
             result = dataclasses.replace(_turn_result(agent), tool_calls=called, why=_why(agent) if turn.why else None)
         if not result.text and not result.tool_calls:
@@ -316,7 +319,7 @@ class V2Cat:
         try:
             return slug, list(await asyncio.gather(*(one(text) for text in texts)))
         except Exception as exc:
-            raise CatFailure(f"the Cat's embedder failed: {exc}") from None
+            raise CatFailure("the Cat's embedder failed", f"{type(exc).__name__}: {exc}") from None
 
     def log(self, level: str, message: str) -> None:
         from cat import log

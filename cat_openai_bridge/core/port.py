@@ -21,7 +21,16 @@ from .settings import BridgeSettings
 
 
 class CatFailure(Exception):
-    """The Cat's pipeline (or its LLM) failed to produce an answer."""
+    """The Cat's pipeline (or its LLM) failed to produce an answer.
+
+    Its message is the bridge's own words, fit for any caller; `detail` is what
+    the Cat or its model provider said (raw exception text: provider URLs,
+    request bodies, sometimes keys), which only the Cat's admins and its log see.
+    """
+
+    def __init__(self, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.detail = detail
 
 
 class CatTimeout(Exception):
@@ -77,7 +86,7 @@ class CatTurn:
     # without the agent, so it leaves nothing in the Cat's memory or history.
     plain: bool = False
     tools: tuple[ClientTool, ...] = ()  # the client's functions, offered to the Cat's model for this turn
-    conversation_key: str = ""  # the client chat this turn belongs to (see core/chats.py)
+    conversation_key: str = ""  # the client chat this turn belongs to, scoped to its user (engine/chat_keys.py)
     why: bool = False  # the client asked for the Cat's reasons (an admin-only extension)
 
 

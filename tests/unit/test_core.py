@@ -223,13 +223,19 @@ def test_settings_bounds():
         "trust_user_field": False,
         "user_header": "",
         "idempotency_window_seconds": 600,
-        "task_prompt_patterns": [r"^\s*### Task:"],
+        "task_prompt_patterns": [
+            r"^\s*### Task:",
+            r"^Your task is to reflect the speaker's likely facial expression",
+            r"^You have been provided with a set of responses from various models to the latest user query",
+            r"^Provide a concise, 5-word-or-less title for the conversation",
+            r"^Analyze this conversation and provide:\s*1\. The detected language",
+        ],
         "task_prompt_mode": "llm",
         "stream_heartbeat_seconds": 0.0,
         "chat_id_header": "X-OpenWebUI-Chat-Id",
         "v1_history": "request",
     }
-    assert BridgeSettings().is_task_prompt("Hi\n### Task:\nGenerate a title") and not BridgeSettings().is_task_prompt(
+    assert BridgeSettings().is_task_prompt("\n### Task:\nGenerate a title") and not BridgeSettings().is_task_prompt(
         "hi"
     )
     assert not BridgeSettings(task_prompt_mode="agent").is_task_prompt("### Task: x")

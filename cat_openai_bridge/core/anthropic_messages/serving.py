@@ -164,7 +164,7 @@ class Messages(Route[MessagesJob]):
                     elif isinstance(item, Answer):
                         ending = item
         except Exception as exc:  # after the headers, a failure is Anthropic's error event, never a trace
-            yield error_event(error_of(exc, self.cat.log))
+            yield error_event(error_of(exc, self.cat.log, call.audience))
             return
         call.lease.report(ending.usage.total_tokens, ending.prompt_counted)
         for event in out.ending(ending):

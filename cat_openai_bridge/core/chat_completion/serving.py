@@ -200,4 +200,4 @@ class ChatCompletions(Route[ChatJob]):
                 yield sse.event(ids.chunk(None, cat_why=ending.why))
             yield sse.DONE
         except Exception as exc:  # after the headers, a failure is an error event, never a trace
-            yield sse.event(error_of(exc, self.cat.log).wire())
+            yield sse.event(error_of(exc, self.cat.log, call.audience).wire())

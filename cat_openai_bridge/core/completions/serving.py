@@ -198,4 +198,4 @@ class Completions(Route[CompletionJob]):
                 yield sse.event(ids.chunk(None, usage=completion_usage(ending.usage)))
             yield sse.DONE
         except Exception as exc:  # after the headers, a failure is an error event, never a trace
-            yield sse.event(error_of(exc, self.cat.log).wire())
+            yield sse.event(error_of(exc, self.cat.log, call.audience).wire())

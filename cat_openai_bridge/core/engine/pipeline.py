@@ -3,10 +3,12 @@
 A route says what it is (`Route`): what it does in the Cat's terms, whether
 it reads a body, is limited, may be replayed. `Pipeline.serve` does the steps
 they share, in one order: request id, identity, live settings, body, the
-route's own parse, model, admin-only fields, acting user, idempotency claim,
-admission. The route then runs the Cat and hands back a `Reply`; the pipeline
-encodes it, keeps it for replays and settles the lease however the request
-ends. Every exception leaves through `error_of`, the one error mapper.
+route's own parse, model, acting user, admin-only fields (checked against the
+user the turn runs as), idempotency claim, admission. The route then runs the
+Cat and hands back a `Reply`; the pipeline encodes it, keeps it for replays
+and settles the lease however the request ends. Every exception leaves
+through `error_of`, the one error mapper, which shows the Cat's own error
+details to admins only.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from . import tokens
 from .chat_keys import conversation_key
 from .conversation import ClientTool, Conversation
 from .dialect import OPENAI, Dialect
-from .errors import error_of, model_not_found, why_forbidden
+from .errors import Audience, error_of, missing_user_header, model_not_found, why_forbidden
 from .http_edge import json_response, read_body, sse_response
 from .idempotency import Idempotent, Replays
 from .limits import Lease, Limiter, Quota
@@ -58,6 +60,7 @@ class Call:
     lease: Lease
     target: str | None = None
     started: float = field(default_factory=time.perf_counter)
+    audience: Audience = field(default_factory=lambda: Audience(""))  # who reads this request's errors
 
     def turn(
         self,
@@ -67,18 +70,23 @@ class Call:
         metadata: dict | None = None,
         why: bool = False,
     ) -> CatTurn:
-        """A client's conversation turn as the Cat runs it, whichever protocol it came in."""
+        """A client's conversation turn as the Cat runs it, whichever protocol it came in.
+
+        Housekeeping prompts go around the agent only for a chat front end (the master key, or a user it acts for):
+        anyone else could otherwise start a message with `### Task:` and talk to the bare model.
+        """
         assert self.target is not None
         settings = self.settings
+        front_end = self.identity.master_key or self.identity.delegated
         return CatTurn(
             conversation,
             self.target,
             stream,
             settings.system_message_policy,
             self.identity,
-            settings.is_task_prompt(conversation.last_user_text),
+            front_end and settings.is_task_prompt(conversation.last_user_text),
             tools,
-            conversation_key(self.request, settings.chat_id_header, metadata, conversation),
+            conversation_key(self.request, self.identity, settings.chat_id_header, metadata, conversation),
             why,
         )
 
@@ -120,21 +128,23 @@ class Pipeline:
         self.replays = Replays()
 
     async def serve(self, request: Request, route: Route) -> Response:
-        headers = route.dialect.request_headers(f"req_{uuid.uuid4().hex}")
+        audience = Audience(f"req_{uuid.uuid4().hex}")
+        headers = route.dialect.request_headers(audience.request_id)
         try:
-            return await self._serve(request, route, headers)
+            return await self._serve(request, route, headers, audience)
         except Exception as exc:  # a cancelled request (BaseException) is not answered at all
-            return route.dialect.error_response(error_of(exc, self.cat.log), headers)
+            return route.dialect.error_response(error_of(exc, self.cat.log, audience), headers)
 
-    async def _serve(self, request: Request, route: Route, headers: dict[str, str]) -> Response:
+    async def _serve(self, request: Request, route: Route, headers: dict[str, str], audience: Audience) -> Response:
         identity = await self._identify(request, route)
         settings = await self.cat.load_settings()
         raw = await read_body(request, settings.max_request_bytes) if route.reads_body else b""
         job = route.parse(request, raw, settings)
         target = await self._target(job.model, settings)
-        if job.admin_only and not (identity.is_admin or identity.master_key):
+        identity = self._acting(request, identity, settings, job.label, route.access is Access.CHAT)
+        audience.admin = identity is not None and identity.is_admin
+        if job.admin_only and not audience.admin:  # the user the turn runs as, not the credential's owner
             raise why_forbidden()
-        identity = self._acting(request, identity, settings, job.label)
         async with AsyncExitStack() as stack:
             once = Idempotent(None, None, headers)
             if route.idempotent:
@@ -156,7 +166,7 @@ class Pipeline:
                 else Lease.free()
             )
             await stack.enter_async_context(lease.held())
-            call = Call(request, settings, identity, headers, lease, target)
+            call = Call(request, settings, identity, headers, lease, target, audience=audience)
             reply = await route.run(job, call)
             if reply.events is not None:
                 return sse_response(once.recording(lease.guard(reply.events), reply.ends), headers)
@@ -181,9 +191,13 @@ class Pipeline:
         return target
 
     def _acting(
-        self, request: Request, identity: Identity | None, settings: BridgeSettings, label: str | None
+        self, request: Request, identity: Identity | None, settings: BridgeSettings, label: str | None, turn: bool
     ) -> Identity:
-        """Who the turn runs as: the caller, or the user a master-key caller names (header, then trusted `user`)."""
+        """Who the turn runs as: the caller, or the user a master-key caller names (header, then trusted `user`).
+
+        With `user_header` set, the master key is a front end's: a turn without the header would run as the
+        Cat's admin (its memory, its `cat_why`) for whoever sent it, so it is refused instead (400).
+        """
         if identity is None or not identity.master_key:
             return identity  # type: ignore[return-value]  # public routes have none and need none
         forwarded = request.headers.get(settings.user_header, "").strip() if settings.user_header else ""
@@ -191,6 +205,8 @@ class Pipeline:
             return self.cat.act_as(identity, forwarded)
         if label and settings.trust_user_field:
             return self.cat.act_as(identity, label)
+        if settings.user_header and turn:
+            raise missing_user_header(settings.user_header)
         return identity
 
     async def _admit(

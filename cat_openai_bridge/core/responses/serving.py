@@ -199,7 +199,9 @@ class Responses(Route[ResponsesJob]):
                     elif isinstance(item, Answer):
                         ending = item
         except Exception as exc:  # after the headers, a failure is an event, never a trace
-            failed = response_object(ids, body, "failed", error=error_of(exc, self.cat.log), tools=turn.tools)
+            failed = response_object(
+                ids, body, "failed", error=error_of(exc, self.cat.log, call.audience), tools=turn.tools
+            )
             yield out.lifecycle("response.failed", failed)
             return
         call.lease.report(ending.usage.total_tokens)
