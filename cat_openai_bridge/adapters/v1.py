@@ -23,7 +23,18 @@ from typing import Any
 
 from starlette.requests import Request
 
-from ..core.port import Access, CatFailure, CatTurn, Forbidden, Identity, ModelCard, TextDelta, TurnEvent, TurnResult
+from ..core.port import (
+    Access,
+    CatFailure,
+    CatTurn,
+    EmbedderInfo,
+    Forbidden,
+    Identity,
+    ModelCard,
+    TextDelta,
+    TurnEvent,
+    TurnResult,
+)
 from ..core.settings import BridgeSettings
 from .v1_qdrant import serialize_embedded_qdrant
 from .v1_usage import recount_usage
@@ -296,6 +307,19 @@ class V1Cat:
         return TurnResult(text, prompt, extra)
 
     # -- the rest ------------------------------------------------------------------
+
+    async def embedder(self) -> EmbedderInfo | None:
+        """v1 always has one (DumbEmbedder until another is chosen); its memory collections know its size."""
+        from cat.looking_glass.cheshire_cat import CheshireCat
+
+        cat = CheshireCat()
+        if cat.embedder is None:
+            return None
+        try:
+            size = int(cat.memory.vectors.declarative.embedder_size)
+        except (AttributeError, TypeError, ValueError):
+            size = None
+        return EmbedderInfo(type(cat.embedder).__name__, size)
 
     async def embed(self, texts: list[str]) -> tuple[str, list[list[float]]]:
         from cat.looking_glass.cheshire_cat import CheshireCat

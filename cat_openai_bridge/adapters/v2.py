@@ -22,10 +22,21 @@ from starlette.requests import Request
 
 from ..core.engine import tokens
 from ..core.engine.conversation import ClientTool, ImagePart, TextPart, ToolCall, Turn
-from ..core.port import Access, CatFailure, CatTurn, Identity, ModelCard, TextDelta, TurnEvent, TurnResult
+from ..core.port import (
+    Access,
+    CatFailure,
+    CatTurn,
+    EmbedderInfo,
+    Identity,
+    ModelCard,
+    TextDelta,
+    TurnEvent,
+    TurnResult,
+)
 from ..core.settings import BridgeSettings
 
 DEFAULT_AGENT = "default"
+UNCONFIGURED = "default"  # the Cat's placeholder model provider: "default:default" means nothing is configured
 
 
 @lru_cache(maxsize=1)
@@ -155,6 +166,9 @@ class V2Cat:
     supports_images = True
     supports_client_tools = True
 
+    def __init__(self) -> None:
+        self._embedder_sizes: dict[str, int] = {}  # v2 does not say an embedder's size: learnt from its vectors
+
     def cat_version(self) -> str:
         return metadata.version("cheshire-cat-ai")
 
@@ -191,12 +205,20 @@ class V2Cat:
 
         return await OpenAIBridgeSettings.cached_settings()
 
-    async def llm_configured(self) -> bool:
+    async def _core_settings(self):
         from cat.ambient.runtime import ccat
 
         core = await ccat().get("config", "core")
-        settings = await core.load_settings()
-        return not str(settings.default_llm).startswith("default:")
+        return await core.load_settings()
+
+    async def llm_configured(self) -> bool:
+        return not str((await self._core_settings()).default_llm).startswith(f"{UNCONFIGURED}:")
+
+    async def embedder(self) -> EmbedderInfo | None:
+        slug = str((await self._core_settings()).default_embedder)
+        if slug.startswith(f"{UNCONFIGURED}:"):
+            return None
+        return EmbedderInfo(slug, self._embedder_sizes.get(slug))
 
     def _agents(self) -> dict:
         from cat.ambient.runtime import ccat
@@ -306,10 +328,8 @@ class V2Cat:
     async def embed(self, texts: list[str]) -> tuple[str, list[list[float]]]:
         """The Cat's configured embedder, the one its memory plugins use."""
         from cat.ambient import embedder
-        from cat.ambient.runtime import ccat
 
-        core = await ccat().get("config", "core")
-        slug = str((await core.load_settings()).default_embedder)
+        slug = str((await self._core_settings()).default_embedder)
         gate = asyncio.Semaphore(8)  # v2 embeds one text per call: a few at a time, in order
 
         async def one(text: str) -> list[float]:
@@ -317,9 +337,12 @@ class V2Cat:
                 return list(await embedder(text))
 
         try:
-            return slug, list(await asyncio.gather(*(one(text) for text in texts)))
+            vectors = list(await asyncio.gather(*(one(text) for text in texts)))
         except Exception as exc:
             raise CatFailure("the Cat's embedder failed", f"{type(exc).__name__}: {exc}") from None
+        if vectors:
+            self._embedder_sizes[slug] = len(vectors[0])
+        return slug, vectors
 
     def log(self, level: str, message: str) -> None:
         from cat import log

@@ -69,6 +69,14 @@ class Identity:
 
 
 @dataclass(frozen=True)
+class EmbedderInfo:
+    """The Cat's configured embedder: its name (the `model` of an embeddings answer), its size once known."""
+
+    name: str
+    size: int | None = None  # vector length: v1 knows it from its memory, v2 learns it from its first vectors
+
+
+@dataclass(frozen=True)
 class ModelCard:
     id: str
     owned_by: str
@@ -131,6 +139,10 @@ class CatPort(Protocol):
     async def resolve_model(self, model: str, settings: BridgeSettings) -> str | None: ...
 
     def run(self, turn: CatTurn) -> AsyncIterator[TurnEvent]: ...
+
+    async def embedder(self) -> EmbedderInfo | None:
+        """The embedder the Cat's memory uses, None when none is configured (v2's placeholder)."""
+        ...
 
     async def embed(self, texts: list[str]) -> tuple[str, list[list[float]]]:
         """(the embedder's name, one vector per text); raises CatFailure."""

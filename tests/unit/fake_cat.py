@@ -28,6 +28,7 @@ from cat_openai_bridge.core.bridge import Bridge
 from cat_openai_bridge.core.port import (
     Access,
     CatTurn,
+    EmbedderInfo,
     Forbidden,
     Identity,
     ModelCard,
@@ -68,6 +69,8 @@ class FakeCat:
         self.finished = 0  # turns whose generator ended, however (answer, error, cancel, close)
         self.embedded: list[list[str]] = []
         self.embed_error: BaseException | None = None
+        self.embedder_info: EmbedderInfo | None = EmbedderInfo("fake-embedder", 2)  # None: none configured
+        self.vector_size = 2
         self.logs: list[tuple[str, str]] = []
         self.resolved = 0  # resolve_model calls: how far a request got into the pipeline
         self._scripts: collections.deque[Sequence[Any]] = collections.deque()
@@ -134,11 +137,14 @@ class FakeCat:
         finally:
             self.finished += 1
 
+    async def embedder(self) -> EmbedderInfo | None:
+        return self.embedder_info
+
     async def embed(self, texts: list[str]) -> tuple[str, list[list[float]]]:
         self.embedded.append(list(texts))
         if self.embed_error is not None:
             raise self.embed_error
-        return "fake-embedder", [[float(len(text)), 0.5] for text in texts]
+        return "fake-embedder", [[float(len(text))] + [0.5] * (self.vector_size - 1) for text in texts]
 
     def log(self, level: str, message: str) -> None:
         self.logs.append((level, message))

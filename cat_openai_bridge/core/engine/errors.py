@@ -102,6 +102,28 @@ def model_not_found(model: str) -> BridgeError:
     )
 
 
+def embedder_not_configured() -> BridgeError:
+    """Not a 5xx: clients retry those, and no retry helps until an admin sets an embedder."""
+    return BridgeError(
+        400,
+        "The Cat has no embedder configured, so it cannot make embeddings. An admin can choose one in the Cat's "
+        "settings (Core Settings > Default Embedder, or PUT /settings/core__config__core with "
+        '"default_embedder": "openai_compatible:<model>"), or start scripts/start-cat.sh with LLM_EMBEDDING_MODEL.',
+        "invalid_request_error",
+        "model",
+        "embedder_not_configured",
+    )
+
+
+def wrong_dimensions(asked: int, size: int, embedder: str) -> BridgeError:
+    return invalid_request(
+        f"'dimensions' is {asked}, but the Cat's embedder ({embedder}) makes vectors of {size} dimensions only: "
+        f"send {size} or leave it out.",
+        "dimensions",
+        "invalid_value",
+    )
+
+
 def unsupported_endpoint(what: str) -> BridgeError:
     return BridgeError(
         404, f"{what} is not available on this Cat version.", "invalid_request_error", None, "unsupported_endpoint"
