@@ -173,11 +173,21 @@ class V2Cat:
         return metadata.version("cheshire-cat-ai")
 
     async def identify(self, request: Request, access: Access) -> Identity | None:
-        """The Cat authenticated the request before our route ran; v2 routes need no more than a user."""
+        """The Cat authenticated the request before our route ran; v2 routes need no more than a user.
+
+        A route that takes its key from another header (Anthropic's `x-api-key`) hands over the request with
+        that key as its bearer: the Cat's own auth handlers check it, and its user becomes the request's user,
+        as the Cat's middleware would have made it."""
         from cat import config
         from cat.ambient.context_vars import ctx
 
-        user = ctx().user
+        context = ctx()
+        user = context.user
+        seen = context.request.headers.get("authorization") if context.request is not None else None
+        if user is None and request.headers.get("authorization") not in (None, seen):
+            from cat.ambient import auth
+
+            user = context.user = await auth(request)
         if user is None:
             return None
         credential = request.headers.get("authorization", "")

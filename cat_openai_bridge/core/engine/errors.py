@@ -161,10 +161,6 @@ def key_in_progress() -> BridgeError:
     )
 
 
-def rate_limited(message: str, kind: str, headers: dict[str, str]) -> BridgeError:
-    return BridgeError(429, message, kind, None, "rate_limit_exceeded", headers)
-
-
 def limiter_unavailable() -> BridgeError:
     return BridgeError(
         503,
