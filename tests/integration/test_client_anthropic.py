@@ -7,6 +7,7 @@ token, tools on Cat v2, token counts, and Anthropic's typed errors.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import anthropic
@@ -122,7 +123,7 @@ def test_typed_errors(cat, claude):
     assert missing.value.body["error"]["type"] == "not_found_error"
     with pytest.raises(anthropic.BadRequestError) as forced:
         claude.messages.create(model=MODEL, max_tokens=10, messages=says("x"), tool_choice={"type": "any"})
-    assert "tool_choice 'any' is not supported yet" in forced.value.message
+    assert "tool_choice: forcing a tool needs 'tools'" in forced.value.message
     with pytest.raises(anthropic.BadRequestError, match="max_tokens is too large"):
         claude.messages.create(model=MODEL, max_tokens=8000, messages=says("x"))
     with pytest.raises(anthropic.InternalServerError) as failed:
@@ -224,3 +225,40 @@ def test_raw_wire_shape(cat):
         "cache_creation_input_tokens",
         "cache_read_input_tokens",
     }
+
+
+@pytest.mark.v2_only
+@pytest.mark.parametrize("choice", [{"type": "any"}, {"type": "tool", "name": "get_weather"}])
+def test_forced_tool_choice_makes_the_agent_call(claude, llm_log, choice):
+    done = claude.messages.create(
+        model=MODEL, max_tokens=200, messages=says("weather?"), tools=[TOOL], tool_choice=choice
+    )
+    assert done.stop_reason == "tool_use"
+    [call] = [b for b in done.content if b.type == "tool_use"]
+    assert call.name == "get_weather" and set(call.input) == set(TOOL["input_schema"]["properties"])
+    system = "".join(str(m["content"]) for m in llm_log()[-1]["body"]["messages"] if m["role"] == "system")
+    assert "Answer by calling" in system and "`get_weather`" in system
+
+
+def test_output_config_json_schema_is_a_structured_answer(claude, llm_log):
+    schema = {
+        "type": "object",
+        "properties": {"city": {"type": "string"}, "people": {"type": "integer"}},
+        "required": ["city", "people"],
+        "additionalProperties": False,
+    }
+    done = claude.messages.create(
+        model=MODEL,
+        max_tokens=200,
+        messages=says("Rome"),
+        extra_body={"output_config": {"format": {"type": "json_schema", "schema": schema}}},
+    )
+    assert json.loads(done.content[0].text) == {"city": "text", "people": 1}
+    with pytest.raises(anthropic.InternalServerError) as broken:
+        claude.messages.create(
+            model=MODEL,
+            max_tokens=200,
+            messages=says("x [[stubborn]] [[reply:no]]"),
+            extra_body={"output_config": {"format": {"type": "json_schema", "schema": schema}}},
+        )
+    assert broken.value.status_code == 502 and "not valid JSON" in broken.value.message

@@ -230,7 +230,7 @@ async def test_conversation_blocks_and_images(client, cat):
             },
             "messages.1.content.0: content blocks of type 'image' are not supported here (a system message",
         ),
-        ({"output_config": {"format": {"type": "json_schema", "schema": {}}}}, "output_config.format 'json_schema'"),
+        ({"output_config": {"format": {"type": "xml"}}}, "output_config.format.type: 'xml' is not supported"),
         (
             {"messages": [{"role": "user", "content": [{"type": "document", "source": {}}]}]},
             "messages.0.content.0: content blocks of type 'document' are not supported here",
@@ -247,8 +247,8 @@ async def test_conversation_blocks_and_images(client, cat):
         ({"temperature": 1.5}, "temperature"),
         ({"tools": [{"type": "web_search_20250305", "name": "web_search"}]}, "server tools ('web_search_20250305')"),
         ({"tools": [{"name": "f"}]}, "tools.0.input_schema: Field required"),
-        ({"tool_choice": {"type": "any"}}, "tool_choice 'any' is not supported yet"),
-        ({"tool_choice": {"type": "tool", "name": "get_weather"}, "tools": [WEATHER]}, "tool_choice 'tool'"),
+        ({"tool_choice": {"type": "any"}}, "tool_choice: forcing a tool needs 'tools'"),
+        ({"tool_choice": {"type": "tool", "name": "nope"}, "tools": [WEATHER]}, "no tool named 'nope'"),
     ],
 )
 async def test_bad_requests_are_anthropic_400s(client, cat, change, message):

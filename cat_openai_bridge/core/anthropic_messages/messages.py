@@ -15,6 +15,7 @@ import json
 from collections.abc import Sequence
 
 from ..engine.conversation import ClientTool, Conversation, ImagePart, Part, TextPart, ToolCall, Turn
+from ..engine.demands import ANY_TOOL
 from ..engine.errors import BridgeError, invalid_request
 from .protocol import (
     Base64ImageSource,
@@ -198,19 +199,26 @@ def _check_last(messages: Sequence[MessageParam], turns: list[Turn]) -> None:
         )
 
 
-def forced_tool_choice(choice: ToolChoice) -> tuple[ClientTool, ...]:
-    """`any` (some tool) and `tool` (that one) force a call. Not yet: the forced tool_choice for chat, being
-    built, will land here; until then they are refused rather than run as `auto`."""
-    raise invalid_request(
-        f"tool_choice '{choice.type}' is not supported yet: the Cat's agent decides when to call a tool. "
-        "Use tool_choice 'auto' or 'none'.",
-        "tool_choice",
-        "unsupported_value",
-    )
+def forced_tool_choice(choice: ToolChoice, offered: list[ClientTool]) -> tuple[tuple[ClientTool, ...], str]:
+    """`any` (some tool) and `tool` (that one, offered alone) force a call, as `required` and a named
+    function do on chat (engine/demands.py)."""
+    if choice.type == "any":
+        return tuple(offered), ANY_TOOL
+    chosen = tuple(t for t in offered if t.name == choice.name)
+    if not chosen:
+        raise invalid_request(
+            f"tool_choice.name: no tool named '{choice.name}' was given in 'tools'.",
+            "tool_choice.name",
+            "invalid_value",
+        )
+    return chosen, chosen[0].name
 
 
-def client_tools(tools: list[ToolParam] | None, choice: ToolChoice | None, allowed: bool) -> tuple[ClientTool, ...]:
-    """The client's tools to offer the Cat's model for this request (none when `tool_choice` is "none")."""
+def client_tools(
+    tools: list[ToolParam] | None, choice: ToolChoice | None, allowed: bool
+) -> tuple[tuple[ClientTool, ...], str | None]:
+    """The client's tools to offer the Cat's model for this request (none when `tool_choice` is "none"), and the
+    call `tool_choice` demands (or None)."""
     offered = []
     for i, tool in enumerate(tools or []):
         if tool.type not in (None, "custom"):
@@ -235,7 +243,9 @@ def client_tools(tools: list[ToolParam] | None, choice: ToolChoice | None, allow
             "unsupported_parameter",
         )
     if choice is not None and choice.type in ("any", "tool"):
-        return forced_tool_choice(choice)
+        if not offered:
+            raise invalid_request("tool_choice: forcing a tool needs 'tools'.", "tool_choice", "invalid_value")
+        return forced_tool_choice(choice, offered)
     if choice is not None and choice.type == "none":
-        return ()
-    return tuple(offered)
+        return (), None
+    return tuple(offered), None

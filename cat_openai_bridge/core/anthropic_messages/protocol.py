@@ -121,10 +121,11 @@ class Metadata(RequestModel):
 
 class OutputFormat(RequestModel):
     type: str
+    schema_: dict[str, Any] | None = Field(None, alias="schema")
 
 
 class OutputConfig(RequestModel):
-    """`effort` is the model's business (accepted); a `format` (structured output) is refused, not ignored."""
+    """`effort` is the model's business (accepted); a `json_schema` format is a structured output."""
 
     effort: str | None = None
     format: OutputFormat | None = None

@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from starlette.requests import Request
 
 from ..engine import sse, tokens
-from ..engine.answer import HEARTBEAT, Answer, OutputRules, answer_stream, check_message_count, output_rules, run_answer
+from ..engine.answer import HEARTBEAT, Answer, OutputRules, check_message_count, output_rules
 from ..engine.conversation import ClientTool, Conversation, ToolCall
+from ..engine.demands import NO_DEMANDS, Demands, JsonOutput, demanded_answer, demanded_stream, json_output
 from ..engine.errors import error_of, invalid_request
 from ..engine.parsing import parse_body
 from ..engine.pipeline import Call, Job, Reply, Route
@@ -85,6 +86,21 @@ class MessagesJob(Job):
     body: MessageRequest | None = None
     rules: OutputRules | None = None
     tools: tuple[ClientTool, ...] = ()
+    demands: Demands = NO_DEMANDS
+
+
+def _output_format(body: MessageRequest) -> JsonOutput | None:
+    """`output_config.format` `json_schema` (Anthropic's structured outputs), held like OpenAI's."""
+    fmt = body.output_config.format if body.output_config is not None else None
+    if fmt is None:
+        return None
+    if fmt.type != "json_schema":
+        raise invalid_request(
+            f"output_config.format.type: '{fmt.type}' is not supported; use 'json_schema'.",
+            "output_config.format.type",
+            "unsupported_value",
+        )
+    return json_output("json_schema", "output_config.format.schema", "output", fmt.schema_)
 
 
 @dataclass(frozen=True)
@@ -99,26 +115,21 @@ class Messages(Route[MessagesJob]):
     def parse(self, request: Request, raw: bytes, settings: BridgeSettings) -> MessagesJob:
         body = parse_body(MessageRequest, raw)
         check_message_count(len(body.messages), settings, "messages")
-        if body.output_config is not None and body.output_config.format is not None:
-            raise invalid_request(
-                f"output_config.format '{body.output_config.format.type}' is not supported: the Cat answers in text.",
-                "output_config.format",
-                "unsupported_value",
-            )
         rules = output_rules(settings, bool(body.stream), body.max_tokens, "max_tokens", body.stop_sequences)
-        tools = client_tools(body.tools, body.tool_choice, self.cat.supports_client_tools)
+        tools, forced = client_tools(body.tools, body.tool_choice, self.cat.supports_client_tools)
+        demands = Demands(_output_format(body), forced, {}, tuple(t.name for t in tools))
         conversation = build_conversation(
             body.system,
             body.messages,
             allow_images=self.cat.supports_images,
             allow_tools=self.cat.supports_client_tools,
         )
-        return MessagesJob(body.model, None, conversation, False, body, rules, tools)
+        return MessagesJob(body.model, None, conversation, False, body, rules, tools, demands)
 
     async def run(self, job: MessagesJob, call: Call) -> Reply:
         body, rules, conversation = job.body, job.rules, job.conversation
         assert body is not None and rules is not None and conversation is not None
-        turn = call.turn(conversation, rules.stream, job.tools)
+        turn = call.turn(conversation, rules.stream, job.tools, demands=job.demands)
         ids = MessageIds(body.model)
         metadata_user = body.metadata.user_id if body.metadata is not None else None
         self.pipeline.debug(
@@ -127,8 +138,8 @@ class Messages(Route[MessagesJob]):
             f"messages={len(body.messages)} stream={rules.stream} limit={rules.limit} tools={len(turn.tools)}",
         )
         if rules.stream:
-            return Reply(events=self.stream(turn, rules, ids, call), ends=FINISHED)
-        answer = await run_answer(self.cat, turn, rules)
+            return Reply(events=self.stream(turn, rules, ids, call, job.demands), ends=FINISHED)
+        answer = await demanded_answer(self.cat, turn, rules, job.demands)
         call.lease.report(answer.usage.total_tokens)
         self.pipeline.debug(
             call,
@@ -137,7 +148,9 @@ class Messages(Route[MessagesJob]):
         )
         return Reply(message_of(ids.id, ids.model, answer))
 
-    async def stream(self, turn: CatTurn, rules: OutputRules, ids: MessageIds, call: Call) -> AsyncIterator[bytes]:
+    async def stream(
+        self, turn: CatTurn, rules: OutputRules, ids: MessageIds, call: Call, demands: Demands
+    ) -> AsyncIterator[bytes]:
         out = _EventWriter()
         # The prompt the Cat really sends (its own system prompt, memories) is known when the turn ends:
         # message_start carries the client's part, message_delta the whole.
@@ -153,7 +166,7 @@ class Messages(Route[MessagesJob]):
         yield sse.event(MessageStartEvent(message=started), "message_start")
         try:
             async with contextlib.aclosing(
-                answer_stream(self.cat, turn, rules, self.cat.log, wait_for_result=True)
+                demanded_stream(self.cat, turn, rules, demands, wait_for_result=True)
             ) as items:
                 async for item in items:
                     if item is HEARTBEAT:
@@ -242,7 +255,7 @@ class CountTokens(Route[CountJob]):
     def parse(self, request: Request, raw: bytes, settings: BridgeSettings) -> CountJob:
         body = parse_body(MessageTokensRequest, raw)
         check_message_count(len(body.messages), settings, "messages")
-        tools = client_tools(body.tools, None, allowed=True)
+        tools, _ = client_tools(body.tools, None, allowed=True)
         conversation = build_conversation(body.system, body.messages, allow_images=True, allow_tools=True)
         return CountJob(body.model, prompt=conversation, tools=tools)
 
