@@ -23,7 +23,18 @@ from typing import Any
 
 from starlette.requests import Request
 
-from ..core.port import Access, CatFailure, CatTurn, Forbidden, Identity, ModelCard, TextDelta, TurnEvent, TurnResult
+from ..core.port import (
+    Access,
+    CatFailure,
+    CatTurn,
+    EmbedderInfo,
+    Forbidden,
+    Identity,
+    ModelCard,
+    TextDelta,
+    TurnEvent,
+    TurnResult,
+)
 from ..core.settings import BridgeSettings
 from .v1_qdrant import serialize_embedded_qdrant
 from .v1_usage import recount_usage
@@ -214,7 +225,7 @@ class V1Cat:
         """In its own thread: the Cat's own turn (or, for housekeeping prompts, its LLM alone)."""
         text = turn.conversation.last_user_text
         if turn.plain:
-            return stray.llm(text, stream=turn.stream)
+            return stray.llm(f"{text}\n\n{turn.instructions}" if turn.instructions else text, stream=turn.stream)
         server_side = history == "server"
         with contextlib.ExitStack() as held:
             if server_side:
@@ -258,6 +269,7 @@ class V1Cat:
         stray = self._private_stray(turn.identity, pipe)
         if turn.conversation.system and turn.system_policy != "ignore":
             stray.openai_bridge_system = (turn.system_policy, turn.conversation.system)
+        stray.openai_bridge_instructions = turn.instructions
         if settings.v1_history == "request" and not turn.plain:
             self._fill_history(stray, turn)
         future = _in_own_thread(self._work, stray, turn, settings.v1_history, lambda: pipe.closed)
@@ -272,16 +284,20 @@ class V1Cat:
                 answer = future.result()
             except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
                 raise
-            except BaseException as exc:  # also what is not an Exception: a Rust panic in the Cat's tokenizer
-                self.log("error", f"openai bridge: the Cat's turn failed: {exc!r}")
-                raise CatFailure(str(exc) or type(exc).__name__) from None
-            yield await asyncio.to_thread(self._result, stray, answer)  # recounting long prompts takes a while
+            except BaseException as exc:  # also what is no Exception: a Rust panic in the Cat's own tokenizer
+                # the provider's own words go to admins and the log only (CatFailure.detail)
+                raise CatFailure("the Cat's turn failed", f"{type(exc).__name__}: {exc}") from None
+            # Recounting a turn's prompts (tiktoken over every prompt the Cat sent) can take seconds for a large
+            # message: it runs in a thread of its own too, so the event loop keeps serving everyone else meanwhile.
+            yield await _in_own_thread(self._result, stray, answer)
         finally:
             pipe.closed = True  # a client that left: the thread finishes, its output is dropped
 
     def _result(self, stray, answer: Any) -> TurnResult:
         if isinstance(answer, dict):  # the Cat reports some failures as dicts instead of raising
-            raise CatFailure(str(answer.get("description") or answer.get("error") or answer))
+            raise CatFailure(
+                "the Cat reported an error", str(answer.get("description") or answer.get("error") or answer)
+            )
         text = answer if isinstance(answer, str) else getattr(answer, "text", None)
         if not isinstance(text, str) or not text:
             raise CatFailure("the Cat's LLM returned an empty answer")
@@ -290,6 +306,19 @@ class V1Cat:
 
     # -- the rest ------------------------------------------------------------------
 
+    async def embedder(self) -> EmbedderInfo | None:
+        """v1 always has one (DumbEmbedder until another is chosen); its memory collections know its size."""
+        from cat.looking_glass.cheshire_cat import CheshireCat
+
+        cat = CheshireCat()
+        if cat.embedder is None:
+            return None
+        try:
+            size = int(cat.memory.vectors.declarative.embedder_size)
+        except (AttributeError, TypeError, ValueError):
+            size = None
+        return EmbedderInfo(type(cat.embedder).__name__, size)
+
     async def embed(self, texts: list[str]) -> tuple[str, list[list[float]]]:
         from cat.looking_glass.cheshire_cat import CheshireCat
 
@@ -297,7 +326,7 @@ class V1Cat:
         try:
             vectors = await _in_own_thread(embedder.embed_documents, texts)
         except Exception as exc:
-            raise CatFailure(f"the Cat's embedder failed: {exc}") from None
+            raise CatFailure("the Cat's embedder failed", f"{type(exc).__name__}: {exc}") from None
         return type(embedder).__name__, [list(v) for v in vectors]
 
     def log(self, level: str, message: str) -> None:

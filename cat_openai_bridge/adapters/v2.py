@@ -22,10 +22,21 @@ from starlette.requests import Request
 
 from ..core.engine import tokens
 from ..core.engine.conversation import ClientTool, ImagePart, TextPart, ToolCall, Turn
-from ..core.port import Access, CatFailure, CatTurn, Identity, ModelCard, TextDelta, TurnEvent, TurnResult
+from ..core.port import (
+    Access,
+    CatFailure,
+    CatTurn,
+    EmbedderInfo,
+    Identity,
+    ModelCard,
+    TextDelta,
+    TurnEvent,
+    TurnResult,
+)
 from ..core.settings import BridgeSettings
 
 DEFAULT_AGENT = "default"
+UNCONFIGURED = "default"  # the Cat's placeholder model provider: "default:default" means nothing is configured
 
 
 @lru_cache(maxsize=1)
@@ -175,15 +186,28 @@ class V2Cat:
     supports_client_tools = True
     stops_turns = True
 
+    def __init__(self) -> None:
+        self._embedder_sizes: dict[str, int] = {}  # v2 does not say an embedder's size: learnt from its vectors
+
     def cat_version(self) -> str:
         return metadata.version("cheshire-cat-ai")
 
     async def identify(self, request: Request, access: Access) -> Identity | None:
-        """The Cat authenticated the request before our route ran; v2 routes need no more than a user."""
+        """The Cat authenticated the request before our route ran; v2 routes need no more than a user.
+
+        A route that takes its key from another header (Anthropic's `x-api-key`) hands over the request with
+        that key as its bearer: the Cat's own auth handlers check it, and its user becomes the request's user,
+        as the Cat's middleware would have made it."""
         from cat import config
         from cat.ambient.context_vars import ctx
 
-        user = ctx().user
+        context = ctx()
+        user = context.user
+        seen = context.request.headers.get("authorization") if context.request is not None else None
+        if user is None and request.headers.get("authorization") not in (None, seen):
+            from cat.ambient import auth
+
+            user = context.user = await auth(request)
         if user is None:
             return None
         credential = request.headers.get("authorization", "")
@@ -201,12 +225,20 @@ class V2Cat:
 
         return await OpenAIBridgeSettings.cached_settings()
 
-    async def llm_configured(self) -> bool:
+    async def _core_settings(self):
         from cat.ambient.runtime import ccat
 
         core = await ccat().get("config", "core")
-        settings = await core.load_settings()
-        return not str(settings.default_llm).startswith("default:")
+        return await core.load_settings()
+
+    async def llm_configured(self) -> bool:
+        return not str((await self._core_settings()).default_llm).startswith(f"{UNCONFIGURED}:")
+
+    async def embedder(self) -> EmbedderInfo | None:
+        slug = str((await self._core_settings()).default_embedder)
+        if slug.startswith(f"{UNCONFIGURED}:"):
+            return None
+        return EmbedderInfo(slug, self._embedder_sizes.get(slug))
 
     def _agents(self) -> dict:
         from cat.ambient.runtime import ccat
@@ -241,6 +273,8 @@ class V2Cat:
         extra = []
         if system and turn.system_policy != "ignore" and not turn.plain:
             extra.append(_system_directive()(turn.system_policy, system))
+        if turn.instructions and not turn.plain:
+            extra.append(_system_directive()("append", turn.instructions))
         if turn.tools and not turn.plain:
             extra.append(_client_tools_directive(turn.tools))
         if extra:
@@ -249,7 +283,10 @@ class V2Cat:
         if turn.plain:
             from cat.ambient import llm
 
-            return agent, task, llm(system, messages=task.messages, stream=turn.stream)
+            # No agent prompt here to append to; `ignore` still means the client's system text goes nowhere.
+            client = "" if turn.system_policy == "ignore" else system
+            prompt = "\n\n".join(p for p in (client, turn.instructions) if p)
+            return agent, task, llm(prompt, messages=task.messages, stream=turn.stream)
         return agent, task, agent(task)
 
     async def _result(self, turn: CatTurn, agent: Any, task: Any, runner: asyncio.Task) -> TurnResult:
@@ -264,11 +301,12 @@ class V2Cat:
             )
         except asyncio.CancelledError:
             raise CatFailure("the Cat's run was cancelled") from None
-        except Exception as exc:
-            self.log("error", f"openai bridge: agent '{turn.target}' failed: {exc!r}")
-            raise CatFailure(str(exc) or type(exc).__name__) from None
+        except Exception as exc:  # the provider's own words go to admins and the log only (CatFailure.detail)
+            failed = "the Cat's LLM failed" if turn.plain else f"the agent '{turn.target}' failed"
+            raise CatFailure(failed, f"{type(exc).__name__}: {exc}") from None
         if turn.plain:
-            result = await asyncio.to_thread(_plain_result, turn.conversation.system, task, runner.result().text)
+            prompt = "" if turn.system_policy == "ignore" else turn.conversation.system
+            result = await asyncio.to_thread(_plain_result, prompt, task, runner.result().text)
         else:
             counted = await asyncio.to_thread(_turn_result, agent)
             result = dataclasses.replace(counted, tool_calls=called, why=_why(agent) if turn.why else None)
@@ -328,16 +366,15 @@ class V2Cat:
                 produced.append(delta)
         text = "".join(produced)
         if turn.plain:
-            return await asyncio.to_thread(_plain_result, turn.conversation.system, task, text)
+            prompt = "" if turn.system_policy == "ignore" else turn.conversation.system
+            return await asyncio.to_thread(_plain_result, prompt, task, text)
         return await asyncio.to_thread(_stopped_result, agent, text)
 
     async def embed(self, texts: list[str]) -> tuple[str, list[list[float]]]:
         """The Cat's configured embedder, the one its memory plugins use."""
         from cat.ambient import embedder
-        from cat.ambient.runtime import ccat
 
-        core = await ccat().get("config", "core")
-        slug = str((await core.load_settings()).default_embedder)
+        slug = str((await self._core_settings()).default_embedder)
         gate = asyncio.Semaphore(8)  # v2 embeds one text per call: a few at a time, in order
 
         async def one(text: str) -> list[float]:
@@ -345,9 +382,12 @@ class V2Cat:
                 return list(await embedder(text))
 
         try:
-            return slug, list(await asyncio.gather(*(one(text) for text in texts)))
+            vectors = list(await asyncio.gather(*(one(text) for text in texts)))
         except Exception as exc:
-            raise CatFailure(f"the Cat's embedder failed: {exc}") from None
+            raise CatFailure("the Cat's embedder failed", f"{type(exc).__name__}: {exc}") from None
+        if vectors:
+            self._embedder_sizes[slug] = len(vectors[0])
+        return slug, vectors
 
     def log(self, level: str, message: str) -> None:
         from cat import log

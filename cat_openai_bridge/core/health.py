@@ -14,6 +14,8 @@ class HealthReport(WireModel):
     cat_version: str
     adapter: str
     llm_configured: bool
+    embedder_configured: bool  # without one, /v1/embeddings answers 400 embedder_not_configured
+    embedder: str | None
     tokenizer: str | None
 
 
@@ -24,11 +26,14 @@ class Health(Route[Job]):
     idempotent = False
 
     async def run(self, job: Job, call: Call) -> Reply:
+        embedder = await self.cat.embedder()
         return Reply(
             HealthReport(
                 cat_version=self.cat.cat_version(),
                 adapter=self.cat.name,
                 llm_configured=await self.cat.llm_configured(),
+                embedder_configured=embedder is not None,
+                embedder=embedder.name if embedder else None,
                 tokenizer=tokens.tokenizer_name(),
             )
         )

@@ -21,7 +21,16 @@ from .settings import BridgeSettings
 
 
 class CatFailure(Exception):
-    """The Cat's pipeline (or its LLM) failed to produce an answer."""
+    """The Cat's pipeline (or its LLM) failed to produce an answer.
+
+    Its message is the bridge's own words, fit for any caller; `detail` is what
+    the Cat or its model provider said (raw exception text: provider URLs,
+    request bodies, sometimes keys), which only the Cat's admins and its log see.
+    """
+
+    def __init__(self, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.detail = detail
 
 
 class CatTimeout(Exception):
@@ -57,6 +66,14 @@ class Identity:
     is_admin: bool = False
     master_key: bool = False
     delegated: bool = False  # a master-key caller acting for one of its own users
+
+
+@dataclass(frozen=True)
+class EmbedderInfo:
+    """The Cat's configured embedder: its name (the `model` of an embeddings answer), its size once known."""
+
+    name: str
+    size: int | None = None  # vector length: v1 knows it from its memory, v2 learns it from its first vectors
 
 
 @dataclass(frozen=True)
@@ -97,8 +114,11 @@ class CatTurn:
     # without the agent, so it leaves nothing in the Cat's memory or history.
     plain: bool = False
     tools: tuple[ClientTool, ...] = ()  # the client's functions, offered to the Cat's model for this turn
-    conversation_key: str = ""  # the client chat this turn belongs to (see core/chats.py)
+    conversation_key: str = ""  # the client chat this turn belongs to, scoped to its user (engine/chat_keys.py)
     why: bool = False  # the client asked for the Cat's reasons (an admin-only extension)
+    # The form the answer must take (JSON, a schema, a forced call), for the agent's system prompt whatever
+    # the system_message_policy: it is the bridge's instruction, not the client's system message.
+    instructions: str = ""
     stop: StopSignal = field(default_factory=StopSignal, compare=False, repr=False)
 
 
@@ -144,6 +164,10 @@ class CatPort(Protocol):
     async def resolve_model(self, model: str, settings: BridgeSettings) -> str | None: ...
 
     def run(self, turn: CatTurn) -> AsyncIterator[TurnEvent]: ...
+
+    async def embedder(self) -> EmbedderInfo | None:
+        """The embedder the Cat's memory uses, None when none is configured (v2's placeholder)."""
+        ...
 
     async def embed(self, texts: list[str]) -> tuple[str, list[list[float]]]:
         """(the embedder's name, one vector per text); raises CatFailure."""

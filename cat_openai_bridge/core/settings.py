@@ -6,11 +6,12 @@ is refused by the admin on every version.
 
 from __future__ import annotations
 
-import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError  # its errors serialize; a ValueError's make the Cat answer 500
+
+from . import task_prompts
 
 SystemMessagePolicy = Literal["append", "replace", "ignore"]
 FailureMode = Literal["open", "closed"]
@@ -110,12 +111,30 @@ class BridgeSettings(BaseModel):
         description="Largest answer (a whole stream, as sent) kept for a replay; a larger one's key is not "
         "replayable (the response says `Idempotency-Replayable: false` when that is known up front).",
     )
+    responses_store_seconds: int = Field(
+        86400,
+        ge=0,
+        le=30 * 86400,
+        description="How long a stored Responses answer (`store`, the default) can be read back and continued with "
+        "`previous_response_id` (0 = nothing is stored). In process, or in Redis when redis_url is set.",
+    )
+    responses_store_bytes: int = Field(
+        64 * 1024 * 1024, ge=0, description="Bytes of stored responses kept in process, all users together."
+    )
+    responses_store_identity_bytes: int = Field(
+        16 * 1024 * 1024, ge=0, description="Bytes of stored responses kept per user (the oldest go first)."
+    )
+    responses_store_response_bytes: int = Field(
+        4 * 1024 * 1024, ge=0, description="A stored response larger than this (with its conversation) is not kept."
+    )
 
     task_prompt_patterns: list[str] = Field(
-        [r"^\s*### Task:"],
+        list(task_prompts.DEFAULT_PATTERNS),
         max_length=50,
-        description="Regular expressions (searched in the last user message, multi-line) that mark a front end's "
-        "housekeeping prompt, such as Open WebUI's title, tag and follow-up generation.",
+        description="Regular expressions matched at the start of the last user message (its first "
+        f"{task_prompts.WINDOW} characters) that mark a front end's housekeeping prompt: Open WebUI's title, tags, "
+        "follow-ups, queries, autocomplete, emoji, image prompt and MoA, LibreChat's titles. Patterns that "
+        "backtrack catastrophically are refused.",
     )
     task_prompt_mode: TaskPromptMode = Field(
         "llm",
@@ -148,20 +167,13 @@ class BridgeSettings(BaseModel):
 
     @field_validator("task_prompt_patterns")
     @classmethod
-    def _patterns_compile(cls, value: list[str]) -> list[str]:
-        for pattern in value:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise PydanticCustomError(
-                    "invalid_pattern",
-                    "{pattern} is not a valid regular expression: {reason}",
-                    {"pattern": pattern, "reason": str(exc)},
-                ) from None
+    def _patterns_safe(cls, value: list[str]) -> list[str]:
+        task_prompts.check(value)
         return value
 
     def is_task_prompt(self, text: str) -> bool:
-        return self.task_prompt_mode == "llm" and any(re.search(p, text, re.M) for p in self.task_prompt_patterns)
+        """A front end's housekeeping prompt, by how `text` starts (bounded: see core/task_prompts.py)."""
+        return self.task_prompt_mode == "llm" and task_prompts.matches(self.task_prompt_patterns, text)
 
     @field_validator("redis_url")
     @classmethod

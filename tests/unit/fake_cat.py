@@ -30,6 +30,7 @@ from cat_openai_bridge.core.bridge import Bridge
 from cat_openai_bridge.core.port import (
     Access,
     CatTurn,
+    EmbedderInfo,
     Forbidden,
     Identity,
     ModelCard,
@@ -71,6 +72,8 @@ class FakeCat:
         self.finished = 0  # turns whose generator ended, however (answer, error, cancel, close)
         self.embedded: list[list[str]] = []
         self.embed_error: BaseException | None = None
+        self.embedder_info: EmbedderInfo | None = EmbedderInfo("fake-embedder", 2)  # None: none configured
+        self.vector_size = 2
         self.logs: list[tuple[str, str]] = []
         self.resolved = 0  # resolve_model calls: how far a request got into the pipeline
         self.stopped = 0  # turns that ended early because the core asked (an answer cut at max_tokens or stop)
@@ -144,11 +147,14 @@ class FakeCat:
         finally:
             self.finished += 1
 
+    async def embedder(self) -> EmbedderInfo | None:
+        return self.embedder_info
+
     async def embed(self, texts: list[str]) -> tuple[str, list[list[float]]]:
         self.embedded.append(list(texts))
         if self.embed_error is not None:
             raise self.embed_error
-        return "fake-embedder", [[float(len(text)), 0.5] for text in texts]
+        return "fake-embedder", [[float(len(text))] + [0.5] * (self.vector_size - 1) for text in texts]
 
     def log(self, level: str, message: str) -> None:
         self.logs.append((level, message))
@@ -171,6 +177,9 @@ def app_of(bridge: Bridge) -> Starlette:
             Route("/v1/chat/completions", bridge.chat_completions, methods=["POST"]),
             Route("/v1/responses", bridge.responses, methods=["POST"]),
             Route("/v1/embeddings", bridge.embeddings, methods=["POST"]),
+            Route("/v1/completions", bridge.completions, methods=["POST"]),
+            Route("/v1/messages", bridge.anthropic_messages, methods=["POST"]),
+            Route("/v1/messages/count_tokens", bridge.anthropic_count_tokens, methods=["POST"]),
         ]
     )
 

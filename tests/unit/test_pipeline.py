@@ -1022,7 +1022,8 @@ async def test_an_unexpected_error_mid_stream_is_an_internal_error_event(client,
     assert sse(response.content)[-1] == ("", INTERNAL_ERROR)
     assert [f for _, f in deltas(response.content)] == [None, None]  # role, "Hel": no finish_reason
     assert b"secret" not in response.content and b"Traceback" not in response.content
-    assert ("error", "openai bridge: unexpected RuntimeError('secret detail')") in cat.logs
+    request_id = assert_request_id(response)
+    assert ("error", f"openai bridge: {request_id}: unexpected RuntimeError('secret detail')") in cat.logs
 
 
 async def test_a_responses_stream_cut_by_the_cat_ends_with_response_failed(client, cat):
@@ -1090,5 +1091,5 @@ async def test_an_unexpected_exception_in_the_cat_is_a_500_internal_error(client
     assert response.json() == INTERNAL_ERROR
     assert b"secret" not in response.content and b"Traceback" not in response.content
     assert response.headers["content-type"] == "application/json"
-    assert_request_id(response)
-    assert cat.logs == [("error", "openai bridge: unexpected RuntimeError('secret detail')")]
+    request_id = assert_request_id(response)
+    assert cat.logs == [("error", f"openai bridge: {request_id}: unexpected RuntimeError('secret detail')")]

@@ -137,6 +137,7 @@ class Answer:
     why: dict | None = None
     prompt_counted: bool = True  # False: a stream cut before the Cat's turn ended, its prompt not yet known
     charged: int = 0  # what the token limit counts: the prompt and everything the LLM produced, sent or not
+    stop_sequence: str | None = None  # the client's stop sequence the answer was cut at
 
 
 def _call_tokens(calls: tuple[ToolCall, ...]) -> int:
@@ -190,7 +191,7 @@ async def run_answer(cat: CatPort, turn: CatTurn, rules: OutputRules) -> Answer:
         calls = ()
     usage, charged = await _usage(result, content, calls)
     reason = "tool_calls" if calls else (cutter.finish_reason or "stop")
-    return Answer(content, reason, usage, calls, result.why, True, charged)
+    return Answer(content, reason, usage, calls, result.why, True, charged, None if calls else cutter.stop_sequence)
 
 
 StreamItem = str | Heartbeat | Answer
@@ -248,6 +249,6 @@ async def answer_stream(
         usage, charged = await _usage(result, cutter.sent, calls)
         reason = "tool_calls" if calls else (cutter.finish_reason or "stop")
         why = result.why if result else None
-        yield Answer(cutter.sent, reason, usage, calls, why, result is not None, charged)
+        yield Answer(cutter.sent, reason, usage, calls, why, result is not None, charged, cutter.stop_sequence)
     finally:
         await events.close()

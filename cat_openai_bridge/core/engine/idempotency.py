@@ -30,6 +30,8 @@ from .replay_budget import ENTRY_OVERHEAD, Budget, ReplayLimits
 
 MAX_KEY_LENGTH = 255
 NOT_REPLAYABLE = {"idempotency-replayable": "false"}  # the key was taken, but this answer is too large to keep
+# Headers that describe this request, not its answer: a replay carries its own.
+PER_REQUEST_HEADERS = ("x-ratelimit-", "x-request-id", "anthropic-ratelimit-", "request-id", "idempotency-replayable")
 
 Scope = tuple[str, str]  # (identity, key)
 
@@ -246,11 +248,7 @@ class Idempotent:
         if not self._keeps:
             self.give_up()
             return
-        kept = {
-            k: v
-            for k, v in self._headers.items()
-            if not k.startswith(("x-ratelimit-", "x-request-id", "idempotency-replayable"))
-        }
+        kept = {k: v for k, v in self._headers.items() if not k.startswith(PER_REQUEST_HEADERS)}
         self._claim.complete(Stored(status, media_type, {**extra_headers, **kept}, body))
 
     def keep(self, response: Response) -> Response:

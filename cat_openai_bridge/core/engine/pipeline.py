@@ -3,10 +3,12 @@
 A route says what it is (`Route`): what it does in the Cat's terms, whether
 it reads a body, is limited, may be replayed. `Pipeline.serve` does the steps
 they share, in one order: request id, identity, live settings, body, the
-route's own parse, model, admin-only fields, acting user, idempotency claim,
-admission. The route then runs the Cat and hands back a `Reply`; the pipeline
-encodes it, keeps it for replays and settles the lease however the request
-ends. Every exception leaves through `error_of`, the one error mapper.
+route's own parse, model, acting user, admin-only fields (checked against the
+user the turn runs as), idempotency claim, admission. The route then runs the
+Cat and hands back a `Reply`; the pipeline encodes it, keeps it for replays
+and settles the lease however the request ends. Every exception leaves
+through `error_of`, the one error mapper, which shows the Cat's own error
+details to admins only.
 """
 
 from __future__ import annotations
@@ -27,8 +29,10 @@ from ..settings import BridgeSettings
 from . import tokens
 from .chat_keys import conversation_key
 from .conversation import ClientTool, Conversation
-from .errors import error_of, missing_credentials, model_not_found, why_forbidden
-from .http_edge import error_response, json_response, read_body, sse_response
+from .demands import NO_DEMANDS, Demands
+from .dialect import OPENAI, Dialect
+from .errors import Audience, error_of, missing_user_header, model_not_found, why_forbidden
+from .http_edge import json_response, read_body, sse_response
 from .idempotency import Idempotent, Replays
 from .limits import Lease, Limiter, Quota
 from .replay_budget import ReplayLimits
@@ -67,6 +71,7 @@ class Call:
     lease: Lease
     target: str | None = None
     started: float = field(default_factory=time.perf_counter)
+    audience: Audience = field(default_factory=lambda: Audience(""))  # who reads this request's errors
 
     def turn(
         self,
@@ -75,20 +80,28 @@ class Call:
         tools: tuple[ClientTool, ...] = (),
         metadata: dict | None = None,
         why: bool = False,
+        demands: Demands = NO_DEMANDS,
     ) -> CatTurn:
-        """A client's conversation turn as the Cat runs it, whichever protocol it came in."""
+        """A client's conversation turn as the Cat runs it, whichever protocol it came in.
+
+        Housekeeping prompts go around the agent only for a chat front end (the master key, or a user it acts for):
+        anyone else could otherwise start a message with `### Task:` and talk to the bare model. A forced tool
+        call needs the agent, which alone offers the client's functions.
+        """
         assert self.target is not None
         settings = self.settings
+        front_end = self.identity.master_key or self.identity.delegated
         return CatTurn(
             conversation,
             self.target,
             stream,
             settings.system_message_policy,
             self.identity,
-            settings.is_task_prompt(conversation.last_user_text),
+            front_end and demands.call is None and settings.is_task_prompt(conversation.last_user_text),
             tools,
-            conversation_key(self.request, settings.chat_id_header, metadata, conversation),
+            conversation_key(self.request, self.identity, settings.chat_id_header, metadata, conversation),
             why,
+            demands.instructions(),
         )
 
 
@@ -106,6 +119,7 @@ class Route(Generic[J]):
     reads_body: ClassVar[bool] = True
     limited: ClassVar[bool] = True
     idempotent: ClassVar[bool] = True
+    dialect: ClassVar[Dialect] = OPENAI  # how keys, limit headers and errors look to this route's clients
 
     def __init__(self, pipeline: Pipeline) -> None:
         self.pipeline = pipeline
@@ -114,6 +128,10 @@ class Route(Generic[J]):
     def parse(self, request: Request, raw: bytes, settings: BridgeSettings) -> J:
         """A route without a body has nothing to parse."""
         return Job()  # type: ignore[return-value]
+
+    async def prepare(self, job: J, identity: Identity, settings: BridgeSettings) -> J:
+        """What the parse step could not know without the acting user (e.g. a stored conversation to continue)."""
+        return job
 
     async def run(self, job: J, call: Call) -> Reply:
         raise NotImplementedError
@@ -128,23 +146,26 @@ class Pipeline:
         self.replays = Replays()
 
     async def serve(self, request: Request, route: Route) -> Response:
-        headers = {"x-request-id": f"req_{uuid.uuid4().hex}"}
+        audience = Audience(f"req_{uuid.uuid4().hex}")
+        headers = route.dialect.request_headers(audience.request_id)
         try:
-            return await self._serve(request, route, headers)
+            return await self._serve(request, route, headers, audience)
         except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
             raise  # a cancelled request is not answered at all
         except BaseException as exc:  # a Rust panic in a tokenizer is no Exception, and still no reason for a trace
-            return error_response(error_of(exc, self.cat.log), headers)
+            return route.dialect.error_response(error_of(exc, self.cat.log, audience), headers)
 
-    async def _serve(self, request: Request, route: Route, headers: dict[str, str]) -> Response:
-        identity = await self._identify(request, route.access)
+    async def _serve(self, request: Request, route: Route, headers: dict[str, str], audience: Audience) -> Response:
+        identity = await self._identify(request, route)
         settings = await self.cat.load_settings()
         raw = await read_body(request, settings.max_request_bytes) if route.reads_body else b""
         job = route.parse(request, raw, settings)
         target = await self._target(job.model, settings)
-        if job.admin_only and not (identity.is_admin or identity.master_key):
+        identity = self._acting(request, identity, settings, job.label, route.access is Access.CHAT)
+        audience.admin = identity is not None and identity.is_admin
+        if job.admin_only and not audience.admin:  # the user the turn runs as, not the credential's owner
             raise why_forbidden()
-        identity = self._acting(request, identity, settings, job.label)
+        job = await route.prepare(job, identity, settings)
         async with AsyncExitStack() as stack:
             once = Idempotent(None, None, headers)
             if route.idempotent:
@@ -163,9 +184,11 @@ class Pipeline:
                 )
                 if once.replay is not None:
                     return once.replay
-            lease = await self._admit(identity, settings, headers, job) if route.limited else Lease.free()
+            lease = (
+                await self._admit(identity, settings, headers, job, route.dialect) if route.limited else Lease.free()
+            )
             await stack.enter_async_context(lease.held())
-            call = Call(request, settings, identity, headers, lease, target)
+            call = Call(request, settings, identity, headers, lease, target, audience=audience)
             reply = await route.run(job, call)
             if reply.events is not None:
                 events = once.recording(lease.guard(reply.events), reply.ends)
@@ -174,12 +197,12 @@ class Pipeline:
             return once.keep(json_response(reply.body, headers=headers))
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _identify(self, request: Request, access: Access | None) -> Identity | None:
-        if access is None:
+    async def _identify(self, request: Request, route: Route) -> Identity | None:
+        if route.access is None:
             return None
-        identity = await self.cat.identify(request, access)
+        identity = await self.cat.identify(route.dialect.credentials(request), route.access)
         if identity is None:
-            raise missing_credentials(bool(request.headers.get("authorization")))
+            raise route.dialect.missing_credentials(request)
         return identity
 
     async def _target(self, model: str | None, settings: BridgeSettings) -> str | None:
@@ -191,9 +214,13 @@ class Pipeline:
         return target
 
     def _acting(
-        self, request: Request, identity: Identity | None, settings: BridgeSettings, label: str | None
+        self, request: Request, identity: Identity | None, settings: BridgeSettings, label: str | None, turn: bool
     ) -> Identity:
-        """Who the turn runs as: the caller, or the user a master-key caller names (header, then trusted `user`)."""
+        """Who the turn runs as: the caller, or the user a master-key caller names (header, then trusted `user`).
+
+        With `user_header` set, the master key is a front end's: a turn without the header would run as the
+        Cat's admin (its memory, its `cat_why`) for whoever sent it, so it is refused instead (400).
+        """
         if identity is None or not identity.master_key:
             return identity  # type: ignore[return-value]  # public routes have none and need none
         forwarded = request.headers.get(settings.user_header, "").strip() if settings.user_header else ""
@@ -201,9 +228,13 @@ class Pipeline:
             return self.cat.act_as(identity, forwarded)
         if label and settings.trust_user_field:
             return self.cat.act_as(identity, label)
+        if settings.user_header and turn:
+            raise missing_user_header(settings.user_header)
         return identity
 
-    async def _admit(self, identity: Identity, settings: BridgeSettings, headers: dict[str, str], job: Job) -> Lease:
+    async def _admit(
+        self, identity: Identity, settings: BridgeSettings, headers: dict[str, str], job: Job, dialect: Dialect
+    ) -> Lease:
         """Apply the identity's limits; the lease is settled by the pipeline when the answer is done.
 
         Tokens are reserved for the prompt and the answer's cap, as OpenAI counts `max_tokens` against a token
@@ -222,7 +253,7 @@ class Pipeline:
         lease, verdict = await self.limiter.admit(
             identity.user_id, quota, cost, settings.redis_url, settings.redis_failure_mode == "open", prompt
         )
-        headers.update(verdict.headers())
+        headers.update(dialect.limit_headers(verdict))
         if not exact and lease.reserved:
             await lease.recount(await tokens.count_chat_off_loop(pairs))
         return lease

@@ -32,7 +32,7 @@ class RedisReplyError(Exception):
 
 MAX_DEPTH = 4  # nesting of array replies (the limiter's scripts return flat arrays)
 MAX_ITEMS = 64  # elements of one array reply
-MAX_BULK = 64 * 1024  # bytes of one bulk string reply
+MAX_BULK = 512 * 1024 * 1024  # bytes of one bulk string reply by default: Redis's own proto-max-bulk-len
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,7 @@ def _length(rest: bytes, most: int, what: str) -> int:
     return size
 
 
-async def read_reply(reader: asyncio.StreamReader, depth: int = 0) -> Any:
+async def read_reply(reader: asyncio.StreamReader, depth: int = 0, max_bulk: int = MAX_BULK) -> Any:
     """One RESP2 reply, bounded in nesting and size; anything else is a RedisProtocolError."""
     try:
         line = await reader.readline()
@@ -113,12 +113,12 @@ async def read_reply(reader: asyncio.StreamReader, depth: int = 0) -> Any:
         raise ConnectionError("connection closed by Redis")
     kind, rest = line[:1], line[1:-2]
     if kind == b"$":
-        return await _bulk(reader, rest)
+        return await _bulk(reader, rest, max_bulk)
     if kind == b"*":
         if depth >= MAX_DEPTH:
             raise RedisProtocolError(f"array replies from Redis nest deeper than {MAX_DEPTH}")
         size = _length(rest, MAX_ITEMS, "array")
-        return None if size < 0 else [await read_reply(reader, depth + 1) for _ in range(size)]
+        return None if size < 0 else [await read_reply(reader, depth + 1, max_bulk) for _ in range(size)]
     try:
         if kind == b"+":
             return rest.decode()
@@ -131,8 +131,8 @@ async def read_reply(reader: asyncio.StreamReader, depth: int = 0) -> Any:
     raise RedisProtocolError(f"unexpected reply from Redis: {line[:40]!r}")
 
 
-async def _bulk(reader: asyncio.StreamReader, rest: bytes) -> str | None:
-    size = _length(rest, MAX_BULK, "bulk string")
+async def _bulk(reader: asyncio.StreamReader, rest: bytes, max_bulk: int) -> str | None:
+    size = _length(rest, max_bulk, "bulk string")
     if size < 0:
         return None
     data = await reader.readexactly(size + 2)
@@ -145,11 +145,12 @@ async def _bulk(reader: asyncio.StreamReader, rest: bytes) -> str | None:
 
 
 class RedisClient:
-    """A small pool of connections; every call is bounded by `timeout`."""
+    """A small pool of connections; every call is bounded by `timeout`, every reply by `max_bulk` per string."""
 
-    def __init__(self, url: str, timeout: float = 0.5, pool_size: int = 16) -> None:
+    def __init__(self, url: str, timeout: float = 0.5, pool_size: int = 16, max_bulk: int = MAX_BULK) -> None:
         self.address = RedisAddress.parse(url)
         self.timeout = timeout
+        self.max_bulk = max_bulk
         self._idle: deque[Connection] = deque()
         self._pool_size = pool_size
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -203,7 +204,7 @@ class RedisClient:
         reader, writer = connection
         try:
             writer.write(encode(args))
-            reply = await read_reply(reader)
+            reply = await read_reply(reader, 0, self.max_bulk)
             if check is not None and not isinstance(reply, RedisReplyError):
                 reply = check(reply)
         except BaseException:

@@ -64,11 +64,14 @@ return 1
 )
 
 
+LIMITER_BULK = 4096  # the limiter's scripts answer a few short numbers: a longer string is not from them
+
+
 class RedisStore:
     """The same limits held in Redis, shared by every replica that points at it."""
 
     def __init__(self, url: str, prefix: str = "openai-bridge") -> None:
-        self.client = RedisClient(url)
+        self.client = RedisClient(url, max_bulk=LIMITER_BULK)
         self.prefix = prefix
 
     def _keys(self, key: str) -> tuple[str, str, str]:

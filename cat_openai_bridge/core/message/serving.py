@@ -38,10 +38,9 @@ class Message(Route[MessageJob]):
         call.lease.report(answer.charged)
         label = job.body.user_id
         self.pipeline.debug(call, f"message user={call.identity.user_id} label={label!r} chars={len(answer.content)}")
+        # The user the turn ran as, never a body `user_id` that was ignored: a master-key caller's users are
+        # known by the name it gave them (header or trusted `user_id`), everyone else by their Cat user id.
+        ran_as = call.identity.name if call.identity.delegated else call.identity.user_id
         return Reply(
-            SimpleMessageReply(
-                text=answer.content,
-                timestamp=datetime.now(timezone.utc).isoformat(),
-                user_id=label if label is not None else call.identity.user_id,
-            )
+            SimpleMessageReply(text=answer.content, timestamp=datetime.now(timezone.utc).isoformat(), user_id=ran_as)
         )
