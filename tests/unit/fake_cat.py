@@ -132,7 +132,7 @@ class FakeCat:
                 if isinstance(step, str):
                     produced += step
                     yield TextDelta(step)
-                    if turn.stop.is_set():
+                    if self.stops_turns and turn.stop.is_set():
                         self.stopped += 1
                         yield _stopped(steps[index + 1 :], produced)
                         return

@@ -677,6 +677,29 @@ async def test_a_cut_stream_is_charged_its_real_prompt(client, cat, path, body):
     assert nxt.headers["x-ratelimit-remaining-tokens"] == str(1000 - (120 + produced) - (prompt_cost() + 2))
 
 
+async def test_a_cat_that_cannot_stop_ends_a_cut_stream_at_once_and_is_charged_the_reserved_prompt(client, cat):
+    """v1's case: its turn runs on in its thread; a stream with no usage to report does not wait for it."""
+    cat.stops_turns = False
+    limit(cat, tokens_per_minute=1000)
+    cat.script(*LONG_ANSWER, Gate(), TurnResult("never reached", prompt_tokens=120))  # would hang past the cut
+    cut = await client.post("/v1/chat/completions", json=chat(stream=True, max_tokens=2), headers=GOOD)
+    assert cut.status_code == 200 and cut.content.endswith(DONE)
+    assert deltas(cut.content)[-1][1] == "length" and cat.stopped == 0
+    nxt = await client.post("/v1/chat/completions", json=chat(max_tokens=2), headers=GOOD)
+    charged = prompt_cost() + tokens.count_text("Hello big")  # the prompt as reserved, and what was sent
+    assert nxt.headers["x-ratelimit-remaining-tokens"] == str(1000 - charged - (prompt_cost() + 2))
+
+
+async def test_a_failure_after_the_cut_does_not_fail_the_whole_answer(client, cat):
+    cat.stops_turns = False  # the turn goes on after the cut, and then fails
+    cat.script(*LONG_ANSWER, CatFailure("LLM down later"))
+    body = chat(stream=True, stream_options={"include_usage": True}, max_tokens=2)
+    cut = await client.post("/v1/chat/completions", json=body, headers=GOOD)
+    assert cut.status_code == 200 and cut.content.endswith(DONE)
+    assert deltas(cut.content)[-1][1] == "length"
+    assert sse(cut.content)[-2][1]["usage"] == {"prompt_tokens": 0, "completion_tokens": 2, "total_tokens": 2}
+
+
 async def test_a_stream_cut_early_is_still_charged_its_prompt(client, cat):
     tpm = 1000
     limit(cat, tokens_per_minute=tpm)

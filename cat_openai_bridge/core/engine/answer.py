@@ -245,7 +245,8 @@ async def answer_stream(
         if result is None:
             turn.stop.set()  # cut: the client's answer is complete, the Cat may stop its LLM
             if wait_for_result or cat.stops_turns:
-                result = await _result_of(events)
+                with contextlib.suppress(CatFailure, CatTimeout):  # whatever happens next, the answer is whole
+                    result = await _result_of(events)
         usage, charged = await _usage(result, cutter.sent, calls)
         reason = "tool_calls" if calls else (cutter.finish_reason or "stop")
         why = result.why if result else None
