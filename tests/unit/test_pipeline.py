@@ -743,6 +743,26 @@ async def test_a_long_prompt_is_never_tokenized_on_the_event_loop(client, cat, c
     assert len(spaces) not in [len(t) for t in list(tokens.CACHE._counts)]  # and not cached
 
 
+async def test_a_long_prompt_reserved_at_its_bound_is_recounted_while_it_runs(client, cat, clock):
+    """Admitted on its UTF-8 length, counted in a thread, and the reservation follows at once (not at the end)."""
+    limit(cat, tokens_per_minute=1_000_000, max_request_bytes=4 * 2**20)
+    spaces = " " * (512 * 1024)
+    gate = Gate()
+    cat.script("Hi", gate, TurnResult("Hi", prompt_tokens=3))
+    first = asyncio.ensure_future(client.post("/v1/chat/completions", json=chat(spaces, max_tokens=1000), headers=GOOD))
+    await asyncio.wait_for(gate.reached.wait(), 2)
+    second = await client.post("/v1/chat/completions", json=chat(max_tokens=5), headers=GOOD)
+    bound = tokens.estimate_chat([("user", spaces)])[0] + 1000  # reserved at admission
+    held = tokens.count_chat([("user", spaces)]) + 1000  # the precise prompt and the cap, while the first runs
+    now, per_token = clock.now, 60 / 1_000_000
+    tat = now + bound * per_token + (held - bound) * per_token + (prompt_cost() + 5) * per_token  # GCRA's steps
+    expected = window_of(1_000_000, tat, now).remaining
+    assert expected < 1_000_000 - held - prompt_cost() - 5 + 2  # the recount freed the bound's ~500,000 tokens
+    assert second.headers["x-ratelimit-remaining-tokens"] == str(expected)
+    gate.open()
+    assert (await first).status_code == 200
+
+
 async def test_embeddings_are_settled_with_their_input_tokens(client, cat):
     tpm = 1000
     limit(cat, tokens_per_minute=tpm)

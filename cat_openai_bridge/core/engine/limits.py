@@ -121,12 +121,14 @@ class Lease:
         lease: str,
         on_error: Callable[[Exception], None],
         prompt: int = 0,
+        cost: int = 0,
     ) -> None:
         self._store = store
         self._key = key
         self._quota = quota
-        self.reserved = reserved  # tokens taken at admission (0: the token limit is off)
-        self._prompt = min(prompt, reserved)  # the prompt's share of them, as far as it is known
+        self.reserved = reserved  # tokens taken at admission: `cost`, at most the limit (0: the limit is off)
+        self._prompt = prompt  # the prompt's share of the cost, as far as it is known
+        self._cap = max(0, cost - prompt)  # the rest: the answer's cap
         self._lease = lease
         self._on_error = on_error
         self.used = 0  # tokens the turn used, as reported; 0 when it failed
@@ -140,15 +142,18 @@ class Lease:
     def report(self, tokens: int, prompt_counted: bool = True) -> None:
         """The tokens the turn used (the prompt its LLM read and all it produced); when its prompt could not be
         counted (a cut stream on a Cat that cannot stop its turn), the prompt's reservation is added."""
-        self.used = tokens if prompt_counted else tokens + self._prompt
+        self.used = tokens if prompt_counted else tokens + min(self._prompt, self._quota.tokens_per_minute)
 
     async def recount(self, prompt: int) -> None:
         """The prompt, counted precisely after admission: the reservation follows now, not only at the end."""
-        store = self._store
-        if store is None or not self._quota.tokens_per_minute or prompt >= self._prompt:
+        store, limit = self._store, self._quota.tokens_per_minute
+        if store is None or not limit or prompt >= self._prompt:
             return
-        correction = prompt - self._prompt
-        self._prompt, self.reserved = prompt, self.reserved + correction
+        reserved = min(prompt + self._cap, limit)
+        correction = reserved - self.reserved
+        self._prompt, self.reserved = prompt, reserved
+        if not correction:
+            return
         try:
             await store.settle(self._key, self._quota, correction, "")  # no lease id: the slot stays held
         except BACKEND_ERRORS as exc:
@@ -232,4 +237,4 @@ class Limiter:
         if not verdict.allowed:
             raise verdict.error()
         reserved = min(cost, quota.tokens_per_minute) if quota.tokens_per_minute else 0
-        return Lease(store, key, quota, reserved, lease, self._failed, prompt), verdict
+        return Lease(store, key, quota, reserved, lease, self._failed, prompt, cost), verdict
