@@ -16,6 +16,14 @@ the last user message (the Cat passes them through untouched):
     [[next]]            the calls after it are the next step: the model calls them once the
                         previous step's results are in (one step per tool round of this turn)
                         Once every step has its results, answer "Tool said: <every tool result>".
+    [[stubborn]]        in any user message: when the last user message has no directive (e.g. the
+                        bridge's corrective re-ask), obey the last user message that has some
+
+Without a reply directive (reply, tokens, system, call) it follows the bridge's instructions in
+its prompt as a model would: "Answer by calling the function `X`" (or "one of these functions:
+`X`, ...") calls X with arguments made from X's parameters; "valid against this JSON Schema,
+named ...:" (or a client's own "...schema: {...}") answers a value made from the schema
+(testkit/schema_instances.py); "answer with one JSON object" answers {"echo": "<last user text>"}.
 
 Tool calls work on both Cats. The Cat v2 (and any OpenAI client) gets native `tool_calls`; a round
 is an assistant message with tool calls after the last user message. Cat v1 chooses its tools with
@@ -52,7 +60,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-DIRECTIVE = re.compile(r"\[\[(reply|tokens|delay|fail|hang|garbage|system|call|next)(?::(.*?))?\]\]", re.S)
+from testkit.schema_instances import instance
+
+DIRECTIVE = re.compile(r"\[\[(reply|tokens|delay|fail|hang|garbage|system|call|next|stubborn)(?::(.*?))?\]\]", re.S)
+CALL_ONE = re.compile(r"Answer by calling the function `([^`]+)`")
+CALL_ANY = re.compile(r"Answer by calling one of these functions: `([^`]+)`")
+SCHEMA_MARK = "must be valid against this JSON Schema, named "
+JSON_MARK = "answer with one JSON object and nothing else"
+CLIENT_SCHEMA = re.compile(r"schema\W{0,3}:\s*(?=\{)", re.I)
 MODEL = "scripted"
 EMBEDDING_MODEL = "scripted-embed"
 EMBEDDING_SIZE = 8
@@ -103,9 +118,11 @@ def v1_tools_output(system: str) -> list[str]:
 class Script:
     """What to answer, read from the last user message."""
 
-    def __init__(self, messages: list[dict[str, Any]], default_delay: float) -> None:
-        users = [m for m in messages if m.get("role") == "user"]
-        last = message_text(users[-1]) if users else ""
+    def __init__(self, messages: list[dict[str, Any]], default_delay: float, tools: list | None = None) -> None:
+        users = [message_text(m) for m in messages if m.get("role") == "user"]
+        last = users[-1] if users else ""
+        if any("[[stubborn]]" in u for u in users) and not DIRECTIVE.search(last):
+            last = next(u for u in reversed(users) if DIRECTIVE.search(u))
         self.delay = default_delay
         self.fail_status: int | None = None
         self.fail_after: int | None = None
@@ -119,9 +136,37 @@ class Script:
         steps = [step for step in self.steps if step]
         if steps:
             reply = self._tool_step(steps, messages, reply)
+        if reply is None and not self.calls:
+            reply = self._follow(messages, tools or [], DIRECTIVE.sub("", last).strip())
         if reply is None:
             reply = "Echo: " + DIRECTIVE.sub("", last).strip()
         self.tokens = split_tokens(reply)
+
+    def _follow(self, messages: list[dict[str, Any]], tools: list, said: str) -> str | None:
+        """Do what the bridge's instructions in the prompt ask: call a function, or answer JSON."""
+        system = [message_text(m) for m in messages if m.get("role") == "system"]
+        prompt = "\n".join(system) or "\n".join(message_text(m) for m in messages)
+        called = CALL_ONE.search(prompt) or CALL_ANY.search(prompt)
+        if called:
+            name = called.group(1)
+            spec = next((t["function"] for t in tools if t.get("function", {}).get("name") == name), {})
+            self.calls = [{"name": name, "arguments": json.dumps(instance(spec.get("parameters") or {}))}]
+            return None
+        at = prompt.rfind(SCHEMA_MARK)
+        if at >= 0:
+            start = prompt.index(":\n", at) + 2
+            schema, _ = json.JSONDecoder().raw_decode(prompt, start)
+            return json.dumps(instance(schema))
+        asked = CLIENT_SCHEMA.search(prompt)  # a client's own prompt with a schema (PromptedOutput, JSON modes)
+        if asked:
+            try:
+                schema, _ = json.JSONDecoder().raw_decode(prompt, asked.end())
+                return json.dumps(instance(schema))
+            except ValueError:
+                pass
+        if JSON_MARK in prompt:
+            return json.dumps({"echo": said})
+        return None
 
     def _directive(self, name: str, arg: str, messages: list[dict[str, Any]], reply: str | None) -> str | None:
         """Apply one `[[name:arg]]` directive; returns the reply text it sets (or the one so far)."""
@@ -215,7 +260,7 @@ class ScriptedLLM:
 
     async def chat(self, request: Request) -> Response:
         body = await request.json()
-        script = Script(body.get("messages", []), self.default_delay)
+        script = Script(body.get("messages", []), self.default_delay, body.get("tools"))
         entry: dict[str, Any] = {
             "body": body,
             "received_at": time.time(),

@@ -226,7 +226,7 @@ class V1Cat:
         """In its own thread: the Cat's own turn (or, for housekeeping prompts, its LLM alone)."""
         text = turn.conversation.last_user_text
         if turn.plain:
-            return stray.llm(text, stream=turn.stream)
+            return stray.llm(f"{text}\n\n{turn.instructions}" if turn.instructions else text, stream=turn.stream)
         server_side = history == "server"
         user_lock = self._user_locks.setdefault(stray.user_id, threading.Lock()) if server_side else None
         with contextlib.ExitStack() as held:
@@ -275,6 +275,7 @@ class V1Cat:
         stray = self._private_stray(turn.identity, pipe)
         if turn.conversation.system and turn.system_policy != "ignore":
             stray.openai_bridge_system = (turn.system_policy, turn.conversation.system)
+        stray.openai_bridge_instructions = turn.instructions
         if settings.v1_history == "request" and not turn.plain:
             self._fill_history(stray, turn)
         future = _in_own_thread(self._work, stray, turn, settings.v1_history, lambda: pipe.closed)

@@ -173,11 +173,21 @@ class V2Cat:
         return metadata.version("cheshire-cat-ai")
 
     async def identify(self, request: Request, access: Access) -> Identity | None:
-        """The Cat authenticated the request before our route ran; v2 routes need no more than a user."""
+        """The Cat authenticated the request before our route ran; v2 routes need no more than a user.
+
+        A route that takes its key from another header (Anthropic's `x-api-key`) hands over the request with
+        that key as its bearer: the Cat's own auth handlers check it, and its user becomes the request's user,
+        as the Cat's middleware would have made it."""
         from cat import config
         from cat.ambient.context_vars import ctx
 
-        user = ctx().user
+        context = ctx()
+        user = context.user
+        seen = context.request.headers.get("authorization") if context.request is not None else None
+        if user is None and request.headers.get("authorization") not in (None, seen):
+            from cat.ambient import auth
+
+            user = context.user = await auth(request)
         if user is None:
             return None
         credential = request.headers.get("authorization", "")
@@ -243,6 +253,8 @@ class V2Cat:
         extra = []
         if system and turn.system_policy != "ignore" and not turn.plain:
             extra.append(_system_directive()(turn.system_policy, system))
+        if turn.instructions and not turn.plain:
+            extra.append(_system_directive()("append", turn.instructions))
         if turn.tools and not turn.plain:
             extra.append(_client_tools_directive(turn.tools))
         if extra:
@@ -252,7 +264,8 @@ class V2Cat:
             from cat.ambient import llm
 
             # No agent prompt here to append to; `ignore` still means the client's system text goes nowhere.
-            prompt = "" if turn.system_policy == "ignore" else system
+            client = "" if turn.system_policy == "ignore" else system
+            prompt = "\n\n".join(p for p in (client, turn.instructions) if p)
             return agent, task, llm(prompt, messages=task.messages, stream=turn.stream)
         return agent, task, agent(task)
 

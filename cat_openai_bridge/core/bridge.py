@@ -12,7 +12,9 @@ import time
 from starlette.requests import Request
 from starlette.responses import Response
 
+from .anthropic_messages.serving import CountTokens, Messages
 from .chat_completion.serving import ChatCompletions
+from .completions.serving import Completions
 from .embeddings.serving import Embeddings
 from .engine.limits import Limiter
 from .engine.pipeline import Pipeline
@@ -35,6 +37,9 @@ class Bridge:
         self._responses = Responses(self.pipeline)
         self._embeddings = Embeddings(self.pipeline)
         self._message = Message(self.pipeline)
+        self._completions = Completions(self.pipeline)
+        self._messages = Messages(self.pipeline)
+        self._count_tokens = CountTokens(self.pipeline)
 
     async def health(self, request: Request) -> Response:
         return await self.pipeline.serve(request, self._health)
@@ -56,3 +61,12 @@ class Bridge:
 
     async def message(self, request: Request) -> Response:
         return await self.pipeline.serve(request, self._message)
+
+    async def completions(self, request: Request) -> Response:
+        return await self.pipeline.serve(request, self._completions)
+
+    async def anthropic_messages(self, request: Request) -> Response:
+        return await self.pipeline.serve(request, self._messages)
+
+    async def anthropic_count_tokens(self, request: Request) -> Response:
+        return await self.pipeline.serve(request, self._count_tokens)

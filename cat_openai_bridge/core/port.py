@@ -96,6 +96,9 @@ class CatTurn:
     tools: tuple[ClientTool, ...] = ()  # the client's functions, offered to the Cat's model for this turn
     conversation_key: str = ""  # the client chat this turn belongs to, scoped to its user (engine/chat_keys.py)
     why: bool = False  # the client asked for the Cat's reasons (an admin-only extension)
+    # The form the answer must take (JSON, a schema, a forced call), for the agent's system prompt whatever
+    # the system_message_policy: it is the bridge's instruction, not the client's system message.
+    instructions: str = ""
 
 
 @dataclass(frozen=True)

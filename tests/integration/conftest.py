@@ -34,9 +34,10 @@ BASE_SETTINGS = {"rate_limit_per_minute": 0}
 CURRENT: dict = {}  # the Cat the running tests talk to: its adapter and URL (for cat_jwt)
 
 
-# OpenAI contract (testkit/contract.py): every response this process gets from a /custom/v1/ route is parsed with
-# openai-python's types, strictly. A violation is raised in the reader as pytest's Failed (a BaseException, so no
-# SDK retry or `except Exception` swallows it) and recorded: a test that did not fail of it errors at teardown.
+# API contract (testkit/contract.py): every response this process gets from a /custom/v1/ route is parsed with
+# its SDK's own types (openai-python's; anthropic's on /v1/messages), strictly. A violation is raised in the reader
+# as pytest's Failed (a BaseException, so no SDK retry or `except Exception` swallows it) and recorded: a test that
+# did not fail of it errors at teardown.
 VIOLATIONS: list = []  # (ContractViolation, raised) seen during the running test
 
 

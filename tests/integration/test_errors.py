@@ -85,19 +85,14 @@ def v1_refusal(body, param, code):
             "invalid_value",
         ),
         (
-            {
-                "model": "cheshire-cat",
-                "messages": HI,
-                "tool_choice": "required",
-                "tools": [{"type": "function", "function": {"name": "f"}}],
-            },
+            {"model": "cheshire-cat", "messages": HI, "tool_choice": "required"},
             "tool_choice",
-            "unsupported_value",
+            "invalid_value",
         ),
         (
-            {"model": "cheshire-cat", "messages": HI, "response_format": {"type": "json_object"}},
-            "response_format.type",
-            "unsupported_value",
+            {"model": "cheshire-cat", "messages": HI, "response_format": {"type": "json_schema"}},
+            "response_format.json_schema",
+            "missing_required_parameter",
         ),
         (
             {"model": "cheshire-cat", "messages": [{"role": "tool", "content": "x", "tool_call_id": "1"}]},

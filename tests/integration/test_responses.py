@@ -158,8 +158,8 @@ def test_failures_are_errors_not_answers(client, http):
         ({"previous_response_id": "resp_1"}, "previous_response_id"),
         ({"tools": [{"type": "web_search"}]}, "tools.[0].type"),
         (
-            {"tools": [{"type": "function", "name": "f"}], "tool_choice": {"type": "function", "name": "f"}},
-            "tool_choice",
+            {"tools": [{"type": "function", "name": "f"}], "tool_choice": {"type": "function", "name": "g"}},
+            "tool_choice.name",
         ),
         ({"input": [{"type": "reasoning", "summary": []}]}, "input.[0].type"),
         ({"input": [{"type": "function_call_output", "output": "x"}]}, "input.[0].call_id"),

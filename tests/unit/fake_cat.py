@@ -161,6 +161,9 @@ def app_of(bridge: Bridge) -> Starlette:
             Route("/v1/chat/completions", bridge.chat_completions, methods=["POST"]),
             Route("/v1/responses", bridge.responses, methods=["POST"]),
             Route("/v1/embeddings", bridge.embeddings, methods=["POST"]),
+            Route("/v1/completions", bridge.completions, methods=["POST"]),
+            Route("/v1/messages", bridge.anthropic_messages, methods=["POST"]),
+            Route("/v1/messages/count_tokens", bridge.anthropic_count_tokens, methods=["POST"]),
         ]
     )
 

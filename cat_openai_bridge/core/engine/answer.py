@@ -135,6 +135,7 @@ class Answer:
     tool_calls: tuple[ToolCall, ...] = ()
     why: dict | None = None
     prompt_counted: bool = True  # False: a stream cut before the Cat's turn ended, its prompt not yet known
+    stop_sequence: str | None = None  # the client's stop sequence the answer was cut at
 
 
 def _call_tokens(calls: tuple[ToolCall, ...]) -> int:
@@ -161,7 +162,7 @@ async def run_answer(cat: CatPort, turn: CatTurn, rules: OutputRules) -> Answer:
     )
     if calls and not cutter.cut:
         return Answer(content, "tool_calls", usage, calls, result.why)
-    return Answer(content, cutter.finish_reason or "stop", usage, (), result.why)
+    return Answer(content, cutter.finish_reason or "stop", usage, (), result.why, stop_sequence=cutter.stop_sequence)
 
 
 StreamItem = str | Heartbeat | Answer
@@ -214,6 +215,7 @@ async def answer_stream(
         sent = tokens.count_text(cutter.sent) + _call_tokens(calls)
         usage = Usage(result.prompt_tokens, sent + result.extra_completion_tokens) if result else Usage(0, sent)
         reason = "tool_calls" if calls else (cutter.finish_reason or "stop")
-        yield Answer(cutter.sent, reason, usage, calls, result.why if result else None, result is not None)
+        why = result.why if result else None
+        yield Answer(cutter.sent, reason, usage, calls, why, result is not None, cutter.stop_sequence)
     finally:
         await events.close()

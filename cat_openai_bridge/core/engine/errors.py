@@ -161,10 +161,6 @@ def key_in_progress() -> BridgeError:
     )
 
 
-def rate_limited(message: str, kind: str, headers: dict[str, str]) -> BridgeError:
-    return BridgeError(429, message, kind, None, "rate_limit_exceeded", headers)
-
-
 def limiter_unavailable() -> BridgeError:
     return BridgeError(
         503,
@@ -184,6 +180,18 @@ NO_BLIND_RETRY = {"x-should-retry": "false"}
 def upstream_failed(message: str) -> BridgeError:
     """The Cat (or its LLM) failed: the client gets this, never a canned answer."""
     return BridgeError(502, f"The Cat could not answer: {message}", "api_error", None, "cat_error", NO_BLIND_RETRY)
+
+
+def structured_output_failed(problem: str) -> BridgeError:
+    """The Cat answered, but not in the form the request demanded (JSON, its schema, a forced tool call)."""
+    return BridgeError(
+        502,
+        f"The Cat's answer does not have the form the request asked for: {problem}",
+        "api_error",
+        None,
+        "invalid_structured_output",
+        NO_BLIND_RETRY,
+    )
 
 
 @dataclass

@@ -26,6 +26,8 @@ from .errors import key_in_progress, key_reused, key_too_long
 from .http_edge import STREAM_HEADERS, STREAM_MEDIA_TYPE
 
 MAX_KEY_LENGTH = 255
+# Headers that describe this request, not its answer: a replay carries its own.
+PER_REQUEST_HEADERS = ("x-ratelimit-", "x-request-id", "anthropic-ratelimit-", "request-id")
 
 
 @dataclass(frozen=True)
@@ -176,7 +178,7 @@ class Idempotent:
 
     def _store(self, status: int, media_type: str, extra_headers: dict[str, str], body: bytes) -> None:
         if self._claim is not None:
-            kept = {k: v for k, v in self._headers.items() if not k.startswith(("x-ratelimit-", "x-request-id"))}
+            kept = {k: v for k, v in self._headers.items() if not k.startswith(PER_REQUEST_HEADERS)}
             self._claim.complete(Stored(status, media_type, {**extra_headers, **kept}, body))
 
     def keep(self, response: Response) -> Response:

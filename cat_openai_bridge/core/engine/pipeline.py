@@ -28,8 +28,10 @@ from ..settings import BridgeSettings
 from . import tokens
 from .chat_keys import conversation_key
 from .conversation import ClientTool, Conversation
-from .errors import Audience, error_of, missing_credentials, missing_user_header, model_not_found, why_forbidden
-from .http_edge import error_response, json_response, read_body, sse_response
+from .demands import NO_DEMANDS, Demands
+from .dialect import OPENAI, Dialect
+from .errors import Audience, error_of, missing_user_header, model_not_found, why_forbidden
+from .http_edge import json_response, read_body, sse_response
 from .idempotency import Idempotent, Replays
 from .limits import Lease, Limiter, Quota
 from .wire import WireModel
@@ -68,11 +70,13 @@ class Call:
         tools: tuple[ClientTool, ...] = (),
         metadata: dict | None = None,
         why: bool = False,
+        demands: Demands = NO_DEMANDS,
     ) -> CatTurn:
         """A client's conversation turn as the Cat runs it, whichever protocol it came in.
 
         Housekeeping prompts go around the agent only for a chat front end (the master key, or a user it acts for):
-        anyone else could otherwise start a message with `### Task:` and talk to the bare model.
+        anyone else could otherwise start a message with `### Task:` and talk to the bare model. A forced tool
+        call needs the agent, which alone offers the client's functions.
         """
         assert self.target is not None
         settings = self.settings
@@ -83,10 +87,11 @@ class Call:
             stream,
             settings.system_message_policy,
             self.identity,
-            front_end and settings.is_task_prompt(conversation.last_user_text),
+            front_end and demands.call is None and settings.is_task_prompt(conversation.last_user_text),
             tools,
             conversation_key(self.request, self.identity, settings.chat_id_header, metadata, conversation),
             why,
+            demands.instructions(),
         )
 
 
@@ -104,6 +109,7 @@ class Route(Generic[J]):
     reads_body: ClassVar[bool] = True
     limited: ClassVar[bool] = True
     idempotent: ClassVar[bool] = True
+    dialect: ClassVar[Dialect] = OPENAI  # how keys, limit headers and errors look to this route's clients
 
     def __init__(self, pipeline: Pipeline) -> None:
         self.pipeline = pipeline
@@ -127,14 +133,14 @@ class Pipeline:
 
     async def serve(self, request: Request, route: Route) -> Response:
         audience = Audience(f"req_{uuid.uuid4().hex}")
-        headers = {"x-request-id": audience.request_id}
+        headers = route.dialect.request_headers(audience.request_id)
         try:
             return await self._serve(request, route, headers, audience)
         except Exception as exc:  # a cancelled request (BaseException) is not answered at all
-            return error_response(error_of(exc, self.cat.log, audience), headers)
+            return route.dialect.error_response(error_of(exc, self.cat.log, audience), headers)
 
     async def _serve(self, request: Request, route: Route, headers: dict[str, str], audience: Audience) -> Response:
-        identity = await self._identify(request, route.access)
+        identity = await self._identify(request, route)
         settings = await self.cat.load_settings()
         raw = await read_body(request, settings.max_request_bytes) if route.reads_body else b""
         job = route.parse(request, raw, settings)
@@ -158,7 +164,11 @@ class Pipeline:
                 )
                 if once.replay is not None:
                     return once.replay
-            lease = await self._admit(identity, settings, headers, job.conversation) if route.limited else Lease.free()
+            lease = (
+                await self._admit(identity, settings, headers, job.conversation, route.dialect)
+                if route.limited
+                else Lease.free()
+            )
             await stack.enter_async_context(lease.held())
             call = Call(request, settings, identity, headers, lease, target, audience=audience)
             reply = await route.run(job, call)
@@ -168,12 +178,12 @@ class Pipeline:
             return once.keep(json_response(reply.body, headers=headers))
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _identify(self, request: Request, access: Access | None) -> Identity | None:
-        if access is None:
+    async def _identify(self, request: Request, route: Route) -> Identity | None:
+        if route.access is None:
             return None
-        identity = await self.cat.identify(request, access)
+        identity = await self.cat.identify(route.dialect.credentials(request), route.access)
         if identity is None:
-            raise missing_credentials(bool(request.headers.get("authorization")))
+            raise route.dialect.missing_credentials(request)
         return identity
 
     async def _target(self, model: str | None, settings: BridgeSettings) -> str | None:
@@ -204,7 +214,12 @@ class Pipeline:
         return identity
 
     async def _admit(
-        self, identity: Identity, settings: BridgeSettings, headers: dict[str, str], conversation: Conversation | None
+        self,
+        identity: Identity,
+        settings: BridgeSettings,
+        headers: dict[str, str],
+        conversation: Conversation | None,
+        dialect: Dialect,
     ) -> Lease:
         """Apply the identity's limits; the lease is settled by the pipeline when the answer is done."""
         quota = Quota(
@@ -217,7 +232,7 @@ class Pipeline:
         lease, verdict = await self.limiter.admit(
             identity.user_id, quota, cost, settings.redis_url, settings.redis_failure_mode == "open"
         )
-        headers.update(verdict.headers())
+        headers.update(dialect.limit_headers(verdict))
         return lease
 
     def debug(self, call: Call, message: str) -> None:

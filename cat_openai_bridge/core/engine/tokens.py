@@ -49,19 +49,18 @@ def encode(text: str) -> list[int]:
     return _encoding().encode(text, disallowed_special=())
 
 
-def decode(token_ids: list[int]) -> str:
+def decode(token_ids: list[int], param: str = "input") -> str:
     encoding = _encoding()
     known = len(encoding._mergeable_ranks)  # ids 0..known-1, then the special tokens; nothing else decodes
     specials = set(encoding._special_tokens.values())
     # Checked first: older tiktoken (0.7, the Cat v1 image's) panics on an unknown id, which no `except` catches.
+    outside = invalid_request(f"'{param}' holds token ids outside the cl100k vocabulary.", param, "invalid_value")
     if not all(0 <= t < known or t in specials for t in token_ids):
-        raise invalid_request("'input' holds token ids outside the cl100k vocabulary.", "input", "invalid_value")
+        raise outside
     try:
         return encoding.decode(token_ids)
     except (KeyError, ValueError, OverflowError):
-        raise invalid_request(
-            "'input' holds token ids outside the cl100k vocabulary.", "input", "invalid_value"
-        ) from None
+        raise outside from None
 
 
 CACHED_TEXT_CHARS = 16_384  # longer texts are counted, not kept: the cache must not pin large bodies

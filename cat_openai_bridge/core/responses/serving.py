@@ -16,19 +16,18 @@ from typing import Any
 
 from starlette.requests import Request
 
-from ..chat_completion.messages import build_conversation
+from ..chat_completion.messages import build_conversation, function_specs
 from ..engine import sse
 from ..engine.answer import (
     HEARTBEAT,
     Answer,
     OutputRules,
     Usage,
-    answer_stream,
     check_message_count,
     output_rules,
-    run_answer,
 )
 from ..engine.conversation import ClientTool, ToolCall
+from ..engine.demands import Demands, demanded_answer, demanded_stream, json_output, strict_parameters
 from ..engine.errors import BridgeError, error_of
 from ..engine.parsing import parse_body
 from ..engine.pipeline import Call, Job, Reply, Route
@@ -39,8 +38,15 @@ from .protocol import (
     ArgumentsDeltaEvent,
     ArgumentsDoneEvent,
     ContentPartEvent,
+    FormatJSONObject,
+    FormatJSONObjectOut,
+    FormatJSONSchema,
+    FormatJSONSchemaOut,
+    FormatTextOut,
     FunctionToolOut,
+    FunctionToolParam,
     IncompleteDetails,
+    NamedToolChoice,
     OutputItem,
     OutputItemEvent,
     Reasoning,
@@ -53,8 +59,10 @@ from .protocol import (
     ResponseOutputText,
     ResponsesRequest,
     ResponseUsage,
+    TextConfig,
     TextDeltaEvent,
     TextDoneEvent,
+    ToolChoiceFunctionOut,
 )
 
 # The last event of a stream that ended well (what an Idempotency-Key may replay).
@@ -122,6 +130,7 @@ def response_object(
     error: BridgeError | None = None,
     tools: Sequence[ClientTool] = (),
 ) -> Response:
+    strict = {t.name: t.strict for t in body.tools or () if isinstance(t, FunctionToolParam)}
     incomplete = status == "completed" and answer is not None and answer.finish_reason == "length"
     text, calls = (answer.content, answer.tool_calls) if answer is not None else (None, ())
     return Response(
@@ -137,9 +146,11 @@ def response_object(
         previous_response_id=None,
         reasoning=Reasoning(effort=None, summary=None),
         temperature=body.temperature,
-        tool_choice=body.tool_choice if isinstance(body.tool_choice, str) else "auto",
+        text=TextConfig(format=_format_out(body)),
+        tool_choice=_tool_choice_out(body),
         tools=[
-            FunctionToolOut(name=t.name, description=t.description, parameters=t.parameters, strict=None) for t in tools
+            FunctionToolOut(name=t.name, description=t.description, parameters=t.parameters, strict=strict.get(t.name))
+            for t in tools
         ],
         top_p=body.top_p,
         usage=_usage(answer.usage) if answer is not None else None,
@@ -148,11 +159,42 @@ def response_object(
     )
 
 
+def _format_out(body: ResponsesRequest) -> FormatTextOut | FormatJSONObjectOut | FormatJSONSchemaOut:
+    fmt = body.text.format if body.text is not None else None
+    if isinstance(fmt, FormatJSONSchema):
+        return FormatJSONSchemaOut(
+            name=fmt.name, schema=fmt.schema_ or {}, description=fmt.description, strict=fmt.strict
+        )
+    if isinstance(fmt, FormatJSONObject):
+        return FormatJSONObjectOut()
+    return FormatTextOut()
+
+
+def _tool_choice_out(body: ResponsesRequest) -> str | ToolChoiceFunctionOut:
+    choice = body.tool_choice
+    if isinstance(choice, NamedToolChoice):
+        return ToolChoiceFunctionOut(name=choice.name)
+    return choice or "auto"
+
+
+def demands_of(body: ResponsesRequest, tools: tuple[ClientTool, ...], call: str | None, nested: list) -> Demands:
+    """`text.format`, a forced `tool_choice` and `strict` functions, checked as OpenAI checks them."""
+    fmt = body.text.format if body.text is not None else None
+    output = None
+    if isinstance(fmt, FormatJSONSchema):
+        output = json_output("json_schema", "text.format.schema", fmt.name, fmt.schema_, fmt.description, fmt.strict)
+    elif fmt is not None:
+        output = json_output(fmt.type, "text.format")
+    strict = strict_parameters(function_specs(nested), "tools.[{i}].parameters")
+    return Demands(output, call, strict, tuple(t.name for t in tools))
+
+
 @dataclass
 class ResponsesJob(Job):
     body: ResponsesRequest | None = None
     rules: OutputRules | None = None
     tools: tuple[ClientTool, ...] = ()
+    demands: Demands = field(default_factory=Demands)
 
 
 class Responses(Route[ResponsesJob]):
@@ -161,25 +203,27 @@ class Responses(Route[ResponsesJob]):
         if isinstance(body.input, list):
             check_message_count(len(body.input), settings, "input")
         rules = output_rules(settings, bool(body.stream), body.max_output_tokens, "max_output_tokens")
-        tools = function_tools(body, allowed=self.cat.supports_client_tools)
+        tools, forced, nested = function_tools(body, allowed=self.cat.supports_client_tools)
+        demands = demands_of(body, tools, forced, nested)
         conversation = build_conversation(
             messages_of(body), allow_images=self.cat.supports_images, allow_tools=self.cat.supports_client_tools
         )
-        return ResponsesJob(body.model, body.user, conversation, False, body, rules, tools)
+        return ResponsesJob(body.model, body.user, conversation, False, body, rules, tools, demands)
 
     async def run(self, job: ResponsesJob, call: Call) -> Reply:
         body, rules, conversation = job.body, job.rules, job.conversation
         assert body is not None and rules is not None and conversation is not None
-        turn = call.turn(conversation, rules.stream, job.tools, body.metadata)
+        demands = job.demands
+        turn = call.turn(conversation, rules.stream, job.tools, body.metadata, demands=demands)
         ids = ResponseIds(body.model)
         if rules.stream:
-            return Reply(events=self.stream(turn, rules, ids, body, call), ends=FINISHED)
-        answer = await run_answer(self.cat, turn, rules)
+            return Reply(events=self.stream(turn, rules, ids, body, call, demands), ends=FINISHED)
+        answer = await demanded_answer(self.cat, turn, rules, demands)
         call.lease.report(answer.usage.total_tokens)
         return Reply(response_object(ids, body, "completed", answer, tools=job.tools))
 
     async def stream(
-        self, turn: CatTurn, rules: OutputRules, ids: ResponseIds, body: ResponsesRequest, call: Call
+        self, turn: CatTurn, rules: OutputRules, ids: ResponseIds, body: ResponsesRequest, call: Call, demands: Demands
     ) -> AsyncIterator[bytes]:
         """The typed events in OpenAI's order; a failure ends the stream with `response.failed`."""
         out = _EventWriter(ids)
@@ -188,7 +232,7 @@ class Responses(Route[ResponsesJob]):
         yield out.lifecycle("response.in_progress", started)
         try:
             async with contextlib.aclosing(
-                answer_stream(self.cat, turn, rules, self.cat.log, wait_for_result=True)
+                demanded_stream(self.cat, turn, rules, demands, wait_for_result=True)
             ) as items:
                 async for item in items:
                     if item is HEARTBEAT:
