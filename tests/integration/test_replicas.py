@@ -6,17 +6,23 @@ replica served what), nginx with default proxy settings (buffering on) in front.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import re
+import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import httpx
 import pytest
 
+from cat_openai_bridge.core.engine.redis_client import RedisClient
 from testkit import sse
 from testkit.nginx import nginx_binary
 from testkit.redis_server import redis_binary
-from testkit.replicas import ReplicaStack, start_stack
+from testkit.replicas import Replica, ReplicaStack, start_stack
 
 from .conftest import KEY, user_says
 
@@ -82,3 +88,123 @@ def test_a_stream_through_nginx_arrives_token_by_token(proxy):
     (call,) = [e for e in next(r for r in proxy.replicas if r.name == name).llm_log() if tag in str(e["body"])]
     assert content[0].at < call["finished_at"], "the first token reached the client only after the LLM's last one"
     assert content[-1].at >= call["first_token_at"]
+
+
+# ---- a replica dies ------------------------------------------------------------------------------------------
+
+CLIENTS, ROUNDS, TOKENS = 8, 3, 20  # bounded load: 8 clients x 3 streams of 20 tokens at 100 ms
+
+
+@dataclass
+class Outcome:
+    tag: str
+    result: str  # "complete", "error event", "transport error", "HTTP <status> <code>"
+    tokens: int = 0
+
+
+async def _stream_once(client: httpx.AsyncClient, tag: str) -> Outcome:
+    body = {"model": "cheshire-cat", "stream": True, "messages": user_says(f"{tag} [[tokens:{TOKENS}]] [[delay:100]]")}
+    lines: list[str] = []
+    try:
+        async with client.stream("POST", "/custom/v1/chat/completions", json=body) as r:
+            if r.status_code != 200:
+                await r.aread()
+                return Outcome(tag, f"HTTP {r.status_code} {r.json()['error']['code']}")
+            lines = [line async for line in r.aiter_lines()]
+    except httpx.TransportError:
+        return Outcome(tag, "transport error", sum('"content":" t' in line for line in lines))
+    events = sse.parse(lines)
+    if any(e.json and "error" in e.json for e in events):
+        return Outcome(tag, "error event")
+    assert events[-1].data == "[DONE]" and sse.content_of(events) == "".join(f" t{i}" for i in range(TOKENS))
+    return Outcome(tag, "complete", TOKENS)
+
+
+async def _load_with_a_kill(stack: ReplicaStack, victim: Replica) -> tuple[list[Outcome], float]:
+    """CLIENTS clients, each with its own connection, ROUNDS streams each; `victim` is killed once two of its
+    streams and one of the other replica's are under way (seen in their LLMs' logs)."""
+    outcomes: list[Outcome] = []
+
+    async def client_loop() -> None:
+        async with httpx.AsyncClient(base_url=stack.url, headers=stack.headers, timeout=60) as client:
+            for _ in range(ROUNDS):
+                outcomes.append(await _stream_once(client, f"tag-{uuid.uuid4().hex}"))
+
+    async def killer() -> float:
+        async with httpx.AsyncClient(timeout=10) as http:
+            while True:
+                running = {}
+                for replica in stack.replicas:
+                    log = (await http.get(replica.llm.url + "/_requests")).json()
+                    running[replica.name] = sum(bool(e["first_token_at"] and not e["finished_at"]) for e in log)
+                if running[victim.name] >= 2 and min(running.values()) >= 1:
+                    break
+                await asyncio.sleep(0.05)
+        victim.kill()
+        return time.time()
+
+    kill = asyncio.create_task(killer())
+    await asyncio.wait_for(asyncio.gather(*(client_loop() for _ in range(CLIENTS))), 120)
+    if not kill.done():
+        kill.cancel()
+        raise AssertionError("the load ended before the victim had streams under way")
+    return outcomes, kill.result()
+
+
+def test_a_replica_killed_mid_stream(proxy):
+    """Clients of the surviving replica lose nothing; the dead one's get an error; its slots stay taken in Redis
+    until their lease runs out (request_timeout + 60 s after admission), then they come back."""
+    request_timeout = 20
+    proxy.configure(max_concurrent_requests=1000, request_timeout=request_timeout)
+    survivor, victim = proxy.replicas
+    redis = RedisClient(proxy.redis.url)
+    started_ms = _redis_ms(redis)
+    outcomes, killed_at = asyncio.run(_load_with_a_kill(proxy, victim))
+    killed_ms = _redis_ms(redis)
+
+    by_tag = {o.tag: o for o in outcomes}
+    on = {r.name: {_tag_of(e): e for e in r.llm_log() if _tag_of(e)} for r in proxy.replicas}
+    assert set(on[survivor.name]) | set(on[victim.name]) <= set(by_tag)
+    survived = [by_tag[t] for t in on[survivor.name]]
+    cut = [by_tag[t] for t, e in on[victim.name].items() if not e["finished_at"]]  # the victim's LLM never finished
+    failed = [o for o in outcomes if o.result != "complete"]
+    counts = Counter(o.result for o in outcomes)
+    print(
+        f"\nreplica killed mid-stream: {len(outcomes)} streams, {dict(counts)}; survivor served {len(survived)}, "
+        f"the victim {len(on[victim.name])} ({len(cut)} cut, after {sorted(o.tokens for o in cut)} tokens)"
+    )
+    assert all(o.result == "complete" for o in survived), [o for o in survived if o.result != "complete"]
+    assert len(cut) >= 2 and all(o.result != "complete" for o in cut)
+    assert {o.result for o in failed} <= {"transport error", "error event", "HTTP 502 replica_unavailable"}
+    nowhere = set(by_tag) - set(on[survivor.name]) - set(on[victim.name])  # sent to the victim, never run
+    assert {o.tag for o in failed} <= {o.tag for o in cut} | nowhere
+    assert len(outcomes) == CLIENTS * ROUNDS and counts["complete"] >= len(outcomes) - len(failed)
+
+    # The dead replica's in-flight slots: still in Redis, each expiring request_timeout + 60 s after its admission.
+    (slots,) = asyncio.run(redis.call("KEYS", "openai-bridge:*:inflight"))  # the master key's one identity
+    orphans = asyncio.run(redis.call("ZRANGE", slots, 0, -1, "WITHSCORES"))
+    expiries = [float(score) for score in orphans[1::2]]
+    lease_ms = (request_timeout + 60) * 1000
+    assert len(cut) <= len(expiries) <= len(failed)
+    assert all(started_ms <= expiry - lease_ms <= killed_ms for expiry in expiries), (expiries, started_ms, killed_ms)
+    # Until then they count: with the cap at their number, the survivor refuses the next request as in flight.
+    proxy.configure(max_concurrent_requests=len(expiries))
+    refused = httpx.post(proxy.url + "/custom/v1/chat/completions", headers=proxy.headers, json=_chat("hi"))
+    assert refused.status_code == 429 and "in flight" in refused.json()["error"]["message"]
+    proxy.configure(max_concurrent_requests=len(expiries) + 1)
+    admitted = httpx.post(proxy.url + "/custom/v1/chat/completions", headers=proxy.headers, json=_chat("hi"))
+    assert admitted.status_code == 200
+
+
+def _redis_ms(redis: RedisClient) -> float:
+    seconds, micros = asyncio.run(redis.call("TIME"))
+    return int(seconds) * 1000 + int(micros) / 1000
+
+
+def _tag_of(entry: dict) -> str | None:
+    found = re.search(r"tag-[0-9a-f]{32}", str(entry["body"].get("messages")))
+    return found.group(0) if found else None
+
+
+def _chat(text: str) -> dict:
+    return {"model": "cheshire-cat", "messages": user_says(text)}
