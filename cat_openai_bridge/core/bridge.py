@@ -23,6 +23,7 @@ from .message.serving import Message
 from .models.serving import GetModel, ListModels
 from .port import CatPort
 from .responses.serving import Responses
+from .scrape import Metrics
 
 
 class Bridge:
@@ -40,6 +41,7 @@ class Bridge:
         self._completions = Completions(self.pipeline)
         self._messages = Messages(self.pipeline)
         self._count_tokens = CountTokens(self.pipeline)
+        self._metrics = Metrics(self.pipeline)
 
     async def health(self, request: Request) -> Response:
         return await self.pipeline.serve(request, self._health)
@@ -70,3 +72,6 @@ class Bridge:
 
     async def anthropic_count_tokens(self, request: Request) -> Response:
         return await self.pipeline.serve(request, self._count_tokens)
+
+    async def metrics(self, request: Request) -> Response:
+        return await self.pipeline.serve(request, self._metrics)

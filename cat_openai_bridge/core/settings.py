@@ -89,6 +89,12 @@ class BridgeSettings(BaseModel):
         description="Request header naming the client chat, so each chat keeps its own Cat conversation "
         "(then `metadata.chat_id`; otherwise derived from the chat's first messages).",
     )
+    metrics_token: str = Field(
+        "",
+        max_length=256,
+        description="A bearer token that may read GET /custom/metrics besides the Cat's admins, for Prometheus "
+        "(empty = admins only).",
+    )
     idempotency_window_seconds: int = Field(
         600, ge=0, le=86400, description="How long an Idempotency-Key replays its first answer (0 = keys ignored)."
     )

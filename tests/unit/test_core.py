@@ -222,6 +222,7 @@ def test_settings_bounds():
         "redis_failure_mode": "open",
         "trust_user_field": False,
         "user_header": "",
+        "metrics_token": "",
         "idempotency_window_seconds": 600,
         "task_prompt_patterns": [
             r"^\s*### Task:",

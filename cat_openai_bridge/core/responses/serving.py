@@ -67,6 +67,7 @@ from .protocol import (
 
 # The last event of a stream that ended well (what an Idempotency-Key may replay).
 FINISHED = (b"event: response.completed\n", b"event: response.incomplete\n")
+OUTPUT = (b"event: response.output_text.delta\n", b"event: response.function_call_arguments.delta\n")
 
 # The codes a Response's `error.code` may take (openai-python's ResponseError): typed clients parse that enum,
 # so a Cat failure or timeout is a `server_error` whose message says which.
@@ -198,6 +199,8 @@ class ResponsesJob(Job):
 
 
 class Responses(Route[ResponsesJob]):
+    name = "responses"
+
     def parse(self, request: Request, raw: bytes, settings: BridgeSettings) -> ResponsesJob:
         body = parse_body(ResponsesRequest, raw)
         if isinstance(body.input, list):
@@ -217,9 +220,9 @@ class Responses(Route[ResponsesJob]):
         turn = call.turn(conversation, rules.stream, job.tools, body.metadata, demands=demands)
         ids = ResponseIds(body.model)
         if rules.stream:
-            return Reply(events=self.stream(turn, rules, ids, body, call, demands), ends=FINISHED)
+            return Reply(events=self.stream(turn, rules, ids, body, call, demands), ends=FINISHED, output=OUTPUT)
         answer = await demanded_answer(self.cat, turn, rules, demands)
-        call.lease.report(answer.usage.total_tokens)
+        call.report(answer.usage)
         return Reply(response_object(ids, body, "completed", answer, tools=job.tools))
 
     async def stream(
@@ -248,7 +251,7 @@ class Responses(Route[ResponsesJob]):
             )
             yield out.lifecycle("response.failed", failed)
             return
-        call.lease.report(ending.usage.total_tokens)
+        call.report(ending.usage)
         final = response_object(ids, body, "completed", ending, tools=turn.tools)
         for event in out.ending(ending, final):
             yield event
