@@ -7,6 +7,7 @@ asks its HTTP API what it stored.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -86,8 +87,8 @@ class Prometheus:
                 self.process.wait(5)
 
 
-def scrape_config(target: str, token: str, interval: str = "1s") -> str:
-    """One job scraping the bridge's /custom/metrics on `target` (host:port) with a bearer token."""
+def scrape_config(targets: list[str], token: str, interval: str = "1s") -> str:
+    """One job scraping the bridge's /custom/metrics on every target (host:port) with a bearer token."""
     return (
         f"global:\n  scrape_interval: {interval}\n  evaluation_interval: {interval}\n"
         "scrape_configs:\n"
@@ -96,7 +97,7 @@ def scrape_config(target: str, token: str, interval: str = "1s") -> str:
         "    authorization:\n"
         f"      credentials: {token}\n"
         "    static_configs:\n"
-        f"      - targets: ['{target}']\n"
+        f"      - targets: {json.dumps(targets)}\n"
     )
 
 

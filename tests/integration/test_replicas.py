@@ -21,6 +21,7 @@ import pytest
 from cat_openai_bridge.core.engine.redis_client import RedisClient
 from testkit import sse
 from testkit.nginx import nginx_binary
+from testkit.prometheus import prometheus_binary, scrape_config, start_prometheus
 from testkit.redis_server import redis_binary
 from testkit.replicas import Replica, ReplicaStack, start_stack
 
@@ -28,16 +29,19 @@ from .conftest import KEY, user_says
 
 pytestmark = pytest.mark.v2_only
 
-_missing = [name for name, found in (("nginx", nginx_binary()), ("redis-server", redis_binary())) if found is None]
+NEEDS = (("nginx", nginx_binary()), ("redis-server", redis_binary()), ("prometheus", prometheus_binary()))
+_missing = [name for name, found in NEEDS if found is None]
 if _missing:
     if os.environ.get("CI"):
         raise RuntimeError(f"CI must run the replica tests: {', '.join(_missing)} missing (scripts/system-deps.sh)")
     pytest.skip(f"{', '.join(_missing)} not installed; run scripts/system-deps.sh", allow_module_level=True)
 
+SCRAPE_TOKEN = "scrape-token-for-tests"
+
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory) -> Iterator[ReplicaStack]:
-    replicas = start_stack(tmp_path_factory.mktemp("replicas"), api_key=KEY)
+    replicas = start_stack(tmp_path_factory.mktemp("replicas"), api_key=KEY, metrics_token=SCRAPE_TOKEN)
     yield replicas
     replicas.stop()
 
@@ -90,6 +94,84 @@ def test_a_stream_through_nginx_arrives_token_by_token(proxy):
     assert content[-1].at >= call["first_token_at"]
 
 
+# ---- metrics, as a real Prometheus stores them ---------------------------------------------------------------
+
+
+def _stored(prometheus, expression: str) -> float:
+    result = prometheus.query(expression)
+    return float(result[0]["value"][1]) if result else 0.0
+
+
+def _scraped_since(prometheus, moment: float) -> bool:
+    """Every target scraped, successfully, after `moment` (wall clock)."""
+    from datetime import datetime
+
+    targets = prometheus.targets()
+    return bool(targets) and all(
+        t["health"] == "up" and datetime.fromisoformat(t["lastScrape"].replace("Z", "+00:00")).timestamp() > moment
+        for t in targets
+    )
+
+
+def _wait_for_scrapes(prometheus, moment: float, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not _scraped_since(prometheus, moment):
+        assert time.monotonic() < deadline, f"no scrape after the traffic: {prometheus.targets()}"
+        time.sleep(0.2)
+
+
+def test_prometheus_scrapes_every_replica_and_stores_the_traffic_sent(proxy, tmp_path):
+    """Prometheus scrapes both replicas with the scrape token; what it stores, summed over them, is what was sent
+    through nginx: requests by status, 429s by limit, tokens, first tokens timed."""
+    targets = [f"127.0.0.1:{r.port}" for r in proxy.replicas]
+    prometheus = start_prometheus(tmp_path / "prometheus", scrape_config(targets, SCRAPE_TOKEN))
+    try:
+        _wait_for_scrapes(prometheus, time.time())
+        chat = 'sum(openai_bridge_requests_total{route="chat.completions",status="%s"})'
+        ok_before, limited_before = _stored(prometheus, chat % "200"), _stored(prometheus, chat % "429")
+        tokens_before = {
+            kind: _stored(prometheus, f'sum(openai_bridge_{kind}_tokens_total{{route="chat.completions"}})')
+            for kind in ("prompt", "completion")
+        }
+        first_before = _stored(prometheus, "sum(openai_bridge_time_to_first_token_seconds_count)")
+        limited_by_requests = _stored(prometheus, 'sum(openai_bridge_rate_limited_total{limit="requests"})')
+
+        proxy.configure(rate_limit_per_minute=5)  # shared through Redis: the 6th and 7th get a 429 on either replica
+        usage = {"prompt": 0, "completion": 0}
+        statuses = []
+        with httpx.Client(base_url=proxy.url, headers=proxy.headers, timeout=30) as client:
+            for i in range(7):
+                body = {"model": "cheshire-cat", "messages": user_says(f"[[tokens:{i + 1}]]")}
+                if i < 2:
+                    body.update(stream=True, stream_options={"include_usage": True})
+                    with client.stream("POST", "/custom/v1/chat/completions", json=body) as r:
+                        statuses.append(r.status_code)
+                        used = sse.parse(r.iter_lines())[-2].json["usage"]
+                else:
+                    r = client.post("/custom/v1/chat/completions", json=body)
+                    statuses.append(r.status_code)
+                    used = r.json().get("usage") if r.status_code == 200 else None
+                for kind in usage:
+                    usage[kind] += used[f"{kind}_tokens"] if used else 0
+            through_nginx = client.get("/custom/metrics", headers={"Authorization": f"Bearer {SCRAPE_TOKEN}"})
+        sent = time.time()
+        assert statuses == [200] * 5 + [429] * 2
+        assert through_nginx.status_code == 404  # each replica is scraped on its own address, never through nginx
+        _wait_for_scrapes(prometheus, sent)
+
+        assert _stored(prometheus, chat % "200") - ok_before == 5
+        assert _stored(prometheus, chat % "429") - limited_before == 2
+        assert _stored(prometheus, 'sum(openai_bridge_rate_limited_total{limit="requests"})') - limited_by_requests == 2
+        for kind, before in tokens_before.items():
+            stored = _stored(prometheus, f'sum(openai_bridge_{kind}_tokens_total{{route="chat.completions"}})')
+            assert stored - before == usage[kind], kind
+        assert _stored(prometheus, "sum(openai_bridge_time_to_first_token_seconds_count)") - first_before == 2
+        per_replica = prometheus.query(chat % "200" + " by (instance)")
+        assert {row["metric"]["instance"] for row in per_replica} == set(targets)
+    finally:
+        prometheus.stop()
+
+
 # ---- a replica dies ------------------------------------------------------------------------------------------
 
 CLIENTS, ROUNDS, TOKENS = 8, 3, 20  # bounded load: 8 clients x 3 streams of 20 tokens at 100 ms
@@ -102,17 +184,21 @@ class Outcome:
     tokens: int = 0
 
 
-async def _stream_once(client: httpx.AsyncClient, tag: str) -> Outcome:
+async def _stream_once(client: httpx.AsyncClient, tag: str, received: dict[str, int]) -> Outcome:
+    """One stream; `received[tag]` counts its tokens as they arrive."""
     body = {"model": "cheshire-cat", "stream": True, "messages": user_says(f"{tag} [[tokens:{TOKENS}]] [[delay:100]]")}
     lines: list[str] = []
+    received[tag] = 0
     try:
         async with client.stream("POST", "/custom/v1/chat/completions", json=body) as r:
             if r.status_code != 200:
                 await r.aread()
                 return Outcome(tag, f"HTTP {r.status_code} {r.json()['error']['code']}")
-            lines = [line async for line in r.aiter_lines()]
+            async for line in r.aiter_lines():
+                lines.append(line)
+                received[tag] += '"content":" t' in line
     except httpx.TransportError:
-        return Outcome(tag, "transport error", sum('"content":" t' in line for line in lines))
+        return Outcome(tag, "transport error", received[tag])
     events = sse.parse(lines)
     if any(e.json and "error" in e.json for e in events):
         return Outcome(tag, "error event")
@@ -122,21 +208,23 @@ async def _stream_once(client: httpx.AsyncClient, tag: str) -> Outcome:
 
 async def _load_with_a_kill(stack: ReplicaStack, victim: Replica) -> tuple[list[Outcome], float]:
     """CLIENTS clients, each with its own connection, ROUNDS streams each; `victim` is killed once two of its
-    streams and one of the other replica's are under way (seen in their LLMs' logs)."""
+    streams and one of the other replica's are under way: their clients hold tokens, their LLMs are not done."""
     outcomes: list[Outcome] = []
+    received: dict[str, int] = {}
 
     async def client_loop() -> None:
         async with httpx.AsyncClient(base_url=stack.url, headers=stack.headers, timeout=60) as client:
             for _ in range(ROUNDS):
-                outcomes.append(await _stream_once(client, f"tag-{uuid.uuid4().hex}"))
+                outcomes.append(await _stream_once(client, f"tag-{uuid.uuid4().hex}", received))
 
     async def killer() -> float:
         async with httpx.AsyncClient(timeout=10) as http:
             while True:
-                running = {}
+                running = {}  # per replica: its streams whose client already holds 2 tokens, while its LLM goes on
                 for replica in stack.replicas:
                     log = (await http.get(replica.llm.url + "/_requests")).json()
-                    running[replica.name] = sum(bool(e["first_token_at"] and not e["finished_at"]) for e in log)
+                    tags = [_tag_of(e) for e in log if not e["finished_at"]]
+                    running[replica.name] = sum(received.get(tag or "", 0) >= 2 for tag in tags)
                 if running[victim.name] >= 2 and min(running.values()) >= 1:
                     break
                 await asyncio.sleep(0.05)
@@ -175,6 +263,7 @@ def test_a_replica_killed_mid_stream(proxy):
     )
     assert all(o.result == "complete" for o in survived), [o for o in survived if o.result != "complete"]
     assert len(cut) >= 2 and all(o.result != "complete" for o in cut)
+    assert sum(o.tokens >= 2 for o in cut) >= 2  # mid-stream: their clients already held tokens
     assert {o.result for o in failed} <= {"transport error", "error event", "HTTP 502 replica_unavailable"}
     nowhere = set(by_tag) - set(on[survivor.name]) - set(on[victim.name])  # sent to the victim, never run
     assert {o.tag for o in failed} <= {o.tag for o in cut} | nowhere
