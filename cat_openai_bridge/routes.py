@@ -67,6 +67,28 @@ async def openai_bridge_responses(request: Request):
     return await bridge().responses(request)
 
 
+@endpoint.get("/v1/responses/{response_id}", prefix=PREFIX, tags=TAGS)
+async def openai_bridge_get_response(request: Request, response_id: str):
+    return await bridge().get_response(request)
+
+
+@endpoint.get("/v1/responses/{response_id}/input_items", prefix=PREFIX, tags=TAGS)
+async def openai_bridge_response_input_items(request: Request, response_id: str):
+    return await bridge().response_input_items(request)
+
+
+def _delete(path: str):
+    """v1 1.8 has no `endpoint.delete`; its general `endpoint.endpoint` takes the methods (v2 has `delete`)."""
+    if hasattr(endpoint, "delete"):
+        return endpoint.delete(path, prefix=PREFIX, tags=TAGS)
+    return endpoint.endpoint(path, ["DELETE"], prefix=PREFIX, tags=TAGS)
+
+
+@_delete("/v1/responses/{response_id}")
+async def openai_bridge_delete_response(request: Request, response_id: str):
+    return await bridge().delete_response(request)
+
+
 @_post("/v1/completions", CompletionRequest)
 async def openai_bridge_completions(request: Request):
     return await bridge().completions(request)

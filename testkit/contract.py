@@ -21,6 +21,8 @@ with openai-python's types, Anthropic's (`/v1/messages...`) with the `anthropic`
     POST .../v1/messages/count_tokens  200: anthropic MessageTokensCount
     GET  .../v1/models            200: {"object": "list", "data": [Model, ...]}
     GET  .../v1/models/{id}       200: Model
+    GET  .../v1/responses/{id}    200: Response; DELETE: {id, object: "response", deleted: true}
+    GET  .../v1/responses/{id}/input_items  200: ResponseItemList
     any of them, 4xx/5xx          {"error": {"message", "type", "param", "code"}}, exactly those keys;
                                   on Anthropic's routes {"type": "error", "error": {"type", "message"}}
                                   (and `request_id`), an anthropic ErrorResponse
@@ -58,6 +60,7 @@ from anthropic.types.shared import ErrorResponse as AnthropicErrorResponse
 from openai.types import Completion, CompletionChoice, CreateEmbeddingResponse, Model
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from openai.types.responses import Response, ResponseStreamEvent
+from openai.types.responses.response_item_list import ResponseItemList
 from openai.types.shared import ErrorObject
 
 PREFIX = "/custom/v1/"
@@ -85,6 +88,7 @@ class ContractViolation(AssertionError):
 
 # ---- routes ---------------------------------------------------------------------------------------------------
 
+RESPONSE_GET, RESPONSE_DELETE, RESPONSE_ITEMS = "responses.retrieve", "responses.delete", "responses.input_items"
 CHAT, RESPONSES, EMBEDDINGS, MODELS, MODEL, COMPLETIONS, MESSAGES, COUNT_TOKENS, UNKNOWN = (
     "chat.completions",
     "responses",
@@ -117,6 +121,11 @@ def route_of(method: str, path: str) -> str | None:
     rest, method = path[at + len(PREFIX) :], method.upper()
     if method == "GET" and rest.startswith("models/") and len(rest) > len("models/"):
         return MODEL  # ids may hold "/" (the route is `models/{model_id:path}`)
+    parts = rest.split("/")
+    if parts[0] == "responses" and len(parts) == 2 and parts[1]:
+        return {"GET": RESPONSE_GET, "DELETE": RESPONSE_DELETE}.get(method, UNKNOWN)
+    if parts[0] == "responses" and len(parts) == 3 and parts[2] == "input_items" and method == "GET":
+        return RESPONSE_ITEMS
     return _ROUTES.get((method, rest), UNKNOWN)
 
 
@@ -314,9 +323,29 @@ def validate_model(obj: Any, route: str = MODEL) -> Model:
     return _strict(Model, obj, route, "Model")
 
 
+class ResponseDeleted(pydantic.BaseModel):
+    """`DELETE /v1/responses/{id}`: openai-python discards the body; the API reference documents this one."""
+
+    model_config = pydantic.ConfigDict(extra="forbid")
+    id: str
+    object: Literal["response"]
+    deleted: Literal[True]
+
+
+def validate_response_deleted(obj: Any, route: str = RESPONSE_DELETE) -> ResponseDeleted:
+    return _strict(ResponseDeleted, obj, route, "{id, object: 'response', deleted: true}")
+
+
+def validate_input_items(obj: Any, route: str = RESPONSE_ITEMS) -> ResponseItemList:
+    return _strict(ResponseItemList, obj, route, "ResponseItemList")
+
+
 _BODIES: dict[str, Callable[[Any, str], Any]] = {
     CHAT: validate_chat_completion,
     RESPONSES: validate_response,
+    RESPONSE_GET: validate_response,
+    RESPONSE_DELETE: validate_response_deleted,
+    RESPONSE_ITEMS: validate_input_items,
     MODELS: validate_model_list,
     MODEL: validate_model,
     COMPLETIONS: validate_completion,

@@ -23,6 +23,8 @@ from .message.serving import Message
 from .models.serving import GetModel, ListModels
 from .port import CatPort
 from .responses.serving import Responses
+from .responses.store import ResponseStores
+from .responses.stored import DeleteResponse, GetResponse, Keeper, ListInputItems
 from .scrape import Metrics
 
 
@@ -35,7 +37,11 @@ class Bridge:
         self._list_models = ListModels(self.pipeline, created)
         self._get_model = GetModel(self.pipeline, created)
         self._chat = ChatCompletions(self.pipeline)
-        self._responses = Responses(self.pipeline)
+        keeper = Keeper(ResponseStores(), lambda level, message: cat.log(level, message))
+        self._responses = Responses(self.pipeline, keeper)
+        self._get_response = GetResponse(self.pipeline, keeper)
+        self._delete_response = DeleteResponse(self.pipeline, keeper)
+        self._input_items = ListInputItems(self.pipeline, keeper)
         self._embeddings = Embeddings(self.pipeline)
         self._message = Message(self.pipeline)
         self._completions = Completions(self.pipeline)
@@ -57,6 +63,15 @@ class Bridge:
 
     async def responses(self, request: Request) -> Response:
         return await self.pipeline.serve(request, self._responses)
+
+    async def get_response(self, request: Request) -> Response:
+        return await self.pipeline.serve(request, self._get_response)
+
+    async def delete_response(self, request: Request) -> Response:
+        return await self.pipeline.serve(request, self._delete_response)
+
+    async def response_input_items(self, request: Request) -> Response:
+        return await self.pipeline.serve(request, self._input_items)
 
     async def embeddings(self, request: Request) -> Response:
         return await self.pipeline.serve(request, self._embeddings)

@@ -98,6 +98,22 @@ class BridgeSettings(BaseModel):
     idempotency_window_seconds: int = Field(
         600, ge=0, le=86400, description="How long an Idempotency-Key replays its first answer (0 = keys ignored)."
     )
+    responses_store_seconds: int = Field(
+        86400,
+        ge=0,
+        le=30 * 86400,
+        description="How long a stored Responses answer (`store`, the default) can be read back and continued with "
+        "`previous_response_id` (0 = nothing is stored). In process, or in Redis when redis_url is set.",
+    )
+    responses_store_bytes: int = Field(
+        64 * 1024 * 1024, ge=0, description="Bytes of stored responses kept in process, all users together."
+    )
+    responses_store_identity_bytes: int = Field(
+        16 * 1024 * 1024, ge=0, description="Bytes of stored responses kept per user (the oldest go first)."
+    )
+    responses_store_response_bytes: int = Field(
+        4 * 1024 * 1024, ge=0, description="A stored response larger than this (with its conversation) is not kept."
+    )
 
     task_prompt_patterns: list[str] = Field(
         list(task_prompts.DEFAULT_PATTERNS),

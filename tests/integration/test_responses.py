@@ -155,7 +155,6 @@ def test_failures_are_errors_not_answers(client, http):
 @pytest.mark.parametrize(
     "extra, param",
     [
-        ({"previous_response_id": "resp_1"}, "previous_response_id"),
         ({"tools": [{"type": "web_search"}]}, "tools.[0].type"),
         (
             {"tools": [{"type": "function", "name": "f"}], "tool_choice": {"type": "function", "name": "g"}},

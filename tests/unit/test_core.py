@@ -224,6 +224,10 @@ def test_settings_bounds():
         "user_header": "",
         "metrics_token": "",
         "idempotency_window_seconds": 600,
+        "responses_store_seconds": 86400,
+        "responses_store_bytes": 67108864,
+        "responses_store_identity_bytes": 16777216,
+        "responses_store_response_bytes": 4194304,
         "task_prompt_patterns": [
             r"^\s*### Task:",
             r"^Your task is to reflect the speaker's likely facial expression",

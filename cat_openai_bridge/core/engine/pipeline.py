@@ -144,6 +144,10 @@ class Route(Generic[J]):
         """A route without a body has nothing to parse."""
         return Job()  # type: ignore[return-value]
 
+    async def prepare(self, job: J, identity: Identity, settings: BridgeSettings) -> J:
+        """What the parse step could not know without the acting user (e.g. a stored conversation to continue)."""
+        return job
+
     async def run(self, job: J, call: Call) -> Reply:
         raise NotImplementedError
 
@@ -189,6 +193,7 @@ class Pipeline:
         audience.admin = identity is not None and identity.is_admin
         if job.admin_only and not audience.admin:  # the user the turn runs as, not the credential's owner
             raise why_forbidden()
+        job = await route.prepare(job, identity, settings)
         async with AsyncExitStack() as stack:
             once = Idempotent(None, None, headers)
             if route.idempotent:

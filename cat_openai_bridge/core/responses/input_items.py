@@ -64,15 +64,6 @@ def _add_call(messages: list[ChatMessage], item: FunctionCallInput) -> None:
         messages.append(AssistantMessage(role="assistant", content=None, tool_calls=[call]))
 
 
-def _check_supported(body: ResponsesRequest) -> None:
-    if body.previous_response_id is not None:
-        raise invalid_request(
-            "previous_response_id is not supported: this bridge stores no responses. Send the conversation in 'input'.",
-            "previous_response_id",
-            "unsupported_parameter",
-        )
-
-
 def _add_item(messages: list[ChatMessage], item: InputItem) -> None:
     if isinstance(item, FunctionCallInput):
         _add_call(messages, item)
@@ -85,7 +76,6 @@ def _add_item(messages: list[ChatMessage], item: InputItem) -> None:
 
 def messages_of(body: ResponsesRequest) -> list[ChatMessage]:
     """`instructions` + `input` as chat messages."""
-    _check_supported(body)
     messages: list[ChatMessage] = []
     if body.instructions:
         messages.append(SystemMessage(role="system", content=body.instructions))

@@ -31,7 +31,7 @@ from ..engine.demands import Demands, demanded_answer, demanded_stream, json_out
 from ..engine.errors import BridgeError, error_of
 from ..engine.parsing import parse_body
 from ..engine.pipeline import Call, Job, Reply, Route
-from ..port import CatTurn
+from ..port import CatTurn, Identity
 from ..settings import BridgeSettings
 from .input_items import function_tools, messages_of
 from .protocol import (
@@ -64,6 +64,7 @@ from .protocol import (
     TextDoneEvent,
     ToolChoiceFunctionOut,
 )
+from .stored import Keeper, continued, own_items, wants_store
 
 # The last event of a stream that ended well (what an Idempotency-Key may replay).
 FINISHED = (b"event: response.completed\n", b"event: response.incomplete\n")
@@ -130,6 +131,7 @@ def response_object(
     answer: Answer | None = None,
     error: BridgeError | None = None,
     tools: Sequence[ClientTool] = (),
+    store: bool = False,
 ) -> Response:
     strict = {t.name: t.strict for t in body.tools or () if isinstance(t, FunctionToolParam)}
     incomplete = status == "completed" and answer is not None and answer.finish_reason == "length"
@@ -144,7 +146,8 @@ def response_object(
         max_output_tokens=body.max_output_tokens,
         model=ids.model,
         output=_output(ids, text, "incomplete" if incomplete else "completed", calls),
-        previous_response_id=None,
+        previous_response_id=body.previous_response_id,
+        store=store,
         reasoning=Reasoning(effort=None, summary=None),
         temperature=body.temperature,
         text=TextConfig(format=_format_out(body)),
@@ -196,22 +199,45 @@ class ResponsesJob(Job):
     rules: OutputRules | None = None
     tools: tuple[ClientTool, ...] = ()
     demands: Demands = field(default_factory=Demands)
+    own: list = field(default_factory=list)  # this request's input, as stored items
+    history: list = field(default_factory=list)  # the stored conversation it continues
+    store: bool = False
 
 
 class Responses(Route[ResponsesJob]):
     name = "responses"
 
-    def parse(self, request: Request, raw: bytes, settings: BridgeSettings) -> ResponsesJob:
-        body = parse_body(ResponsesRequest, raw)
+    def __init__(self, pipeline, keeper: Keeper) -> None:
+        super().__init__(pipeline)
+        self.keeper = keeper
+
+    def _conversation(self, body: ResponsesRequest, settings: BridgeSettings):
         if isinstance(body.input, list):
             check_message_count(len(body.input), settings, "input")
+        return build_conversation(
+            messages_of(body), allow_images=self.cat.supports_images, allow_tools=self.cat.supports_client_tools
+        )
+
+    def parse(self, request: Request, raw: bytes, settings: BridgeSettings) -> ResponsesJob:
+        body = parse_body(ResponsesRequest, raw)
         rules = output_rules(settings, bool(body.stream), body.max_output_tokens, "max_output_tokens")
         tools, forced, nested = function_tools(body, allowed=self.cat.supports_client_tools)
         demands = demands_of(body, tools, forced, nested)
-        conversation = build_conversation(
-            messages_of(body), allow_images=self.cat.supports_images, allow_tools=self.cat.supports_client_tools
-        )
-        return ResponsesJob(body.model, body.user, conversation, False, body, rules, tools, demands)
+        # A continued conversation is built once the stored one is loaded (prepare), for the user it belongs to.
+        conversation = None if body.previous_response_id else self._conversation(body, settings)
+        own = own_items(body) if wants_store(body, settings) else []
+        job = ResponsesJob(body.model, body.user, conversation, False, body, rules, tools, demands, own)
+        job.store = wants_store(body, settings)
+        return job
+
+    async def prepare(self, job: ResponsesJob, identity: Identity, settings: BridgeSettings) -> ResponsesJob:
+        body = job.body
+        assert body is not None
+        if body.previous_response_id:
+            stored = await self.keeper.load(identity, settings, body.previous_response_id, "previous_response_id")
+            job.history = stored.history
+            job.conversation = self._conversation(continued(body, stored.history), settings)
+        return job
 
     async def run(self, job: ResponsesJob, call: Call) -> Reply:
         body, rules, conversation = job.body, job.rules, job.conversation
@@ -220,17 +246,22 @@ class Responses(Route[ResponsesJob]):
         turn = call.turn(conversation, rules.stream, job.tools, body.metadata, demands=demands)
         ids = ResponseIds(body.model)
         if rules.stream:
-            return Reply(events=self.stream(turn, rules, ids, body, call, demands), ends=FINISHED, output=OUTPUT)
+            return Reply(events=self.stream(turn, rules, ids, job, call), ends=FINISHED, output=OUTPUT)
         answer = await demanded_answer(self.cat, turn, rules, demands)
         call.report(answer.usage)
-        return Reply(response_object(ids, body, "completed", answer, tools=job.tools))
+        final = response_object(ids, body, "completed", answer, tools=job.tools, store=job.store)
+        if job.store:
+            await self.keeper.keep(call.identity, call.settings, final, job.own, job.history)
+        return Reply(final)
 
     async def stream(
-        self, turn: CatTurn, rules: OutputRules, ids: ResponseIds, body: ResponsesRequest, call: Call, demands: Demands
+        self, turn: CatTurn, rules: OutputRules, ids: ResponseIds, job: ResponsesJob, call: Call
     ) -> AsyncIterator[bytes]:
         """The typed events in OpenAI's order; a failure ends the stream with `response.failed`."""
+        body, demands, store = job.body, job.demands, job.store
+        assert body is not None
         out = _EventWriter(ids)
-        started = response_object(ids, body, "in_progress", tools=turn.tools)
+        started = response_object(ids, body, "in_progress", tools=turn.tools, store=store)
         yield out.lifecycle("response.created", started)
         yield out.lifecycle("response.in_progress", started)
         try:
@@ -247,12 +278,14 @@ class Responses(Route[ResponsesJob]):
                         ending = item
         except Exception as exc:  # after the headers, a failure is an event, never a trace
             failed = response_object(
-                ids, body, "failed", error=error_of(exc, self.cat.log, call.audience), tools=turn.tools
+                ids, body, "failed", error=error_of(exc, self.cat.log, call.audience), tools=turn.tools, store=store
             )
             yield out.lifecycle("response.failed", failed)
             return
         call.report(ending.usage)
-        final = response_object(ids, body, "completed", ending, tools=turn.tools)
+        final = response_object(ids, body, "completed", ending, tools=turn.tools, store=store)
+        if store:
+            await self.keeper.keep(call.identity, call.settings, final, job.own, job.history)
         for event in out.ending(ending, final):
             yield event
         # A cut answer ends as OpenAI ends it: `response.incomplete`, not `response.completed`.
