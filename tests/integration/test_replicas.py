@@ -13,12 +13,15 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import httpx
 import pytest
 
+from cat_openai_bridge.core.engine.idempotency import Stored
 from cat_openai_bridge.core.engine.redis_client import RedisClient
+from cat_openai_bridge.core.engine.shared_replays import RedisReplays, ReplayBounds
 from testkit import sse
 from testkit.nginx import nginx_binary
 from testkit.prometheus import prometheus_binary, scrape_config, start_prometheus
@@ -92,6 +95,91 @@ def test_a_stream_through_nginx_arrives_token_by_token(proxy):
     (call,) = [e for e in next(r for r in proxy.replicas if r.name == name).llm_log() if tag in str(e["body"])]
     assert content[0].at < call["finished_at"], "the first token reached the client only after the LLM's last one"
     assert content[-1].at >= call["first_token_at"]
+
+
+# ---- Idempotency-Key across replicas -------------------------------------------------------------------------
+
+
+def _post(url: str, body: dict, key: str) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {KEY}", "Idempotency-Key": key}
+    return httpx.post(url + "/custom/v1/chat/completions", json=body, headers=headers, timeout=60)
+
+
+def _turns(stack: ReplicaStack, tag: str) -> dict[str, int]:
+    """How many LLM calls each replica made for `tag`: one per Cat turn here."""
+    return {r.name: sum(_tag_of(e) == tag for e in r.llm_log()) for r in stack.replicas}
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+def test_a_retry_on_the_other_replica_replays_the_first_answer(proxy, stream):
+    a, b = proxy.replicas
+    tag = f"tag-{uuid.uuid4().hex}"
+    body = {"model": "cheshire-cat", "messages": user_says(f"{tag} [[tokens:5]]"), "stream": stream}
+    first = _post(a.url, body, f"key-{tag}")
+    again = _post(b.url, body, f"key-{tag}")
+    assert first.status_code == again.status_code == 200
+    assert again.content == first.content  # byte for byte, the stream's events included
+    assert again.headers["idempotent-replayed"] == "true" and "idempotent-replayed" not in first.headers
+    assert again.headers["content-type"] == first.headers["content-type"]
+    assert again.headers["x-request-id"] != first.headers["x-request-id"]
+    assert _turns(proxy, tag) == {"a": 1, "b": 0}
+    other = {**body, "messages": user_says(f"{tag} something else")}
+    reused = _post(b.url, other, f"key-{tag}")
+    assert reused.status_code == 400 and reused.json()["error"]["code"] == "idempotency_key_reused"
+
+
+def test_a_duplicate_waits_for_the_run_on_the_other_replica(proxy):
+    """The duplicate reaches replica b while a still streams the first answer: it waits, then replays it."""
+    a, b = proxy.replicas
+    tag = f"tag-{uuid.uuid4().hex}"
+    body = {"model": "cheshire-cat", "messages": user_says(f"{tag} [[tokens:8]] [[delay:150]]"), "stream": True}
+    headers = {"Authorization": f"Bearer {KEY}", "Idempotency-Key": f"key-{tag}"}
+    with httpx.stream("POST", a.url + "/custom/v1/chat/completions", json=body, headers=headers, timeout=60) as r:
+        lines = r.iter_lines()
+        seen = [next(lines) for _ in range(4)]  # the role chunk and the first token: a runs the turn now
+        assert '"content":" t0"' in seen[2]
+        with ThreadPoolExecutor(1) as pool:
+            duplicate = pool.submit(_post, b.url, body, f"key-{tag}")
+            original = "\n".join([*seen, *lines]) + "\n"
+            answered = duplicate.result(60)
+    (run,) = [e for e in a.llm_log() if _tag_of(e) == tag]
+    assert answered.status_code == 200 and answered.headers["idempotent-replayed"] == "true"
+    assert answered.text == original
+    assert _turns(proxy, tag) == {"a": 1, "b": 0}
+    assert run["finished_at"] is not None
+
+
+def test_the_shared_store_keeps_its_bounds_and_window(proxy):
+    """Straight on the store, with small bounds: an answer over `per_answer` is not kept (its key runs again);
+    one identity's answers stay under `per_identity` bytes, oldest evicted first; a kept answer expires with the
+    window."""
+
+    async def scenario():
+        store = RedisReplays(proxy.redis.url, prefix=f"bounds-{uuid.uuid4().hex}", bounds=ReplayBounds(100, 250))
+        who = "someone"
+
+        async def run(key: str, size: int, window: float = 60) -> None:
+            claim, stored = await store.claim(who, key, b"body", window, 5)
+            assert stored is None and claim is not None
+            await claim.complete(Stored(200, "application/json", {}, b"x" * size))
+
+        async def kept(key: str) -> bool:
+            claim, stored = await store.claim(who, key, b"body", 60, 5)
+            if claim is not None:
+                await claim.abandon()
+            return stored is not None
+
+        await run("big", 101)
+        assert not await kept("big")
+        for key in ("one", "two", "three"):
+            await run(key, 100)
+        assert [await kept(k) for k in ("one", "two", "three")] == [False, True, True]
+        await run("brief", 10, window=30)
+        ttl = await store.client.call("PTTL", store.keys(who, "brief")[0])
+        assert 25_000 < ttl <= 30_000
+        assert store.failure_count == 0
+
+    asyncio.run(scenario())
 
 
 # ---- metrics, as a real Prometheus stores them ---------------------------------------------------------------
@@ -184,13 +272,17 @@ class Outcome:
     tokens: int = 0
 
 
+def _kill_body(tag: str) -> dict:
+    return {"model": "cheshire-cat", "stream": True, "messages": user_says(f"{tag} [[tokens:{TOKENS}]] [[delay:100]]")}
+
+
 async def _stream_once(client: httpx.AsyncClient, tag: str, received: dict[str, int]) -> Outcome:
-    """One stream; `received[tag]` counts its tokens as they arrive."""
-    body = {"model": "cheshire-cat", "stream": True, "messages": user_says(f"{tag} [[tokens:{TOKENS}]] [[delay:100]]")}
+    """One stream with an Idempotency-Key; `received[tag]` counts its tokens as they arrive."""
     lines: list[str] = []
     received[tag] = 0
+    headers = {"Idempotency-Key": f"key-{tag}"}
     try:
-        async with client.stream("POST", "/custom/v1/chat/completions", json=body) as r:
+        async with client.stream("POST", "/custom/v1/chat/completions", json=_kill_body(tag), headers=headers) as r:
             if r.status_code != 200:
                 await r.aread()
                 return Outcome(tag, f"HTTP {r.status_code} {r.json()['error']['code']}")
@@ -240,8 +332,10 @@ async def _load_with_a_kill(stack: ReplicaStack, victim: Replica) -> tuple[list[
 
 
 def test_a_replica_killed_mid_stream(proxy):
-    """Clients of the surviving replica lose nothing; the dead one's get an error; its slots stay taken in Redis
-    until their lease runs out (request_timeout + 60 s after admission), then they come back."""
+    """Clients of the surviving replica lose nothing; the dead one's get an error, and their retry with the same
+    Idempotency-Key one whole answer from the survivor (once the dead one's claim lapsed), never a second whole
+    turn. The dead one's slots stay taken in Redis until their lease runs out (request_timeout + 60 s after
+    admission)."""
     request_timeout = 20
     proxy.configure(max_concurrent_requests=1000, request_timeout=request_timeout)
     survivor, victim = proxy.replicas
@@ -276,6 +370,14 @@ def test_a_replica_killed_mid_stream(proxy):
     lease_ms = (request_timeout + 60) * 1000
     assert len(cut) <= len(expiries) <= len(failed)
     assert all(started_ms <= expiry - lease_ms <= killed_ms for expiry in expiries), (expiries, started_ms, killed_ms)
+
+    # The failed clients retry, the same request with the same key: one whole answer each, from the survivor.
+    retried = asyncio.run(_retry([o.tag for o in failed], proxy))
+    assert [o.result for o in retried] == ["complete"] * len(failed)
+    runs = {r.name: [e for e in r.llm_log() if _tag_of(e) in {o.tag for o in failed}] for r in proxy.replicas}
+    assert len([e for e in runs[survivor.name] if e["finished_at"]]) == len(failed)  # one whole turn per key
+    assert not [e for e in runs[victim.name] if e["finished_at"]]
+    print(f"retried with their keys: {Counter(o.result for o in retried)}")
     # Until then they count: with the cap at their number, the survivor refuses the next request as in flight.
     proxy.configure(max_concurrent_requests=len(expiries))
     refused = httpx.post(proxy.url + "/custom/v1/chat/completions", headers=proxy.headers, json=_chat("hi"))
@@ -283,6 +385,11 @@ def test_a_replica_killed_mid_stream(proxy):
     proxy.configure(max_concurrent_requests=len(expiries) + 1)
     admitted = httpx.post(proxy.url + "/custom/v1/chat/completions", headers=proxy.headers, json=_chat("hi"))
     assert admitted.status_code == 200
+
+
+async def _retry(tags: list[str], stack: ReplicaStack) -> list[Outcome]:
+    async with httpx.AsyncClient(base_url=stack.url, headers=stack.headers, timeout=60) as client:
+        return await asyncio.gather(*(_stream_once(client, tag, {}) for tag in tags))
 
 
 def _redis_ms(redis: RedisClient) -> float:

@@ -4,10 +4,10 @@ SDKs retry timeouts and 5xx on their own; without this, each retry would store
 the user's message in the Cat again. A key is scoped to the caller's identity
 and bound to the request body. A duplicate that arrives while the first is
 still running waits for it and replays its answer; a first attempt that failed
-frees the key, so a deliberate retry runs again. Kept in process: behind
-several replicas, route a client's retries to the same one (sticky sessions).
-`Replays.once` is the pipeline's whole view of it: a replay, or an `Idempotent`
-run that keeps what it answered.
+frees the key, so a deliberate retry runs again. Kept in process here; with
+`redis_url` set, in Redis (shared_replays.py), so a retry replays whichever
+replica it reaches. `once` is the pipeline's whole view of either store: a
+replay, or an `Idempotent` run that keeps what it answered.
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ import asyncio
 import hashlib
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from starlette.responses import Response
 
@@ -56,12 +57,12 @@ class Claim:
         self._scope = scope
         self._entry = entry
 
-    def complete(self, stored: Stored) -> None:
+    async def complete(self, stored: Stored) -> None:
         entry, self._entry = self._entry, None
         if entry is not None and not entry.done.done():
             entry.done.set_result(stored)
 
-    def abandon(self) -> None:
+    async def abandon(self) -> None:
         entry, self._entry = self._entry, None
         if entry is not None:
             self._replays._forget(self._scope, entry)
@@ -135,24 +136,53 @@ class Replays:
             except asyncio.TimeoutError:
                 continue
 
-    @asynccontextmanager
-    async def once(
-        self, identity: str, key: str | None, body: bytes, window: float, wait: float, headers: dict[str, str]
-    ) -> AsyncIterator[Idempotent]:
+    def once(
+        self,
+        identity: str,
+        key: str | None,
+        body: bytes,
+        window: float,
+        wait: float,
+        headers: dict[str, str],
+        fail_open: bool = True,
+    ) -> AbstractAsyncContextManager[Idempotent]:
         """One request under its key (or none): a replay, or a run that keeps its answer unless it fails."""
-        if not key or not window:
-            yield Idempotent(None, None, headers)
-            return
-        claim, stored = await self.claim(identity, key, body, window, wait)
-        if stored is not None:
-            yield Idempotent(None, replayed(stored, headers), headers)
-            return
-        run = Idempotent(claim, None, headers)
-        try:
-            yield run
-        except BaseException:
-            run.give_up()
-            raise
+        return once(self.claim, identity, key, body, window, wait, headers)
+
+
+class ClaimOf(Protocol):
+    async def complete(self, stored: Stored) -> None: ...
+
+    async def abandon(self) -> None: ...
+
+
+ClaimFunction = Callable[[str, str, bytes, float, float], Awaitable[tuple[ClaimOf | None, Stored | None]]]
+
+
+@asynccontextmanager
+async def once(
+    claim_of: ClaimFunction,
+    identity: str,
+    key: str | None,
+    body: bytes,
+    window: float,
+    wait: float,
+    headers: dict[str, str],
+) -> AsyncIterator[Idempotent]:
+    """What every store does with a request's key: replay, or run and keep (`claim_of` is the store's claim)."""
+    if not key or not window:
+        yield Idempotent(None, None, headers)
+        return
+    claim, stored = await claim_of(identity, key, body, window, wait)
+    if stored is not None:
+        yield Idempotent(None, replayed(stored, headers), headers)
+        return
+    run = Idempotent(claim, None, headers)
+    try:
+        yield run
+    except BaseException:
+        await run.give_up()
+        raise
 
 
 def replayed(stored: Stored, headers: dict[str, str]) -> Response:
@@ -167,22 +197,24 @@ def replayed(stored: Stored, headers: dict[str, str]) -> Response:
 class Idempotent:
     """What one request answered, kept for replays once it ended well."""
 
-    def __init__(self, claim: Claim | None, replay: Response | None, headers: dict[str, str]) -> None:
+    def __init__(self, claim: ClaimOf | None, replay: Response | None, headers: dict[str, str]) -> None:
         self._claim = claim
         self.replay = replay
         self._headers = headers
 
-    def give_up(self) -> None:
-        if self._claim is not None:
-            self._claim.abandon()
+    async def give_up(self) -> None:
+        claim, self._claim = self._claim, None
+        if claim is not None:
+            await claim.abandon()
 
-    def _store(self, status: int, media_type: str, extra_headers: dict[str, str], body: bytes) -> None:
-        if self._claim is not None:
+    async def _store(self, status: int, media_type: str, extra_headers: dict[str, str], body: bytes) -> None:
+        claim, self._claim = self._claim, None
+        if claim is not None:
             kept = {k: v for k, v in self._headers.items() if not k.startswith(PER_REQUEST_HEADERS)}
-            self._claim.complete(Stored(status, media_type, {**extra_headers, **kept}, body))
+            await claim.complete(Stored(status, media_type, {**extra_headers, **kept}, body))
 
-    def keep(self, response: Response) -> Response:
-        self._store(response.status_code, response.media_type or "", {}, bytes(response.body))
+    async def keep(self, response: Response) -> Response:
+        await self._store(response.status_code, response.media_type or "", {}, bytes(response.body))
         return response
 
     async def recording(self, events: AsyncIterator[bytes], ends: tuple[bytes, ...]) -> AsyncIterator[bytes]:
@@ -196,6 +228,6 @@ class Idempotent:
         finally:
             await events.aclose()  # type: ignore[attr-defined]
             if sent and any(end in sent[-1] for end in ends):
-                self._store(200, STREAM_MEDIA_TYPE, STREAM_HEADERS, b"".join(sent))
+                await self._store(200, STREAM_MEDIA_TYPE, STREAM_HEADERS, b"".join(sent))
             else:
-                self.give_up()
+                await self.give_up()

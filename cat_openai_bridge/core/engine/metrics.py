@@ -73,7 +73,7 @@ class BridgeMetrics:
     def __init__(
         self,
         info: Callable[[], dict[str, str]] = dict,
-        limiter_failures: Callable[[], float] = lambda: 0.0,
+        redis_failures: Callable[[], float] = lambda: 0.0,
     ) -> None:
         self.requests = Counter(
             "openai_bridge_requests_total",
@@ -123,11 +123,11 @@ class BridgeMetrics:
             "Answers replayed for a repeated Idempotency-Key instead of a new Cat turn.",
             ("route",),
         )
-        self.limiter_failures = Sampled(
-            "openai_bridge_limiter_backend_failures_total",
-            "Times the rate limiter's Redis failed (the request then went through or got a 503: redis_failure_mode).",
+        self.redis_failures = Sampled(
+            "openai_bridge_redis_failures_total",
+            "Calls to Redis (limits, idempotency) that failed; redis_failure_mode said what the request got.",
             "counter",
-            limiter_failures,
+            redis_failures,
         )
         self._info = info  # read at the first scrape: the Cat may not say its version while the plugin loads
 
@@ -146,7 +146,7 @@ class BridgeMetrics:
             self.cat_failures,
             self.cat_timeouts,
             self.replays,
-            self.limiter_failures,
+            self.redis_failures,
             self._info_family(),
         ]
 

@@ -38,6 +38,7 @@ from .idempotency import Idempotent, Replays
 from .limits import Lease, Limiter, Quota
 from .metrics import BridgeMetrics, Exchange
 from .quota import RateLimited
+from .shared_replays import RedisReplays
 from .wire import WireModel
 
 
@@ -157,11 +158,22 @@ class Pipeline:
 
     def __init__(self, cat: CatPort, limiter: Limiter | None = None) -> None:
         self.cat = cat
-        self.limiter = limiter or Limiter(warn=lambda message: cat.log("warning", f"openai bridge: {message}"))
+        self._warn = lambda message: cat.log("warning", f"openai bridge: {message}")
+        self.limiter = limiter or Limiter(warn=self._warn)
         self.replays = Replays()
+        self._shared: dict[str, RedisReplays] = {}
         self.metrics = BridgeMetrics(
-            lambda: {"adapter": cat.name, "cat_version": cat.cat_version()}, lambda: self.limiter.failure_count
+            lambda: {"adapter": cat.name, "cat_version": cat.cat_version()},
+            lambda: self.limiter.failure_count + sum(store.failure_count for store in self._shared.values()),
         )
+
+    def _replays(self, redis_url: str) -> Replays | RedisReplays:
+        """Replays in process, or in the Redis every replica shares (one backend at a time, as the limiter's)."""
+        if not redis_url:
+            return self.replays
+        if redis_url not in self._shared:
+            self._shared = {redis_url: RedisReplays(redis_url, warn=self._warn)}
+        return self._shared[redis_url]
 
     async def serve(self, request: Request, route: Route) -> Response:
         audience = Audience(f"req_{uuid.uuid4().hex}")
@@ -198,13 +210,14 @@ class Pipeline:
             once = Idempotent(None, None, headers)
             if route.idempotent:
                 once = await stack.enter_async_context(
-                    self.replays.once(
+                    self._replays(settings.redis_url).once(
                         identity.user_id,
                         request.headers.get("idempotency-key"),
                         raw,
                         settings.idempotency_window_seconds,
                         settings.request_timeout,
                         headers,
+                        settings.redis_failure_mode == "open",
                     )
                 )
                 if once.replay is not None:
@@ -225,7 +238,7 @@ class Pipeline:
             if reply.text is not None:
                 return PlainTextResponse(reply.text, media_type=reply.media_type, headers=headers)
             assert reply.body is not None
-            return once.keep(json_response(reply.body, headers=headers))
+            return await once.keep(json_response(reply.body, headers=headers))
         raise AssertionError("unreachable")  # pragma: no cover
 
     @staticmethod
