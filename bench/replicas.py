@@ -126,9 +126,7 @@ async def _load(url: str, headers: dict, clients: int, seconds: float, stream: b
 
     began = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(clients)))
-    elapsed = time.perf_counter() - began
-    requests = sum(outcomes.values())
-    return {"requests": requests, "rps": requests / elapsed, **outcomes, "latency": summary(latencies)}
+    return {"elapsed": time.perf_counter() - began, "latencies": latencies, **outcomes}
 
 
 def _family(pid: int) -> list[int]:
@@ -140,8 +138,13 @@ def _family(pid: int) -> list[int]:
     return [pid, *(int(c) for c in children)]
 
 
+def _cpu(pids: dict[str, list[int]]) -> dict[str, float]:
+    return {k: sum(cpu.process_seconds(p) or 0.0 for p in v) for k, v in pids.items()} | {"client": cpu.own_seconds()}
+
+
 def throughput(stack: ReplicaStack, seconds: float, levels: tuple[int, ...], tokens: int = 20) -> list[dict]:
-    """Closed-loop load on three set-ups of the same stack; CPU of every process is read from /proc."""
+    """Closed-loop load on three set-ups of the same stack, each level in halves ordered A B C C B A (a machine
+    that gets busier or quieter meanwhile favours none); CPU of every process is read from /proc."""
     assert stack.nginx is not None
     one = stack.replicas[0]
     single = start_nginx(stack.workdir / "nginx-one", [one.port, one.port])  # the page's upstream, one replica twice
@@ -153,14 +156,26 @@ def throughput(stack: ReplicaStack, seconds: float, levels: tuple[int, ...], tok
     try:
         for stream in (False, True):
             for clients in levels:
-                for name, url in setups.items():
-                    before = {k: sum(cpu.process_seconds(p) or 0.0 for p in v) for k, v in pids.items()}
-                    own = cpu.own_seconds()
-                    row = asyncio.run(_load(url, stack.headers, clients, seconds, stream, tokens))
-                    for k, v in pids.items():
-                        row[f"{k}_cores"] = (sum(cpu.process_seconds(p) or 0.0 for p in v) - before[k]) / seconds
-                    row["client_cores"] = (cpu.own_seconds() - own) / seconds
-                    row.update(setup=name, clients=clients, stream=stream)
+                parts: dict[str, list[tuple[dict, dict[str, float]]]] = {name: [] for name in setups}
+                for name in [*setups, *reversed(setups)]:
+                    before = _cpu(pids)
+                    part = asyncio.run(_load(setups[name], stack.headers, clients, seconds / 2, stream, tokens))
+                    after = _cpu(pids)
+                    parts[name].append((part, {k: after[k] - before[k] for k in after}))
+                for name, halves in parts.items():
+                    elapsed = sum(p["elapsed"] for p, _ in halves)
+                    row = {
+                        "setup": name,
+                        "clients": clients,
+                        "stream": stream,
+                        "requests": sum(p["ok"] + p["error"] for p, _ in halves),
+                        "ok": sum(p["ok"] for p, _ in halves),
+                        "error": sum(p["error"] for p, _ in halves),
+                        "latency": summary([x for p, _ in halves for x in p["latencies"]]),
+                    }
+                    row["rps"] = row["requests"] / elapsed
+                    for k in (*pids, "client"):
+                        row[f"{k}_cores"] = sum(used[k] for _, used in halves) / elapsed
                     rows.append(row)
                     print(
                         f"  {name:18} {'stream' if stream else 'json':6} {clients:3} clients: {row['rps']:.0f} req/s, "
@@ -185,20 +200,25 @@ def _commandstats(stack: ReplicaStack) -> dict[str, int]:
     return stats
 
 
+LIMITS = {"rate_limit_per_minute": 1000, "tokens_per_minute": 10_000_000, "max_concurrent_requests": 100}
+
+
 def redis_round_trips(stack: ReplicaStack, requests: int) -> dict:
-    """Per request, with every limit on (requests, tokens, in flight) and an Idempotency-Key, through nginx."""
+    """Per request through nginx, from redis-server's own counts. The limiter and the idempotency store speak to
+    Redis only through scripts, so each round trip is an EVALSHA (an EVAL the first time a server lacks the script);
+    the commands the scripts run inside Redis are listed apart."""
     assert stack.nginx is not None
-    cases = {
-        "limits on, no key": ({}, False),
-        "limits on, Idempotency-Key": ({}, True),
-        "limits on, Idempotency-Key, stream": ({}, True),
+    cases = {  # name: (settings, Idempotency-Key, stream)
+        "no limits, no key": ({}, False, False),
+        "every limit on": (LIMITS, False, False),
+        "every limit on, Idempotency-Key": (LIMITS, True, False),
+        "every limit on, Idempotency-Key, stream": (LIMITS, True, True),
     }
-    stack.configure(rate_limit_per_minute=1000, tokens_per_minute=10_000_000, max_concurrent_requests=100)
     result = {}
     try:
         with httpx.Client(base_url=stack.nginx.url, headers=stack.headers, timeout=60) as client:
-            for name, (_, keyed) in cases.items():
-                stream = name.endswith("stream")
+            for name, (settings, keyed, stream) in cases.items():
+                stack.configure(**settings)
                 before = _commandstats(stack)
                 for _ in range(requests):
                     headers = {"idempotency-key": uuid.uuid4().hex} if keyed else {}
@@ -211,7 +231,7 @@ def redis_round_trips(stack: ReplicaStack, requests: int) -> dict:
                 after = _commandstats(stack)
                 delta = {k: after.get(k, 0) - before.get(k, 0) for k in after}
                 delta = {k: v for k, v in delta.items() if v and not k.startswith("info")}
-                sent = sum(v for k, v in delta.items() if k in ("evalsha", "eval", "script|load"))
+                sent = sum(v for k, v in delta.items() if k in ("evalsha", "eval"))
                 result[name] = {"per_request": {k: v / requests for k, v in sorted(delta.items())}}
                 result[name]["round_trips"] = sent / requests
     finally:

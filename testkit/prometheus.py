@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-from .processes import free_port
+from .processes import REPO, free_port
 
 Sample = tuple[str, frozenset[tuple[str, str]]]
 LINE = re.compile(r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?P<labels>.*)\})? (?P<value>\S+)$")
@@ -66,6 +66,11 @@ class Prometheus:
         r.raise_for_status()
         return r.json()["data"]["result"]
 
+    def rules(self) -> list[dict]:
+        r = httpx.get(self.url + "/api/v1/rules", timeout=10)
+        r.raise_for_status()
+        return [rule for group in r.json()["data"]["groups"] for rule in group["rules"]]
+
     def targets(self) -> list[dict]:
         r = httpx.get(self.url + "/api/v1/targets", timeout=10)
         r.raise_for_status()
@@ -87,10 +92,20 @@ class Prometheus:
                 self.process.wait(5)
 
 
-def scrape_config(targets: list[str], token: str, interval: str = "1s") -> str:
+def documented_rules(page: Path = REPO / "docs" / "deployment.md") -> str:
+    """The alert rules docs/deployment.md shows: its ```yaml block that starts with `groups:`."""
+    blocks = [b for b in re.findall(r"^```yaml[^\n]*\n(.*?)^```", page.read_text(encoding="utf-8"), re.S | re.M)]
+    rules = [b for b in blocks if b.startswith("groups:")]
+    if len(rules) != 1:
+        raise AssertionError(f"{page} must show one ```yaml block of alert rules (starting `groups:`)")
+    return rules[0]
+
+
+def scrape_config(targets: list[str], token: str, interval: str = "1s", rule_files: tuple[str, ...] = ()) -> str:
     """One job scraping the bridge's /custom/metrics on every target (host:port) with a bearer token."""
     return (
         f"global:\n  scrape_interval: {interval}\n  evaluation_interval: {interval}\n"
+        f"rule_files: {json.dumps(list(rule_files))}\n"
         "scrape_configs:\n"
         "  - job_name: cat-openai-bridge\n"
         "    metrics_path: /custom/metrics\n"

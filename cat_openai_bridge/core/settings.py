@@ -63,11 +63,13 @@ class BridgeSettings(BaseModel):
     redis_url: str = Field(
         "",
         max_length=2048,
-        description="redis:// or rediss:// URL: hold the limits in Redis so they apply across replicas "
-        "(empty = in-process).",
+        description="redis:// or rediss:// URL: hold the limits, Idempotency-Key answers and stored responses in "
+        "Redis, shared by every replica (empty = in-process).",
     )
     redis_failure_mode: FailureMode = Field(
-        "open", description="When Redis is unreachable: 'open' lets requests through (logged), 'closed' answers 503."
+        "open",
+        description="When Redis is unreachable: 'open' lets requests through without limits or replay protection "
+        "(logged), 'closed' answers 503.",
     )
     trust_user_field: bool = Field(
         False,

@@ -24,7 +24,7 @@ from cat_openai_bridge.core.engine.redis_client import RedisClient
 from cat_openai_bridge.core.engine.shared_replays import RedisReplays, ReplayBounds
 from testkit import sse
 from testkit.nginx import nginx_binary
-from testkit.prometheus import prometheus_binary, scrape_config, start_prometheus
+from testkit.prometheus import documented_rules, prometheus_binary, scrape_config, start_prometheus
 from testkit.redis_server import redis_binary
 from testkit.replicas import Replica, ReplicaStack, start_stack
 
@@ -210,9 +210,13 @@ def _wait_for_scrapes(prometheus, moment: float, timeout: float = 30) -> None:
 
 def test_prometheus_scrapes_every_replica_and_stores_the_traffic_sent(proxy, tmp_path):
     """Prometheus scrapes both replicas with the scrape token; what it stores, summed over them, is what was sent
-    through nginx: requests by status, 429s by limit, tokens, first tokens timed."""
+    through nginx: requests by status, 429s by limit, tokens, first tokens timed. The page's alert rules load and
+    evaluate."""
     targets = [f"127.0.0.1:{r.port}" for r in proxy.replicas]
-    prometheus = start_prometheus(tmp_path / "prometheus", scrape_config(targets, SCRAPE_TOKEN))
+    (tmp_path / "prometheus").mkdir()
+    (tmp_path / "prometheus" / "rules.yml").write_text(documented_rules())
+    config = scrape_config(targets, SCRAPE_TOKEN, rule_files=("rules.yml",))
+    prometheus = start_prometheus(tmp_path / "prometheus", config)
     try:
         _wait_for_scrapes(prometheus, time.time())
         chat = 'sum(openai_bridge_requests_total{route="chat.completions",status="%s"})'
@@ -256,6 +260,12 @@ def test_prometheus_scrapes_every_replica_and_stores_the_traffic_sent(proxy, tmp
         assert _stored(prometheus, "sum(openai_bridge_time_to_first_token_seconds_count)") - first_before == 2
         per_replica = prometheus.query(chat % "200" + " by (instance)")
         assert {row["metric"]["instance"] for row in per_replica} == set(targets)
+        rules = prometheus.rules()  # docs/deployment.md's alert rules, evaluated against these very series
+        deadline = time.monotonic() + 10
+        while any(rule["health"] == "unknown" for rule in rules) and time.monotonic() < deadline:
+            time.sleep(0.2)  # not evaluated yet
+            rules = prometheus.rules()
+        assert len(rules) >= 5 and all(rule["health"] == "ok" for rule in rules), rules
     finally:
         prometheus.stop()
 
