@@ -27,6 +27,11 @@ async def openai_bridge_health(request: Request):
     return await bridge().health(request)
 
 
+@endpoint.get("/metrics", prefix=PREFIX, tags=TAGS)
+async def openai_bridge_metrics(request: Request):
+    return await bridge().metrics(request)
+
+
 @endpoint.get("/v1/models", prefix=PREFIX, tags=TAGS)
 async def openai_bridge_list_models(request: Request):
     return await bridge().list_models(request)

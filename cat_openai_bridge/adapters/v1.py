@@ -49,6 +49,7 @@ PERMISSIONS: dict[Access, tuple[str, str]] = {
     Access.MODELS: ("LLM", "READ"),
     Access.CHAT: ("CONVERSATION", "WRITE"),
     Access.EMBEDDINGS: ("EMBEDDER", "READ"),
+    Access.METRICS: ("STATUS", "READ"),
 }
 
 

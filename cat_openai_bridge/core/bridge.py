@@ -25,6 +25,7 @@ from .port import CatPort
 from .responses.serving import Responses
 from .responses.store import ResponseStores
 from .responses.stored import DeleteResponse, GetResponse, Keeper, ListInputItems
+from .scrape import Metrics
 
 
 class Bridge:
@@ -46,6 +47,7 @@ class Bridge:
         self._completions = Completions(self.pipeline)
         self._messages = Messages(self.pipeline)
         self._count_tokens = CountTokens(self.pipeline)
+        self._metrics = Metrics(self.pipeline)
 
     async def health(self, request: Request) -> Response:
         return await self.pipeline.serve(request, self._health)
@@ -85,3 +87,6 @@ class Bridge:
 
     async def anthropic_count_tokens(self, request: Request) -> Response:
         return await self.pipeline.serve(request, self._count_tokens)
+
+    async def metrics(self, request: Request) -> Response:
+        return await self.pipeline.serve(request, self._metrics)

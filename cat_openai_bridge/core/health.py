@@ -20,6 +20,7 @@ class HealthReport(WireModel):
 
 
 class Health(Route[Job]):
+    name = "health"
     access = None
     reads_body = False
     limited = False

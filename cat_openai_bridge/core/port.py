@@ -55,6 +55,7 @@ class Access(enum.Enum):
     MODELS = "models"  # list the Cat's models (v1: LLM READ)
     CHAT = "chat"  # run a conversation turn (v1: CONVERSATION WRITE)
     EMBEDDINGS = "embeddings"  # use the Cat's embedder (v1: EMBEDDER READ)
+    METRICS = "metrics"  # read the bridge's metrics (v1: STATUS READ; then the Cat's admins only)
 
 
 @dataclass(frozen=True)

@@ -63,11 +63,13 @@ class BridgeSettings(BaseModel):
     redis_url: str = Field(
         "",
         max_length=2048,
-        description="redis:// or rediss:// URL: hold the limits in Redis so they apply across replicas "
-        "(empty = in-process).",
+        description="redis:// or rediss:// URL: hold the limits, Idempotency-Key answers and stored responses in "
+        "Redis, shared by every replica (empty = in-process).",
     )
     redis_failure_mode: FailureMode = Field(
-        "open", description="When Redis is unreachable: 'open' lets requests through (logged), 'closed' answers 503."
+        "open",
+        description="When Redis is unreachable: 'open' lets requests through without limits or replay protection "
+        "(logged), 'closed' answers 503.",
     )
     trust_user_field: bool = Field(
         False,
@@ -88,6 +90,12 @@ class BridgeSettings(BaseModel):
         pattern=r"^[A-Za-z0-9-]*$",
         description="Request header naming the client chat, so each chat keeps its own Cat conversation "
         "(then `metadata.chat_id`; otherwise derived from the chat's first messages).",
+    )
+    metrics_token: str = Field(
+        "",
+        max_length=256,
+        description="A bearer token that may read GET /custom/metrics besides the Cat's admins, for Prometheus "
+        "(empty = admins only).",
     )
     idempotency_window_seconds: int = Field(
         600, ge=0, le=86400, description="How long an Idempotency-Key replays its first answer (0 = keys ignored)."

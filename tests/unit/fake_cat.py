@@ -172,6 +172,7 @@ def app_of(bridge: Bridge) -> Starlette:
         routes=[
             Route("/custom/health", bridge.health, methods=["GET"]),
             Route("/custom/message", bridge.message, methods=["POST"]),
+            Route("/custom/metrics", bridge.metrics, methods=["GET"]),
             Route("/v1/models", bridge.list_models, methods=["GET"]),
             Route("/v1/models/{model_id:path}", bridge.get_model, methods=["GET"]),
             Route("/v1/chat/completions", bridge.chat_completions, methods=["POST"]),

@@ -222,6 +222,7 @@ def test_settings_bounds():
         "redis_failure_mode": "open",
         "trust_user_field": False,
         "user_header": "",
+        "metrics_token": "",
         "idempotency_window_seconds": 600,
         "idempotency_store_bytes": 64 * 2**20,
         "idempotency_identity_bytes": 8 * 2**20,

@@ -163,7 +163,7 @@ def test_idempotency_replays_waits_and_forgets_stale_claims():
         assert stored is None
         waiting = asyncio.ensure_future(replays.claim("u", "k", "chat", b"body", window=60, wait=10))
         await asyncio.sleep(0)
-        claim.complete(Stored(200, "application/json", {}, b"{}"))
+        await claim.complete(Stored(200, "application/json", {}, b"{}"))
         assert (await waiting) == (None, Stored(200, "application/json", {}, b"{}"))
         with pytest.raises(BridgeError) as info:
             await replays.claim("u", "k", "chat", b"other", window=60, wait=10)

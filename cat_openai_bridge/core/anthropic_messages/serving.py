@@ -55,6 +55,7 @@ from .protocol import (
 
 # The last event of a stream that ended well (what an Idempotency-Key may replay).
 FINISHED = (b"event: message_stop\n",)
+OUTPUT = (b"event: content_block_delta\n",)  # text, or a tool call's input
 PING = sse.event(PingEvent(), "ping")
 
 STOP_REASONS: dict[str, StopReason] = {"length": "max_tokens", "tool_calls": "tool_use", "stop": "end_turn"}
@@ -113,6 +114,7 @@ class MessageIds:
 
 
 class Messages(Route[MessagesJob]):
+    name = "anthropic.messages"
     dialect = ANTHROPIC
 
     def parse(self, request: Request, raw: bytes, settings: BridgeSettings) -> MessagesJob:
@@ -141,9 +143,9 @@ class Messages(Route[MessagesJob]):
             f"messages={len(body.messages)} stream={rules.stream} limit={rules.limit} tools={len(turn.tools)}",
         )
         if rules.stream:
-            return Reply(events=self.stream(turn, rules, ids, call, job.demands), ends=FINISHED)
+            return Reply(events=self.stream(turn, rules, ids, call, job.demands), ends=FINISHED, output=OUTPUT)
         answer = await demanded_answer(self.cat, turn, rules, job.demands)
-        call.lease.report(answer.charged)
+        call.report(answer.usage, charged=answer.charged)
         self.pipeline.debug(
             call,
             f"{ids.id} stop={stop_reason(answer)} usage={answer.usage} "
@@ -182,7 +184,7 @@ class Messages(Route[MessagesJob]):
         except Exception as exc:  # after the headers, a failure is Anthropic's error event, never a trace
             yield error_event(error_of(exc, self.cat.log, call.audience))
             return
-        call.lease.report(ending.charged, ending.prompt_counted)
+        call.report(ending.usage, ending.prompt_counted, ending.charged)
         for event in out.ending(ending):
             yield event
 
@@ -251,6 +253,8 @@ def count_prompt(conversation: Conversation, tools: tuple[ClientTool, ...]) -> i
 
 class CountTokens(Route[CountJob]):
     """Counting runs no turn, so any conversation the API accepts is counted, on every Cat version."""
+
+    name = "anthropic.count_tokens"
 
     dialect = ANTHROPIC
     idempotent = False

@@ -49,6 +49,8 @@ from .protocol import (
     JSONSchemaFormat,
 )
 
+OUTPUT = (b'"delta":{"content":"', b'"delta":{"tool_calls":')  # a chunk with text, or a tool call
+
 
 def completion_usage(usage: Usage) -> CompletionUsage:
     return CompletionUsage(
@@ -156,6 +158,8 @@ def call_deltas(calls: tuple[ToolCall, ...]) -> list[ChoiceDelta]:
 
 
 class ChatCompletions(Route[ChatJob]):
+    name = "chat.completions"
+
     def parse(self, request: Request, raw: bytes, settings: BridgeSettings) -> ChatJob:
         body = parse_body(ChatCompletionRequest, raw, {"client_tools": self.cat.supports_client_tools})
         rules = rules_of(body, settings)
@@ -179,9 +183,9 @@ class ChatCompletions(Route[ChatJob]):
             f"task_prompt={turn.plain} tools={len(turn.tools)}",
         )
         if rules.stream:
-            return Reply(events=self.stream(turn, rules, ids, call, demands), ends=(sse.DONE,))
+            return Reply(events=self.stream(turn, rules, ids, call, demands), ends=(sse.DONE,), output=OUTPUT)
         answer = await demanded_answer(self.cat, turn, rules, demands)
-        call.lease.report(answer.charged)
+        call.report(answer.usage, charged=answer.charged)
         self.pipeline.debug(
             call,
             f"{ids.id} finish={answer.finish_reason} usage={answer.usage} "
@@ -208,7 +212,7 @@ class ChatCompletions(Route[ChatJob]):
             for delta in call_deltas(ending.tool_calls):
                 yield sse.event(ids.chunk(delta, with_usage=with_usage))
             yield sse.event(ids.chunk(ChoiceDelta(), ending.finish_reason, with_usage=with_usage))
-            call.lease.report(ending.charged, ending.prompt_counted)
+            call.report(ending.usage, ending.prompt_counted, ending.charged)
             if with_usage:
                 yield sse.event(ids.chunk(None, usage=completion_usage(ending.usage)))
             if turn.why and ending.why is not None:

@@ -128,6 +128,8 @@ class CompletionIds:
 
 
 class Completions(Route[CompletionJob]):
+    name = "completions"
+
     def parse(self, request: Request, raw: bytes, settings: BridgeSettings) -> CompletionJob:
         body = parse_body(CompletionRequest, raw)
         rules = rules_of(body, settings)
@@ -148,7 +150,9 @@ class Completions(Route[CompletionJob]):
         if rules.stream:
             turn = call.turn(user_turn(job.prompts[0]), True)
             echo = job.prompts[0] if body.echo else ""
-            return Reply(events=self.stream(turn, rules, ids, call, echo), ends=(sse.DONE,))
+            # an echoed prompt is a text chunk too: such a stream's first token is not timed
+            output = () if echo else (b'"text":"',)
+            return Reply(events=self.stream(turn, rules, ids, call, echo), ends=(sse.DONE,), output=output)
         return Reply(await self.batch(job.prompts, bool(body.echo), rules, ids, call))
 
     async def batch(
@@ -170,7 +174,7 @@ class Completions(Route[CompletionJob]):
                 used.prompt_tokens + answer.usage.prompt_tokens, used.completion_tokens + answer.usage.completion_tokens
             )
             charged += answer.charged
-            call.lease.report(charged)  # what ran counts, even if a later prompt fails
+            call.report(used, charged=charged)  # what ran counts, even if a later prompt fails
             text = (prompt if echo else "") + answer.content
             choices.append(CompletionChoice(text=text, index=index, logprobs=None, finish_reason=answer.finish_reason))
         return Completion(
@@ -198,7 +202,7 @@ class Completions(Route[CompletionJob]):
                     elif isinstance(item, Answer):
                         ending = item
             yield sse.event(ids.chunk("", ending.finish_reason, with_usage=with_usage))
-            call.lease.report(ending.charged, ending.prompt_counted)
+            call.report(ending.usage, ending.prompt_counted, ending.charged)
             if with_usage:
                 yield sse.event(ids.chunk(None, usage=completion_usage(ending.usage)))
             yield sse.DONE

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from ..engine import tokens
+from ..engine.answer import Usage
 from ..engine.errors import embedder_not_configured, invalid_request, wrong_dimensions
 from ..engine.parsing import parse_body
 from ..engine.pipeline import Call, Job, Reply, Route
@@ -64,6 +65,7 @@ class EmbeddingJob(Job):
 
 
 class Embeddings(Route[EmbeddingJob]):
+    name = "embeddings"
     access = Access.EMBEDDINGS
     idempotent = False
 
@@ -87,7 +89,7 @@ class Embeddings(Route[EmbeddingJob]):
             raise CatTimeout(timeout) from None
         if asked is not None and vectors and len(vectors[0]) != asked:  # a size learnt only now (v2's first call)
             raise wrong_dimensions(asked, len(vectors[0]), model)
-        call.lease.report(used)
+        call.report(Usage(used, 0))
         data = [Embedding(index=i, embedding=encode_vector(v, job.body.encoding_format)) for i, v in enumerate(vectors)]
         return Reply(
             CreateEmbeddingResponse(data=data, model=model, usage=EmbeddingUsage(prompt_tokens=used, total_tokens=used))

@@ -200,6 +200,7 @@ class Audience:
 
     request_id: str
     admin: bool = False
+    failure: str = ""  # the Cat's failure this request was answered with ("cat_error", "timeout"), for the metrics
 
 
 def cat_failed(failure: CatFailure, audience: Audience) -> BridgeError:
@@ -226,10 +227,14 @@ def error_of(exc: BaseException, log: Callable[[str, str], None], audience: Audi
     """Any exception as the error `audience` sees; what the Cat or its provider said is logged with the request id,
     unexpected errors are logged and never shown."""
     if isinstance(exc, BridgeError):
+        if exc.code in ("cat_error", "timeout"):
+            audience.failure = exc.code
         return exc
     if isinstance(exc, CatTimeout):
+        audience.failure = "timeout"
         return upstream_timeout(exc.seconds)
     if isinstance(exc, CatFailure):
+        audience.failure = "cat_error"
         if exc.detail:
             log("error", f"openai bridge: {audience.request_id}: {exc}: {exc.detail}")
         return cat_failed(exc, audience)

@@ -5,12 +5,13 @@ the user's message in the Cat again. A key is scoped to the caller's identity
 and bound to the route and the request body. A duplicate that arrives while
 the first is still running waits for it and replays its answer; a first
 attempt that failed frees the key, so a deliberate retry runs again. Kept in
-process: behind several replicas, route a client's retries to the same one
-(sticky sessions). What is kept is bounded in bytes (replay_budget.py): an
-answer larger than the limit is not kept, its key is simply not replayable,
-and the response says so (`Idempotency-Replayable: false`) when that is known
-before its headers go out. `Replays.once` is the pipeline's whole view of it:
-a replay, or an `Idempotent` run that keeps what it answered.
+process here; with `redis_url` set, in Redis (shared_replays.py), so a retry
+replays whichever replica it reaches. Both are bounded by the same bytes
+(replay_budget.py): an answer larger than the limit is not kept, its key is
+simply not replayable, and the response says so (`Idempotency-Replayable:
+false`) when that is known before its headers go out. `once` is the
+pipeline's whole view of either store: a replay, or an `Idempotent` run that
+keeps what it answered.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from starlette.responses import Response
 
@@ -68,13 +70,13 @@ class Claim:
         """Make room for an answer (or a recording) this large, evicting older answers; False: it cannot be kept."""
         return self._entry is not None and self._replays._resize(self._scope, self._entry, answer_bytes, self._limits)
 
-    def complete(self, stored: Stored) -> None:
+    async def complete(self, stored: Stored) -> None:
         entry, self._entry = self._entry, None
         if entry is not None and not entry.done.done():
             self._replays._finish(self._scope, entry)
             entry.done.set_result(stored)
 
-    def abandon(self) -> None:
+    async def abandon(self) -> None:
         entry, self._entry = self._entry, None
         if entry is not None:
             self._replays._forget(self._scope, entry)
@@ -179,8 +181,7 @@ class Replays:
             except asyncio.TimeoutError:
                 continue
 
-    @asynccontextmanager
-    async def once(
+    def once(
         self,
         identity: str,
         key: str | None,
@@ -191,28 +192,60 @@ class Replays:
         headers: dict[str, str],
         limits: ReplayLimits = ReplayLimits(),
         at_least: int = 0,
-    ) -> AsyncIterator[Idempotent]:
-        """One request under its key (or none): a replay, or a run that keeps its answer unless it fails.
+        fail_open: bool = True,
+    ) -> AbstractAsyncContextManager[Idempotent]:
+        """One request under its key (or none): a replay, or a run that keeps its answer unless it fails."""
+        return once(self.claim, identity, key, route, body, window, wait, headers, limits, at_least)
 
-        `at_least` is a lower bound on the answer's size known before it runs: above the limit, the response
-        says at once that its key will not be replayable.
-        """
-        if not key or not window:
-            yield Idempotent(None, None, headers)
-            return
-        claim, stored = await self.claim(identity, key, route, body, window, wait, limits)
-        if stored is not None:
-            yield Idempotent(None, replayed(stored, headers), headers)
-            return
-        assert claim is not None
-        run = Idempotent(claim, None, headers)
-        if not claim.room(at_least):
-            run.not_replayable()
-        try:
-            yield run
-        except BaseException:
-            run.give_up()
-            raise
+
+class ClaimOf(Protocol):
+    """A store's claim on a key (in process: `Claim`; in Redis: `RedisClaim`)."""
+
+    def room(self, answer_bytes: int) -> bool: ...
+
+    async def complete(self, stored: Stored) -> None: ...
+
+    async def abandon(self) -> None: ...
+
+
+ClaimFunction = Callable[
+    [str, str, str, bytes, float, float, ReplayLimits], Awaitable[tuple[ClaimOf | None, Stored | None]]
+]
+
+
+@asynccontextmanager
+async def once(
+    claim_of: ClaimFunction,
+    identity: str,
+    key: str | None,
+    route: str,
+    body: bytes,
+    window: float,
+    wait: float,
+    headers: dict[str, str],
+    limits: ReplayLimits,
+    at_least: int = 0,
+) -> AsyncIterator[Idempotent]:
+    """What every store does with a request's key: replay, or run and keep (`claim_of` is the store's claim).
+
+    `at_least` is a lower bound on the answer's size known before it runs: above the limit, the response
+    says at once that its key will not be replayable.
+    """
+    if not key or not window:
+        yield Idempotent(None, None, headers)
+        return
+    claim, stored = await claim_of(identity, key, route, body, window, wait, limits)
+    if stored is not None:
+        yield Idempotent(None, replayed(stored, headers), headers)
+        return
+    run = Idempotent(claim, None, headers)
+    if claim is not None and not claim.room(at_least):
+        run.not_replayable()
+    try:
+        yield run
+    except BaseException:
+        await run.give_up()
+        raise
 
 
 def replayed(stored: Stored, headers: dict[str, str]) -> Response:
@@ -227,7 +260,7 @@ def replayed(stored: Stored, headers: dict[str, str]) -> Response:
 class Idempotent:
     """What one request answered, kept for replays once it ended well (and if it fits)."""
 
-    def __init__(self, claim: Claim | None, replay: Response | None, headers: dict[str, str]) -> None:
+    def __init__(self, claim: ClaimOf | None, replay: Response | None, headers: dict[str, str]) -> None:
         self._claim = claim
         self.replay = replay
         self._headers = headers
@@ -238,25 +271,27 @@ class Idempotent:
         self._keeps = False
         self._headers.update(NOT_REPLAYABLE)
 
-    def give_up(self) -> None:
-        if self._claim is not None:
-            self._claim.abandon()
+    async def give_up(self) -> None:
+        claim, self._claim = self._claim, None
+        if claim is not None:
+            await claim.abandon()
 
-    def _store(self, status: int, media_type: str, extra_headers: dict[str, str], body: bytes) -> None:
+    async def _store(self, status: int, media_type: str, extra_headers: dict[str, str], body: bytes) -> None:
         if self._claim is None:
             return
         if not self._keeps:
-            self.give_up()
+            await self.give_up()
             return
+        claim, self._claim = self._claim, None
         kept = {k: v for k, v in self._headers.items() if not k.startswith(PER_REQUEST_HEADERS)}
-        self._claim.complete(Stored(status, media_type, {**extra_headers, **kept}, body))
+        await claim.complete(Stored(status, media_type, {**extra_headers, **kept}, body))
 
-    def keep(self, response: Response) -> Response:
+    async def keep(self, response: Response) -> Response:
         body = bytes(response.body)
         if self._keeps and not (self._claim is not None and self._claim.room(len(body))):
             self.not_replayable()
             response.headers.update(NOT_REPLAYABLE)
-        self._store(response.status_code, response.media_type or "", {}, body)
+        await self._store(response.status_code, response.media_type or "", {}, body)
         return response
 
     async def recording(self, events: AsyncIterator[bytes], ends: tuple[bytes, ...]) -> AsyncIterator[bytes]:
@@ -279,6 +314,6 @@ class Idempotent:
         finally:
             await events.aclose()  # type: ignore[attr-defined]
             if self._keeps and sent and any(end in sent[-1] for end in ends):
-                self._store(200, STREAM_MEDIA_TYPE, STREAM_HEADERS, b"".join(sent))
+                await self._store(200, STREAM_MEDIA_TYPE, STREAM_HEADERS, b"".join(sent))
             else:
-                self.give_up()
+                await self.give_up()

@@ -202,6 +202,7 @@ class Limiter:
         self._warn = warn
         self._last_warning = 0.0
         self.failures: list[str] = []  # recent backend failures, newest last (bounded)
+        self.failure_count = 0  # all of them, for the metrics
 
     def store(self, redis_url: str) -> Store:
         if not redis_url:
@@ -212,6 +213,7 @@ class Limiter:
 
     def _failed(self, exc: Exception) -> None:
         message = f"rate limiter backend failed: {exc}"
+        self.failure_count += 1
         self.failures = [*self.failures[-9:], message]
         now = time.monotonic()
         if now - self._last_warning > 10:  # a warning, not a flood

@@ -5,15 +5,16 @@ it reads a body, is limited, may be replayed. `Pipeline.serve` does the steps
 they share, in one order: request id, identity, live settings, body, the
 route's own parse, model, acting user, admin-only fields (checked against the
 user the turn runs as), idempotency claim, admission. The route then runs the
-Cat and hands back a `Reply`; the pipeline encodes it, keeps it for replays
-and settles the lease however the request ends. Every exception leaves
-through `error_of`, the one error mapper, which shows the Cat's own error
-details to admins only.
+Cat and hands back a `Reply`; the pipeline encodes it, keeps it for replays,
+settles the lease and records the request's metrics however it ends. Every
+exception leaves through `error_of`, the one error mapper, which shows the
+Cat's own error details to admins only.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -22,11 +23,12 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Generic, TypeVar
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 
 from ..port import Access, CatPort, CatTurn, Identity
 from ..settings import BridgeSettings
 from . import tokens
+from .answer import Usage
 from .chat_keys import conversation_key
 from .conversation import ClientTool, Conversation
 from .demands import NO_DEMANDS, Demands
@@ -35,7 +37,10 @@ from .errors import Audience, error_of, missing_user_header, model_not_found, wh
 from .http_edge import json_response, read_body, sse_response
 from .idempotency import Idempotent, Replays
 from .limits import Lease, Limiter, Quota
+from .metrics import BridgeMetrics, Exchange
+from .quota import RateLimited
 from .replay_budget import ReplayLimits
+from .shared_replays import RedisReplays
 from .wire import WireModel
 
 
@@ -72,6 +77,14 @@ class Call:
     target: str | None = None
     started: float = field(default_factory=time.perf_counter)
     audience: Audience = field(default_factory=lambda: Audience(""))  # who reads this request's errors
+    exchange: Exchange | None = None  # this request in the metrics
+
+    def report(self, usage: Usage, prompt_counted: bool = True, charged: int | None = None) -> None:
+        """What the answer used: the limiter settles with what it charges (the LLM's whole output, sent or not),
+        the metrics count the usage the client was told."""
+        self.lease.report(usage.total_tokens if charged is None else charged, prompt_counted)
+        if self.exchange is not None:
+            self.exchange.usage(usage.prompt_tokens, usage.completion_tokens)
 
     def turn(
         self,
@@ -107,14 +120,23 @@ class Call:
 
 @dataclass(frozen=True)
 class Reply:
-    """What a route answers: a JSON body, or a stream of SSE events whose last one holds one of `ends` if whole."""
+    """What a route answers: a JSON body, plain text, or a stream of SSE events whose last one holds one of `ends`
+    if whole, and whose first event carrying the answer's output (text or a tool call) holds one of `output`."""
 
     body: WireModel | None = None
     events: AsyncIterator[bytes] | None = None
     ends: tuple[bytes, ...] = ()
+    output: tuple[bytes, ...] = ()
+    text: str | None = None
+    media_type: str = "text/plain; charset=utf-8"
+
+
+def snake_case(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
 class Route(Generic[J]):
+    name: ClassVar[str] = ""  # its label in the metrics (default: the class name in snake case)
     access: ClassVar[Access | None] = Access.CHAT  # None: no credentials needed
     reads_body: ClassVar[bool] = True
     limited: ClassVar[bool] = True
@@ -124,6 +146,11 @@ class Route(Generic[J]):
     def __init__(self, pipeline: Pipeline) -> None:
         self.pipeline = pipeline
         self.cat = pipeline.cat
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if not cls.__dict__.get("name"):
+            cls.name = snake_case(cls.__name__)
 
     def parse(self, request: Request, raw: bytes, settings: BridgeSettings) -> J:
         """A route without a body has nothing to parse."""
@@ -138,29 +165,53 @@ class Route(Generic[J]):
 
 
 class Pipeline:
-    """Holds the adapter, the limiter and the replays; nothing else lives between requests."""
+    """Holds the adapter, the limiter, the replays and the metrics; nothing else lives between requests."""
 
     def __init__(self, cat: CatPort, limiter: Limiter | None = None) -> None:
         self.cat = cat
-        self.limiter = limiter or Limiter(warn=lambda message: cat.log("warning", f"openai bridge: {message}"))
+        self._warn = lambda message: cat.log("warning", f"openai bridge: {message}")
+        self.limiter = limiter or Limiter(warn=self._warn)
         self.replays = Replays()
+        self._shared: dict[str, RedisReplays] = {}
+        self.metrics = BridgeMetrics(
+            lambda: {"adapter": cat.name, "cat_version": cat.cat_version()},
+            lambda: self.limiter.failure_count + sum(store.failure_count for store in self._shared.values()),
+        )
+
+    def _replays(self, redis_url: str) -> Replays | RedisReplays:
+        """Replays in process, or in the Redis every replica shares (one backend at a time, as the limiter's)."""
+        if not redis_url:
+            return self.replays
+        if redis_url not in self._shared:
+            self._shared = {redis_url: RedisReplays(redis_url, warn=self._warn)}
+        return self._shared[redis_url]
 
     async def serve(self, request: Request, route: Route) -> Response:
         audience = Audience(f"req_{uuid.uuid4().hex}")
         headers = route.dialect.request_headers(audience.request_id)
+        exchange = self.metrics.exchange(route.name)
         try:
-            return await self._serve(request, route, headers, audience)
+            response = await self._serve(request, route, headers, audience, exchange)
         except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
-            raise  # a cancelled request is not answered at all
+            exchange.finish(499)  # cancelled: not answered at all; 499 as nginx logs a client that left
+            raise
         except BaseException as exc:  # a Rust panic in a tokenizer is no Exception, and still no reason for a trace
-            return route.dialect.error_response(error_of(exc, self.cat.log, audience), headers)
+            if isinstance(exc, RateLimited):
+                self.metrics.rate_limited.inc(exc.verdict.reason)
+            response = route.dialect.error_response(error_of(exc, self.cat.log, audience), headers)
+        if not exchange.streaming:  # a stream's exchange ends with its last event (see _metered)
+            exchange.finish(response.status_code, audience.failure)
+        return response
 
-    async def _serve(self, request: Request, route: Route, headers: dict[str, str], audience: Audience) -> Response:
+    async def _serve(
+        self, request: Request, route: Route, headers: dict[str, str], audience: Audience, exchange: Exchange
+    ) -> Response:
         identity = await self._identify(request, route)
         settings = await self.cat.load_settings()
         raw = await read_body(request, settings.max_request_bytes) if route.reads_body else b""
         job = route.parse(request, raw, settings)
         target = await self._target(job.model, settings)
+        exchange.model = job.model or ""  # only a model the Cat knows gets here: labels stay a closed set
         identity = self._acting(request, identity, settings, job.label, route.access is Access.CHAT)
         audience.admin = identity is not None and identity.is_admin
         if job.admin_only and not audience.admin:  # the user the turn runs as, not the credential's owner
@@ -170,7 +221,7 @@ class Pipeline:
             once = Idempotent(None, None, headers)
             if route.idempotent:
                 once = await stack.enter_async_context(
-                    self.replays.once(
+                    self._replays(settings.redis_url).once(
                         identity.user_id,
                         request.headers.get("idempotency-key"),
                         type(route).__name__,
@@ -180,22 +231,44 @@ class Pipeline:
                         headers,
                         ReplayLimits.of(settings),
                         job.replay_floor(),
+                        settings.redis_failure_mode == "open",
                     )
                 )
                 if once.replay is not None:
+                    exchange.replayed = True
                     return once.replay
             lease = (
                 await self._admit(identity, settings, headers, job, route.dialect) if route.limited else Lease.free()
             )
             await stack.enter_async_context(lease.held())
-            call = Call(request, settings, identity, headers, lease, target, audience=audience)
+            call = Call(request, settings, identity, headers, lease, target, audience=audience, exchange=exchange)
             reply = await route.run(job, call)
             if reply.events is not None:
                 events = once.recording(lease.guard(reply.events), reply.ends)
-                return sse_response(events, headers, settings.stream_send_timeout, self._stalled)
+                exchange.streaming = True
+                metered = self._metered(events, reply.output, exchange, audience)
+                return sse_response(metered, headers, settings.stream_send_timeout, self._stalled)
+            if reply.text is not None:
+                return PlainTextResponse(reply.text, media_type=reply.media_type, headers=headers)
             assert reply.body is not None
-            return once.keep(json_response(reply.body, headers=headers))
+            return await once.keep(json_response(reply.body, headers=headers))
         raise AssertionError("unreachable")  # pragma: no cover
+
+    @staticmethod
+    async def _metered(
+        events: AsyncIterator[bytes], output: tuple[bytes, ...], exchange: Exchange, audience: Audience
+    ) -> AsyncIterator[bytes]:
+        """A stream as the metrics see it: its first output event, and its end (whole, failed, or left)."""
+        waiting = bool(output)
+        try:
+            async for event in events:
+                if waiting and any(marker in event for marker in output):
+                    exchange.first_output()
+                    waiting = False
+                yield event
+        finally:
+            await events.aclose()  # type: ignore[attr-defined]
+            exchange.finish(200, audience.failure)
 
     async def _identify(self, request: Request, route: Route) -> Identity | None:
         if route.access is None:

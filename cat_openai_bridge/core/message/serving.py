@@ -26,6 +26,8 @@ class MessageJob(Job):
 
 
 class Message(Route[MessageJob]):
+    name = "message"
+
     def parse(self, request: Request, raw: bytes, settings: BridgeSettings) -> MessageJob:
         body = parse_body(SimpleMessageRequest, raw)
         conversation = Conversation("", [Turn("user", [TextPart(body.text)])])
@@ -35,7 +37,7 @@ class Message(Route[MessageJob]):
         assert job.body is not None and job.conversation is not None and call.target is not None
         turn = CatTurn(job.conversation, call.target, False, call.settings.system_message_policy, call.identity)
         answer = await run_answer(self.cat, turn, output_rules(call.settings, False, None, "max_tokens"))
-        call.lease.report(answer.charged)
+        call.report(answer.usage, charged=answer.charged)
         label = job.body.user_id
         self.pipeline.debug(call, f"message user={call.identity.user_id} label={label!r} chars={len(answer.content)}")
         # The user the turn ran as, never a body `user_id` that was ignored: a master-key caller's users are

@@ -68,6 +68,7 @@ from .stored import Keeper, continued, own_items, wants_store
 
 # The last event of a stream that ended well (what an Idempotency-Key may replay).
 FINISHED = (b"event: response.completed\n", b"event: response.incomplete\n")
+OUTPUT = (b"event: response.output_text.delta\n", b"event: response.function_call_arguments.delta\n")
 
 # The codes a Response's `error.code` may take (openai-python's ResponseError): typed clients parse that enum,
 # so a Cat failure or timeout is a `server_error` whose message says which.
@@ -214,6 +215,8 @@ class ResponsesJob(Job):
 
 
 class Responses(Route[ResponsesJob]):
+    name = "responses"
+
     def __init__(self, pipeline, keeper: Keeper) -> None:
         super().__init__(pipeline)
         self.keeper = keeper
@@ -253,9 +256,9 @@ class Responses(Route[ResponsesJob]):
         turn = call.turn(conversation, rules.stream, job.tools, body.metadata, demands=demands)
         ids = ResponseIds(body.model)
         if rules.stream:
-            return Reply(events=self.stream(turn, rules, ids, job, call), ends=FINISHED)
+            return Reply(events=self.stream(turn, rules, ids, job, call), ends=FINISHED, output=OUTPUT)
         answer = await demanded_answer(self.cat, turn, rules, demands)
-        call.lease.report(answer.charged)
+        call.report(answer.usage, charged=answer.charged)
         final = response_object(ids, body, "completed", answer, tools=job.tools, store=job.store)
         if job.store:
             await self.keeper.keep(call.identity, call.settings, final, job.own, job.history)
@@ -289,7 +292,7 @@ class Responses(Route[ResponsesJob]):
             )
             yield out.lifecycle("response.failed", failed)
             return
-        call.lease.report(ending.charged, ending.prompt_counted)
+        call.report(ending.usage, ending.prompt_counted, ending.charged)
         final = response_object(ids, body, "completed", ending, tools=turn.tools, store=store)
         if store:
             await self.keeper.keep(call.identity, call.settings, final, job.own, job.history)

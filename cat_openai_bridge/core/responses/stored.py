@@ -172,12 +172,16 @@ class _StoredRoute(Route[StoredJob]):
 
 
 class GetResponse(_StoredRoute):
+    name = "responses.retrieve"
+
     async def run(self, job: StoredJob, call: Call) -> Reply:
         assert job.stored is not None
         return Reply(Response.model_validate(job.stored.response))
 
 
 class DeleteResponse(_StoredRoute):
+    name = "responses.delete"
+
     async def run(self, job: StoredJob, call: Call) -> Reply:
         try:
             await self.keeper.stores.of(call.settings.redis_url).delete(call.identity.user_id, job.response_id)
@@ -188,6 +192,8 @@ class DeleteResponse(_StoredRoute):
 
 class ListInputItems(_StoredRoute):
     """`GET /v1/responses/{id}/input_items`: `order` (desc by default, as OpenAI), `limit` (1-100), `after`."""
+
+    name = "responses.input_items"
 
     async def run(self, job: StoredJob, call: Call) -> Reply:
         assert job.stored is not None
