@@ -65,6 +65,15 @@ ATTACKS = [
         expect=frozenset({200, 429, 502}),  # 502: the Cat v1's own tokenizer (tiktoken 0.7) panics on it
     ),
     Attack(
+        "100,000 newlines before a housekeeping prompt's start (the task-prompt patterns' old quadratic case)",
+        CHAT,
+        lambda i: _json(
+            {"model": "cheshire-cat", "messages": [{"role": "user", "content": "\n" * 100_000 + "### Task: x"}]}
+        ),
+        concurrency=2,
+        requests=2,
+    ),
+    Attack(
         "48 long answers cut at max_tokens, 16 at a time",
         CHAT,
         lambda i: _json(
