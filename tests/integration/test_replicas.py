@@ -21,7 +21,8 @@ import pytest
 
 from cat_openai_bridge.core.engine.idempotency import Stored
 from cat_openai_bridge.core.engine.redis_client import RedisClient
-from cat_openai_bridge.core.engine.shared_replays import RedisReplays, ReplayBounds
+from cat_openai_bridge.core.engine.replay_budget import ReplayLimits
+from cat_openai_bridge.core.engine.shared_replays import RedisReplays
 from testkit import sse
 from testkit.nginx import nginx_binary
 from testkit.prometheus import documented_rules, prometheus_binary, scrape_config, start_prometheus
@@ -155,16 +156,17 @@ def test_the_shared_store_keeps_its_bounds_and_window(proxy):
     window."""
 
     async def scenario():
-        store = RedisReplays(proxy.redis.url, prefix=f"bounds-{uuid.uuid4().hex}", bounds=ReplayBounds(100, 250))
+        store = RedisReplays(proxy.redis.url, prefix=f"bounds-{uuid.uuid4().hex}")
+        limits = ReplayLimits(total=10_000, per_identity=250, per_answer=100)
         who = "someone"
 
         async def run(key: str, size: int, window: float = 60) -> None:
-            claim, stored = await store.claim(who, key, b"body", window, 5)
+            claim, stored = await store.claim(who, key, "Chat", b"body", window, 5, limits)
             assert stored is None and claim is not None
             await claim.complete(Stored(200, "application/json", {}, b"x" * size))
 
         async def kept(key: str) -> bool:
-            claim, stored = await store.claim(who, key, b"body", 60, 5)
+            claim, stored = await store.claim(who, key, "Chat", b"body", 60, 5, limits)
             if claim is not None:
                 await claim.abandon()
             return stored is not None
