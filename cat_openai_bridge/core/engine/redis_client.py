@@ -8,6 +8,7 @@ could fight the Cat's own pins.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import ssl
 from collections import deque
@@ -179,7 +180,8 @@ class RedisClient:
         loop = asyncio.get_running_loop()
         if loop is not self._loop:  # connections belong to the loop that opened them
             for _, writer in self._idle:
-                writer.transport.abort()  # the old loop may be gone: no flush, no callbacks on it
+                with contextlib.suppress(RuntimeError):  # a closed loop refuses even abort(): drop the socket
+                    writer.transport.abort()  # the old loop may be gone: no flush, no callbacks on it
             self._idle.clear()
             self._loop = loop
         while self._idle:
