@@ -2,8 +2,11 @@
 # Install everything into .venv, check style (ruff), run the whole test suite (unit + a real Cat v2),
 # then the unit tests again on Python 3.10 / pydantic 2.4 (the Cat v1 stack).
 # Besides Python packages it installs, unless told not to:
-#   redis-server with apt-get, when missing and running as root (SKIP_APT=1: don't; the Redis tests then skip)
-#   the Node client test's npm packages into tests/clients/node (SKIP_NODE=1: skip that test)
+#   redis-server, nginx and prometheus with apt-get, when missing and running as root (SKIP_APT=1: don't; the
+#     tests that need them then skip, except under CI=true)
+#   the Node client tests' npm packages into tests/clients/node and tests/clients/claude-code (SKIP_NODE=1: skip them)
+#   the third-party Python clients' venvs, .venv-clients-agents and .venv-clients-llamaindex
+#     (requirements/clients-*.txt; their pins conflict with the Cat's), built by their test on first use
 #   a Python 3.10 venv, .venv-py310, when a python3.10 exists (SKIP_PY310=1: skip the compatibility run)
 source "$(dirname "$0")/venv.sh"
 "$ROOT/scripts/system-deps.sh"
