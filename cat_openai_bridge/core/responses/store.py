@@ -13,11 +13,11 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..engine.redis_client import RedisClient, RedisUnavailable, Script
+from ..engine.replay_budget import ENTRY_OVERHEAD, Budget, ReplayLimits
 
 
 @dataclass(frozen=True)
@@ -55,64 +55,57 @@ class ResponseStore(Protocol):
 
 
 class MemoryResponseStore:
-    """In process: an ordered map, oldest first, charged in bytes per identity and in all."""
+    """In process: charged in bytes per user and in all by the idempotency store's `Budget`, oldest first."""
 
     def __init__(self, clock=time.monotonic) -> None:
         self._clock = clock
-        self._items: OrderedDict[tuple[str, str], tuple[float, bytes]] = OrderedDict()
-        self._identity_bytes: dict[str, int] = {}
-        self._total = 0
+        self._data: dict[tuple[str, str], tuple[float, bytes]] = {}
+        self._budget: Budget[tuple[str, str]] = Budget()
 
     async def put(self, identity: str, response_id: str, data: bytes, limits: StoreLimits) -> bool:
-        if len(data) > min(limits.per_response, limits.per_identity, limits.total):
-            return False
+        key = (identity, response_id)
+        bounds = ReplayLimits(limits.total, limits.per_identity, limits.per_response)
         self._expire()
-        self._remove((identity, response_id))
-        self._items[(identity, response_id)] = (self._clock() + limits.ttl, data)
-        self._charge(identity, len(data))
-        for key in list(self._items):  # the oldest of this identity, then the oldest of anyone
-            if self._identity_bytes.get(identity, 0) <= limits.per_identity:
-                break
-            if key[0] == identity and key != (identity, response_id):
-                self._remove(key)
-        while self._total > limits.total:
-            self._remove(next(iter(self._items)))
+        self._drop(key)
+        if not bounds.keeps(len(data)):
+            return False
+        self._budget.add(key, identity)  # running while it is charged: never its own victim
+        evicted = self._budget.resize(key, ENTRY_OVERHEAD + len(data), bounds)
+        if evicted is None:
+            self._budget.remove(key)
+            return False
+        for victim in evicted:
+            self._data.pop(victim, None)
+        self._budget.finish(key)
+        self._data[key] = (self._clock() + limits.ttl, data)
         return True
 
     async def get(self, identity: str, response_id: str) -> bytes | None:
         self._expire()
-        held = self._items.get((identity, response_id))
+        held = self._data.get((identity, response_id))
         if held is not None and held[0] <= self._clock():  # a shorter ttl than the entries before it
-            self._remove((identity, response_id))
+            self._drop((identity, response_id))
             return None
         return held[1] if held else None
 
     async def delete(self, identity: str, response_id: str) -> bool:
         self._expire()
-        return self._remove((identity, response_id))
+        return self._drop((identity, response_id))
 
     def _expire(self) -> None:
+        """Oldest first; an entry with a shorter ttl than those before it expires when it is read."""
         now = self._clock()
-        while self._items:
-            key, (expires, _) = next(iter(self._items.items()))
-            if expires > now:  # oldest first; an entry with a shorter ttl than those before it expires on reading
+        gone = []
+        for key, _ in self._budget.in_order():
+            if self._data[key][0] > now:
                 break
-            self._remove(key)
+            gone.append(key)
+        for key in gone:
+            self._drop(key)
 
-    def _remove(self, key: tuple[str, str]) -> bool:
-        held = self._items.pop(key, None)
-        if held is None:
-            return False
-        self._charge(key[0], -len(held[1]))
-        return True
-
-    def _charge(self, identity: str, size: int) -> None:
-        self._total += size
-        used = self._identity_bytes.get(identity, 0) + size
-        if used:
-            self._identity_bytes[identity] = used
-        else:
-            self._identity_bytes.pop(identity, None)
+    def _drop(self, key: tuple[str, str]) -> bool:
+        self._budget.remove(key)
+        return self._data.pop(key, None) is not None
 
 
 # KEYS: the entry, the identity's index (a list of "id size", newest first), the identity's byte count.
