@@ -9,7 +9,9 @@ from __future__ import annotations
 from cat.mad_hatter.decorators import endpoint
 from starlette.requests import Request
 
+from .core.anthropic_messages.protocol import MessageRequest, MessageTokensRequest
 from .core.chat_completion.protocol import ChatCompletionRequest
+from .core.completions.protocol import CompletionRequest
 from .core.embeddings.protocol import EmbeddingRequest
 from .core.engine import openapi
 from .core.message.protocol import SimpleMessageRequest
@@ -25,6 +27,11 @@ async def openai_bridge_health(request: Request):
     return await bridge().health(request)
 
 
+@endpoint.get("/metrics", prefix=PREFIX, tags=TAGS)
+async def openai_bridge_metrics(request: Request):
+    return await bridge().metrics(request)
+
+
 @endpoint.get("/v1/models", prefix=PREFIX, tags=TAGS)
 async def openai_bridge_list_models(request: Request):
     return await bridge().list_models(request)
@@ -35,9 +42,9 @@ async def openai_bridge_get_model(request: Request, model_id: str):
     return await bridge().get_model(request)
 
 
-def _post(path: str, body):
+def _post(path: str, body, errors=openapi.ERRORS):
     """A POST route whose JSON body (validated by the bridge, not FastAPI) is still documented in /docs."""
-    return endpoint.post(path, prefix=PREFIX, tags=TAGS, responses=openapi.ERRORS, openapi_extra=openapi.body(body))
+    return endpoint.post(path, prefix=PREFIX, tags=TAGS, responses=errors, openapi_extra=openapi.body(body))
 
 
 @_post("/v1/chat/completions", ChatCompletionRequest)
@@ -58,3 +65,40 @@ async def openai_bridge_embeddings(request: Request):
 @_post("/v1/responses", ResponsesRequest)
 async def openai_bridge_responses(request: Request):
     return await bridge().responses(request)
+
+
+@endpoint.get("/v1/responses/{response_id}", prefix=PREFIX, tags=TAGS)
+async def openai_bridge_get_response(request: Request, response_id: str):
+    return await bridge().get_response(request)
+
+
+@endpoint.get("/v1/responses/{response_id}/input_items", prefix=PREFIX, tags=TAGS)
+async def openai_bridge_response_input_items(request: Request, response_id: str):
+    return await bridge().response_input_items(request)
+
+
+def _delete(path: str):
+    """v1 1.8 has no `endpoint.delete`; its general `endpoint.endpoint` takes the methods (v2 has `delete`)."""
+    if hasattr(endpoint, "delete"):
+        return endpoint.delete(path, prefix=PREFIX, tags=TAGS)
+    return endpoint.endpoint(path, ["DELETE"], prefix=PREFIX, tags=TAGS)
+
+
+@_delete("/v1/responses/{response_id}")
+async def openai_bridge_delete_response(request: Request, response_id: str):
+    return await bridge().delete_response(request)
+
+
+@_post("/v1/completions", CompletionRequest)
+async def openai_bridge_completions(request: Request):
+    return await bridge().completions(request)
+
+
+@_post("/v1/messages", MessageRequest, openapi.ANTHROPIC_ERRORS)
+async def openai_bridge_anthropic_messages(request: Request):
+    return await bridge().anthropic_messages(request)
+
+
+@_post("/v1/messages/count_tokens", MessageTokensRequest, openapi.ANTHROPIC_ERRORS)
+async def openai_bridge_anthropic_count_tokens(request: Request):
+    return await bridge().anthropic_count_tokens(request)

@@ -11,11 +11,15 @@ from .cat_version import running_v2
 if not running_v2():
     from cat.mad_hatter.decorators import hook
 
+    def _template(text: str) -> str:
+        return text.replace("{", "{{").replace("}", "}}")  # the prefix is a langchain template
+
     @hook(priority=0)  # after other plugins, so `replace` really replaces
     def agent_prompt_prefix(prefix, cat):
         system = getattr(cat, "openai_bridge_system", None)
-        if not system:
-            return prefix
-        policy, text = system
-        text = text.replace("{", "{{").replace("}", "}}")  # the prefix is a langchain template
-        return text if policy == "replace" else f"{prefix}\n\n{text}"
+        if system:
+            policy, text = system
+            prefix = _template(text) if policy == "replace" else f"{prefix}\n\n{_template(text)}"
+        # The form the answer must take (JSON, a schema): the bridge's own instruction, under any policy.
+        instructions = getattr(cat, "openai_bridge_instructions", "")
+        return f"{prefix}\n\n{_template(instructions)}" if instructions else prefix

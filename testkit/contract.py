@@ -1,20 +1,34 @@
-"""What the bridge sends, checked against openai-python's own types in pydantic strict mode.
+"""What the bridge sends, checked against the client SDKs' own types in pydantic strict mode.
 
-Only responses from paths containing `/custom/v1/` are OpenAI shapes (`/custom/message`
-and `/custom/health` are the bridge's own). By route:
+Only responses from paths containing `/custom/v1/` are OpenAI or Anthropic shapes
+(`/custom/message` and `/custom/health` are the bridge's own). OpenAI's routes are checked
+with openai-python's types, Anthropic's (`/v1/messages...`) with the `anthropic` SDK's. By route:
 
     POST .../v1/chat/completions  200 JSON: ChatCompletion; 200 SSE: every `data:` JSON a
                                   ChatCompletionChunk, or an error event `{"error": {...}}`;
                                   `data: [DONE]` ends it (nothing after it)
     POST .../v1/responses         200 JSON: Response; 200 SSE: each event's JSON one of
                                   ResponseStreamEvent, its `event:` line equal to its `type`
+    POST .../v1/completions       200 JSON: Completion; 200 SSE: every `data:` JSON a Completion
+                                  (`finish_reason` null until the last chunk, as OpenAI streams it),
+                                  or an error event; `data: [DONE]` ends it
     POST .../v1/embeddings        200: CreateEmbeddingResponse
+    POST .../v1/messages          200 JSON: anthropic Message; 200 SSE: `event:` lines equal to each
+                                  JSON's type, every event a RawMessageStreamEvent, `ping` or `error`
+                                  (ErrorResponse), in Anthropic's order: message_start, content blocks
+                                  opened, delta'd and stopped one at a time with indices 0, 1, ...,
+                                  message_delta, message_stop (or an error event, which ends it too)
+    POST .../v1/messages/count_tokens  200: anthropic MessageTokensCount
     GET  .../v1/models            200: {"object": "list", "data": [Model, ...]}
     GET  .../v1/models/{id}       200: Model
-    any of them, 4xx/5xx          {"error": {"message", "type", "param", "code"}}, exactly those keys
+    GET  .../v1/responses/{id}    200: Response; DELETE: {id, object: "response", deleted: true}
+    GET  .../v1/responses/{id}/input_items  200: ResponseItemList
+    any of them, 4xx/5xx          {"error": {"message", "type", "param", "code"}}, exactly those keys;
+                                  on Anthropic's routes {"type": "error", "error": {"type", "message"}}
+                                  (and `request_id`), an anthropic ErrorResponse
 
 Strict mode: no coercion (a "1" is not an int, 1.0 is not an int, null is not a list); the
-openai models allow extra fields, so extensions such as `cat_why` pass. Every function
+SDKs' models allow extra fields, so extensions such as `cat_why` pass. Every function
 raises `ContractViolation` (an AssertionError) with the route, the offending JSON and the
 pydantic error.
 
@@ -40,9 +54,13 @@ from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
 import pydantic
-from openai.types import CreateEmbeddingResponse, Model
+from anthropic.types import Message as AnthropicMessage
+from anthropic.types import MessageTokensCount, RawMessageStreamEvent
+from anthropic.types.shared import ErrorResponse as AnthropicErrorResponse
+from openai.types import Completion, CompletionChoice, CreateEmbeddingResponse, Model
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from openai.types.responses import Response, ResponseStreamEvent
+from openai.types.responses.response_item_list import ResponseItemList
 from openai.types.shared import ErrorObject
 
 PREFIX = "/custom/v1/"
@@ -54,11 +72,11 @@ TERMINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "respo
 
 
 class ContractViolation(AssertionError):
-    """The bridge sent something openai-python's types reject."""
+    """The bridge sent something the SDK's types reject."""
 
     def __init__(self, route: str, problem: str, payload: Any = None, error: Exception | None = None) -> None:
         self.route, self.problem, self.payload, self.error = route, problem, payload, error
-        lines = [f"OpenAI contract violation on {route}: {problem}"]
+        lines = [f"API contract violation on {route}: {problem}"]
         if payload is not None:
             shown = payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False, default=repr)
             lines.append("  sent: " + (shown if len(shown) <= SHOWN else shown[:SHOWN] + f"... ({len(shown)} chars)"))
@@ -70,12 +88,16 @@ class ContractViolation(AssertionError):
 
 # ---- routes ---------------------------------------------------------------------------------------------------
 
-CHAT, RESPONSES, EMBEDDINGS, MODELS, MODEL, UNKNOWN = (
+RESPONSE_GET, RESPONSE_DELETE, RESPONSE_ITEMS = "responses.retrieve", "responses.delete", "responses.input_items"
+CHAT, RESPONSES, EMBEDDINGS, MODELS, MODEL, COMPLETIONS, MESSAGES, COUNT_TOKENS, UNKNOWN = (
     "chat.completions",
     "responses",
     "embeddings",
     "models.list",
     "models.retrieve",
+    "completions",
+    "messages",
+    "messages.count_tokens",
     "unknown",
 )
 _ROUTES = {
@@ -83,7 +105,12 @@ _ROUTES = {
     ("POST", "responses"): RESPONSES,
     ("POST", "embeddings"): EMBEDDINGS,
     ("GET", "models"): MODELS,
+    ("POST", "completions"): COMPLETIONS,
+    ("POST", "messages"): MESSAGES,
+    ("POST", "messages/count_tokens"): COUNT_TOKENS,
 }
+ANTHROPIC_ROUTES = frozenset({MESSAGES, COUNT_TOKENS})
+ANTHROPIC_ERROR_KEYS = frozenset({"type", "message"})
 
 
 def route_of(method: str, path: str) -> str | None:
@@ -94,6 +121,11 @@ def route_of(method: str, path: str) -> str | None:
     rest, method = path[at + len(PREFIX) :], method.upper()
     if method == "GET" and rest.startswith("models/") and len(rest) > len("models/"):
         return MODEL  # ids may hold "/" (the route is `models/{model_id:path}`)
+    parts = rest.split("/")
+    if parts[0] == "responses" and len(parts) == 2 and parts[1]:
+        return {"GET": RESPONSE_GET, "DELETE": RESPONSE_DELETE}.get(method, UNKNOWN)
+    if parts[0] == "responses" and len(parts) == 3 and parts[2] == "input_items" and method == "GET":
+        return RESPONSE_ITEMS
     return _ROUTES.get((method, rest), UNKNOWN)
 
 
@@ -122,6 +154,19 @@ def validate_error_body(obj: Any, route: str = "error") -> ErrorObject:
     return _strict(ErrorObject, error, route, "ErrorObject")
 
 
+def validate_anthropic_error(obj: Any, route: str = "error") -> AnthropicErrorResponse:
+    """`{"type": "error", "error": {"type", "message"}, "request_id"?}`: no other keys, the error's `type` one the
+    anthropic SDK's ErrorObject union knows."""
+    if not isinstance(obj, dict) or not {"type", "error"} <= set(obj) <= {"type", "error", "request_id"}:
+        keys = sorted(obj) if isinstance(obj, dict) else type(obj).__name__
+        raise ContractViolation(route, f"an Anthropic error body has keys type, error (request_id), got {keys}", obj)
+    error = obj["error"]
+    if not isinstance(error, dict) or set(error) != ANTHROPIC_ERROR_KEYS:
+        keys = sorted(error) if isinstance(error, dict) else type(error).__name__
+        raise ContractViolation(route, f"an Anthropic error object has exactly the keys type, message, got {keys}", obj)
+    return _strict(AnthropicErrorResponse, obj, route, "anthropic ErrorResponse")
+
+
 def validate_chat_completion(obj: Any, route: str = CHAT) -> ChatCompletion:
     return _strict(ChatCompletion, obj, route, "ChatCompletion")
 
@@ -132,6 +177,59 @@ def validate_chat_chunk(obj: Any, route: str = CHAT) -> ChatCompletionChunk:
 
 def validate_response(obj: Any, route: str = RESPONSES) -> Response:
     return _strict(Response, obj, route, "Response")
+
+
+def validate_completion(obj: Any, route: str = COMPLETIONS) -> Completion:
+    return _strict(Completion, obj, route, "Completion")
+
+
+class _StreamedCompletionChoice(CompletionChoice):
+    """OpenAI streams `finish_reason: null` until the last chunk; openai-python builds chunks without validating
+    them, so its type says the field is always set. Only that field is relaxed."""
+
+    finish_reason: Literal["stop", "length", "content_filter"] | None  # type: ignore[assignment]
+
+
+class CompletionChunk(Completion):
+    choices: list[_StreamedCompletionChoice]  # type: ignore[assignment]
+
+
+def validate_completion_chunk(obj: Any, route: str = COMPLETIONS) -> CompletionChunk:
+    return _strict(CompletionChunk, obj, route, "Completion (chunk)")
+
+
+def validate_anthropic_message(obj: Any, route: str = MESSAGES) -> AnthropicMessage:
+    return _strict(AnthropicMessage, obj, route, "anthropic Message")
+
+
+def validate_token_count(obj: Any, route: str = COUNT_TOKENS) -> MessageTokensCount:
+    return _strict(MessageTokensCount, obj, route, "anthropic MessageTokensCount")
+
+
+_ANTHROPIC_EVENTS: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(RawMessageStreamEvent)
+
+
+def validate_anthropic_event(obj: Any, event: str | None, route: str = MESSAGES) -> Any:
+    """One Messages stream event, sent with an `event:` line equal to its `type`: a RawMessageStreamEvent,
+    `{"type": "ping"}`, or an `error` event (an ErrorResponse). Returns the event's type."""
+    kind = obj.get("type") if isinstance(obj, dict) else None
+    if not isinstance(kind, str):
+        raise ContractViolation(route, "an Anthropic stream event needs a string `type`", obj)
+    if event != kind:
+        raise ContractViolation(route, f"SSE `event: {event}` line does not match the JSON type {kind!r}", obj)
+    if kind == "ping":
+        if obj != {"type": "ping"}:
+            raise ContractViolation(route, 'a ping event is exactly {"type": "ping"}', obj)
+        return obj
+    if kind == "error":
+        return validate_anthropic_error(obj, route)
+    try:
+        parsed = _ANTHROPIC_EVENTS.validate_python(obj, strict=True)
+    except pydantic.ValidationError as exc:
+        raise ContractViolation(route, f"not a valid RawMessageStreamEvent ({kind})", obj, exc) from None
+    if getattr(parsed, "type", None) != kind:
+        raise ContractViolation(route, f"validated as {type(parsed).__name__}, not as a {kind!r} event", obj)
+    return parsed
 
 
 _EVENTS: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(ResponseStreamEvent)
@@ -225,24 +323,49 @@ def validate_model(obj: Any, route: str = MODEL) -> Model:
     return _strict(Model, obj, route, "Model")
 
 
+class ResponseDeleted(pydantic.BaseModel):
+    """`DELETE /v1/responses/{id}`: openai-python discards the body; the API reference documents this one."""
+
+    model_config = pydantic.ConfigDict(extra="forbid")
+    id: str
+    object: Literal["response"]
+    deleted: Literal[True]
+
+
+def validate_response_deleted(obj: Any, route: str = RESPONSE_DELETE) -> ResponseDeleted:
+    return _strict(ResponseDeleted, obj, route, "{id, object: 'response', deleted: true}")
+
+
+def validate_input_items(obj: Any, route: str = RESPONSE_ITEMS) -> ResponseItemList:
+    return _strict(ResponseItemList, obj, route, "ResponseItemList")
+
+
+_BODIES: dict[str, Callable[[Any, str], Any]] = {
+    CHAT: validate_chat_completion,
+    RESPONSES: validate_response,
+    RESPONSE_GET: validate_response,
+    RESPONSE_DELETE: validate_response_deleted,
+    RESPONSE_ITEMS: validate_input_items,
+    MODELS: validate_model_list,
+    MODEL: validate_model,
+    COMPLETIONS: validate_completion,
+    MESSAGES: validate_anthropic_message,
+    COUNT_TOKENS: validate_token_count,
+}
+
+
 def validate_json(route: str, status: int, obj: Any, where: str = "", request_json: Any = None) -> Any:
     """A whole JSON body from `route` (see `route_of`) with HTTP `status`."""
     label = where or route
     if status >= 400:
-        return validate_error_body(obj, label)
-    if route == CHAT:
-        return validate_chat_completion(obj, label)
-    if route == RESPONSES:
-        return validate_response(obj, label)
+        return (validate_anthropic_error if route in ANTHROPIC_ROUTES else validate_error_body)(obj, label)
     if route == EMBEDDINGS:
         encoding = request_json.get("encoding_format") if isinstance(request_json, dict) else None
         return validate_embeddings(obj, label, encoding if isinstance(encoding, str) else None)
-    if route == MODELS:
-        return validate_model_list(obj, label)
-    if route == MODEL:
-        return validate_model(obj, label)
+    if route in _BODIES:
+        return _BODIES[route](obj, label)
     raise ContractViolation(
-        label, f"status {status} from a path with no OpenAI contract here (add the route to testkit/contract.py)", obj
+        label, f"status {status} from a path with no API contract here (add the route to testkit/contract.py)", obj
     )
 
 
@@ -322,10 +445,12 @@ class JSONChecker(_Checker):
 
 
 class ChatStreamChecker(_Checker):
-    """Chat Completions SSE: `data:` chunks or one error event, then `data: [DONE]` (OpenAI sends no `event:`)."""
+    """Chat Completions (and legacy completions) SSE: `data:` chunks or one error event, then `data: [DONE]`
+    (OpenAI sends no `event:`)."""
 
-    def __init__(self, where: str) -> None:
+    def __init__(self, where: str, validate_chunk: Callable[[Any, str], Any] = validate_chat_chunk) -> None:
         self.where = where
+        self.validate_chunk = validate_chunk
         self.parser = SSEParser(where)
         self.events = 0
         self.done = self.errored = False
@@ -346,7 +471,7 @@ class ChatStreamChecker(_Checker):
                 validate_error_body(obj, where)
                 self.errored = True
             else:
-                validate_chat_chunk(obj, where)
+                self.validate_chunk(obj, where)
 
     def finish(self) -> None:
         self.parser.finish()
@@ -379,6 +504,64 @@ class ResponsesStreamChecker(_Checker):
         self.parser.finish()
         if not self.ended:
             raise ContractViolation(self.where, f"the stream ended without a terminal event {sorted(TERMINAL_EVENTS)}")
+
+
+class AnthropicStreamChecker(_Checker):
+    """Messages SSE: typed events in Anthropic's order, ending with `message_stop` or an `error` event."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+        self.parser = SSEParser(where)
+        self.events = 0
+        self.started = False
+        self.block: int | None = None  # the content block open now
+        self.blocks = 0  # content blocks opened so far
+        self.delta_seen = False
+        self.ended: str | None = None
+
+    def feed(self, chunk: bytes) -> None:
+        for event, data in self.parser.feed(chunk):
+            self.events += 1
+            where = f"{self.where} event #{self.events}"
+            if self.ended:
+                raise ContractViolation(where, f"an event after the terminal {self.ended!r}", data)
+            obj = _json_event(where, data)
+            validate_anthropic_event(obj, event, where)
+            self._follow(obj, where)
+
+    def _follow(self, obj: dict, where: str) -> None:  # noqa: C901 (one state machine, read top to bottom)
+        kind = obj["type"]
+        if kind == "error" or kind == "ping":
+            self.ended = "error" if kind == "error" else None
+            return
+        if not self.started and kind != "message_start":
+            raise ContractViolation(where, f"{kind!r} before message_start", obj)
+        if kind == "message_start":
+            if self.started:
+                raise ContractViolation(where, "a second message_start", obj)
+            self.started = True
+        elif kind == "content_block_start":
+            if self.block is not None or self.delta_seen or obj["index"] != self.blocks:
+                raise ContractViolation(where, f"content block {obj['index']} opened out of order", obj)
+            self.block, self.blocks = obj["index"], self.blocks + 1
+        elif kind in ("content_block_delta", "content_block_stop"):
+            if self.block is None or obj["index"] != self.block:
+                raise ContractViolation(where, f"{kind} for block {obj['index']}, which is not open", obj)
+            if kind == "content_block_stop":
+                self.block = None
+        elif kind == "message_delta":
+            if self.block is not None or self.delta_seen:
+                raise ContractViolation(where, "message_delta while a block is open, or twice", obj)
+            self.delta_seen = True
+        elif kind == "message_stop":
+            if not self.delta_seen:
+                raise ContractViolation(where, "message_stop without a message_delta (no stop_reason)", obj)
+            self.ended = kind
+
+    def finish(self) -> None:
+        self.parser.finish()
+        if not self.ended:
+            raise ContractViolation(self.where, "the stream ended without message_stop or an error event")
 
 
 class Rejected(_Checker):
@@ -414,9 +597,13 @@ def checker_for(
     if media == "text/event-stream":
         if status == 200 and route == CHAT:
             return ChatStreamChecker(where)
+        if status == 200 and route == COMPLETIONS:
+            return ChatStreamChecker(where, validate_completion_chunk)
+        if status == 200 and route == MESSAGES:
+            return AnthropicStreamChecker(where)
         if status == 200 and route == RESPONSES:
             return ResponsesStreamChecker(where)
-        return Rejected(ContractViolation(where, "an event stream where OpenAI sends JSON"))
+        return Rejected(ContractViolation(where, "an event stream where the API sends JSON"))
     if media == "application/json":
         return JSONChecker(route, status, where, request_json)
     return Rejected(ContractViolation(where, f"content-type {content_type!r}: OpenAI sends JSON (or SSE)"))
@@ -676,7 +863,7 @@ def _patch_requests(on_violation: OnViolation, undo: list[Callable[[], None]]) -
 
 
 def warm_up() -> None:
-    """openai's models build their validators on first use (defer_build): build them now, not inside a stream."""
+    """The SDKs' models build their validators on first use (defer_build): build them now, not inside a stream."""
     for model in (
         ChatCompletion,
         ChatCompletionChunk,
@@ -685,15 +872,21 @@ def warm_up() -> None:
         Model,
         ModelList,
         ErrorObject,
+        Completion,
+        CompletionChunk,
+        AnthropicMessage,
+        MessageTokensCount,
+        AnthropicErrorResponse,
     ):
         try:
             model.model_validate({}, strict=True)
         except pydantic.ValidationError:
             pass
-    try:
-        _EVENTS.validate_python({}, strict=True)
-    except pydantic.ValidationError:
-        pass
+    for adapter in (_EVENTS, _ANTHROPIC_EVENTS):
+        try:
+            adapter.validate_python({}, strict=True)
+        except pydantic.ValidationError:
+            pass
 
 
 def install(on_violation: OnViolation) -> Callable[[], None]:

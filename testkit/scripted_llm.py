@@ -6,25 +6,45 @@ the last user message (the Cat passes them through untouched):
 
     [[reply:TEXT]]      answer TEXT (otherwise "Echo: <last user text>")
     [[tokens:N]]        answer N tokens " t0 t1 ..."
+    [[pad:W]]           make each token of [[tokens:N]] W characters wider (" t0xxxx..."): big answers, few tokens
     [[delay:MS]]        wait MS milliseconds before each token
     [[fail:status:S]]   answer HTTP S with an OpenAI error object
     [[fail:after:K]]    stream K tokens, then drop the connection (unstreamed: a JSON body cut short)
     [[hang]]            never answer
     [[garbage]]         answer bytes that are not JSON
     [[system]]          answer the system prompt it was sent (what the Cat told its LLM)
-    [[call:NAME:JSON]]  call tool NAME with arguments JSON (repeatable: parallel calls); once
-                        the conversation ends with tool results, answer "Tool said: <results>"
+    [[call:NAME:JSON]]  call tool NAME with arguments JSON (repeatable: parallel calls in one step)
+    [[next]]            the calls after it are the next step: the model calls them once the
+                        previous step's results are in (one step per tool round of this turn)
+                        Once every step has its results, answer "Tool said: <every tool result>".
+    [[stubborn]]        in any user message: when the last user message has no directive (e.g. the
+                        bridge's corrective re-ask), obey the last user message that has some
     [[gate:NAME]]       (streams) after the first token, send nothing more until POST /_gates/NAME
                         opens the gate (or GATE_SECONDS pass); the log says "opened" or "timed out".
                         A test that opens it only once it holds the first token proves the token came
                         through before the LLM went on, without timing anything.
 
-/v1/embeddings answers a deterministic vector per input (`fake_embedding`); `[[fail:status:S]]`
-and `[[hang]]` in an input script it too.
+Without a reply directive (reply, tokens, system, call) it follows the bridge's instructions in
+its prompt as a model would: "Answer by calling the function `X`" (or "one of these functions:
+`X`, ...") calls X with arguments made from X's parameters; "valid against this JSON Schema,
+named ...:" (or a client's own "...schema: {...}") answers a value made from the schema
+(testkit/schema_instances.py); "answer with one JSON object" answers {"echo": "<last user text>"}.
+
+Tool calls work on both Cats. The Cat v2 (and any OpenAI client) gets native `tool_calls`; a round
+is an assistant message with tool calls after the last user message. Cat v1 chooses its tools with
+a text prompt instead (its system prompt asks for a JSON with "action" and "action_input"): that
+call is answered with the step's first call as v1's JSON, ```json {"action": NAME, "action_input":
+ARGS}```, and the following call, whose system prompt carries v1's "## Context of executed system
+tools" section, answers "Tool said: <the outputs listed there>".
+
+/v1/embeddings answers a deterministic vector of EMBEDDING_SIZE per input (`fake_embedding`);
+`[[fail:status:S]]` and `[[hang]]` in an input script it too. /v1/models lists `scripted` and
+`scripted-embed`, so the Cat's admin offers the embedder too.
 
 A token is a word with its leading whitespace. Every request is logged with the
 wall-clock times of its first and last token, `aborted_at` when the caller (the
-Cat) closed a stream before its end, and `gate` for a gated stream: GET /_requests.
+Cat) closed a stream before its end, what it answered (`reply`: the text, or
+the tool calls), and `gate` for a gated stream: GET /_requests.
 
     python -m testkit.scripted_llm --port 0 --delay-ms 20
 """
@@ -45,12 +65,25 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-DIRECTIVE = re.compile(r"\[\[(reply|tokens|delay|fail|hang|garbage|system|call|gate)(?::(.*?))?\]\]", re.S)
+from testkit.schema_instances import instance
+
+DIRECTIVE = re.compile(
+    r"\[\[(reply|tokens|pad|delay|fail|hang|garbage|system|call|next|stubborn|gate)(?::(.*?))?\]\]", re.S
+)
+CALL_ONE = re.compile(r"Answer by calling the function `([^`]+)`")
+CALL_ANY = re.compile(r"Answer by calling one of these functions: `([^`]+)`")
+SCHEMA_MARK = "must be valid against this JSON Schema, named "
+JSON_MARK = "answer with one JSON object and nothing else"
+CLIENT_SCHEMA = re.compile(r"schema\W{0,3}:\s*(?=\{)", re.I)
 MODEL = "scripted"
 GATE_SECONDS = 20.0
+EMBEDDING_MODEL = "scripted-embed"
+EMBEDDING_SIZE = 8
+V1_TOOL_PROMPT = '"action_input"'  # Cat v1's tool-choice prompt asks for this JSON key
+V1_TOOLS_OUTPUT = "## Context of executed system tools:"  # v1's prompt section with the tools' results
 
 
-def fake_embedding(text: str, size: int = 8) -> list[float]:
+def fake_embedding(text: str, size: int = EMBEDDING_SIZE) -> list[float]:
     """Deterministic across processes (unlike hash()): the same text always embeds the same."""
     digest = hashlib.sha256(text.encode("utf-8")).digest()
     return [digest[i] / 255 for i in range(size)]
@@ -69,28 +102,81 @@ def message_text(message: dict[str, Any]) -> str:
     return ""
 
 
+def system_text(messages: list[dict[str, Any]]) -> str:
+    return "".join(message_text(m) for m in messages if m.get("role") == "system")
+
+
+def called_since_last_user(messages: list[dict[str, Any]]) -> set[str]:
+    """Names of the tools the model called after the last user message (its rounds of this turn)."""
+    last_user = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=-1)
+    return {
+        call.get("function", {}).get("name", "")
+        for m in messages[last_user + 1 :]
+        if m.get("role") == "assistant"
+        for call in m.get("tool_calls") or []
+    }
+
+
+def v1_tools_output(system: str) -> list[str]:
+    """The outputs Cat v1 lists under its tools-output section: lines ` - name: output`."""
+    section = system.split(V1_TOOLS_OUTPUT, 1)[1]
+    return [line.split(": ", 1)[1] for line in section.splitlines() if line.startswith(" - ") and ": " in line]
+
+
 class Script:
     """What to answer, read from the last user message."""
 
-    def __init__(self, messages: list[dict[str, Any]], default_delay: float) -> None:
-        users = [m for m in messages if m.get("role") == "user"]
-        last = message_text(users[-1]) if users else ""
+    def __init__(self, messages: list[dict[str, Any]], default_delay: float, tools: list | None = None) -> None:
+        users = [message_text(m) for m in messages if m.get("role") == "user"]
+        last = users[-1] if users else ""
+        if any("[[stubborn]]" in u for u in users) and not DIRECTIVE.search(last):
+            last = next(u for u in reversed(users) if DIRECTIVE.search(u))
         self.delay = default_delay
         self.fail_status: int | None = None
         self.fail_after: int | None = None
         self.hang = False
         self.garbage = False
-        self.calls: list[dict[str, str]] = []
+        self.pad = 0
+        self.steps: list[list[dict[str, str]]] = [[]]
+        self.calls: list[dict[str, str]] = []  # what this answer calls
         self.gate: str | None = None
         reply: str | None = None
         for name, arg in DIRECTIVE.findall(last):
             reply = self._directive(name, arg, messages, reply)
-        if self.calls and messages and messages[-1].get("role") == "tool":
-            self.calls = []
-            reply = "Tool said: " + "; ".join(message_text(m) for m in messages if m.get("role") == "tool")
+        steps = [step for step in self.steps if step]
+        if steps:
+            reply = self._tool_step(steps, messages, reply)
+        if reply is None and not self.calls:
+            reply = self._follow(messages, tools or [], DIRECTIVE.sub("", last).strip())
         if reply is None:
             reply = "Echo: " + DIRECTIVE.sub("", last).strip()
-        self.tokens = split_tokens(reply)
+        self.tokens = [token + "x" * self.pad for token in split_tokens(reply)]
+
+    def _follow(self, messages: list[dict[str, Any]], tools: list, said: str) -> str | None:
+        """Do what the bridge's instructions in the prompt ask: call a function, or answer JSON."""
+        system = [message_text(m) for m in messages if m.get("role") == "system"]
+        prompt = "\n".join(system) or "\n".join(message_text(m) for m in messages)
+        called = CALL_ONE.search(prompt) or CALL_ANY.search(prompt)
+        if called:
+            name = called.group(1)
+            spec = next((t["function"] for t in tools if t.get("function", {}).get("name") == name), {})
+            self.calls = [{"name": name, "arguments": json.dumps(instance(spec.get("parameters") or {}))}]
+            return None
+        at = prompt.rfind(SCHEMA_MARK)
+        if at >= 0:
+            start = prompt.index(":\n", at) + 2
+            schema, _ = json.JSONDecoder().raw_decode(prompt, start)
+            return json.dumps(instance(schema))
+        asked = CLIENT_SCHEMA.search(prompt)  # a client's own prompt with a schema (PromptedOutput, JSON modes)
+        if asked:
+            try:
+                schema, _ = json.JSONDecoder().raw_decode(prompt, asked.end())
+                return json.dumps(instance(schema))
+            except ValueError:
+                pass
+        if JSON_MARK in prompt:
+            return json.dumps({"echo": said})
+        return None
 
     def _directive(self, name: str, arg: str, messages: list[dict[str, Any]], reply: str | None) -> str | None:
         """Apply one `[[name:arg]]` directive; returns the reply text it sets (or the one so far)."""
@@ -99,21 +185,37 @@ class Script:
         if name == "tokens":
             return "".join(f" t{i}" for i in range(int(arg)))
         if name == "system":
-            return "".join(message_text(m) for m in messages if m.get("role") == "system")
-        if name == "delay":
-            self.delay = float(arg) / 1000
+            return system_text(messages)
+        if name in ("delay", "pad"):
+            self.delay, self.pad = (float(arg) / 1000, self.pad) if name == "delay" else (self.delay, int(arg))
         elif name == "fail" and arg.startswith("status:"):
             self.fail_status = int(arg.split(":", 1)[1])
         elif name == "fail" and arg.startswith("after:"):
             self.fail_after = int(arg.split(":", 1)[1])
-        elif name in ("hang", "garbage"):
-            setattr(self, name, True)
-        elif name == "gate":
-            self.gate = arg
+        elif name in ("hang", "garbage", "gate"):
+            setattr(self, name, arg if name == "gate" else True)
         elif name == "call":
             tool, _, arguments = arg.partition(":")
-            self.calls.append({"name": tool, "arguments": arguments or "{}"})
+            self.steps[-1].append({"name": tool, "arguments": arguments or "{}"})
+        elif name == "next":
+            self.steps.append([])
         return reply
+
+    def _tool_step(self, steps: list[list[dict[str, str]]], messages: list[dict[str, Any]], reply: str | None) -> str:
+        """The calls of the first step not made yet in this turn (`self.calls`), or the answer once all are."""
+        system = system_text(messages)
+        if V1_TOOLS_OUTPUT in system:  # Cat v1 ran the tool: its output is in the prompt
+            return "Tool said: " + "; ".join(v1_tools_output(system))
+        if V1_TOOL_PROMPT in system:  # Cat v1 asks which tool to run, as JSON text
+            call = steps[0][0]
+            choice = {"action": call["name"], "action_input": json.loads(call["arguments"])}
+            return "```json\n" + json.dumps(choice) + "\n```"
+        called = called_since_last_user(messages)
+        for step in steps:
+            if not {call["name"] for call in step} <= called:
+                self.calls = step
+                return reply or ""
+        return "Tool said: " + "; ".join(message_text(m) for m in messages if m.get("role") == "tool")
 
     def tool_calls(self, log_size: int) -> list[dict[str, Any]]:
         return [
@@ -140,9 +242,8 @@ class ScriptedLLM:
         )
 
     async def models(self, request: Request) -> Response:
-        return JSONResponse(
-            {"object": "list", "data": [{"id": MODEL, "object": "model", "created": 0, "owned_by": "testkit"}]}
-        )
+        listed = [{"id": m, "object": "model", "created": 0, "owned_by": "testkit"} for m in (MODEL, EMBEDDING_MODEL)]
+        return JSONResponse({"object": "list", "data": listed})
 
     async def requests(self, request: Request) -> Response:
         if request.method == "DELETE":
@@ -186,15 +287,17 @@ class ScriptedLLM:
 
     async def chat(self, request: Request) -> Response:
         body = await request.json()
-        script = Script(body.get("messages", []), self.default_delay)
+        script = Script(body.get("messages", []), self.default_delay, body.get("tools"))
         entry: dict[str, Any] = {
             "body": body,
             "received_at": time.time(),
             "first_token_at": None,
             "finished_at": None,
             "aborted_at": None,
+            "reply": None,
         }
         self.log.append(entry)
+        calls = script.tool_calls(len(self.log))
         if script.fail_status:
             error = {"error": {"message": "scripted failure", "type": "server_error", "param": None, "code": None}}
             return JSONResponse(error, status_code=script.fail_status)
@@ -202,7 +305,12 @@ class ScriptedLLM:
             await asyncio.sleep(3600)
         if script.garbage:
             return Response(b"\x00not json{", media_type="application/json")
-        prompt_tokens = sum(len(split_tokens(message_text(m))) for m in body.get("messages", []))
+        message: dict[str, Any] = {"role": "assistant", "content": "".join(script.tokens)}
+        if calls:
+            message = {"role": "assistant", "content": None, "tool_calls": calls}
+        entry["reply"] = message  # what it answers in full (a [[fail:after:K]] stream breaks off before its end)
+        # the same count as split_tokens, in linear time (its regex is quadratic on megabytes of spaces)
+        prompt_tokens = sum(len(message_text(m).split()) for m in body.get("messages", []))
         usage = {
             "prompt_tokens": prompt_tokens,
             "completion_tokens": len(script.tokens),
@@ -212,7 +320,8 @@ class ScriptedLLM:
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
             return StreamingResponse(
-                self._stream(cid, script, entry, usage if include_usage else None), media_type="text/event-stream"
+                self._stream(cid, script, calls, entry, usage if include_usage else None),
+                media_type="text/event-stream",
             )
         if script.fail_after is not None:  # a JSON answer cut off mid-body, as a dropped connection leaves it
             return StreamingResponse(self._cut_json(script), media_type="application/json")
@@ -223,11 +332,7 @@ class ScriptedLLM:
                     entry["aborted_at"] = time.time()  # the Cat hung up (its run was cancelled)
                     return Response(status_code=499)
         entry["first_token_at"] = entry["finished_at"] = time.time()
-        message: dict[str, Any] = {"role": "assistant", "content": "".join(script.tokens)}
-        finish = "stop"
-        if script.calls:
-            message = {"role": "assistant", "content": None, "tool_calls": script.tool_calls(len(self.log))}
-            finish = "tool_calls"
+        finish = "tool_calls" if calls else "stop"
         return JSONResponse(
             {
                 "id": cid,
@@ -247,15 +352,15 @@ class ScriptedLLM:
         ).encode()
         raise ConnectionAbortedError("scripted drop")
 
-    async def _stream(self, cid: str, script: Script, entry: dict[str, Any], usage: dict | None):
+    async def _stream(self, cid: str, script: Script, calls: list, entry: dict[str, Any], usage: dict | None):
         try:
-            async for part in self._stream_parts(cid, script, entry, usage):
+            async for part in self._stream_parts(cid, script, calls, entry, usage):
                 yield part
         except (asyncio.CancelledError, GeneratorExit):
             entry["aborted_at"] = time.time()  # the Cat hung up mid-answer (its run was cancelled)
             raise
 
-    async def _stream_parts(self, cid: str, script: Script, entry: dict[str, Any], usage: dict | None):
+    async def _stream_parts(self, cid: str, script: Script, calls: list, entry: dict[str, Any], usage: dict | None):
         def chunk(delta: dict, finish: str | None = None) -> bytes:
             payload = {
                 "id": cid,
@@ -267,8 +372,8 @@ class ScriptedLLM:
             return f"data: {json.dumps(payload)}\n\n".encode()
 
         yield chunk({"role": "assistant", "content": ""})
-        if script.calls:
-            for index, call in enumerate(script.tool_calls(len(self.log))):
+        if calls:
+            for index, call in enumerate(calls):
                 yield chunk(
                     {
                         "tool_calls": [

@@ -2,8 +2,9 @@
 
 Each worker loops over a fixed mix (answers, streams, Responses streams, client
 mistakes, LLM failures before and during a stream, streams the client walks away
-from, JSON answers the client gives up on) and records an outcome per request;
-RSS is sampled once a second. Used by the CI soak test and, for long runs, by
+from, JSON answers the client gives up on, keyed Responses streams carrying
+512 KiB of metadata, which the replay store may keep for a while) and records an
+outcome per request; RSS is sampled once a second. Used by the CI soak test and, for long runs, by
 
     python -m testkit.soak --seconds 600 --workers 16 [--v1 CORE]   (scripts/soak.sh)
 """
@@ -15,6 +16,7 @@ import itertools
 import json
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -111,6 +113,20 @@ async def _responses_stream(client: httpx.AsyncClient) -> str:
     return "responses stream" if events[-1:] == ["event: response.completed"] else "unexpected responses stream"
 
 
+METADATA = {f"k{i}": f"{i % 10}" * (32 * 1024) for i in range(16)}  # 512 KiB, echoed by three stream events
+
+
+async def _keyed_responses(client: httpx.AsyncClient) -> str:
+    """Each answer repeats its metadata three times (about 1.5 MiB): only the replay store's byte bounds keep
+    these from piling up until their keys expire."""
+    body = {"model": "cheshire-cat", "input": "soak [[tokens:5]]", "stream": True, "metadata": METADATA}
+    headers = {"Idempotency-Key": f"soak-{uuid.uuid4().hex}"}
+    async with client.stream("POST", "/custom/v1/responses", json=body, headers=headers) as r:
+        events = [line async for line in r.aiter_lines() if line.startswith("event: ")]
+    ok = r.status_code == 200 and events[-1:] == ["event: response.completed"]
+    return "keyed responses stream" if ok else f"unexpected keyed responses stream {r.status_code}"
+
+
 async def _give_up(client: httpx.AsyncClient) -> str:
     """A JSON client whose read timeout fires: the Cat finishes the turn and its answer is dropped."""
     try:
@@ -141,6 +157,7 @@ MIX = [
     _responses_stream,
     _give_up,
     _llm_failure_streamed,
+    _keyed_responses,
 ]
 
 

@@ -16,18 +16,29 @@ import asyncio
 import contextlib
 import inspect
 import os
-import threading
 from collections.abc import AsyncIterator, Callable
 from importlib import metadata
 from typing import Any
 
 from starlette.requests import Request
 
-from ..core.port import Access, CatFailure, CatTurn, Forbidden, Identity, ModelCard, TextDelta, TurnEvent, TurnResult
+from ..core.port import (
+    Access,
+    CatFailure,
+    CatTurn,
+    EmbedderInfo,
+    Forbidden,
+    Identity,
+    ModelCard,
+    TextDelta,
+    TurnEvent,
+    TurnResult,
+)
 from ..core.settings import BridgeSettings
 from .v1_qdrant import serialize_embedded_qdrant
 from .v1_threads import TurnThreads
 from .v1_usage import recount_usage
+from .v1_users import RecentUsers, UserLocks
 
 PLUGIN_ID = __name__.split(".")[2] if __name__.startswith("cat.plugins.") else "cat_openai_bridge"
 MAIN = "main"  # the adapter's name for the Cat's one agent
@@ -38,6 +49,7 @@ PERMISSIONS: dict[Access, tuple[str, str]] = {
     Access.MODELS: ("LLM", "READ"),
     Access.CHAT: ("CONVERSATION", "WRITE"),
     Access.EMBEDDINGS: ("EMBEDDER", "READ"),
+    Access.METRICS: ("STATUS", "READ"),
 }
 
 
@@ -90,10 +102,11 @@ class V1Cat:
     name = "v1"
     supports_images = False
     supports_client_tools = False
+    stops_turns = False  # a turn runs in its own thread, which nothing can stop: a cut answer lets it finish
 
     def __init__(self) -> None:
-        self._user_locks: dict[str, threading.Lock] = {}
-        self._users: dict[str, Any] = {}  # AuthUserInfo by user id, as the Cat's auth made it
+        self._user_locks = UserLocks()  # `v1_history: server`: one turn at a time per user
+        self._users: RecentUsers[Any] = RecentUsers()  # AuthUserInfo by user id, as the Cat's auth made it
         self._settings: tuple[int | None, BridgeSettings | None] = (None, None)
 
     # -- identity and settings -------------------------------------------------
@@ -127,9 +140,7 @@ class V1Cat:
         return None
 
     def _remember(self, user: Any) -> None:
-        if len(self._users) > 10_000:
-            self._users.clear()
-        self._users[user.name] = user
+        self._users.remember(user.name, user)
 
     def act_as(self, caller: Identity, label: str) -> Identity:
         return Identity(label, label, delegated=True)
@@ -137,9 +148,8 @@ class V1Cat:
     def _user_data(self, identity: Identity) -> Any:
         from cat.auth.permissions import AuthUserInfo
 
-        if identity.delegated or identity.user_id not in self._users:
-            return AuthUserInfo(id=identity.user_id, name=identity.user_id)
-        return self._users[identity.user_id]
+        known = None if identity.delegated else self._users.get(identity.user_id)
+        return known if known is not None else AuthUserInfo(id=identity.user_id, name=identity.user_id)
 
     async def load_settings(self) -> BridgeSettings:
         """Read live: the Cat saves plugin settings to settings.json, so its mtime says when to reread."""
@@ -210,18 +220,13 @@ class V1Cat:
         """In its own thread: the Cat's own turn (or, for housekeeping prompts, its LLM alone)."""
         text = turn.conversation.last_user_text
         if turn.plain:
-            return stray.llm(text, stream=turn.stream)
+            return stray.llm(f"{text}\n\n{turn.instructions}" if turn.instructions else text, stream=turn.stream)
         server_side = history == "server"
-        user_lock = self._user_locks.setdefault(stray.user_id, threading.Lock()) if server_side else None
         with contextlib.ExitStack() as held:
-            if user_lock is not None:
+            if server_side:
                 # One turn at a time per user; a turn whose client left while it waited never runs
                 # (it would add an exchange nobody saw to the user's stored conversation).
-                while not user_lock.acquire(timeout=0.2):
-                    if abandoned():
-                        return None
-                held.callback(user_lock.release)
-                if abandoned():
+                if not held.enter_context(self._user_locks.holding(stray.user_id, abandoned)) or abandoned():
                     return None
                 stray.working_memory = self._stored_memory(stray)  # read under the lock: never a stale copy
             before = list(stray.working_memory.history)
@@ -259,6 +264,7 @@ class V1Cat:
         stray = self._private_stray(turn.identity, pipe, turn.stream)
         if turn.conversation.system and turn.system_policy != "ignore":
             stray.openai_bridge_system = (turn.system_policy, turn.conversation.system)
+        stray.openai_bridge_instructions = turn.instructions
         if settings.v1_history == "request" and not turn.plain:
             self._fill_history(stray, turn)
         future = _in_a_thread(self._work, stray, turn, settings.v1_history, lambda: pipe.closed)
@@ -271,16 +277,22 @@ class V1Cat:
                 yield TextDelta(value)
             try:
                 answer = future.result()
-            except Exception as exc:
-                self.log("error", f"openai bridge: the Cat's turn failed: {exc!r}")
-                raise CatFailure(str(exc) or type(exc).__name__) from None
-            yield self._result(stray, answer)
+            except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException as exc:  # also what is no Exception: a Rust panic in the Cat's own tokenizer
+                # the provider's own words go to admins and the log only (CatFailure.detail)
+                raise CatFailure("the Cat's turn failed", f"{type(exc).__name__}: {exc}") from None
+            # Recounting a turn's prompts (tiktoken over every prompt the Cat sent) can take seconds for a large
+            # message: it runs in a pool thread too, so the event loop keeps serving everyone else meanwhile.
+            yield await _in_a_thread(self._result, stray, answer)
         finally:
             pipe.closed = True  # a client that left: the thread finishes, its output is dropped
 
     def _result(self, stray, answer: Any) -> TurnResult:
         if isinstance(answer, dict):  # the Cat reports some failures as dicts instead of raising
-            raise CatFailure(str(answer.get("description") or answer.get("error") or answer))
+            raise CatFailure(
+                "the Cat reported an error", str(answer.get("description") or answer.get("error") or answer)
+            )
         text = answer if isinstance(answer, str) else getattr(answer, "text", None)
         if not isinstance(text, str) or not text:
             raise CatFailure("the Cat's LLM returned an empty answer")
@@ -289,6 +301,19 @@ class V1Cat:
 
     # -- the rest ------------------------------------------------------------------
 
+    async def embedder(self) -> EmbedderInfo | None:
+        """v1 always has one (DumbEmbedder until another is chosen); its memory collections know its size."""
+        from cat.looking_glass.cheshire_cat import CheshireCat
+
+        cat = CheshireCat()
+        if cat.embedder is None:
+            return None
+        try:
+            size = int(cat.memory.vectors.declarative.embedder_size)
+        except (AttributeError, TypeError, ValueError):
+            size = None
+        return EmbedderInfo(type(cat.embedder).__name__, size)
+
     async def embed(self, texts: list[str]) -> tuple[str, list[list[float]]]:
         from cat.looking_glass.cheshire_cat import CheshireCat
 
@@ -296,7 +321,7 @@ class V1Cat:
         try:
             vectors = await _in_a_thread(embedder.embed_documents, texts)
         except Exception as exc:
-            raise CatFailure(f"the Cat's embedder failed: {exc}") from None
+            raise CatFailure("the Cat's embedder failed", f"{type(exc).__name__}: {exc}") from None
         return type(embedder).__name__, [list(v) for v in vectors]
 
     def log(self, level: str, message: str) -> None:

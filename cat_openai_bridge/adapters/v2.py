@@ -22,10 +22,21 @@ from starlette.requests import Request
 
 from ..core.engine import tokens
 from ..core.engine.conversation import ClientTool, ImagePart, TextPart, ToolCall, Turn
-from ..core.port import Access, CatFailure, CatTurn, Identity, ModelCard, TextDelta, TurnEvent, TurnResult
+from ..core.port import (
+    Access,
+    CatFailure,
+    CatTurn,
+    EmbedderInfo,
+    Identity,
+    ModelCard,
+    TextDelta,
+    TurnEvent,
+    TurnResult,
+)
 from ..core.settings import BridgeSettings
 
 DEFAULT_AGENT = "default"
+UNCONFIGURED = "default"  # the Cat's placeholder model provider: "default:default" means nothing is configured
 
 
 @lru_cache(maxsize=1)
@@ -99,11 +110,12 @@ def _cat_message(turn: Turn):
     return Message(role=turn.role, content=content, tool_calls=calls, tool_call_id=turn.tool_call_id)
 
 
+def _calls_text(message) -> str:
+    return "".join(json.dumps({"name": c.name, "arguments": c.args}) for c in message.tool_calls)
+
+
 def _message_text(message) -> str:
-    text = message.text
-    if message.tool_calls:
-        text += "".join(json.dumps({"name": c.name, "arguments": c.args}) for c in message.tool_calls)
-    return text
+    return message.text + _calls_text(message) if message.tool_calls else message.text
 
 
 def _why(agent) -> dict:
@@ -126,44 +138,76 @@ def _why(agent) -> dict:
     }
 
 
+def _prompts(system: list[tuple[str, str]], history: list[tuple[str, str]], calls: list[int]) -> int:
+    """Prompt tokens of LLM calls that each read `system` and the first `n` messages of `history`, for n in
+    `calls`: each message counted once (a long one is not tokenized again for every call of the turn)."""
+    base = tokens.count_chat(system)
+    costs = [tokens.TOKENS_PER_MESSAGE + tokens.count_text(role) + tokens.count_text(text) for role, text in history]
+    prefix = [0]
+    for cost in costs:
+        prefix.append(prefix[-1] + cost)
+    return sum(base + prefix[n] for n in calls)
+
+
 def _turn_result(agent) -> TurnResult:
-    """The final answer, and usage counted over every LLM call of the turn."""
+    """The final answer, and usage counted over every LLM call of the turn (in a thread: prompts may be long)."""
     produced = list(agent.result.messages)
     answers = [i for i, m in enumerate(produced) if m.role == "assistant"]
     final = produced[answers[-1]].text if answers else ""
-    history = [(m.role, _message_text(m)) for m in agent.task.messages]
+    history = [(m.role, _message_text(m)) for m in [*agent.task.messages, *produced]]
     system = [("system", agent.system_prompt)] if agent.system_prompt else []
-    prompt_tokens = 0
-    extra = 0
-    for i, message in enumerate(produced):
-        if message.role == "assistant":
-            prompt_tokens += tokens.count_chat(system + history)
-            if i != answers[-1]:
-                extra += tokens.count_text(_message_text(message))
-        history.append((message.role, _message_text(message)))
+    asked = len(agent.task.messages)
+    prompt_tokens = _prompts(system, history, [asked + i for i in answers])
+    extra = sum(tokens.count_text(history[asked + i][1]) for i in answers[:-1])
     return TurnResult(final, prompt_tokens, extra)
 
 
-def _plain_result(system: str, task, message) -> TurnResult:
+def _stopped_result(agent, text: str) -> TurnResult:
+    """A run stopped at the client's cut, in the middle of an LLM call: every call so far read its prompt, the
+    one in flight included; what the LLM produced is the text streamed (tool calls of finished steps aside)."""
+    produced = list(getattr(getattr(agent, "result", None), "messages", []))
+    history = [(m.role, _message_text(m)) for m in [*agent.task.messages, *produced]]
+    system = [("system", agent.system_prompt)] if agent.system_prompt else []
+    asked = len(agent.task.messages)
+    calls = [asked + i for i, m in enumerate(produced) if m.role == "assistant"] + [len(history)]
+    extra = sum(tokens.count_text(_calls_text(m)) for m in produced if m.role == "assistant" and m.tool_calls)
+    return TurnResult(text, _prompts(system, history, calls), extra)
+
+
+def _plain_result(system: str, task, text: str) -> TurnResult:
     history = [(m.role, _message_text(m)) for m in task.messages]
     prompt = tokens.count_chat(([("system", system)] if system else []) + history)
-    return TurnResult(message.text, prompt)
+    return TurnResult(text, prompt)
 
 
 class V2Cat:
     name = "v2"
     supports_images = True
     supports_client_tools = True
+    stops_turns = True
+
+    def __init__(self) -> None:
+        self._embedder_sizes: dict[str, int] = {}  # v2 does not say an embedder's size: learnt from its vectors
 
     def cat_version(self) -> str:
         return metadata.version("cheshire-cat-ai")
 
     async def identify(self, request: Request, access: Access) -> Identity | None:
-        """The Cat authenticated the request before our route ran; v2 routes need no more than a user."""
+        """The Cat authenticated the request before our route ran; v2 routes need no more than a user.
+
+        A route that takes its key from another header (Anthropic's `x-api-key`) hands over the request with
+        that key as its bearer: the Cat's own auth handlers check it, and its user becomes the request's user,
+        as the Cat's middleware would have made it."""
         from cat import config
         from cat.ambient.context_vars import ctx
 
-        user = ctx().user
+        context = ctx()
+        user = context.user
+        seen = context.request.headers.get("authorization") if context.request is not None else None
+        if user is None and request.headers.get("authorization") not in (None, seen):
+            from cat.ambient import auth
+
+            user = context.user = await auth(request)
         if user is None:
             return None
         credential = request.headers.get("authorization", "")
@@ -181,12 +225,20 @@ class V2Cat:
 
         return await OpenAIBridgeSettings.cached_settings()
 
-    async def llm_configured(self) -> bool:
+    async def _core_settings(self):
         from cat.ambient.runtime import ccat
 
         core = await ccat().get("config", "core")
-        settings = await core.load_settings()
-        return not str(settings.default_llm).startswith("default:")
+        return await core.load_settings()
+
+    async def llm_configured(self) -> bool:
+        return not str((await self._core_settings()).default_llm).startswith(f"{UNCONFIGURED}:")
+
+    async def embedder(self) -> EmbedderInfo | None:
+        slug = str((await self._core_settings()).default_embedder)
+        if slug.startswith(f"{UNCONFIGURED}:"):
+            return None
+        return EmbedderInfo(slug, self._embedder_sizes.get(slug))
 
     def _agents(self) -> dict:
         from cat.ambient.runtime import ccat
@@ -221,6 +273,8 @@ class V2Cat:
         extra = []
         if system and turn.system_policy != "ignore" and not turn.plain:
             extra.append(_system_directive()(turn.system_policy, system))
+        if turn.instructions and not turn.plain:
+            extra.append(_system_directive()("append", turn.instructions))
         if turn.tools and not turn.plain:
             extra.append(_client_tools_directive(turn.tools))
         if extra:
@@ -229,10 +283,13 @@ class V2Cat:
         if turn.plain:
             from cat.ambient import llm
 
-            return agent, task, llm(system, messages=task.messages, stream=turn.stream)
+            # No agent prompt here to append to; `ignore` still means the client's system text goes nowhere.
+            client = "" if turn.system_policy == "ignore" else system
+            prompt = "\n\n".join(p for p in (client, turn.instructions) if p)
+            return agent, task, llm(prompt, messages=task.messages, stream=turn.stream)
         return agent, task, agent(task)
 
-    def _result(self, turn: CatTurn, agent: Any, task: Any, runner: asyncio.Task) -> TurnResult:
+    async def _result(self, turn: CatTurn, agent: Any, task: Any, runner: asyncio.Task) -> TurnResult:
         """The finished run as a TurnResult; a client tool call ends it on purpose, anything else raised fails it."""
         called: tuple[ToolCall, ...] = ()
         try:
@@ -244,13 +301,15 @@ class V2Cat:
             )
         except asyncio.CancelledError:
             raise CatFailure("the Cat's run was cancelled") from None
-        except Exception as exc:
-            self.log("error", f"openai bridge: agent '{turn.target}' failed: {exc!r}")
-            raise CatFailure(str(exc) or type(exc).__name__) from None
+        except Exception as exc:  # the provider's own words go to admins and the log only (CatFailure.detail)
+            failed = "the Cat's LLM failed" if turn.plain else f"the agent '{turn.target}' failed"
+            raise CatFailure(failed, f"{type(exc).__name__}: {exc}") from None
         if turn.plain:
-            result = _plain_result(turn.conversation.system, task, runner.result())
+            prompt = "" if turn.system_policy == "ignore" else turn.conversation.system
+            result = await asyncio.to_thread(_plain_result, prompt, task, runner.result().text)
         else:
-            result = dataclasses.replace(_turn_result(agent), tool_calls=called, why=_why(agent) if turn.why else None)
+            counted = await asyncio.to_thread(_turn_result, agent)
+            result = dataclasses.replace(counted, tool_calls=called, why=_why(agent) if turn.why else None)
         if not result.text and not result.tool_calls:
             # e.g. a stream of non-SSE bytes, which the Cat's LLM client reads as an empty answer
             raise CatFailure("the Cat's LLM returned an empty answer")
@@ -278,10 +337,15 @@ class V2Cat:
             context.user = User(id=turn.identity.user_id, name=turn.identity.name, roles=[])
         runner = asyncio.create_task(work)
         runner.add_done_callback(lambda _: deltas.put_nowait(None))
+        produced: list[str] = []
         try:
             while (delta := await deltas.get()) is not None:
+                produced.append(delta)
                 yield TextDelta(delta)
-            yield self._result(turn, agent, task, runner)
+                if turn.stop.is_set() and not runner.done():
+                    yield await self._stopped(turn, agent, task, runner, deltas, produced)
+                    return
+            yield await self._result(turn, agent, task, runner)
         finally:
             context.stream = None
             context.user = caller
@@ -290,13 +354,27 @@ class V2Cat:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await runner
 
+    async def _stopped(
+        self, turn: CatTurn, agent: Any, task: Any, runner: asyncio.Task, deltas: asyncio.Queue, produced: list[str]
+    ) -> TurnResult:
+        """The client's answer is complete: cancel the run (the Cat hangs up on its LLM) and count what was used."""
+        runner.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await runner
+        while not deltas.empty():  # produced before the cancel landed: the LLM made them, they count
+            if (delta := deltas.get_nowait()) is not None:
+                produced.append(delta)
+        text = "".join(produced)
+        if turn.plain:
+            prompt = "" if turn.system_policy == "ignore" else turn.conversation.system
+            return await asyncio.to_thread(_plain_result, prompt, task, text)
+        return await asyncio.to_thread(_stopped_result, agent, text)
+
     async def embed(self, texts: list[str]) -> tuple[str, list[list[float]]]:
         """The Cat's configured embedder, the one its memory plugins use."""
         from cat.ambient import embedder
-        from cat.ambient.runtime import ccat
 
-        core = await ccat().get("config", "core")
-        slug = str((await core.load_settings()).default_embedder)
+        slug = str((await self._core_settings()).default_embedder)
         gate = asyncio.Semaphore(8)  # v2 embeds one text per call: a few at a time, in order
 
         async def one(text: str) -> list[float]:
@@ -304,9 +382,12 @@ class V2Cat:
                 return list(await embedder(text))
 
         try:
-            return slug, list(await asyncio.gather(*(one(text) for text in texts)))
+            vectors = list(await asyncio.gather(*(one(text) for text in texts)))
         except Exception as exc:
-            raise CatFailure(f"the Cat's embedder failed: {exc}") from None
+            raise CatFailure("the Cat's embedder failed", f"{type(exc).__name__}: {exc}") from None
+        if vectors:
+            self._embedder_sizes[slug] = len(vectors[0])
+        return slug, vectors
 
     def log(self, level: str, message: str) -> None:
         from cat import log

@@ -12,7 +12,9 @@ import time
 from starlette.requests import Request
 from starlette.responses import Response
 
+from .anthropic_messages.serving import CountTokens, Messages
 from .chat_completion.serving import ChatCompletions
+from .completions.serving import Completions
 from .embeddings.serving import Embeddings
 from .engine.limits import Limiter
 from .engine.pipeline import Pipeline
@@ -21,6 +23,9 @@ from .message.serving import Message
 from .models.serving import GetModel, ListModels
 from .port import CatPort
 from .responses.serving import Responses
+from .responses.store import ResponseStores
+from .responses.stored import DeleteResponse, GetResponse, Keeper, ListInputItems
+from .scrape import Metrics
 
 
 class Bridge:
@@ -32,9 +37,17 @@ class Bridge:
         self._list_models = ListModels(self.pipeline, created)
         self._get_model = GetModel(self.pipeline, created)
         self._chat = ChatCompletions(self.pipeline)
-        self._responses = Responses(self.pipeline)
+        keeper = Keeper(ResponseStores(), lambda level, message: cat.log(level, message))
+        self._responses = Responses(self.pipeline, keeper)
+        self._get_response = GetResponse(self.pipeline, keeper)
+        self._delete_response = DeleteResponse(self.pipeline, keeper)
+        self._input_items = ListInputItems(self.pipeline, keeper)
         self._embeddings = Embeddings(self.pipeline)
         self._message = Message(self.pipeline)
+        self._completions = Completions(self.pipeline)
+        self._messages = Messages(self.pipeline)
+        self._count_tokens = CountTokens(self.pipeline)
+        self._metrics = Metrics(self.pipeline)
 
     async def health(self, request: Request) -> Response:
         return await self.pipeline.serve(request, self._health)
@@ -51,8 +64,29 @@ class Bridge:
     async def responses(self, request: Request) -> Response:
         return await self.pipeline.serve(request, self._responses)
 
+    async def get_response(self, request: Request) -> Response:
+        return await self.pipeline.serve(request, self._get_response)
+
+    async def delete_response(self, request: Request) -> Response:
+        return await self.pipeline.serve(request, self._delete_response)
+
+    async def response_input_items(self, request: Request) -> Response:
+        return await self.pipeline.serve(request, self._input_items)
+
     async def embeddings(self, request: Request) -> Response:
         return await self.pipeline.serve(request, self._embeddings)
 
     async def message(self, request: Request) -> Response:
         return await self.pipeline.serve(request, self._message)
+
+    async def completions(self, request: Request) -> Response:
+        return await self.pipeline.serve(request, self._completions)
+
+    async def anthropic_messages(self, request: Request) -> Response:
+        return await self.pipeline.serve(request, self._messages)
+
+    async def anthropic_count_tokens(self, request: Request) -> Response:
+        return await self.pipeline.serve(request, self._count_tokens)
+
+    async def metrics(self, request: Request) -> Response:
+        return await self.pipeline.serve(request, self._metrics)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from starlette.requests import Request
@@ -21,7 +21,16 @@ from .settings import BridgeSettings
 
 
 class CatFailure(Exception):
-    """The Cat's pipeline (or its LLM) failed to produce an answer."""
+    """The Cat's pipeline (or its LLM) failed to produce an answer.
+
+    Its message is the bridge's own words, fit for any caller; `detail` is what
+    the Cat or its model provider said (raw exception text: provider URLs,
+    request bodies, sometimes keys), which only the Cat's admins and its log see.
+    """
+
+    def __init__(self, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.detail = detail
 
 
 class CatTimeout(Exception):
@@ -46,6 +55,7 @@ class Access(enum.Enum):
     MODELS = "models"  # list the Cat's models (v1: LLM READ)
     CHAT = "chat"  # run a conversation turn (v1: CONVERSATION WRITE)
     EMBEDDINGS = "embeddings"  # use the Cat's embedder (v1: EMBEDDER READ)
+    METRICS = "metrics"  # read the bridge's metrics (v1: STATUS READ; then the Cat's admins only)
 
 
 @dataclass(frozen=True)
@@ -60,10 +70,38 @@ class Identity:
 
 
 @dataclass(frozen=True)
+class EmbedderInfo:
+    """The Cat's configured embedder: its name (the `model` of an embeddings answer), its size once known."""
+
+    name: str
+    size: int | None = None  # vector length: v1 knows it from its memory, v2 learns it from its first vectors
+
+
+@dataclass(frozen=True)
 class ModelCard:
     id: str
     owned_by: str
     description: str = ""
+
+
+class StopSignal:
+    """The core's word that the client's answer is complete (cut at `max_tokens` or a stop sequence).
+
+    An adapter that can (`CatPort.stops_turns`) checks it whenever it resumes after handing over a TextDelta,
+    ends the Cat's run there (its LLM call is abandoned) and ends the turn with a TurnResult counting what the
+    LLM had read and produced by then. Set from the event loop, read by the adapter on it: a plain flag.
+    """
+
+    __slots__ = ("_set",)
+
+    def __init__(self) -> None:
+        self._set = False
+
+    def set(self) -> None:
+        self._set = True
+
+    def is_set(self) -> bool:
+        return self._set
 
 
 @dataclass(frozen=True)
@@ -77,8 +115,12 @@ class CatTurn:
     # without the agent, so it leaves nothing in the Cat's memory or history.
     plain: bool = False
     tools: tuple[ClientTool, ...] = ()  # the client's functions, offered to the Cat's model for this turn
-    conversation_key: str = ""  # the client chat this turn belongs to (see core/chats.py)
+    conversation_key: str = ""  # the client chat this turn belongs to, scoped to its user (engine/chat_keys.py)
     why: bool = False  # the client asked for the Cat's reasons (an admin-only extension)
+    # The form the answer must take (JSON, a schema, a forced call), for the agent's system prompt whatever
+    # the system_message_policy: it is the bridge's instruction, not the client's system message.
+    instructions: str = ""
+    stop: StopSignal = field(default_factory=StopSignal, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -88,7 +130,7 @@ class TextDelta:
 
 @dataclass(frozen=True)
 class TurnResult:
-    text: str
+    text: str  # the final answer; for a turn stopped early, all the text its LLM produced until then
     prompt_tokens: int  # every prompt the Cat sent its LLM during the turn
     extra_completion_tokens: int = 0  # LLM output that is not the final answer (tool calls)
     tool_calls: tuple[ToolCall, ...] = ()  # the model called client tools: the turn pauses for their results
@@ -102,6 +144,7 @@ class CatPort(Protocol):
     name: str  # adapter name, e.g. "v2"
     supports_images: bool
     supports_client_tools: bool
+    stops_turns: bool  # honours `CatTurn.stop` (v2); otherwise a turn always runs to its end (v1)
 
     def cat_version(self) -> str: ...
 
@@ -122,6 +165,10 @@ class CatPort(Protocol):
     async def resolve_model(self, model: str, settings: BridgeSettings) -> str | None: ...
 
     def run(self, turn: CatTurn) -> AsyncIterator[TurnEvent]: ...
+
+    async def embedder(self) -> EmbedderInfo | None:
+        """The embedder the Cat's memory uses, None when none is configured (v2's placeholder)."""
+        ...
 
     async def embed(self, texts: list[str]) -> tuple[str, list[list[float]]]:
         """(the embedder's name, one vector per text); raises CatFailure."""

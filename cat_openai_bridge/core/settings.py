@@ -7,11 +7,12 @@ is refused by the admin on every version.
 from __future__ import annotations
 
 import asyncio
-import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError  # its errors serialize; a ValueError's make the Cat answer 500
+
+from . import task_prompts
 
 SystemMessagePolicy = Literal["append", "replace", "ignore"]
 FailureMode = Literal["open", "closed"]
@@ -63,11 +64,13 @@ class BridgeSettings(BaseModel):
     redis_url: str = Field(
         "",
         max_length=2048,
-        description="redis:// or rediss:// URL: hold the limits in Redis so they apply across replicas "
-        "(empty = in-process).",
+        description="redis:// or rediss:// URL: hold the limits, Idempotency-Key answers and stored responses in "
+        "Redis, shared by every replica (empty = in-process).",
     )
     redis_failure_mode: FailureMode = Field(
-        "open", description="When Redis is unreachable: 'open' lets requests through (logged), 'closed' answers 503."
+        "open",
+        description="When Redis is unreachable: 'open' lets requests through without limits or replay protection "
+        "(logged), 'closed' answers 503.",
     )
     trust_user_field: bool = Field(
         False,
@@ -89,20 +92,71 @@ class BridgeSettings(BaseModel):
         description="Request header naming the client chat, so each chat keeps its own Cat conversation "
         "(then `metadata.chat_id`; otherwise derived from the chat's first messages).",
     )
+    metrics_token: str = Field(
+        "",
+        max_length=256,
+        description="A bearer token that may read GET /custom/metrics besides the Cat's admins, for Prometheus "
+        "(empty = admins only).",
+    )
     idempotency_window_seconds: int = Field(
         600, ge=0, le=86400, description="How long an Idempotency-Key replays its first answer (0 = keys ignored)."
     )
+    idempotency_store_bytes: int = Field(
+        64 * 1024 * 1024,
+        ge=64 * 1024,
+        le=4 * 1024**3,
+        description="Bytes of answers kept for Idempotency-Key replays, all users together; the oldest go first.",
+    )
+    idempotency_identity_bytes: int = Field(
+        8 * 1024 * 1024,
+        ge=64 * 1024,
+        le=4 * 1024**3,
+        description="Bytes of answers kept for Idempotency-Key replays per Cat user; their oldest go first.",
+    )
+    idempotency_answer_bytes: int = Field(
+        2 * 1024 * 1024,
+        ge=1024,
+        le=1024**3,
+        description="Largest answer (a whole stream, as sent) kept for a replay; a larger one's key is not "
+        "replayable (the response says `Idempotency-Replayable: false` when that is known up front).",
+    )
+    responses_store_seconds: int = Field(
+        86400,
+        ge=0,
+        le=30 * 86400,
+        description="How long a stored Responses answer (`store`, the default) can be read back and continued with "
+        "`previous_response_id` (0 = nothing is stored). In process, or in Redis when redis_url is set.",
+    )
+    responses_store_bytes: int = Field(
+        64 * 1024 * 1024, ge=0, description="Bytes of stored responses kept in process, all users together."
+    )
+    responses_store_identity_bytes: int = Field(
+        16 * 1024 * 1024, ge=0, description="Bytes of stored responses kept per user (the oldest go first)."
+    )
+    responses_store_response_bytes: int = Field(
+        4 * 1024 * 1024, ge=0, description="A stored response larger than this (with its conversation) is not kept."
+    )
 
     task_prompt_patterns: list[str] = Field(
-        [r"^\s*### Task:"],
+        list(task_prompts.DEFAULT_PATTERNS),
         max_length=50,
-        description="Regular expressions (searched in the last user message, multi-line) that mark a front end's "
-        "housekeeping prompt, such as Open WebUI's title, tag and follow-up generation.",
+        description="Regular expressions matched at the start of the last user message (its first "
+        f"{task_prompts.WINDOW} characters) that mark a front end's housekeeping prompt: Open WebUI's title, tags, "
+        "follow-ups, queries, autocomplete, emoji, image prompt and MoA, LibreChat's titles. Patterns that "
+        "backtrack catastrophically are refused.",
     )
     task_prompt_mode: TaskPromptMode = Field(
         "llm",
         description="'llm': answer housekeeping prompts with the Cat's own LLM, outside the agent, leaving no trace in "
         "its memory; 'agent': treat them like any message.",
+    )
+
+    stream_send_timeout: float = Field(
+        30.0,
+        ge=1.0,
+        le=600.0,
+        description="Seconds a stream may wait for a client that reads nothing (its buffers full) before it is "
+        "ended and its work released.",
     )
 
     stream_heartbeat_seconds: float = Field(
@@ -122,27 +176,30 @@ class BridgeSettings(BaseModel):
 
     @field_validator("task_prompt_patterns")
     @classmethod
-    def _patterns_compile(cls, value: list[str]) -> list[str]:
-        for pattern in value:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise PydanticCustomError(
-                    "invalid_pattern",
-                    "{pattern} is not a valid regular expression: {reason}",
-                    {"pattern": pattern, "reason": str(exc)},
-                ) from None
+    def _patterns_safe(cls, value: list[str]) -> list[str]:
+        task_prompts.check(value)
         return value
 
     def is_task_prompt(self, text: str) -> bool:
-        return self.task_prompt_mode == "llm" and any(re.search(p, text, re.M) for p in self.task_prompt_patterns)
+        """A front end's housekeeping prompt, by how `text` starts (bounded: see core/task_prompts.py)."""
+        return self.task_prompt_mode == "llm" and task_prompts.matches(self.task_prompt_patterns, text)
 
     @field_validator("redis_url")
     @classmethod
-    def _redis_scheme(cls, value: str) -> str:
+    def _redis_url(cls, value: str) -> str:
+        """Checked whole when saved, so a URL the client cannot use never reaches a request."""
+        from .engine.redis_client import RedisAddress
+
         value = value.strip()
-        if value and not value.startswith(("redis://", "rediss://")):
+        if not value:
+            return value
+        if not value.startswith(("redis://", "rediss://")):
             raise PydanticCustomError("invalid_url", "redis_url must be empty or start with redis:// or rediss://")
+        try:
+            RedisAddress.parse(value)
+        except ValueError as exc:
+            reason = {"reason": str(exc)}
+            raise PydanticCustomError("invalid_url", "redis_url is not usable: {reason}", reason) from None
         return value
 
 

@@ -8,6 +8,7 @@ what only v2 has (agents as models, images, function calling, the probe plugin).
 from __future__ import annotations
 
 import functools
+import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ import openai
 import pytest
 
 from cat_openai_bridge.core.settings import BridgeSettings
-from testkit import cat_v1, contract
+from testkit import cat_v1, contract, quickstart
 from testkit.cat_v2 import put_bridge_settings, start_cat, use_llm
 from testkit.processes import Server, start_scripted_llm
 
@@ -34,9 +35,10 @@ BASE_SETTINGS = {"rate_limit_per_minute": 0}
 CURRENT: dict = {}  # the Cat the running tests talk to: its adapter and URL (for cat_jwt)
 
 
-# OpenAI contract (testkit/contract.py): every response this process gets from a /custom/v1/ route is parsed with
-# openai-python's types, strictly. A violation is raised in the reader as pytest's Failed (a BaseException, so no
-# SDK retry or `except Exception` swallows it) and recorded: a test that did not fail of it errors at teardown.
+# API contract (testkit/contract.py): every response this process gets from a /custom/v1/ route is parsed with
+# its SDK's own types (openai-python's; anthropic's on /v1/messages), strictly. A violation is raised in the reader
+# as pytest's Failed (a BaseException, so no SDK retry or `except Exception` swallows it) and recorded: a test that
+# did not fail of it errors at teardown.
 VIOLATIONS: list = []  # (ContractViolation, raised) seen during the running test
 
 
@@ -153,10 +155,23 @@ def cat(request, tmp_path_factory, llm) -> Iterator[Server]:
         else:
             use_llm(server.url, llm.url, api_key=KEY)
         put_settings(server, {}).raise_for_status()
+        CURRENT["start_log"] = server.log_path.read_text(errors="replace")  # up to ready: plugins loaded, LLM set
         yield server
     finally:
         server.stop()
         CURRENT.clear()
+
+
+@pytest.fixture(scope="session")
+def quickstart_cat(tmp_path_factory, llm) -> Iterator[Server]:
+    """The README's `./scripts/start-cat.sh`, its LLM and embedder the scripted server, API key `meow`."""
+    if not quickstart.in_a_venv():
+        if os.environ.get("CI"):
+            raise RuntimeError("CI must run start-cat.sh: run the tests from a venv (scripts/test.sh does)")
+        pytest.skip("start-cat.sh installs into a venv: run the tests from one (scripts/test.sh does)")
+    server = quickstart.start_quickstart_cat(tmp_path_factory.mktemp("quickstart") / "project", llm.url)
+    yield server
+    server.stop()
 
 
 @pytest.fixture

@@ -42,6 +42,19 @@ async def test_runner_on_the_responses_api_with_a_second_turn(sdk_client, llm_lo
 
 
 @pytest.mark.asyncio
+async def test_runner_continues_by_previous_response_id(sdk_client, llm_log, adapter):
+    agent = responses_agent(sdk_client)
+    first = await Runner.run(agent, "my name is Ada [[reply:Hi Ada]]")
+    assert first.last_response_id and first.final_output == "Hi Ada"
+    second = await Runner.run(agent, "who am I?", previous_response_id=first.last_response_id)
+    assert second.final_output == "Echo: who am I?"
+    sent = llm_log()[-1]["body"]["messages"]
+    if adapter == "v2":  # the stored turn reached the Cat's LLM, though the SDK sent only the new input
+        assert [m["role"] for m in sent] == ["system", "user", "assistant", "user"]
+        assert sent[2]["content"] == "Hi Ada"
+
+
+@pytest.mark.asyncio
 async def test_runner_streams_token_by_token(sdk_client):
     result = Runner.run_streamed(responses_agent(sdk_client), "[[tokens:4]] [[delay:5]]")
     deltas = [

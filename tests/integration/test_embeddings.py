@@ -6,6 +6,7 @@ import base64
 import hashlib
 import struct
 
+import openai
 import pytest
 
 from testkit.cat_v2 import use_llm
@@ -58,7 +59,7 @@ def test_token_array_inputs_are_decoded(http, cat_embedder):
         ({"model": "m", "input": ""}, "input", "invalid_value"),
         ({"model": "m", "input": ["a", ""]}, "input.[1]", "invalid_value"),
         ({"model": "m", "input": "a", "encoding_format": "int8"}, "encoding_format", "invalid_value"),
-        ({"model": "m", "input": "a", "dimensions": 4}, "dimensions", "unsupported_parameter"),
+        ({"model": "m", "input": "a", "dimensions": 0}, "dimensions", "invalid_value"),
         ({"model": "m", "input": [[10**9]]}, "input", "invalid_value"),
         ({"input": "a"}, "model", "missing_required_parameter"),
     ],
@@ -83,6 +84,37 @@ def test_many_inputs_keep_their_order(client, cat_embedder):
     assert [d.embedding for d in result.data] == [pytest.approx(expected(t)) for t in texts]
 
 
-def test_an_unconfigured_embedder_is_a_502_not_a_fake_vector(http):
+def test_an_unconfigured_embedder_is_a_400_saying_how_to_set_one_not_a_fake_vector(http, client, llm_log):
+    health = http.get("/custom/health").json()
+    assert (health["llm_configured"], health["embedder_configured"], health["embedder"]) == (True, False, None)
     response = http.post("/custom/v1/embeddings", json={"model": "m", "input": "a"})
-    assert response.status_code == 502 and response.json()["error"]["code"] == "cat_error"
+    assert response.status_code == 400  # not a 5xx: clients retry those, and no retry can help
+    error = response.json()["error"]
+    assert (error["type"], error["param"], error["code"]) == (
+        "invalid_request_error",
+        "model",
+        "embedder_not_configured",
+    )
+    assert "default_embedder" in error["message"] and "LLM_EMBEDDING_MODEL" in error["message"]
+    with pytest.raises(openai.BadRequestError):  # raised at once: the SDK does not retry a 400
+        client.with_options(max_retries=3).embeddings.create(model="m", input="a")
+    assert llm_log() == []
+
+
+def test_health_names_the_configured_embedder(http, cat_embedder):
+    health = http.get("/custom/health").json()
+    assert (health["embedder_configured"], health["embedder"]) == (True, EMBEDDER)
+
+
+def test_dimensions_may_only_be_the_embedders_own_size(client, http, cat_embedder):
+    result = client.embeddings.create(model="text-embedding-3-small", input="hello cat", dimensions=8)
+    assert result.data[0].embedding == pytest.approx(expected("hello cat"))
+    response = http.post("/custom/v1/embeddings", json={"model": "m", "input": "a", "dimensions": 1536})
+    assert response.status_code == 400
+    assert response.json()["error"] == {
+        "message": f"'dimensions' is 1536, but the Cat's embedder ({EMBEDDER}) makes vectors of 8 dimensions only: "
+        "send 8 or leave it out.",
+        "type": "invalid_request_error",
+        "param": "dimensions",
+        "code": "invalid_value",
+    }

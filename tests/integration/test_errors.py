@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import openai
 import pytest
 
@@ -9,7 +11,7 @@ from testkit import sse
 from testkit.cat_v1 import put_bridge_settings_v1
 from testkit.cat_v2 import put_bridge_settings
 
-from .conftest import KEY, full_settings, user_says
+from .conftest import KEY, cat_jwt, full_settings, user_says
 
 CHAT = "/custom/v1/chat/completions"
 HI = user_says("hi")
@@ -87,19 +89,14 @@ def v1_refusal(body, param, code):
             "invalid_value",
         ),
         (
-            {
-                "model": "cheshire-cat",
-                "messages": HI,
-                "tool_choice": "required",
-                "tools": [{"type": "function", "function": {"name": "f"}}],
-            },
+            {"model": "cheshire-cat", "messages": HI, "tool_choice": "required"},
             "tool_choice",
-            "unsupported_value",
+            "invalid_value",
         ),
         (
-            {"model": "cheshire-cat", "messages": HI, "response_format": {"type": "json_object"}},
-            "response_format.type",
-            "unsupported_value",
+            {"model": "cheshire-cat", "messages": HI, "response_format": {"type": "json_schema"}},
+            "response_format.json_schema",
+            "missing_required_parameter",
         ),
         (
             {"model": "cheshire-cat", "messages": [{"role": "tool", "content": "x", "tool_call_id": "1"}]},
@@ -210,11 +207,13 @@ def test_timeout_is_504_and_stream_error_event(http, settings):
 
 def test_rate_limit_429_with_openai_headers(http, settings):
     settings(rate_limit_per_minute=2)
-    ok = [http.post(CHAT, json={"model": "cheshire-cat", "messages": HI}) for _ in range(2)]
+    # A user of its own: the suite's other requests in this minute must not count against a limit of 2.
+    auth = {"Authorization": f"Bearer {cat_jwt(f'limited-{uuid.uuid4().hex[:8]}')}"}
+    ok = [http.post(CHAT, json={"model": "cheshire-cat", "messages": HI}, headers=auth) for _ in range(2)]
     assert [r.status_code for r in ok] == [200, 200]
     assert ok[0].headers["x-ratelimit-limit-requests"] == "2"
     assert [r.headers["x-ratelimit-remaining-requests"] for r in ok] == ["1", "0"]
-    limited = http.post(CHAT, json={"model": "cheshire-cat", "messages": HI})
+    limited = http.post(CHAT, json={"model": "cheshire-cat", "messages": HI}, headers=auth)
     error = error_of(limited, 429)
     assert (error["type"], error["code"]) == ("requests", "rate_limit_exceeded")
     assert 1 <= int(limited.headers["retry-after"]) <= 30

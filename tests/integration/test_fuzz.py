@@ -1,4 +1,6 @@
-"""Hostile input against the live bridge: every client mistake is a 4xx OpenAI error, never a 5xx.
+"""Hostile input against the live bridge: every client mistake is a 4xx error object, never a 5xx.
+
+OpenAI's shape on OpenAI's routes, Anthropic's on `/v1/messages`.
 
 Two generators: schemathesis from the Cat's own OpenAPI document (our routes
 declare their bodies there), and hypothesis bodies built to break parsers
@@ -29,7 +31,9 @@ from .conftest import BASE_SETTINGS, HOSTILE_AUTH, KEY, put_settings
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "60"))
 CHAT = "/custom/v1/chat/completions"
-POSTS = [CHAT, "/custom/v1/responses", "/custom/v1/embeddings", "/custom/message"]
+MESSAGES = "/custom/v1/messages"
+POSTS = [CHAT, "/custom/v1/responses", "/custom/v1/embeddings", "/custom/message", "/custom/v1/completions", MESSAGES]
+ANTHROPIC = (MESSAGES, MESSAGES + "/count_tokens")
 AUTH = {"Authorization": f"Bearer {KEY}"}
 FUZZ = hsettings(
     max_examples=EXAMPLES,
@@ -51,11 +55,15 @@ def tally(request) -> Iterator[None]:
         print(f"\nfuzz: {sum(STATUSES.values())} requests, statuses {dict(sorted(STATUSES.items()))}, 5xx: {fives}")
 
 
-def check_stream(text: str) -> None:
+def check_stream(text: str, path: str = CHAT) -> None:
     """A 200 stream: well-formed events, no error event; Chat Completions end with `[DONE]`, Responses with
-    `response.completed` (or `response.incomplete` for a cut answer)."""
+    `response.completed` (or `response.incomplete` for a cut answer), Anthropic's Messages with `message_stop`."""
     events = [line[len("data: ") :] for line in text.splitlines() if line.startswith("data: ")]
     assert events, text[-500:]
+    if path in ANTHROPIC:
+        types = [json.loads(event)["type"] for event in events]
+        assert types[0] == "message_start" and types[-1] == "message_stop" and "error" not in types, types
+        return
     if "event: " in text:  # Responses: typed events, no [DONE]
         types = [json.loads(event)["type"] for event in events]
         assert types[0] == "response.created" and types[-1] in ("response.completed", "response.incomplete"), types
@@ -66,17 +74,24 @@ def check_stream(text: str) -> None:
         assert "error" not in json.loads(event), event
 
 
+def check_error(path: str, body: dict) -> None:
+    """An OpenAI error object (Anthropic's on its routes), never FastAPI's `detail`, never a trace."""
+    if path in ANTHROPIC:
+        assert set(body) == {"type", "error", "request_id"} and body["type"] == "error", body
+        assert set(body["error"]) == {"type", "message"}, body
+    else:
+        assert set(body) == {"error"}, body
+        assert set(body["error"]) == {"message", "type", "param", "code"}, body
+    assert body["error"]["message"] and "Traceback" not in body["error"]["message"]
+
+
 def check(path: str, status: int, content_type: str, text: str) -> None:
     STATUSES[status] += 1
     assert status < 500, (path, status, text[:500])
     if status >= 400:
-        body = json.loads(text)
-        assert set(body) == {"error"}, (path, status, text[:500])  # an OpenAI error object, not FastAPI's `detail`
-        error = body["error"]
-        assert set(error) == {"message", "type", "param", "code"} and error["message"], text
-        assert "Traceback" not in error["message"]
+        check_error(path, json.loads(text))
     elif content_type.startswith("text/event-stream"):
-        check_stream(text)
+        check_stream(text, path)
     elif content_type.startswith("application/json"):
         assert json.loads(text).get("error") is None  # (a Responses object has `"error": null`)
 
@@ -164,6 +179,20 @@ def message_like() -> st.SearchStrategy[Any]:
 
 stream_flag = st.one_of(st.booleans(), json_values)
 
+
+def anthropic_message_like() -> st.SearchStrategy[Any]:
+    block = st.fixed_dictionaries(
+        {"type": st.sampled_from(["text", "image", "tool_use", "tool_result", "document", "x"]), "text": json_values},
+        optional={"source": json_values, "id": json_values, "input": json_values, "tool_use_id": json_values},
+    )
+    return st.fixed_dictionaries(
+        {
+            "role": st.sampled_from(["user", "assistant", "system", "bogus", 7]),
+            "content": st.one_of(nice_text, json_values, st.lists(block, max_size=3)),
+        }
+    )
+
+
 BODIES = {
     CHAT: st.fixed_dictionaries(
         {"model": st.one_of(st.just("cheshire-cat"), json_values), "messages": st.lists(message_like(), max_size=4)},
@@ -208,6 +237,41 @@ BODIES = {
     ),
     "/custom/message": st.fixed_dictionaries(
         {"text": st.one_of(nice_text, json_values)}, optional={"user_id": json_values, "extra_field": json_values}
+    ),
+    "/custom/v1/completions": st.fixed_dictionaries(
+        {
+            "model": st.one_of(st.just("cheshire-cat"), json_values),
+            "prompt": st.one_of(
+                nice_text, json_values, st.lists(nice_text, max_size=3), st.lists(st.integers(), max_size=5)
+            ),
+        },
+        optional={
+            "stream": stream_flag,
+            "max_tokens": json_values,
+            "stop": json_values,
+            "echo": json_values,
+            "suffix": json_values,
+            "logprobs": json_values,
+            "n": json_values,
+            "extra_field": json_values,
+        },
+    ),
+    MESSAGES: st.fixed_dictionaries(
+        {
+            "model": st.one_of(st.just("cheshire-cat"), json_values),
+            "max_tokens": st.one_of(st.integers(min_value=1, max_value=200), json_values),
+            "messages": st.lists(anthropic_message_like(), max_size=4),
+        },
+        optional={
+            "stream": stream_flag,
+            "system": json_values,
+            "stop_sequences": json_values,
+            "tools": json_values,
+            "tool_choice": json_values,
+            "metadata": json_values,
+            "output_config": json_values,
+            "extra_field": json_values,
+        },
     ),
 }
 
@@ -260,7 +324,7 @@ def test_extreme_bodies_are_4xx(cat, route, name):
     )
     STATUSES[response.status_code] += 1
     assert 400 <= response.status_code < 500, (name, response.status_code, response.text[:300])
-    assert set(response.json()["error"]) == {"message", "type", "param", "code"}
+    check_error(route, response.json())
 
 
 @pytest.mark.parametrize("ids", [[100256], [100261, 5], [100277], [-1], [2**40], [[1, 2], [1, 100300]]])

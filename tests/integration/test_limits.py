@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 import uuid
@@ -90,28 +91,51 @@ def test_message_endpoint_shares_the_limit(settings, http):
     assert post(http, alice).status_code == 429
 
 
-def test_tokens_per_minute_counts_real_usage(settings, http):
-    settings(tokens_per_minute=300)
+def test_tokens_per_minute_reserves_max_tokens_and_counts_real_usage(settings, http):
+    settings(tokens_per_minute=1000)
     alice = fresh_user()
     began = time.monotonic()
-    first = post(http, alice, "[[tokens:40]]")
+    first = post(http, alice, "[[tokens:40]]", max_tokens=50)
     assert first.status_code == 200
     used = first.json()["usage"]["total_tokens"]
     estimate = chat_prompt_tokens([("user", "[[tokens:40]]")])
-    assert first.headers["x-ratelimit-limit-tokens"] == "300"
-    assert first.headers["x-ratelimit-remaining-tokens"] == str(300 - estimate)
-    second = post(http, alice, "[[tokens:300]]")  # admitted on its estimate, settled on what it used
-    refilled = math.ceil((time.monotonic() - began) * 300 / 60)  # at most 5 tokens a second came back meanwhile
-    assert estimate == chat_prompt_tokens([("user", "[[tokens:300]]")])
-    remaining = int(second.headers["x-ratelimit-remaining-tokens"])
-    assert 300 - used - estimate <= remaining <= 300 - used - estimate + refilled
+    assert first.headers["x-ratelimit-limit-tokens"] == "1000"
+    assert first.headers["x-ratelimit-remaining-tokens"] == str(1000 - estimate - 50)  # the prompt and its cap
+    second = post(http, alice, "[[tokens:150]]", max_tokens=500)  # settled on what it used, not on its cap
+    assert second.status_code == 200
     answer = second.json()["choices"][0]["message"]["content"]
-    assert second.json()["usage"]["completion_tokens"] == count_tokens(answer) > 300
-    third = post(http, alice)
+    assert answer.endswith(" t149") and second.json()["choices"][0]["finish_reason"] == "stop"
+    assert second.json()["usage"]["completion_tokens"] == count_tokens(answer) == 300
+    used += second.json()["usage"]["total_tokens"]
+    # A third that fits only if the first two were charged less than they used. The limit refills 1000 tokens a
+    # minute: the margin is what came back since the first request (measured) plus 3 s more for the third's own
+    # admission, so an undercharge of about 50 tokens shows however slow the machine is.
+    sent_at = time.monotonic() - began
+    third_cap = 1000 - used - chat_prompt_tokens([("user", "hi")]) + math.ceil((sent_at + 3) * 1000 / 60)
+    third = post(http, alice, max_tokens=third_cap)
+    assert time.monotonic() - began < sent_at + 3  # the margin above held
     assert third.status_code == 429
     assert (third.json()["error"]["type"], third.json()["error"]["code"]) == ("tokens", "rate_limit_exceeded")
-    assert third.headers["x-ratelimit-remaining-tokens"] == "0"
-    assert post(http, fresh_user()).status_code == 200
+    assert post(http, fresh_user(), max_tokens=third_cap).status_code == 200
+
+
+def test_concurrent_requests_cannot_spend_more_than_the_token_limit(settings, base_url):
+    """30 concurrent requests for 1,000 tokens each against 2,000 a minute: their caps are reserved up front."""
+    settings(tokens_per_minute=2000)
+    alice = fresh_user()
+    body = {"model": "cheshire-cat", "messages": user_says("[[tokens:1000]] [[delay:1]]"), "max_tokens": 1000}
+    headers = {"Authorization": f"Bearer {cat_jwt(alice)}"}
+
+    async def burst() -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=60) as c:
+            return await asyncio.gather(*(c.post("/chat/completions", json=body) for _ in range(30)))
+
+    answers = asyncio.run(burst())
+    served = [a for a in answers if a.status_code == 200]
+    assert {a.status_code for a in answers} == {200, 429}
+    assert 1 <= len(served) <= 2  # before: all 30 were served (61,170 tokens in a second)
+    assert sum(a.json()["usage"]["total_tokens"] for a in served) <= 2 * 2000
+    assert all(a.json()["error"]["type"] == "tokens" for a in answers if a.status_code == 429)
 
 
 def test_streams_hold_a_concurrency_slot_and_the_sdk_retries_on_429(settings, base_url, llm):

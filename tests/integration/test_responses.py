@@ -155,18 +155,19 @@ def test_failures_are_errors_not_answers(client, http):
 @pytest.mark.parametrize(
     "extra, param",
     [
-        ({"previous_response_id": "resp_1"}, "previous_response_id"),
         ({"tools": [{"type": "web_search"}]}, "tools.[0].type"),
         (
-            {"tools": [{"type": "function", "name": "f"}], "tool_choice": {"type": "function", "name": "f"}},
-            "tool_choice",
+            {"tools": [{"type": "function", "name": "f"}], "tool_choice": {"type": "function", "name": "g"}},
+            "tool_choice.name",
         ),
         ({"input": [{"type": "reasoning", "summary": []}]}, "input.[0].type"),
         ({"input": [{"type": "function_call_output", "output": "x"}]}, "input.[0].call_id"),
         ({"input": ""}, "input"),
     ],
 )
-def test_unsupported_inputs_are_400(http, extra, param):
+def test_unsupported_inputs_are_400(http, adapter, extra, param):
+    if adapter == "v1" and "tool_choice" in extra:
+        param = "tools"  # v1 refuses client tools before it looks at the choice
     response = http.post("/custom/v1/responses", json={"model": "cheshire-cat", "input": "hi", **extra})
     assert response.status_code == 400 and response.json()["error"]["param"] == param
 

@@ -4,7 +4,9 @@ that streams.
 `FakeCat.script(...)` queues what the next turn does, step by step: a `str` is
 a `TextDelta`, a `TurnResult` ends the turn, an exception is raised where it
 stands, a `Gate` parks the turn until the test opens it (never: a hang). A
-turn with nothing queued answers "Hello there!".
+turn with nothing queued answers "Hello there!". Like the v2 adapter, it stops
+when the core asks (`CatTurn.stop`, checked after each delta): the turn then
+ends with its scripted result's prompt and the text it produced so far.
 
 httpx's own `ASGITransport` runs the app to its end before handing the
 response over, so a client can neither read a stream while it runs nor leave
@@ -28,6 +30,7 @@ from cat_openai_bridge.core.bridge import Bridge
 from cat_openai_bridge.core.port import (
     Access,
     CatTurn,
+    EmbedderInfo,
     Forbidden,
     Identity,
     ModelCard,
@@ -61,6 +64,7 @@ class FakeCat:
     name = "fake"
     supports_images = True
     supports_client_tools = True
+    stops_turns = True
 
     def __init__(self, settings: BridgeSettings | None = None) -> None:
         self.settings = settings or BridgeSettings()
@@ -68,8 +72,11 @@ class FakeCat:
         self.finished = 0  # turns whose generator ended, however (answer, error, cancel, close)
         self.embedded: list[list[str]] = []
         self.embed_error: BaseException | None = None
+        self.embedder_info: EmbedderInfo | None = EmbedderInfo("fake-embedder", 2)  # None: none configured
+        self.vector_size = 2
         self.logs: list[tuple[str, str]] = []
         self.resolved = 0  # resolve_model calls: how far a request got into the pipeline
+        self.stopped = 0  # turns that ended early because the core asked (an answer cut at max_tokens or stop)
         self._scripts: collections.deque[Sequence[Any]] = collections.deque()
 
     # What a test controls
@@ -119,10 +126,16 @@ class FakeCat:
 
     async def _play(self, turn: CatTurn, steps: Sequence[Any]) -> AsyncIterator[TurnEvent]:
         self.turns.append(turn)
+        produced = ""
         try:
-            for step in steps:
+            for index, step in enumerate(steps):
                 if isinstance(step, str):
+                    produced += step
                     yield TextDelta(step)
+                    if self.stops_turns and turn.stop.is_set():
+                        self.stopped += 1
+                        yield _stopped(steps[index + 1 :], produced)
+                        return
                 elif isinstance(step, TurnResult):
                     yield step
                 elif isinstance(step, Gate):
@@ -134,14 +147,23 @@ class FakeCat:
         finally:
             self.finished += 1
 
+    async def embedder(self) -> EmbedderInfo | None:
+        return self.embedder_info
+
     async def embed(self, texts: list[str]) -> tuple[str, list[list[float]]]:
         self.embedded.append(list(texts))
         if self.embed_error is not None:
             raise self.embed_error
-        return "fake-embedder", [[float(len(text)), 0.5] for text in texts]
+        return "fake-embedder", [[float(len(text))] + [0.5] * (self.vector_size - 1) for text in texts]
 
     def log(self, level: str, message: str) -> None:
         self.logs.append((level, message))
+
+
+def _stopped(rest: Sequence[Any], produced: str) -> TurnResult:
+    """What a stopped turn reports: the prompt its script would have, the text produced until the stop."""
+    scripted = next((step for step in rest if isinstance(step, TurnResult)), TurnResult("", 0))
+    return TurnResult(produced, scripted.prompt_tokens, scripted.extra_completion_tokens)
 
 
 def app_of(bridge: Bridge) -> Starlette:
@@ -150,11 +172,15 @@ def app_of(bridge: Bridge) -> Starlette:
         routes=[
             Route("/custom/health", bridge.health, methods=["GET"]),
             Route("/custom/message", bridge.message, methods=["POST"]),
+            Route("/custom/metrics", bridge.metrics, methods=["GET"]),
             Route("/v1/models", bridge.list_models, methods=["GET"]),
             Route("/v1/models/{model_id:path}", bridge.get_model, methods=["GET"]),
             Route("/v1/chat/completions", bridge.chat_completions, methods=["POST"]),
             Route("/v1/responses", bridge.responses, methods=["POST"]),
             Route("/v1/embeddings", bridge.embeddings, methods=["POST"]),
+            Route("/v1/completions", bridge.completions, methods=["POST"]),
+            Route("/v1/messages", bridge.anthropic_messages, methods=["POST"]),
+            Route("/v1/messages/count_tokens", bridge.anthropic_count_tokens, methods=["POST"]),
         ]
     )
 

@@ -253,7 +253,7 @@ def test_json_by_status_and_route():
         contract.validate_json(contract.CHAT, 200, ERROR)
     with pytest.raises(ContractViolation):
         contract.validate_json(contract.MODELS, 401, {"detail": "Unauthorized"})
-    with pytest.raises(ContractViolation, match="no OpenAI contract"):
+    with pytest.raises(ContractViolation, match="no API contract"):
         contract.validate_json(contract.UNKNOWN, 200, {})
     checker = contract.checker_for(
         "POST", "/custom/v1/embeddings", 200, "application/json; charset=utf-8", {"encoding_format": "base64"}
@@ -376,6 +376,135 @@ def test_responses_stream_drifts_fail(events, problem):
 def test_responses_stream_has_no_done():
     with pytest.raises(ContractViolation, match="not `\\[DONE\\]`"):
         feed_bytewise(responses_stream(), sse(*responses_events()[:2], "[DONE]"))
+
+
+# ---- legacy completions and Anthropic's Messages ------------------------------------------------------------------
+
+TEXT_COMPLETION = {
+    "id": "cmpl-1",
+    "object": "text_completion",
+    "created": 1700000000,
+    "model": "cheshire-cat",
+    "choices": [{"text": "Meow", "index": 0, "logprobs": None, "finish_reason": "stop"}],
+    "system_fingerprint": None,
+    "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4},
+}
+TEXT_CHUNK = with_(with_(TEXT_COMPLETION, ("choices", 0, "finish_reason"), None), ("usage",), ...)
+ANTHROPIC_MESSAGE = {
+    "id": "msg_1",
+    "type": "message",
+    "role": "assistant",
+    "model": "cheshire-cat",
+    "content": [{"type": "text", "text": "Meow"}, {"type": "tool_use", "id": "call_1", "name": "f", "input": {}}],
+    "stop_reason": "tool_use",
+    "stop_sequence": None,
+    "usage": {"input_tokens": 3, "output_tokens": 1, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0},
+}
+ANTHROPIC_ERROR = {"type": "error", "error": {"type": "not_found_error", "message": "No."}, "request_id": "req_1"}
+
+
+def anthropic_events() -> list:
+    started = {**ANTHROPIC_MESSAGE, "content": [], "stop_reason": None}
+    events = [
+        {"type": "message_start", "message": started},
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+        {"type": "ping"},
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Meow"}},
+        {"type": "content_block_stop", "index": 0},
+        {
+            "type": "content_block_start",
+            "index": 1,
+            "content_block": {"type": "tool_use", "id": "call_1", "name": "f", "input": {}},
+        },
+        {"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": "{}"}},
+        {"type": "content_block_stop", "index": 1},
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": "tool_use", "stop_sequence": None},
+            "usage": {"output_tokens": 5, "input_tokens": 9},
+        },
+        {"type": "message_stop"},
+    ]
+    return [(event["type"], event) for event in events]
+
+
+def anthropic_stream() -> contract.AnthropicStreamChecker:
+    checker = contract.checker_for("POST", "/custom/v1/messages", 200, "text/event-stream; charset=utf-8")
+    assert isinstance(checker, contract.AnthropicStreamChecker)
+    return checker
+
+
+def test_completions_and_anthropic_routes():
+    assert contract.route_of("POST", "/custom/v1/completions") == contract.COMPLETIONS
+    assert contract.route_of("POST", "/custom/v1/messages") == contract.MESSAGES
+    assert contract.route_of("POST", "/custom/v1/messages/count_tokens") == contract.COUNT_TOKENS
+    contract.validate_json(contract.COMPLETIONS, 200, TEXT_COMPLETION)
+    contract.validate_json(contract.COMPLETIONS, 400, ERROR)
+    contract.validate_json(contract.MESSAGES, 200, ANTHROPIC_MESSAGE)
+    contract.validate_json(contract.MESSAGES, 404, ANTHROPIC_ERROR)
+    contract.validate_json(contract.COUNT_TOKENS, 200, {"input_tokens": 12})
+    contract.validate_json(
+        contract.COUNT_TOKENS, 401, {"type": "error", "error": {"type": "authentication_error", "message": "x"}}
+    )
+    with pytest.raises(ContractViolation, match="Anthropic error body"):
+        contract.validate_json(contract.MESSAGES, 404, ERROR)  # OpenAI's shape on Anthropic's route
+    with pytest.raises(ContractViolation, match="exactly the keys"):
+        contract.validate_json(contract.MESSAGES, 400, with_(ANTHROPIC_ERROR, ("error", "param"), "x"))
+
+
+@pytest.mark.parametrize(
+    "validate,obj",
+    [
+        (contract.validate_completion, with_(TEXT_COMPLETION, ("object",), "chat.completion")),
+        (contract.validate_completion, with_(TEXT_COMPLETION, ("choices", 0, "finish_reason"), None)),  # not a chunk
+        (contract.validate_completion_chunk, with_(TEXT_CHUNK, ("choices", 0, "finish_reason"), "done")),
+        (contract.validate_completion_chunk, with_(TEXT_CHUNK, ("choices", 0, "text"), None)),
+        (contract.validate_anthropic_message, with_(ANTHROPIC_MESSAGE, ("stop_reason",), "stop")),
+        (contract.validate_anthropic_message, with_(ANTHROPIC_MESSAGE, ("content", 1, "input"), "{}")),
+        (contract.validate_anthropic_message, with_(ANTHROPIC_MESSAGE, ("usage", "input_tokens"), 3.0)),
+        (contract.validate_token_count, {"input_tokens": "12"}),
+        (contract.validate_anthropic_error, with_(ANTHROPIC_ERROR, ("error", "type"), "request_too_large")),
+    ],
+)
+def test_wrong_completion_and_anthropic_shapes_fail(validate, obj):
+    with pytest.raises(ContractViolation, match="not a valid"):
+        validate(obj)
+
+
+def test_completion_streams():
+    checker = contract.checker_for("POST", "/custom/v1/completions", 200, "text/event-stream")
+    feed_bytewise(checker, sse(TEXT_CHUNK, with_(TEXT_CHUNK, ("choices", 0, "finish_reason"), "length"), "[DONE]"))
+    checker = contract.checker_for("POST", "/custom/v1/completions", 200, "text/event-stream")
+    with pytest.raises(ContractViolation, match="Completion"):
+        feed_bytewise(checker, sse(CHUNK, "[DONE]"))  # a chat chunk on the completions route
+
+
+def test_anthropic_streams_pass():
+    feed_bytewise(anthropic_stream(), sse(*anthropic_events()))
+    error = ("error", {"type": "error", "error": {"type": "api_error", "message": "The Cat failed."}})
+    feed_bytewise(anthropic_stream(), sse(*anthropic_events()[:4], error))
+
+
+@pytest.mark.parametrize(
+    "events,problem",
+    [
+        (anthropic_events()[1:], "before message_start"),
+        (anthropic_events()[:-1], "without message_stop"),
+        (anthropic_events() + [("ping", {"type": "ping"})], "after the terminal"),
+        (anthropic_events()[:4] + anthropic_events()[5:], "opened out of order"),  # block 0 never stopped
+        (_mutate(anthropic_events(), 5, ("index",), 2), "opened out of order"),
+        (_mutate(anthropic_events(), 3, ("index",), 1), "not open"),
+        (anthropic_events()[:8] + anthropic_events()[9:], "without a message_delta"),
+        (_mutate(anthropic_events(), 3, ("delta", "type"), "input_json_delta"), "RawMessageStreamEvent"),
+        (_mutate(anthropic_events(), 8, ("delta", "stop_reason"), "stop"), "RawMessageStreamEvent"),
+        ([(None, data) for _, data in anthropic_events()], "does not match"),
+        (_mutate(anthropic_events(), 2, ("extra",), 1), "exactly"),
+        (anthropic_events()[:2] + [("error", {"type": "error", "error": {"message": "x"}})], "exactly the keys"),
+    ],
+)
+def test_anthropic_stream_drifts_fail(events, problem):
+    with pytest.raises(ContractViolation, match=problem):
+        feed_bytewise(anthropic_stream(), sse(*events))
 
 
 # ---- the hook on real HTTP clients ----------------------------------------------------------------------------------

@@ -222,14 +222,29 @@ def test_settings_bounds():
         "redis_failure_mode": "open",
         "trust_user_field": False,
         "user_header": "",
+        "metrics_token": "",
         "idempotency_window_seconds": 600,
-        "task_prompt_patterns": [r"^\s*### Task:"],
+        "idempotency_store_bytes": 64 * 2**20,
+        "idempotency_identity_bytes": 8 * 2**20,
+        "idempotency_answer_bytes": 2 * 2**20,
+        "responses_store_seconds": 86400,
+        "responses_store_bytes": 67108864,
+        "responses_store_identity_bytes": 16777216,
+        "responses_store_response_bytes": 4194304,
+        "task_prompt_patterns": [
+            r"^\s*### Task:",
+            r"^Your task is to reflect the speaker's likely facial expression",
+            r"^You have been provided with a set of responses from various models to the latest user query",
+            r"^Provide a concise, 5-word-or-less title for the conversation",
+            r"^Analyze this conversation and provide:\s*1\. The detected language",
+        ],
         "task_prompt_mode": "llm",
+        "stream_send_timeout": 30.0,
         "stream_heartbeat_seconds": 0.0,
         "chat_id_header": "X-OpenWebUI-Chat-Id",
         "v1_history": "request",
     }
-    assert BridgeSettings().is_task_prompt("Hi\n### Task:\nGenerate a title") and not BridgeSettings().is_task_prompt(
+    assert BridgeSettings().is_task_prompt("\n### Task:\nGenerate a title") and not BridgeSettings().is_task_prompt(
         "hi"
     )
     assert not BridgeSettings(task_prompt_mode="agent").is_task_prompt("### Task: x")
@@ -243,6 +258,8 @@ def test_settings_bounds():
         {"user_header": "X Bad:"},
         {"task_prompt_patterns": ["("]},
         {"max_concurrent_requests": -1},
+        {"stream_send_timeout": 0.5},
+        {"idempotency_answer_bytes": 10},
     ):
         with pytest.raises(ValidationError):
             BridgeSettings(**bad)

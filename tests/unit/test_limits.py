@@ -159,21 +159,21 @@ def test_idempotency_replays_waits_and_forgets_stale_claims():
     replays = Replays(clock)
 
     async def scenario():
-        claim, stored = await replays.claim("u", "k", b"body", window=60, wait=10)
+        claim, stored = await replays.claim("u", "k", "chat", b"body", window=60, wait=10)
         assert stored is None
-        waiting = asyncio.ensure_future(replays.claim("u", "k", b"body", window=60, wait=10))
+        waiting = asyncio.ensure_future(replays.claim("u", "k", "chat", b"body", window=60, wait=10))
         await asyncio.sleep(0)
-        claim.complete(Stored(200, "application/json", {}, b"{}"))
+        await claim.complete(Stored(200, "application/json", {}, b"{}"))
         assert (await waiting) == (None, Stored(200, "application/json", {}, b"{}"))
         with pytest.raises(BridgeError) as info:
-            await replays.claim("u", "k", b"other", window=60, wait=10)
+            await replays.claim("u", "k", "chat", b"other", window=60, wait=10)
         assert info.value.code == "idempotency_key_reused"
-        assert (await replays.claim("v", "k", b"other", window=60, wait=10))[0] is not None  # per identity
+        assert (await replays.claim("v", "k", "chat", b"other", window=60, wait=10))[0] is not None  # per identity
         clock.now += 61
-        assert (await replays.claim("u", "k", b"other", window=60, wait=10))[0] is not None  # expired
-        abandoned, _ = await replays.claim("u", "s", b"b", window=60, wait=10)
+        assert (await replays.claim("u", "k", "chat", b"other", window=60, wait=10))[0] is not None  # expired
+        abandoned, _ = await replays.claim("u", "s", "chat", b"b", window=60, wait=10)
         clock.now += 16  # never completed, never abandoned: stale after wait + 5 s
-        assert (await replays.claim("u", "s", b"b", window=60, wait=10))[0] is not None
+        assert (await replays.claim("u", "s", "chat", b"b", window=60, wait=10))[0] is not None
 
     asyncio.run(scenario())
 

@@ -23,6 +23,7 @@ import pytest_asyncio
 from cat_openai_bridge.core.bridge import Bridge
 from cat_openai_bridge.core.engine import tokens
 from cat_openai_bridge.core.engine.limits import Limiter
+from cat_openai_bridge.core.engine.quota import window_of
 from cat_openai_bridge.core.port import CatFailure, TurnResult
 from cat_openai_bridge.core.settings import BridgeSettings
 
@@ -572,42 +573,194 @@ async def test_tokens_are_settled_with_the_real_usage(client, cat, stream):
     tpm = 1000
     limit(cat, tokens_per_minute=tpm)
     cat.script("Hello", " there!", TurnResult("Hello there!", prompt_tokens=120, extra_completion_tokens=7))
-    body = chat(stream=True, stream_options={"include_usage": True}) if stream else chat()
+    body = chat(stream=True, stream_options={"include_usage": True}, max_tokens=50) if stream else chat(max_tokens=50)
     first = await client.post("/v1/chat/completions", json=body, headers=GOOD)
     assert first.status_code == 200
-    cost = prompt_cost()
+    cost = prompt_cost() + 50
     assert first.headers["x-ratelimit-limit-tokens"] == str(tpm)
-    assert first.headers["x-ratelimit-remaining-tokens"] == str(tpm - cost)  # reserved: the prompt's estimate
+    assert first.headers["x-ratelimit-remaining-tokens"] == str(tpm - cost)  # reserved: the prompt and max_tokens
     used = 120 + tokens.count_text("Hello there!") + 7
     usage = sse(first.content)[-2][1]["usage"] if stream else first.json()["usage"]
     assert usage["total_tokens"] == used
-    second = await client.post("/v1/chat/completions", json=chat(), headers=GOOD)
+    second = await client.post("/v1/chat/completions", json=chat(max_tokens=50), headers=GOOD)
     assert second.status_code == 200
     # the first request was settled with what it used, not with what it reserved
     assert second.headers["x-ratelimit-remaining-tokens"] == str(tpm - used - cost)
+
+
+async def test_admission_reserves_the_completion_cap_so_concurrency_cannot_overspend(client, cat):
+    """OpenAI counts max_tokens against the token limit: two 1000-token answers do not fit in 2000 a minute."""
+    limit(cat, tokens_per_minute=2000)
+    gate = Gate()
+    cat.script("Hel", gate, "lo", TurnResult("Hello", prompt_tokens=3))
+    first = asyncio.ensure_future(client.post("/v1/chat/completions", json=chat(max_tokens=1000), headers=GOOD))
+    await asyncio.wait_for(gate.reached.wait(), 2)
+    second = await client.post("/v1/chat/completions", json=chat(max_tokens=1000), headers=GOOD)
+    assert second.status_code == 429
+    assert (second.json()["error"]["type"], second.json()["error"]["code"]) == ("tokens", "rate_limit_exceeded")
+    gate.open()
+    assert (await first).status_code == 200
+    # settled with what it used: the cap it did not use is free again
+    again = await client.post("/v1/chat/completions", json=chat(max_tokens=1000), headers=GOOD)
+    assert again.status_code == 200
+    assert again.headers["x-ratelimit-remaining-tokens"] == str(
+        2000 - (3 + tokens.count_text("Hello")) - (prompt_cost() + 1000)
+    )
+
+
+async def test_without_max_tokens_the_setting_is_the_reserved_cap(client, cat):
+    limit(cat, tokens_per_minute=10_000, max_tokens=300)
+    first = await client.post("/v1/chat/completions", json=chat(), headers=GOOD)
+    assert first.headers["x-ratelimit-remaining-tokens"] == str(10_000 - prompt_cost() - 300)
+    limit(cat, tokens_per_minute=10_000, max_tokens=0)  # unlimited answers: only the prompt can be reserved
+    responses_first = await client.post("/v1/responses", json=responses(), headers=MASTER)
+    assert responses_first.headers["x-ratelimit-remaining-tokens"] == str(10_000 - prompt_cost())
 
 
 async def test_a_failed_turn_gives_its_reserved_tokens_back(client, cat):
     tpm = 1000
     limit(cat, tokens_per_minute=tpm)
     cat.script(CatFailure("LLM down"))
-    failed = await client.post("/v1/chat/completions", json=chat(), headers=GOOD)
+    failed = await client.post("/v1/chat/completions", json=chat(max_tokens=20), headers=GOOD)
     assert failed.status_code == 502
-    nxt = await client.post("/v1/chat/completions", json=chat(), headers=GOOD)
-    assert nxt.headers["x-ratelimit-remaining-tokens"] == str(tpm - prompt_cost())
+    nxt = await client.post("/v1/chat/completions", json=chat(max_tokens=20), headers=GOOD)
+    assert nxt.headers["x-ratelimit-remaining-tokens"] == str(tpm - prompt_cost() - 20)
+
+
+LONG_ANSWER = ("Hello", " big", " world", " and", " more")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [chat(max_tokens=2), chat(stream=True, stream_options={"include_usage": True}, max_tokens=2)],
+    ids=["json", "stream-with-usage"],
+)
+async def test_max_tokens_stops_the_cats_run_at_the_cut(client, cat, body):
+    """The run is stopped once the answer is cut: the Cat never gets past the gate (it would hang there)."""
+    limit(cat, tokens_per_minute=1000)
+    cat.script(*LONG_ANSWER, Gate(), TurnResult("never reached", prompt_tokens=120))
+    response = await client.post("/v1/chat/completions", json=body, headers=GOOD)
+    assert response.status_code == 200, response.text
+    if body.get("stream"):
+        assert "".join(d.get("content") or "" for d, _ in deltas(response.content)) == "Hello big"
+        assert deltas(response.content)[-1][1] == "length"
+        usage = sse(response.content)[-2][1]["usage"]
+    else:
+        assert response.json()["choices"][0]["message"]["content"] == "Hello big"
+        assert response.json()["choices"][0]["finish_reason"] == "length"
+        usage = response.json()["usage"]
+    assert usage == {"prompt_tokens": 120, "completion_tokens": 2, "total_tokens": 122}
+    assert cat.stopped == 1 and cat.running == 0
+    assert cat.turns[0].stream is True  # a JSON answer is streamed inside the bridge, so it can be stopped
+    nxt = await client.post("/v1/chat/completions", json=chat(max_tokens=2), headers=GOOD)
+    # charged what the LLM produced before it was stopped ("Hello big world": one delta past the cut)
+    produced = tokens.count_text("Hello big world")
+    assert nxt.headers["x-ratelimit-remaining-tokens"] == str(1000 - (120 + produced) - (prompt_cost() + 2))
+
+
+@pytest.mark.parametrize(
+    "path,body",
+    [
+        ("/v1/chat/completions", chat(stream=True, max_tokens=2)),  # no include_usage: no usage chunk to wait for
+        ("/v1/responses", responses(stream=True, max_output_tokens=2)),
+    ],
+    ids=["chat", "responses"],
+)
+async def test_a_cut_stream_is_charged_its_real_prompt(client, cat, path, body):
+    limit(cat, tokens_per_minute=1000)
+    cat.script(*LONG_ANSWER, Gate(), TurnResult("never reached", prompt_tokens=120))
+    cut = await client.post(path, json=body, headers=GOOD)
+    assert cut.status_code == 200
+    assert cat.stopped == 1 and cat.running == 0
+    nxt = await client.post("/v1/chat/completions", json=chat(max_tokens=2), headers=GOOD)
+    produced = tokens.count_text("Hello big world")
+    assert nxt.headers["x-ratelimit-remaining-tokens"] == str(1000 - (120 + produced) - (prompt_cost() + 2))
+
+
+async def test_a_cat_that_cannot_stop_ends_a_cut_stream_at_once_and_is_charged_the_reserved_prompt(client, cat):
+    """v1's case: its turn runs on in its thread; a stream with no usage to report does not wait for it."""
+    cat.stops_turns = False
+    limit(cat, tokens_per_minute=1000)
+    cat.script(*LONG_ANSWER, Gate(), TurnResult("never reached", prompt_tokens=120))  # would hang past the cut
+    cut = await client.post("/v1/chat/completions", json=chat(stream=True, max_tokens=2), headers=GOOD)
+    assert cut.status_code == 200 and cut.content.endswith(DONE)
+    assert deltas(cut.content)[-1][1] == "length" and cat.stopped == 0
+    nxt = await client.post("/v1/chat/completions", json=chat(max_tokens=2), headers=GOOD)
+    charged = prompt_cost() + tokens.count_text("Hello big")  # the prompt as reserved, and what was sent
+    assert nxt.headers["x-ratelimit-remaining-tokens"] == str(1000 - charged - (prompt_cost() + 2))
+
+
+async def test_a_failure_after_the_cut_does_not_fail_the_whole_answer(client, cat):
+    cat.stops_turns = False  # the turn goes on after the cut, and then fails
+    cat.script(*LONG_ANSWER, CatFailure("LLM down later"))
+    body = chat(stream=True, stream_options={"include_usage": True}, max_tokens=2)
+    cut = await client.post("/v1/chat/completions", json=body, headers=GOOD)
+    assert cut.status_code == 200 and cut.content.endswith(DONE)
+    assert deltas(cut.content)[-1][1] == "length"
+    assert sse(cut.content)[-2][1]["usage"] == {"prompt_tokens": 0, "completion_tokens": 2, "total_tokens": 2}
 
 
 async def test_a_stream_cut_early_is_still_charged_its_prompt(client, cat):
     tpm = 1000
     limit(cat, tokens_per_minute=tpm)
     cat.script("Hel", "lo", " world", TurnResult("Hello world", prompt_tokens=120))
-    cut = await client.post("/v1/chat/completions", json=chat(stream=True, stop=["lo"]), headers=GOOD)
+    cut = await client.post("/v1/chat/completions", json=chat(stream=True, stop=["lo"], max_tokens=10), headers=GOOD)
     assert cut.status_code == 200 and cut.content.endswith(DONE)
     assert "".join(d.get("content") or "" for d, _ in deltas(cut.content)) == "Hel"
     assert deltas(cut.content)[-1][1] == "stop"  # a whole answer, cut as asked
-    nxt = await client.post("/v1/chat/completions", json=chat(), headers=GOOD)
-    # at the very least the prompt's own estimate stays charged (the Cat's LLM did read the prompt)
-    assert int(nxt.headers["x-ratelimit-remaining-tokens"]) <= tpm - 2 * prompt_cost()
+    assert cat.stopped == 1  # a stop sequence ends the Cat's run too
+    nxt = await client.post("/v1/chat/completions", json=chat(max_tokens=10), headers=GOOD)
+    charged = 120 + tokens.count_text("Hello")
+    assert nxt.headers["x-ratelimit-remaining-tokens"] == str(tpm - charged - (prompt_cost() + 10))
+
+
+async def test_a_long_prompt_is_never_tokenized_on_the_event_loop(client, cat, clock, monkeypatch):
+    """Admission estimates it (its UTF-8 length bounds its tokens); the precise count runs in a thread."""
+    import threading
+
+    seen: list[tuple[bool, int]] = []
+    real = tokens.encode
+
+    def spy(text: str) -> list[int]:
+        seen.append((threading.current_thread() is threading.main_thread(), len(text)))
+        return real(text)
+
+    monkeypatch.setattr(tokens, "encode", spy)
+    limit(cat, tokens_per_minute=1_000_000, max_request_bytes=4 * 2**20)
+    spaces = " " * (512 * 1024)
+    cat.script("Hi", TurnResult("Hi", prompt_tokens=3))
+    response = await client.post("/v1/chat/completions", json=chat(spaces, max_tokens=5), headers=GOOD)
+    assert response.status_code == 200
+    # the header shows the bound reserved at admission: 512 KiB of spaces as 512 Ki tokens (really 4,096)
+    bound = tokens.TOKENS_REPLY_PRIMING + tokens.TOKENS_PER_MESSAGE + tokens.count_text("user") + len(spaces)
+    now = clock.now
+    expected = window_of(1_000_000, now + (bound + 5) * 60 / 1_000_000, now).remaining  # GCRA's float arithmetic
+    assert expected in (1_000_000 - bound - 5, 1_000_000 - bound - 6)
+    assert response.headers["x-ratelimit-remaining-tokens"] == str(expected)
+    assert sum(size for main, size in seen if main) <= tokens.ON_LOOP_CHARS
+    assert sum(size for main, size in seen if not main) >= len(spaces)  # counted precisely, in a thread
+    assert max(size for _, size in seen) <= tokens.CHUNK_CHARS  # and BPE never saw more than a chunk at once
+    assert len(spaces) not in [len(t) for t in list(tokens.CACHE._counts)]  # and not cached
+
+
+async def test_a_long_prompt_reserved_at_its_bound_is_recounted_while_it_runs(client, cat, clock):
+    """Admitted on its UTF-8 length, counted in a thread, and the reservation follows at once (not at the end)."""
+    limit(cat, tokens_per_minute=1_000_000, max_request_bytes=4 * 2**20)
+    spaces = " " * (512 * 1024)
+    gate = Gate()
+    cat.script("Hi", gate, TurnResult("Hi", prompt_tokens=3))
+    first = asyncio.ensure_future(client.post("/v1/chat/completions", json=chat(spaces, max_tokens=1000), headers=GOOD))
+    await asyncio.wait_for(gate.reached.wait(), 2)
+    second = await client.post("/v1/chat/completions", json=chat(max_tokens=5), headers=GOOD)
+    bound = tokens.estimate_chat([("user", spaces)])[0] + 1000  # reserved at admission
+    held = tokens.count_chat([("user", spaces)]) + 1000  # the precise prompt and the cap, while the first runs
+    now, per_token = clock.now, 60 / 1_000_000
+    tat = now + bound * per_token + (held - bound) * per_token + (prompt_cost() + 5) * per_token  # GCRA's steps
+    expected = window_of(1_000_000, tat, now).remaining
+    assert expected < 1_000_000 - held - prompt_cost() - 5 + 2  # the recount freed the bound's ~500,000 tokens
+    assert second.headers["x-ratelimit-remaining-tokens"] == str(expected)
+    gate.open()
+    assert (await first).status_code == 200
 
 
 async def test_embeddings_are_settled_with_their_input_tokens(client, cat):
@@ -765,6 +918,128 @@ async def test_a_duplicate_waiting_on_a_first_that_fails_runs_itself(client, cat
     assert len(cat.turns) == 2
 
 
+async def test_the_same_key_and_bytes_on_another_route_is_another_request(client, cat):
+    """The fingerprint covers the route: a chat answer is never replayed to a Responses client."""
+    headers = {**GOOD, "Idempotency-Key": "k-1"}
+    body = {"model": "cheshire-cat", "input": "Hi", "messages": [{"role": "user", "content": "Hi"}]}
+    first = await client.post("/v1/chat/completions", json=body, headers=headers)
+    assert first.status_code == 200 and first.json()["object"] == "chat.completion"
+    other = await client.post("/v1/responses", json=body, headers=headers)
+    assert other.status_code == 400
+    assert other.json() == error(
+        "This Idempotency-Key was already used with a different request body.", code="idempotency_key_reused"
+    )
+    assert len(cat.turns) == 1
+
+
+def _big_answers(cat: FakeCat, count: int, size: int) -> None:
+    for i in range(count):
+        text = f"{i}:" + "x" * size
+        cat.script(text, TurnResult(text, prompt_tokens=3))
+
+
+async def test_kept_answers_are_bounded_in_bytes_per_identity_oldest_first(client, cat, bridge):
+    limit(cat, idempotency_identity_bytes=64 * 1024)
+    _big_answers(cat, 10, 20_000)
+    for i in range(10):
+        r = await client.post("/v1/chat/completions", json=chat(), headers={**GOOD, "Idempotency-Key": f"k-{i}"})
+        assert r.status_code == 200 and "idempotency-replayable" not in r.headers
+    replays = bridge.pipeline.replays
+    assert replays.budget.used_by("alice") <= 64 * 1024
+    newest = await client.post("/v1/chat/completions", json=chat(), headers={**GOOD, "Idempotency-Key": "k-9"})
+    assert newest.headers["idempotent-replayed"] == "true"
+    assert len(cat.turns) == 10
+    oldest = await client.post("/v1/chat/completions", json=chat(), headers={**GOOD, "Idempotency-Key": "k-0"})
+    assert "idempotent-replayed" not in oldest.headers  # evicted: the key runs again
+    assert len(cat.turns) == 11
+    # another identity's answers are not evicted for alice's
+    mine = await client.post("/v1/chat/completions", json=chat(), headers={**MASTER, "Idempotency-Key": "m"})
+    assert (
+        await client.post("/v1/chat/completions", json=chat(), headers={**MASTER, "Idempotency-Key": "m"})
+    ).content == (mine.content)
+
+
+async def test_eviction_passes_over_a_running_entry(client, cat, bridge):
+    """An answer still running at the head of the store neither is evicted nor stops eviction behind it."""
+    limit(cat, idempotency_identity_bytes=64 * 1024)
+    gate = Gate()
+    cat.script("slow", gate, TurnResult("slow", prompt_tokens=3))
+    running = asyncio.ensure_future(
+        client.post("/v1/chat/completions", json=chat(), headers={**GOOD, "Idempotency-Key": "first"})
+    )
+    await asyncio.wait_for(gate.reached.wait(), 2)
+    _big_answers(cat, 10, 20_000)
+    for i in range(10):
+        r = await client.post("/v1/chat/completions", json=chat(), headers={**GOOD, "Idempotency-Key": f"k-{i}"})
+        assert r.status_code == 200
+    replays = bridge.pipeline.replays
+    assert replays.budget.used_by("alice") <= 64 * 1024 and len(replays) <= 5
+    gate.open()
+    first = await running
+    assert first.status_code == 200
+    again = await client.post("/v1/chat/completions", json=chat(), headers={**GOOD, "Idempotency-Key": "first"})
+    assert again.headers["idempotent-replayed"] == "true" and again.content == first.content
+
+
+async def test_all_identities_together_are_bounded_too(client, cat, bridge):
+    limit(cat, idempotency_store_bytes=96 * 1024, idempotency_identity_bytes=1024 * 1024)
+    _big_answers(cat, 8, 20_000)
+    for i in range(8):
+        auth = GOOD if i % 2 else MASTER
+        r = await client.post("/v1/chat/completions", json=chat(), headers={**auth, "Idempotency-Key": f"k-{i}"})
+        assert r.status_code == 200
+    assert bridge.pipeline.replays.budget.total <= 96 * 1024
+    newest = await client.post("/v1/chat/completions", json=chat(), headers={**GOOD, "Idempotency-Key": "k-7"})
+    assert newest.headers["idempotent-replayed"] == "true"
+    oldest = await client.post("/v1/chat/completions", json=chat(), headers={**MASTER, "Idempotency-Key": "k-0"})
+    assert "idempotent-replayed" not in oldest.headers  # evicted for another identity's newer answers
+    assert len(cat.turns) == 9
+
+
+async def test_an_answer_too_large_to_keep_says_its_key_is_not_replayable(client, cat):
+    limit(cat, idempotency_answer_bytes=4096)
+    _big_answers(cat, 2, 5000)
+    headers = {**GOOD, "Idempotency-Key": "k-1"}
+    first = await client.post("/v1/chat/completions", json=chat(), headers=headers)
+    assert first.status_code == 200 and first.headers["idempotency-replayable"] == "false"
+    second = await client.post("/v1/chat/completions", json=chat(), headers=headers)
+    assert second.status_code == 200 and "idempotent-replayed" not in second.headers  # the Cat ran again
+    assert len(cat.turns) == 2
+    small = await client.post("/v1/chat/completions", json=chat(), headers={**GOOD, "Idempotency-Key": "k-2"})
+    assert "idempotency-replayable" not in small.headers
+
+
+async def test_a_responses_stream_echoing_large_metadata_is_not_kept_and_says_so_up_front(client, cat, bridge):
+    """Its three lifecycle events repeat the metadata: the answer is known to be too large before it starts."""
+    limit(cat, idempotency_answer_bytes=64 * 1024)
+    metadata = {f"k{i}": "v" * 500 for i in range(16)}  # 8 KB, echoed three times: 24 KB < 64 KiB
+    big = {f"k{i}": "v" * 2000 for i in range(16)}  # 32 KB, echoed three times: 96 KB > 64 KiB
+    keyed = {**GOOD, "Idempotency-Key": "k-1"}
+    small = await client.post("/v1/responses", json=responses(stream=True, metadata=metadata), headers=keyed)
+    assert small.status_code == 200 and "idempotency-replayable" not in small.headers
+    keyed = {**GOOD, "Idempotency-Key": "k-2"}
+    large = await client.post("/v1/responses", json=responses(stream=True, metadata=big), headers=keyed)
+    assert large.status_code == 200 and large.headers["idempotency-replayable"] == "false"
+    assert sse(large.content)[-1][0] == "response.completed"
+    again = await client.post("/v1/responses", json=responses(stream=True, metadata=big), headers=keyed)
+    assert "idempotent-replayed" not in again.headers and len(cat.turns) == 3
+    assert bridge.pipeline.replays.budget.used_by("alice") < 64 * 1024
+
+
+async def test_a_stream_outgrowing_the_limit_is_dropped_as_it_goes_and_its_key_freed(client, cat, bridge):
+    limit(cat, idempotency_answer_bytes=8 * 1024)
+    parts = ["x" * 1000] * 20
+    cat.script(*parts, TurnResult("".join(parts), prompt_tokens=3))
+    headers = {**GOOD, "Idempotency-Key": "k-1"}
+    first = await client.post("/v1/chat/completions", json=chat(stream=True), headers=headers)
+    assert first.status_code == 200 and first.content.endswith(DONE)
+    assert "idempotency-replayable" not in first.headers  # not known when the headers went out
+    assert len(bridge.pipeline.replays) == 0  # nothing was kept of it
+    retry = await client.post("/v1/chat/completions", json=chat(stream=True), headers=headers)
+    assert retry.status_code == 200 and "idempotent-replayed" not in retry.headers
+    assert len(cat.turns) == 2
+
+
 # Cut streams
 
 
@@ -790,7 +1065,8 @@ async def test_an_unexpected_error_mid_stream_is_an_internal_error_event(client,
     assert sse(response.content)[-1] == ("", INTERNAL_ERROR)
     assert [f for _, f in deltas(response.content)] == [None, None]  # role, "Hel": no finish_reason
     assert b"secret" not in response.content and b"Traceback" not in response.content
-    assert ("error", "openai bridge: unexpected RuntimeError('secret detail')") in cat.logs
+    request_id = assert_request_id(response)
+    assert ("error", f"openai bridge: {request_id}: unexpected RuntimeError('secret detail')") in cat.logs
 
 
 async def test_a_responses_stream_cut_by_the_cat_ends_with_response_failed(client, cat):
@@ -858,5 +1134,5 @@ async def test_an_unexpected_exception_in_the_cat_is_a_500_internal_error(client
     assert response.json() == INTERNAL_ERROR
     assert b"secret" not in response.content and b"Traceback" not in response.content
     assert response.headers["content-type"] == "application/json"
-    assert_request_id(response)
-    assert cat.logs == [("error", "openai bridge: unexpected RuntimeError('secret detail')")]
+    request_id = assert_request_id(response)
+    assert cat.logs == [("error", f"openai bridge: {request_id}: unexpected RuntimeError('secret detail')")]

@@ -15,6 +15,7 @@ import re
 from collections.abc import Sequence
 
 from ..engine.conversation import ClientTool, Conversation, ImagePart, Part, TextPart, ToolCall, Turn
+from ..engine.demands import ANY_TOOL
 from ..engine.errors import invalid_request
 from .protocol import (
     AssistantMessage,
@@ -24,6 +25,7 @@ from .protocol import (
     CustomTool,
     FileContentPart,
     FunctionMessage,
+    FunctionTool,
     ImageContentPart,
     RefusalContentPart,
     SystemMessage,
@@ -165,12 +167,16 @@ def build_conversation(
     return Conversation("\n\n".join(system), turns)
 
 
-def client_tools(tools: list[Tool] | None, choice: ToolChoice | None) -> tuple[ClientTool, ...]:
-    """The functions to offer the Cat's model for this request (none when `tool_choice` is "none")."""
+def client_tools(tools: list[Tool] | None, choice: ToolChoice | None) -> tuple[tuple[ClientTool, ...], str | None]:
+    """The functions to offer the Cat's model for this request, and the call `tool_choice` demands (or None).
+
+    "none" offers nothing; "required" demands a call to any of them (ANY_TOOL); a named function is offered
+    alone and demanded.
+    """
     if not tools:
         if choice is not None and choice not in ("auto", "none"):
             raise invalid_request("'tool_choice' needs 'tools' to choose from.", "tool_choice", "invalid_value")
-        return ()
+        return (), None
     offered = []
     for i, tool in enumerate(tools):
         if isinstance(tool, CustomTool):
@@ -185,11 +191,27 @@ def client_tools(tools: list[Tool] | None, choice: ToolChoice | None) -> tuple[C
     if len({t.name for t in offered}) != len(offered):
         raise invalid_request("Tool names must be unique.", "tools", "invalid_value")
     if choice is None or choice == "auto":
-        return tuple(offered)
+        return tuple(offered), None
     if choice == "none":
-        return ()
-    raise invalid_request(
-        "Only tool_choice 'auto' and 'none' are supported: the Cat's agent decides when to call a tool.",
-        "tool_choice",
-        "unsupported_value",
-    )
+        return (), None
+    if choice == "required":
+        return tuple(offered), ANY_TOOL
+    return _named(offered, choice.function.name, "tool_choice.function.name")
+
+
+def _named(offered: list[ClientTool], name: str, param: str) -> tuple[tuple[ClientTool, ...], str]:
+    chosen = [t for t in offered if t.name == name]
+    if not chosen:
+        raise invalid_request(
+            f"Invalid value for '{param}': no function named '{name}' was given in 'tools'.", param, "invalid_value"
+        )
+    return tuple(chosen), name
+
+
+def function_specs(tools: list[Tool] | None) -> list[tuple[str, dict | None, bool]]:
+    """(name, parameters, strict) of each function tool, for the strict-mode checks."""
+    return [
+        (t.function.name, t.function.parameters, bool(t.function.strict))
+        for t in tools or ()
+        if isinstance(t, FunctionTool)
+    ]

@@ -22,18 +22,17 @@ from ..engine.answer import (
     Answer,
     OutputRules,
     Usage,
-    answer_stream,
     check_message_count,
     output_rules,
-    run_answer,
 )
 from ..engine.conversation import ClientTool, ToolCall
+from ..engine.demands import Demands, demanded_answer, demanded_stream, json_output, strict_parameters
 from ..engine.errors import error_of, invalid_request
 from ..engine.parsing import parse_body
 from ..engine.pipeline import Call, Job, Reply, Route
 from ..port import CatTurn
 from ..settings import BridgeSettings
-from .messages import build_conversation, client_tools
+from .messages import build_conversation, client_tools, function_specs
 from .protocol import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -47,7 +46,10 @@ from .protocol import (
     ChunkChoice,
     CompletionUsage,
     Function,
+    JSONSchemaFormat,
 )
+
+OUTPUT = (b'"delta":{"content":"', b'"delta":{"tool_calls":')  # a chunk with text, or a tool call
 
 
 def completion_usage(usage: Usage) -> CompletionUsage:
@@ -61,12 +63,6 @@ def rules_of(body: ChatCompletionRequest, settings: BridgeSettings) -> OutputRul
         raise invalid_request("Only n=1 is supported: the Cat gives one answer per turn.", "n", "unsupported_value")
     if body.logprobs:
         raise invalid_request("logprobs are not available from the Cat.", "logprobs", "unsupported_parameter")
-    if body.response_format is not None and body.response_format.type != "text":
-        raise invalid_request(
-            f"response_format '{body.response_format.type}' is not supported; only 'text' is.",
-            "response_format.type",
-            "unsupported_value",
-        )
     check_message_count(len(body.messages), settings, "messages")
     stops = body.stop_sequences()
     if len(stops) > 4:
@@ -83,11 +79,28 @@ def rules_of(body: ChatCompletionRequest, settings: BridgeSettings) -> OutputRul
     return output_rules(settings, stream, body.completion_limit(), param, stops, include_usage)
 
 
+def demands_of(body: ChatCompletionRequest, tools: tuple[ClientTool, ...], call: str | None) -> Demands:
+    """`response_format`, a forced `tool_choice` and `strict` functions, checked as OpenAI checks them."""
+    fmt = body.response_format
+    output = None
+    if isinstance(fmt, JSONSchemaFormat):
+        spec = fmt.json_schema
+        output = json_output("json_schema", "response_format", spec.name, spec.schema_, spec.description, spec.strict)
+    elif fmt is not None:
+        output = json_output(fmt.type, "response_format")
+    strict = strict_parameters(function_specs(body.tools), "tools.[{i}].function.parameters")
+    return Demands(output, call, strict, tuple(t.name for t in tools))
+
+
 @dataclass
 class ChatJob(Job):
     body: ChatCompletionRequest | None = None
     rules: OutputRules | None = None
     tools: tuple[ClientTool, ...] = ()
+    demands: Demands = field(default_factory=Demands)
+
+    def completion_cap(self) -> int:
+        return (self.rules.limit or 0) if self.rules is not None else 0
 
 
 @dataclass(frozen=True)
@@ -145,19 +158,23 @@ def call_deltas(calls: tuple[ToolCall, ...]) -> list[ChoiceDelta]:
 
 
 class ChatCompletions(Route[ChatJob]):
+    name = "chat.completions"
+
     def parse(self, request: Request, raw: bytes, settings: BridgeSettings) -> ChatJob:
         body = parse_body(ChatCompletionRequest, raw, {"client_tools": self.cat.supports_client_tools})
         rules = rules_of(body, settings)
-        tools = client_tools(body.tools, body.tool_choice)
+        tools, call = client_tools(body.tools, body.tool_choice)
+        demands = demands_of(body, tools, call)
         conversation = build_conversation(
             body.messages, allow_images=self.cat.supports_images, allow_tools=self.cat.supports_client_tools
         )
-        return ChatJob(body.model, body.user, conversation, bool(body.cat_why), body, rules, tools)
+        return ChatJob(body.model, body.user, conversation, bool(body.cat_why), body, rules, tools, demands)
 
     async def run(self, job: ChatJob, call: Call) -> Reply:
         body, rules, conversation = job.body, job.rules, job.conversation
         assert body is not None and rules is not None and conversation is not None
-        turn = call.turn(conversation, rules.stream, job.tools, body.metadata, bool(body.cat_why))
+        demands = job.demands
+        turn = call.turn(conversation, rules.stream, job.tools, body.metadata, bool(body.cat_why), demands)
         ids = CompletionIds(body.model)
         self.pipeline.debug(
             call,
@@ -166,9 +183,9 @@ class ChatCompletions(Route[ChatJob]):
             f"task_prompt={turn.plain} tools={len(turn.tools)}",
         )
         if rules.stream:
-            return Reply(events=self.stream(turn, rules, ids, call), ends=(sse.DONE,))
-        answer = await run_answer(self.cat, turn, rules)
-        call.lease.report(answer.usage.total_tokens)
+            return Reply(events=self.stream(turn, rules, ids, call, demands), ends=(sse.DONE,), output=OUTPUT)
+        answer = await demanded_answer(self.cat, turn, rules, demands)
+        call.report(answer.usage, charged=answer.charged)
         self.pipeline.debug(
             call,
             f"{ids.id} finish={answer.finish_reason} usage={answer.usage} "
@@ -176,12 +193,14 @@ class ChatCompletions(Route[ChatJob]):
         )
         return Reply(completion(ids, answer))
 
-    async def stream(self, turn: CatTurn, rules: OutputRules, ids: CompletionIds, call: Call) -> AsyncIterator[bytes]:
+    async def stream(
+        self, turn: CatTurn, rules: OutputRules, ids: CompletionIds, call: Call, demands: Demands
+    ) -> AsyncIterator[bytes]:
         with_usage = rules.include_usage
         yield sse.event(ids.chunk(ChoiceDelta(role="assistant", content="", refusal=None), with_usage=with_usage))
         try:
             async with contextlib.aclosing(
-                answer_stream(self.cat, turn, rules, self.cat.log, with_usage or turn.why)
+                demanded_stream(self.cat, turn, rules, demands, with_usage or turn.why)
             ) as items:
                 async for item in items:
                     if item is HEARTBEAT:
@@ -193,11 +212,11 @@ class ChatCompletions(Route[ChatJob]):
             for delta in call_deltas(ending.tool_calls):
                 yield sse.event(ids.chunk(delta, with_usage=with_usage))
             yield sse.event(ids.chunk(ChoiceDelta(), ending.finish_reason, with_usage=with_usage))
-            call.lease.report(ending.usage.total_tokens, ending.prompt_counted)
+            call.report(ending.usage, ending.prompt_counted, ending.charged)
             if with_usage:
                 yield sse.event(ids.chunk(None, usage=completion_usage(ending.usage)))
             if turn.why and ending.why is not None:
                 yield sse.event(ids.chunk(None, cat_why=ending.why))
             yield sse.DONE
         except Exception as exc:  # after the headers, a failure is an error event, never a trace
-            yield sse.event(error_of(exc, self.cat.log).wire())
+            yield sse.event(error_of(exc, self.cat.log, call.audience).wire())

@@ -3,7 +3,8 @@
 RAG tools that embed with the same model as the Cat's memory get vectors that
 match it. Token-array inputs (LangChain sends them) are decoded with the same
 cl100k vocabulary those clients encode with. The Cat has one embedder: any
-`model` selects it, and the answer names it.
+`model` selects it, and the answer names it. It has one size too: `dimensions`
+may only repeat it (clients such as llm send it), so no vector is ever cut.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from ..engine import tokens
-from ..engine.errors import invalid_request
+from ..engine.answer import Usage
+from ..engine.errors import embedder_not_configured, invalid_request, wrong_dimensions
 from ..engine.parsing import parse_body
 from ..engine.pipeline import Call, Job, Reply, Route
 from ..port import Access, CatTimeout
@@ -47,12 +49,6 @@ def texts_of(body: EmbeddingRequest) -> list[str]:
             param = "input" if len(items) == 1 else f"input.[{i}]"
             raise invalid_request(f"'{param}' must not be empty.", param, "invalid_value")
         texts.append(text)
-    if body.dimensions is not None:
-        raise invalid_request(
-            "'dimensions' is not supported: the Cat's embedder has one size, the one its memory uses.",
-            "dimensions",
-            "unsupported_parameter",
-        )
     return texts
 
 
@@ -69,6 +65,7 @@ class EmbeddingJob(Job):
 
 
 class Embeddings(Route[EmbeddingJob]):
+    name = "embeddings"
     access = Access.EMBEDDINGS
     idempotent = False
 
@@ -78,13 +75,21 @@ class Embeddings(Route[EmbeddingJob]):
 
     async def run(self, job: EmbeddingJob, call: Call) -> Reply:
         assert job.body is not None
-        used = sum(tokens.count_text(t) for t in job.texts)
+        embedder = await self.cat.embedder()
+        if embedder is None:
+            raise embedder_not_configured()
+        asked = job.body.dimensions
+        if asked is not None and embedder.size is not None and asked != embedder.size:
+            raise wrong_dimensions(asked, embedder.size, embedder.name)
+        used = await tokens.count_texts_off_loop(list(job.texts))
         timeout = call.settings.request_timeout
         try:
             model, vectors = await asyncio.wait_for(self.cat.embed(list(job.texts)), timeout)
         except asyncio.TimeoutError:
             raise CatTimeout(timeout) from None
-        call.lease.report(used)
+        if asked is not None and vectors and len(vectors[0]) != asked:  # a size learnt only now (v2's first call)
+            raise wrong_dimensions(asked, len(vectors[0]), model)
+        call.report(Usage(used, 0))
         data = [Embedding(index=i, embedding=encode_vector(v, job.body.encoding_format)) for i, v in enumerate(vectors)]
         return Reply(
             CreateEmbeddingResponse(data=data, model=model, usage=EmbeddingUsage(prompt_tokens=used, total_tokens=used))

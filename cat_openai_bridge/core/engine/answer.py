@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
@@ -131,37 +132,66 @@ class Answer:
 
     content: str
     finish_reason: str
-    usage: Usage
+    usage: Usage  # what the client is told: its prompt, and the completion it received (plus tool steps)
     tool_calls: tuple[ToolCall, ...] = ()
     why: dict | None = None
     prompt_counted: bool = True  # False: a stream cut before the Cat's turn ended, its prompt not yet known
+    charged: int = 0  # what the token limit counts: the prompt and everything the LLM produced, sent or not
+    stop_sequence: str | None = None  # the client's stop sequence the answer was cut at
 
 
 def _call_tokens(calls: tuple[ToolCall, ...]) -> int:
     return sum(tokens.count_text(c.name) + tokens.count_text(c.arguments) for c in calls)
 
 
+async def _usage(result: TurnResult | None, sent: str, calls: tuple[ToolCall, ...]) -> tuple[Usage, int]:
+    """The client's usage, and the tokens to charge: the LLM may have produced more than the client got (a cut
+    answer; on a Cat that cannot stop, all it generated)."""
+    completion = await tokens.count_text_off_loop(sent) + _call_tokens(calls)
+    if result is None:
+        return Usage(0, completion), completion
+    extra = result.extra_completion_tokens
+    produced = completion if result.text == sent else await tokens.count_text_off_loop(result.text)
+    usage = Usage(result.prompt_tokens, completion + extra)
+    return usage, result.prompt_tokens + max(completion, produced) + extra
+
+
+def _watched(cat: CatPort, turn: CatTurn, rules: OutputRules) -> CatTurn | None:
+    """The turn streamed inside the bridge, when a cut may come and the Cat can stop at it (else None): the
+    Cat's LLM is stopped once the answer reaches `max_tokens` or a stop sequence, instead of running to its end."""
+    if not cat.stops_turns or (rules.limit is None and not rules.stops):
+        return None
+    return dataclasses.replace(turn, stream=True)
+
+
 async def run_answer(cat: CatPort, turn: CatTurn, rules: OutputRules) -> Answer:
     """The whole answer, tool calls included. Raises CatFailure or CatTimeout."""
-    events = Pump(cat.run(turn), rules.timeout)
+    watched = _watched(cat, turn, rules)
+    events = Pump(cat.run(watched or turn), rules.timeout)
+    early = AnswerCutter(rules.limit, rules.stops)  # what a stream would have sent: where the run may stop
     result: TurnResult | None = None
     try:
         while (ev := await events.next()) is not None:
             if isinstance(ev, TurnResult):
                 result = ev
+            elif watched is not None and isinstance(ev, TextDelta) and not early.done:
+                early.feed(ev.text)
+                if early.done:
+                    turn.stop.set()  # the answer is complete: the Cat ends its run and says what it used
     finally:
         await events.close()
     if result is None:
         raise CatFailure("the turn ended without an answer")
-    cutter = AnswerCutter(rules.limit, rules.stops)
-    content = cutter.feed(result.text) + cutter.finish()
-    calls = result.tool_calls
-    usage = Usage(
-        result.prompt_tokens, tokens.count_text(content) + result.extra_completion_tokens + _call_tokens(calls)
-    )
-    if calls and not cutter.cut:
-        return Answer(content, "tool_calls", usage, calls, result.why)
-    return Answer(content, cutter.finish_reason or "stop", usage, (), result.why)
+    if early.done:
+        cutter, content, calls = early, early.sent, ()
+    else:  # the Cat's final answer, which hooks may have edited since it streamed
+        cutter = AnswerCutter(rules.limit, rules.stops)
+        content, calls = cutter.feed(result.text) + cutter.finish(), result.tool_calls
+    if cutter.cut:
+        calls = ()
+    usage, charged = await _usage(result, content, calls)
+    reason = "tool_calls" if calls else (cutter.finish_reason or "stop")
+    return Answer(content, reason, usage, calls, result.why, True, charged, None if calls else cutter.stop_sequence)
 
 
 StreamItem = str | Heartbeat | Answer
@@ -190,6 +220,9 @@ async def answer_stream(
 ) -> AsyncIterator[StreamItem]:
     """The answer's text as the Cat produces it, cut by the rules, then one `Answer` (its `content` what was sent).
 
+    Once the answer is cut, the Cat is asked to stop its run; one that can (v2) ends it at once and says what its
+    LLM read and produced. One that cannot (v1) is waited for only when `wait_for_result` (the ending reports
+    usage); otherwise the answer ends at the cut and its prompt is charged as reserved.
     Raises CatTimeout or CatFailure; the encoders turn them into their error events.
     """
     events = Pump(cat.run(turn), rules.timeout, rules.heartbeat)
@@ -209,11 +242,14 @@ async def answer_stream(
         if not cutter.done and (out := _tail(cutter, streamed, result, log)):
             yield out
         calls = result.tool_calls if result is not None and not cutter.cut else ()
-        if wait_for_result and result is None:
-            result = await _result_of(events)
-        sent = tokens.count_text(cutter.sent) + _call_tokens(calls)
-        usage = Usage(result.prompt_tokens, sent + result.extra_completion_tokens) if result else Usage(0, sent)
+        if result is None:
+            turn.stop.set()  # cut: the client's answer is complete, the Cat may stop its LLM
+            if wait_for_result or cat.stops_turns:
+                with contextlib.suppress(CatFailure, CatTimeout):  # whatever happens next, the answer is whole
+                    result = await _result_of(events)
+        usage, charged = await _usage(result, cutter.sent, calls)
         reason = "tool_calls" if calls else (cutter.finish_reason or "stop")
-        yield Answer(cutter.sent, reason, usage, calls, result.why if result else None, result is not None)
+        why = result.why if result else None
+        yield Answer(cutter.sent, reason, usage, calls, why, result is not None, charged, cutter.stop_sequence)
     finally:
         await events.close()

@@ -21,6 +21,7 @@ class AnswerCutter:
         self.sent = ""  # released to the client
         self._estimate = 0  # running token estimate of `sent`
         self.finish_reason: str | None = None
+        self.stop_sequence: str | None = None  # the stop sequence the answer was cut at
         self._cut = False
 
     @property
@@ -38,10 +39,12 @@ class AnswerCutter:
         self._pending += delta
         cut = self._find_stop()
         if cut is not None:
-            out = self._release(self._pending[:cut])
+            at, stop = cut
+            out = self._release(self._pending[:at])
             self._cut = True
             if not self.done:
                 self.finish_reason = "stop"
+                self.stop_sequence = stop
             return out
         keep = min(self._hold, len(self._pending))
         ready, self._pending = self._pending[: len(self._pending) - keep], self._pending[len(self._pending) - keep :]
@@ -57,9 +60,13 @@ class AnswerCutter:
             self.finish_reason = "stop"
         return out
 
-    def _find_stop(self) -> int | None:
-        hits = [i for i in (self._pending.find(s) for s in self.stops) if i >= 0]
-        return min(hits) if hits else None
+    def _find_stop(self) -> tuple[int, str] | None:
+        """Where the first stop sequence starts, and which (the earliest; the first listed on a tie)."""
+        hits = [(at, i) for i, at in enumerate(self._pending.find(s) for s in self.stops) if at >= 0]
+        if not hits:
+            return None
+        at, i = min(hits)
+        return at, self.stops[i]
 
     def _release(self, text: str) -> str:
         if not text:

@@ -4,12 +4,14 @@ Every failure a client can see is a `BridgeError`, rendered as
 `{"error": {"message", "type", "param", "code"}}`, so SDKs raise their typed
 exceptions instead of choking on FastAPI's `{"detail": ...}`. Handlers and
 both stream encoders call `error_of`, so an exception means the same thing
-wherever it surfaces.
+wherever it surfaces, and what the Cat's model provider said reaches the
+Cat's admins and the log, never an ordinary caller.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from ..port import CatFailure, CatTimeout, Forbidden, Unsupported
 from .wire import WireModel
@@ -80,6 +82,16 @@ def why_forbidden() -> BridgeError:
     )
 
 
+def missing_user_header(header: str) -> BridgeError:
+    return invalid_request(
+        f"This Cat runs master-key requests as the user named by the '{header}' header (setting user_header), and "
+        "this request has none. Forward it from the front end (Open WebUI: ENABLE_FORWARD_USER_INFO_HEADERS=true), "
+        "or clear user_header to run master-key requests as the Cat's admin.",
+        None,
+        "missing_user_header",
+    )
+
+
 def model_not_found(model: str) -> BridgeError:
     return BridgeError(
         404,
@@ -87,6 +99,28 @@ def model_not_found(model: str) -> BridgeError:
         "invalid_request_error",
         "model",
         "model_not_found",
+    )
+
+
+def embedder_not_configured() -> BridgeError:
+    """Not a 5xx: clients retry those, and no retry helps until an admin sets an embedder."""
+    return BridgeError(
+        400,
+        "The Cat has no embedder configured, so it cannot make embeddings. An admin can choose one in the Cat's "
+        "settings (Core Settings > Default Embedder, or PUT /settings/core__config__core with "
+        '"default_embedder": "openai_compatible:<model>"), or start scripts/start-cat.sh with LLM_EMBEDDING_MODEL.',
+        "invalid_request_error",
+        "model",
+        "embedder_not_configured",
+    )
+
+
+def wrong_dimensions(asked: int, size: int, embedder: str) -> BridgeError:
+    return invalid_request(
+        f"'dimensions' is {asked}, but the Cat's embedder ({embedder}) makes vectors of {size} dimensions only: "
+        f"send {size} or leave it out.",
+        "dimensions",
+        "invalid_value",
     )
 
 
@@ -127,10 +161,6 @@ def key_in_progress() -> BridgeError:
     )
 
 
-def rate_limited(message: str, kind: str, headers: dict[str, str]) -> BridgeError:
-    return BridgeError(429, message, kind, None, "rate_limit_exceeded", headers)
-
-
 def limiter_unavailable() -> BridgeError:
     return BridgeError(
         503,
@@ -152,6 +182,35 @@ def upstream_failed(message: str) -> BridgeError:
     return BridgeError(502, f"The Cat could not answer: {message}", "api_error", None, "cat_error", NO_BLIND_RETRY)
 
 
+def structured_output_failed(problem: str) -> BridgeError:
+    """The Cat answered, but not in the form the request demanded (JSON, its schema, a forced tool call)."""
+    return BridgeError(
+        502,
+        f"The Cat's answer does not have the form the request asked for: {problem}",
+        "api_error",
+        None,
+        "invalid_structured_output",
+        NO_BLIND_RETRY,
+    )
+
+
+@dataclass
+class Audience:
+    """Who reads an error: the Cat's admins see what the Cat or its provider said; everyone else the request id."""
+
+    request_id: str
+    admin: bool = False
+    failure: str = ""  # the Cat's failure this request was answered with ("cat_error", "timeout"), for the metrics
+
+
+def cat_failed(failure: CatFailure, audience: Audience) -> BridgeError:
+    if not failure.detail:
+        return upstream_failed(str(failure))
+    if audience.admin:
+        return upstream_failed(f"{failure}: {failure.detail}")
+    return upstream_failed(f"{failure}. The Cat's log has the details under request id {audience.request_id}.")
+
+
 def upstream_timeout(seconds: float) -> BridgeError:
     return BridgeError(
         504, f"The Cat did not answer within {seconds:g} seconds.", "api_error", None, "timeout", NO_BLIND_RETRY
@@ -164,17 +223,24 @@ def server_error() -> BridgeError:
     )
 
 
-def error_of(exc: BaseException, log: Callable[[str, str], None]) -> BridgeError:
-    """Any exception as the error the client sees; unexpected ones are logged, never shown."""
+def error_of(exc: BaseException, log: Callable[[str, str], None], audience: Audience) -> BridgeError:
+    """Any exception as the error `audience` sees; what the Cat or its provider said is logged with the request id,
+    unexpected errors are logged and never shown."""
     if isinstance(exc, BridgeError):
+        if exc.code in ("cat_error", "timeout"):
+            audience.failure = exc.code
         return exc
     if isinstance(exc, CatTimeout):
+        audience.failure = "timeout"
         return upstream_timeout(exc.seconds)
     if isinstance(exc, CatFailure):
-        return upstream_failed(str(exc))
+        audience.failure = "cat_error"
+        if exc.detail:
+            log("error", f"openai bridge: {audience.request_id}: {exc}: {exc.detail}")
+        return cat_failed(exc, audience)
     if isinstance(exc, Forbidden):
         return insufficient_permissions(str(exc))
     if isinstance(exc, Unsupported):
         return unsupported_endpoint(str(exc))
-    log("error", f"openai bridge: unexpected {exc!r}")
+    log("error", f"openai bridge: {audience.request_id}: unexpected {exc!r}")
     return server_error()

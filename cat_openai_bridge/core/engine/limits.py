@@ -3,9 +3,10 @@
 Requests and tokens use GCRA: one number per identity and limit (its
 "theoretical arrival time"), so memory stays flat however much a user sends,
 a minute's quota may be spent in a burst, and it refills smoothly. Tokens are
-reserved at admission (an estimate of the prompt) and settled with the real
-usage when the answer is done. In-flight requests are leases that expire, so a
-replica that dies cannot hold a slot forever.
+reserved at admission (the prompt, and the answer's cap as OpenAI counts
+`max_tokens`) and settled with what the turn really used when it is done.
+In-flight requests are leases that expire, so a replica that dies cannot
+hold a slot forever.
 
 The in-process store is the default; with `redis_url` set the same algorithm
 runs as Lua scripts in Redis, one round trip to admit and one to settle, so
@@ -27,7 +28,9 @@ from .redis_limits import RedisStore
 
 __all__ = ["Lease", "Limiter", "MemoryStore", "Quota", "Verdict", "duration"]
 
-BACKEND_ERRORS = (RedisUnavailable, RedisReplyError, ValueError, IndexError)
+# Whatever Redis does (unreachable, error replies, replies that make no sense) is one of these: the failure mode
+# decides, never a 500.
+BACKEND_ERRORS = (RedisUnavailable, RedisReplyError)
 
 
 class MemoryStore:
@@ -117,14 +120,18 @@ class Lease:
         reserved: int,
         lease: str,
         on_error: Callable[[Exception], None],
+        prompt: int = 0,
+        cost: int = 0,
     ) -> None:
         self._store = store
         self._key = key
         self._quota = quota
-        self._reserved = reserved
+        self.reserved = reserved  # tokens taken at admission: `cost`, at most the limit (0: the limit is off)
+        self._prompt = prompt  # the prompt's share of the cost, as far as it is known
+        self._cap = max(0, cost - prompt)  # the rest: the answer's cap
         self._lease = lease
         self._on_error = on_error
-        self.used = 0  # total tokens, as the answer reports them; 0 when it failed
+        self.used = 0  # tokens the turn used, as reported; 0 when it failed
         self._streaming = False
 
     @classmethod
@@ -132,9 +139,25 @@ class Lease:
         """The lease of a request no limit applies to: settling it does nothing."""
         return cls(None, "", Quota(), 0, "", lambda exc: None)
 
-    def report(self, total_tokens: int, prompt_counted: bool = True) -> None:
-        """The tokens the answer used; without its prompt counted, never less than what admission reserved."""
-        self.used = total_tokens if prompt_counted else max(total_tokens, self._reserved)
+    def report(self, tokens: int, prompt_counted: bool = True) -> None:
+        """The tokens the turn used (the prompt its LLM read and all it produced); when its prompt could not be
+        counted (a cut stream on a Cat that cannot stop its turn), the prompt's reservation is added."""
+        self.used = tokens if prompt_counted else tokens + min(self._prompt, self._quota.tokens_per_minute)
+
+    async def recount(self, prompt: int) -> None:
+        """The prompt, counted precisely after admission: the reservation follows now, not only at the end."""
+        store, limit = self._store, self._quota.tokens_per_minute
+        if store is None or not limit or prompt >= self._prompt:
+            return
+        reserved = min(prompt + self._cap, limit)
+        correction = reserved - self.reserved
+        self._prompt, self.reserved = prompt, reserved
+        if not correction:
+            return
+        try:
+            await store.settle(self._key, self._quota, correction, "")  # no lease id: the slot stays held
+        except BACKEND_ERRORS as exc:
+            self._on_error(exc)
 
     @asynccontextmanager
     async def held(self) -> AsyncIterator[Lease]:
@@ -161,7 +184,7 @@ class Lease:
         store, self._store = self._store, None
         if store is None:
             return
-        correction = used_tokens - self._reserved if self._quota.tokens_per_minute else 0
+        correction = used_tokens - self.reserved if self._quota.tokens_per_minute else 0
         try:
             await store.settle(self._key, self._quota, correction, self._lease)
         except BACKEND_ERRORS as exc:  # settling must never fail a finished answer
@@ -179,6 +202,7 @@ class Limiter:
         self._warn = warn
         self._last_warning = 0.0
         self.failures: list[str] = []  # recent backend failures, newest last (bounded)
+        self.failure_count = 0  # all of them, for the metrics
 
     def store(self, redis_url: str) -> Store:
         if not redis_url:
@@ -189,6 +213,7 @@ class Limiter:
 
     def _failed(self, exc: Exception) -> None:
         message = f"rate limiter backend failed: {exc}"
+        self.failure_count += 1
         self.failures = [*self.failures[-9:], message]
         now = time.monotonic()
         if now - self._last_warning > 10:  # a warning, not a flood
@@ -196,9 +221,10 @@ class Limiter:
             self._warn(message)
 
     async def admit(
-        self, key: str, quota: Quota, cost: int = 0, redis_url: str = "", fail_open: bool = True
+        self, key: str, quota: Quota, cost: int = 0, redis_url: str = "", fail_open: bool = True, prompt: int = 0
     ) -> tuple[Lease, Verdict]:
-        """Admit one request or raise its 429 (or 503 when Redis is down and failing closed)."""
+        """Admit one request costing `cost` tokens (`prompt` of them its prompt), or raise its 429 (or 503 when
+        Redis is down and failing closed)."""
         if not quota.active:
             return Lease.free(), Verdict("")
         lease = uuid.uuid4().hex
@@ -213,4 +239,4 @@ class Limiter:
         if not verdict.allowed:
             raise verdict.error()
         reserved = min(cost, quota.tokens_per_minute) if quota.tokens_per_minute else 0
-        return Lease(store, key, quota, reserved, lease, self._failed), verdict
+        return Lease(store, key, quota, reserved, lease, self._failed, prompt, cost), verdict

@@ -28,8 +28,24 @@ ERROR = {
 }
 
 
-def _error(description: str) -> dict:
-    return {"description": description, "content": {"application/json": {"schema": ERROR}}}
+# Anthropic's routes (/v1/messages) answer errors in Anthropic's shape.
+ANTHROPIC_ERROR = {
+    "type": "object",
+    "required": ["type", "error"],
+    "properties": {
+        "type": {"const": "error"},
+        "error": {
+            "type": "object",
+            "required": ["type", "message"],
+            "properties": {"type": {"type": "string"}, "message": {"type": "string"}},
+        },
+        "request_id": {"type": "string"},
+    },
+}
+
+
+def _error(description: str, schema: dict = ERROR) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -40,6 +56,13 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     429: _error("Rate limit reached; see `retry-after`."),
     502: _error("The Cat or its LLM failed."),
     504: _error("The Cat did not answer in time."),
+}
+
+
+ANTHROPIC_ERRORS: dict[int | str, dict[str, Any]] = {
+    **{status: _error(described["description"], ANTHROPIC_ERROR) for status, described in ERRORS.items()},
+    400: _error("The request is invalid; the message names the field.", ANTHROPIC_ERROR),
+    401: _error("Missing or wrong x-api-key / bearer token.", ANTHROPIC_ERROR),
 }
 
 

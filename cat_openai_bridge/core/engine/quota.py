@@ -9,7 +9,7 @@ import math
 from dataclasses import dataclass
 from typing import Protocol
 
-from .errors import BridgeError, rate_limited
+from .errors import BridgeError
 
 WINDOW = 60.0
 CONCURRENCY_RETRY = 0.5  # seconds a client is told to wait for a free slot
@@ -57,7 +57,7 @@ class Verdict:
             out["retry-after-ms"] = str(max(1, math.ceil(self.retry_after * 1000)))
         return out
 
-    def error(self) -> BridgeError:
+    def error(self) -> RateLimited:
         if self.reason == "concurrency":
             message = "Too many requests in flight for this user. Please retry when one has finished."
             kind = "requests"
@@ -69,7 +69,15 @@ class Verdict:
                 f"Please try again in {self.retry_after:.1f}s."
             )
             kind = unit
-        return rate_limited(message, kind, self.headers())
+        return RateLimited(self, message, kind)
+
+
+class RateLimited(BridgeError):
+    """A 429 that keeps its verdict, so each dialect can say the limits in its own headers."""
+
+    def __init__(self, verdict: Verdict, message: str, kind: str) -> None:
+        super().__init__(429, message, kind, None, "rate_limit_exceeded", verdict.headers())
+        self.verdict = verdict
 
 
 def duration(seconds: float) -> str:

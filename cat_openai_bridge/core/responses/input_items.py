@@ -17,20 +17,25 @@ from ..chat_completion.protocol import (
     FunctionDefinition,
     FunctionTool,
     ImageContentPart,
+    NamedFunction,
     SystemMessage,
     TextContentPart,
     ToolCallParam,
     ToolMessage,
     UserMessage,
 )
+from ..chat_completion.protocol import (
+    NamedToolChoice as ChatNamedToolChoice,
+)
 from ..engine.conversation import ClientTool
-from ..engine.errors import invalid_request
+from ..engine.errors import BridgeError, invalid_request
 from .protocol import (
     FunctionCallInput,
     FunctionCallOutput,
     FunctionToolParam,
     InputItem,
     InputText,
+    NamedToolChoice,
     ResponsesRequest,
 )
 
@@ -59,20 +64,6 @@ def _add_call(messages: list[ChatMessage], item: FunctionCallInput) -> None:
         messages.append(AssistantMessage(role="assistant", content=None, tool_calls=[call]))
 
 
-def _check_supported(body: ResponsesRequest) -> None:
-    if body.previous_response_id is not None:
-        raise invalid_request(
-            "previous_response_id is not supported: this bridge stores no responses. Send the conversation in 'input'.",
-            "previous_response_id",
-            "unsupported_parameter",
-        )
-    fmt = body.text.format.type if body.text is not None and body.text.format is not None else "text"
-    if fmt != "text":
-        raise invalid_request(
-            f"text.format '{fmt}' is not supported; only 'text' is.", "text.format.type", "unsupported_value"
-        )
-
-
 def _add_item(messages: list[ChatMessage], item: InputItem) -> None:
     if isinstance(item, FunctionCallInput):
         _add_call(messages, item)
@@ -85,7 +76,6 @@ def _add_item(messages: list[ChatMessage], item: InputItem) -> None:
 
 def messages_of(body: ResponsesRequest) -> list[ChatMessage]:
     """`instructions` + `input` as chat messages."""
-    _check_supported(body)
     messages: list[ChatMessage] = []
     if body.instructions:
         messages.append(SystemMessage(role="system", content=body.instructions))
@@ -100,9 +90,9 @@ def messages_of(body: ResponsesRequest) -> list[ChatMessage]:
     return messages
 
 
-def function_tools(body: ResponsesRequest, allowed: bool) -> tuple[ClientTool, ...]:
-    """The request's function tools, validated with Responses' own parameter names (then refused where the Cat
-    cannot hand calls back)."""
+def function_tools(body: ResponsesRequest, allowed: bool) -> tuple[tuple[ClientTool, ...], str | None, list]:
+    """The request's function tools (validated with Responses' own parameter names, refused where the Cat
+    cannot hand calls back), the call `tool_choice` demands, and the tools in chat form."""
     nested = []
     for i, tool in enumerate(body.tools or []):
         if not isinstance(tool, FunctionToolParam):
@@ -119,12 +109,6 @@ def function_tools(body: ResponsesRequest, allowed: bool) -> tuple[ClientTool, .
                 ),
             )
         )
-    if body.tool_choice is not None and not isinstance(body.tool_choice, str):
-        raise invalid_request(
-            "Only tool_choice 'auto' and 'none' are supported: the Cat's agent decides when to call a tool.",
-            "tool_choice",
-            "unsupported_value",
-        )
     if nested and not allowed:
         raise invalid_request(
             "Client-declared tools are not supported on this Cat version (its agent cannot hand tool calls back); "
@@ -132,4 +116,13 @@ def function_tools(body: ResponsesRequest, allowed: bool) -> tuple[ClientTool, .
             "tools",
             "unsupported_parameter",
         )
-    return client_tools(nested, body.tool_choice)
+    choice = body.tool_choice
+    if isinstance(choice, NamedToolChoice):  # Responses names the function flat
+        choice = ChatNamedToolChoice(type="function", function=NamedFunction(name=choice.name))
+    try:
+        offered, call = client_tools(nested, choice)
+    except BridgeError as exc:
+        if exc.param == "tool_choice.function.name":
+            exc.param = "tool_choice.name"
+        raise
+    return offered, call, nested

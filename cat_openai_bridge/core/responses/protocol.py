@@ -205,8 +205,25 @@ class FormatTextOut(WireModel):
     type: Literal["text"] = "text"
 
 
+class FormatJSONObjectOut(WireModel):
+    type: Literal["json_object"] = "json_object"
+
+
+class FormatJSONSchemaOut(WireModel):
+    type: Literal["json_schema"] = "json_schema"
+    name: str
+    schema_: dict[str, Any] = Field(alias="schema")
+    description: str | None = None
+    strict: bool | None = None
+
+
 class TextConfig(WireModel):
-    format: FormatTextOut = Field(default_factory=FormatTextOut)
+    format: FormatTextOut | FormatJSONObjectOut | FormatJSONSchemaOut = Field(default_factory=FormatTextOut)
+
+
+class ToolChoiceFunctionOut(WireModel):
+    type: Literal["function"] = "function"
+    name: str
 
 
 class FunctionToolOut(WireModel):
@@ -234,7 +251,7 @@ class Response(WireModel):
     store: bool = False
     temperature: float | None
     text: TextConfig = Field(default_factory=TextConfig)
-    tool_choice: str
+    tool_choice: str | ToolChoiceFunctionOut
     tools: list[FunctionToolOut]
     top_p: float | None
     truncation: Literal["disabled"] = "disabled"

@@ -16,31 +16,37 @@ from typing import Any
 
 from starlette.requests import Request
 
-from ..chat_completion.messages import build_conversation
+from ..chat_completion.messages import build_conversation, function_specs
 from ..engine import sse
 from ..engine.answer import (
     HEARTBEAT,
     Answer,
     OutputRules,
     Usage,
-    answer_stream,
     check_message_count,
     output_rules,
-    run_answer,
 )
 from ..engine.conversation import ClientTool, ToolCall
+from ..engine.demands import Demands, demanded_answer, demanded_stream, json_output, strict_parameters
 from ..engine.errors import BridgeError, error_of
 from ..engine.parsing import parse_body
 from ..engine.pipeline import Call, Job, Reply, Route
-from ..port import CatTurn
+from ..port import CatTurn, Identity
 from ..settings import BridgeSettings
 from .input_items import function_tools, messages_of
 from .protocol import (
     ArgumentsDeltaEvent,
     ArgumentsDoneEvent,
     ContentPartEvent,
+    FormatJSONObject,
+    FormatJSONObjectOut,
+    FormatJSONSchema,
+    FormatJSONSchemaOut,
+    FormatTextOut,
     FunctionToolOut,
+    FunctionToolParam,
     IncompleteDetails,
+    NamedToolChoice,
     OutputItem,
     OutputItemEvent,
     Reasoning,
@@ -53,12 +59,16 @@ from .protocol import (
     ResponseOutputText,
     ResponsesRequest,
     ResponseUsage,
+    TextConfig,
     TextDeltaEvent,
     TextDoneEvent,
+    ToolChoiceFunctionOut,
 )
+from .stored import Keeper, continued, own_items, wants_store
 
 # The last event of a stream that ended well (what an Idempotency-Key may replay).
 FINISHED = (b"event: response.completed\n", b"event: response.incomplete\n")
+OUTPUT = (b"event: response.output_text.delta\n", b"event: response.function_call_arguments.delta\n")
 
 # The codes a Response's `error.code` may take (openai-python's ResponseError): typed clients parse that enum,
 # so a Cat failure or timeout is a `server_error` whose message says which.
@@ -121,7 +131,9 @@ def response_object(
     answer: Answer | None = None,
     error: BridgeError | None = None,
     tools: Sequence[ClientTool] = (),
+    store: bool = False,
 ) -> Response:
+    strict = {t.name: t.strict for t in body.tools or () if isinstance(t, FunctionToolParam)}
     incomplete = status == "completed" and answer is not None and answer.finish_reason == "length"
     text, calls = (answer.content, answer.tool_calls) if answer is not None else (None, ())
     return Response(
@@ -134,12 +146,15 @@ def response_object(
         max_output_tokens=body.max_output_tokens,
         model=ids.model,
         output=_output(ids, text, "incomplete" if incomplete else "completed", calls),
-        previous_response_id=None,
+        previous_response_id=body.previous_response_id,
+        store=store,
         reasoning=Reasoning(effort=None, summary=None),
         temperature=body.temperature,
-        tool_choice=body.tool_choice if isinstance(body.tool_choice, str) else "auto",
+        text=TextConfig(format=_format_out(body)),
+        tool_choice=_tool_choice_out(body),
         tools=[
-            FunctionToolOut(name=t.name, description=t.description, parameters=t.parameters, strict=None) for t in tools
+            FunctionToolOut(name=t.name, description=t.description, parameters=t.parameters, strict=strict.get(t.name))
+            for t in tools
         ],
         top_p=body.top_p,
         usage=_usage(answer.usage) if answer is not None else None,
@@ -148,47 +163,120 @@ def response_object(
     )
 
 
+def _format_out(body: ResponsesRequest) -> FormatTextOut | FormatJSONObjectOut | FormatJSONSchemaOut:
+    fmt = body.text.format if body.text is not None else None
+    if isinstance(fmt, FormatJSONSchema):
+        return FormatJSONSchemaOut(
+            name=fmt.name, schema=fmt.schema_ or {}, description=fmt.description, strict=fmt.strict
+        )
+    if isinstance(fmt, FormatJSONObject):
+        return FormatJSONObjectOut()
+    return FormatTextOut()
+
+
+def _tool_choice_out(body: ResponsesRequest) -> str | ToolChoiceFunctionOut:
+    choice = body.tool_choice
+    if isinstance(choice, NamedToolChoice):
+        return ToolChoiceFunctionOut(name=choice.name)
+    return choice or "auto"
+
+
+def demands_of(body: ResponsesRequest, tools: tuple[ClientTool, ...], call: str | None, nested: list) -> Demands:
+    """`text.format`, a forced `tool_choice` and `strict` functions, checked as OpenAI checks them."""
+    fmt = body.text.format if body.text is not None else None
+    output = None
+    if isinstance(fmt, FormatJSONSchema):
+        output = json_output("json_schema", "text.format.schema", fmt.name, fmt.schema_, fmt.description, fmt.strict)
+    elif fmt is not None:
+        output = json_output(fmt.type, "text.format")
+    strict = strict_parameters(function_specs(nested), "tools.[{i}].parameters")
+    return Demands(output, call, strict, tuple(t.name for t in tools))
+
+
 @dataclass
 class ResponsesJob(Job):
     body: ResponsesRequest | None = None
     rules: OutputRules | None = None
     tools: tuple[ClientTool, ...] = ()
+    demands: Demands = field(default_factory=Demands)
+    own: list = field(default_factory=list)  # this request's input, as stored items
+    history: list = field(default_factory=list)  # the stored conversation it continues
+    store: bool = False
+
+    def completion_cap(self) -> int:
+        return (self.rules.limit or 0) if self.rules is not None else 0
+
+    def replay_floor(self) -> int:
+        """A response repeats the request's `metadata` and `instructions`; a stream does so in three events."""
+        if self.body is None:
+            return 0
+        echoed = sum(len(k) + len(v) for k, v in (self.body.metadata or {}).items()) + len(self.body.instructions or "")
+        return echoed * (3 if self.body.stream else 1)
 
 
 class Responses(Route[ResponsesJob]):
-    def parse(self, request: Request, raw: bytes, settings: BridgeSettings) -> ResponsesJob:
-        body = parse_body(ResponsesRequest, raw)
+    name = "responses"
+
+    def __init__(self, pipeline, keeper: Keeper) -> None:
+        super().__init__(pipeline)
+        self.keeper = keeper
+
+    def _conversation(self, body: ResponsesRequest, settings: BridgeSettings):
         if isinstance(body.input, list):
             check_message_count(len(body.input), settings, "input")
-        rules = output_rules(settings, bool(body.stream), body.max_output_tokens, "max_output_tokens")
-        tools = function_tools(body, allowed=self.cat.supports_client_tools)
-        conversation = build_conversation(
+        return build_conversation(
             messages_of(body), allow_images=self.cat.supports_images, allow_tools=self.cat.supports_client_tools
         )
-        return ResponsesJob(body.model, body.user, conversation, False, body, rules, tools)
+
+    def parse(self, request: Request, raw: bytes, settings: BridgeSettings) -> ResponsesJob:
+        body = parse_body(ResponsesRequest, raw)
+        rules = output_rules(settings, bool(body.stream), body.max_output_tokens, "max_output_tokens")
+        tools, forced, nested = function_tools(body, allowed=self.cat.supports_client_tools)
+        demands = demands_of(body, tools, forced, nested)
+        # A continued conversation is built once the stored one is loaded (prepare), for the user it belongs to.
+        conversation = None if body.previous_response_id else self._conversation(body, settings)
+        own = own_items(body) if wants_store(body, settings) else []
+        job = ResponsesJob(body.model, body.user, conversation, False, body, rules, tools, demands, own)
+        job.store = wants_store(body, settings)
+        return job
+
+    async def prepare(self, job: ResponsesJob, identity: Identity, settings: BridgeSettings) -> ResponsesJob:
+        body = job.body
+        assert body is not None
+        if body.previous_response_id:
+            stored = await self.keeper.load(identity, settings, body.previous_response_id, "previous_response_id")
+            job.history = stored.history
+            job.conversation = self._conversation(continued(body, stored.history), settings)
+        return job
 
     async def run(self, job: ResponsesJob, call: Call) -> Reply:
         body, rules, conversation = job.body, job.rules, job.conversation
         assert body is not None and rules is not None and conversation is not None
-        turn = call.turn(conversation, rules.stream, job.tools, body.metadata)
+        demands = job.demands
+        turn = call.turn(conversation, rules.stream, job.tools, body.metadata, demands=demands)
         ids = ResponseIds(body.model)
         if rules.stream:
-            return Reply(events=self.stream(turn, rules, ids, body, call), ends=FINISHED)
-        answer = await run_answer(self.cat, turn, rules)
-        call.lease.report(answer.usage.total_tokens)
-        return Reply(response_object(ids, body, "completed", answer, tools=job.tools))
+            return Reply(events=self.stream(turn, rules, ids, job, call), ends=FINISHED, output=OUTPUT)
+        answer = await demanded_answer(self.cat, turn, rules, demands)
+        call.report(answer.usage, charged=answer.charged)
+        final = response_object(ids, body, "completed", answer, tools=job.tools, store=job.store)
+        if job.store:
+            await self.keeper.keep(call.identity, call.settings, final, job.own, job.history)
+        return Reply(final)
 
     async def stream(
-        self, turn: CatTurn, rules: OutputRules, ids: ResponseIds, body: ResponsesRequest, call: Call
+        self, turn: CatTurn, rules: OutputRules, ids: ResponseIds, job: ResponsesJob, call: Call
     ) -> AsyncIterator[bytes]:
         """The typed events in OpenAI's order; a failure ends the stream with `response.failed`."""
+        body, demands, store = job.body, job.demands, job.store
+        assert body is not None
         out = _EventWriter(ids)
-        started = response_object(ids, body, "in_progress", tools=turn.tools)
+        started = response_object(ids, body, "in_progress", tools=turn.tools, store=store)
         yield out.lifecycle("response.created", started)
         yield out.lifecycle("response.in_progress", started)
         try:
             async with contextlib.aclosing(
-                answer_stream(self.cat, turn, rules, self.cat.log, wait_for_result=True)
+                demanded_stream(self.cat, turn, rules, demands, wait_for_result=True)
             ) as items:
                 async for item in items:
                     if item is HEARTBEAT:
@@ -199,11 +287,15 @@ class Responses(Route[ResponsesJob]):
                     elif isinstance(item, Answer):
                         ending = item
         except Exception as exc:  # after the headers, a failure is an event, never a trace
-            failed = response_object(ids, body, "failed", error=error_of(exc, self.cat.log), tools=turn.tools)
+            failed = response_object(
+                ids, body, "failed", error=error_of(exc, self.cat.log, call.audience), tools=turn.tools, store=store
+            )
             yield out.lifecycle("response.failed", failed)
             return
-        call.lease.report(ending.usage.total_tokens)
-        final = response_object(ids, body, "completed", ending, tools=turn.tools)
+        call.report(ending.usage, ending.prompt_counted, ending.charged)
+        final = response_object(ids, body, "completed", ending, tools=turn.tools, store=store)
+        if store:
+            await self.keeper.keep(call.identity, call.settings, final, job.own, job.history)
         for event in out.ending(ending, final):
             yield event
         # A cut answer ends as OpenAI ends it: `response.incomplete`, not `response.completed`.

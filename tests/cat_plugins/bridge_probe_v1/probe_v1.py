@@ -1,6 +1,16 @@
-"""Test-only Cat v1 plugin: hooks naming the user and editing answers, and the process's live threads."""
+"""Test-only Cat v1 plugin: hooks naming the user and editing answers, a real tool, and the process's live threads."""
 
-from cat.mad_hatter.decorators import endpoint, hook
+from cat.mad_hatter.decorators import endpoint, hook, tool
+
+# v1 offers a tool to its agent only when the user's message is close to one of the tool's examples in its
+# procedural memory (cosine 0.7 or more), so the tests ask exactly this.
+SECRET_ASK = 'Ask the cheshire secret [[call:cheshire_secret:"alice"]]'
+
+
+@tool(examples=[SECRET_ASK])
+def cheshire_secret(name, cat):
+    """Look up the Cheshire Cat's secret word for a name."""
+    return f"the secret of {name} is MOONLIGHT-{len(name)}"
 
 
 @hook

