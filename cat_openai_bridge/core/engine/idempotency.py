@@ -20,7 +20,7 @@ import asyncio
 import hashlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -181,21 +181,9 @@ class Replays:
             except asyncio.TimeoutError:
                 continue
 
-    def once(
-        self,
-        identity: str,
-        key: str | None,
-        route: str,
-        body: bytes,
-        window: float,
-        wait: float,
-        headers: dict[str, str],
-        limits: ReplayLimits = ReplayLimits(),
-        at_least: int = 0,
-        fail_open: bool = True,
-    ) -> AbstractAsyncContextManager[Idempotent]:
-        """One request under its key (or none): a replay, or a run that keeps its answer unless it fails."""
-        return once(self.claim, identity, key, route, body, window, wait, headers, limits, at_least)
+    def claimer(self, fail_open: bool = True) -> ClaimFunction:
+        """This store's claim, for `once` (in process nothing can fail: `fail_open` is for the Redis store)."""
+        return self.claim
 
 
 class ClaimOf(Protocol):

@@ -36,6 +36,7 @@ from .dialect import OPENAI, Dialect
 from .errors import Audience, error_of, missing_user_header, model_not_found, why_forbidden
 from .http_edge import json_response, read_body, sse_response
 from .idempotency import Idempotent, Replays
+from .idempotency import once as once_for
 from .limits import Lease, Limiter, Quota
 from .metrics import BridgeMetrics, Exchange
 from .quota import RateLimited
@@ -221,7 +222,8 @@ class Pipeline:
             once = Idempotent(None, None, headers)
             if route.idempotent:
                 once = await stack.enter_async_context(
-                    self._replays(settings.redis_url).once(
+                    once_for(
+                        self._replays(settings.redis_url).claimer(settings.redis_failure_mode == "open"),
                         identity.user_id,
                         request.headers.get("idempotency-key"),
                         type(route).__name__,
@@ -231,7 +233,6 @@ class Pipeline:
                         headers,
                         ReplayLimits.of(settings),
                         job.replay_floor(),
-                        settings.redis_failure_mode == "open",
                     )
                 )
                 if once.replay is not None:

@@ -35,10 +35,9 @@ import json
 import time
 import uuid
 from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
 
 from .errors import BridgeError, key_in_progress, key_reused, key_too_long
-from .idempotency import MAX_KEY_LENGTH, Idempotent, Stored, fingerprint, once
+from .idempotency import MAX_KEY_LENGTH, ClaimFunction, Stored, fingerprint
 from .redis_client import RedisClient, RedisReplyError, RedisUnavailable, Script
 from .replay_budget import ReplayLimits
 
@@ -241,19 +240,9 @@ class RedisReplays:
             await asyncio.sleep(min(delay, remaining))
             delay = min(delay * 2, POLL_MAX)
 
-    def once(
-        self,
-        identity: str,
-        key: str | None,
-        route: str,
-        body: bytes,
-        window: float,
-        wait: float,
-        headers: dict[str, str],
-        limits: ReplayLimits = ReplayLimits(),
-        at_least: int = 0,
-        fail_open: bool = True,
-    ) -> AbstractAsyncContextManager[Idempotent]:
+    def claimer(self, fail_open: bool = True) -> ClaimFunction:
+        """This store's claim, for `once`; when Redis fails, `fail_open` serves without replay protection."""
+
         async def claim_or_fail(*args):
             try:
                 return await self.claim(*args)
@@ -263,4 +252,4 @@ class RedisReplays:
                     return None, None  # served, without replay protection
                 raise idempotency_unavailable() from None
 
-        return once(claim_or_fail, identity, key, route, body, window, wait, headers, limits, at_least)
+        return claim_or_fail
