@@ -13,14 +13,10 @@ import os
 import pwd
 import re
 import shutil
-import subprocess
-import time
-from dataclasses import dataclass
+import signal
 from pathlib import Path
 
-import httpx
-
-from .processes import REPO, free_port
+from .processes import REPO, Server, free_port, start
 
 DEPLOYMENT_PAGE = REPO / "docs" / "deployment.md"
 PAGE_REPLICAS = ("127.0.0.1:1865", "127.0.0.1:1866")  # the replicas' addresses as the page writes them
@@ -69,30 +65,8 @@ def main_config(workdir: Path, site: Path) -> str:
     )
 
 
-@dataclass
-class Nginx:
-    process: subprocess.Popen
-    port: int
-    workdir: Path
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def log_tail(self, lines: int = 40) -> str:
-        try:
-            return "\n".join((self.workdir / "error.log").read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()  # SIGTERM: nginx's fast shutdown
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+class Nginx(Server):
+    """nginx on loopback; `log_tail` shows its error log."""
 
 
 def start_nginx(workdir: Path, replicas: list[int], timeout: float = 15.0) -> Nginx:
@@ -107,19 +81,16 @@ def start_nginx(workdir: Path, replicas: list[int], timeout: float = 15.0) -> Ng
     site.write_text(site_config(replicas, port))
     conf = workdir / "nginx.conf"
     conf.write_text(main_config(workdir, site))
-    log = open(workdir / "nginx.out", "wb")
     # -e: the error log nginx opens before it has read the configuration; -p: the prefix for relative paths.
     args = [binary, "-c", str(conf), "-p", str(workdir), "-e", str(workdir / "error.log")]
-    process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
-    server = Nginx(process, port, workdir)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"nginx exited with {process.returncode}:\n{server.log_tail()}")
-        try:
-            httpx.get(server.url + "/custom/health", timeout=1.0)
-            return server
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    server.stop()
-    raise RuntimeError(f"nginx did not listen on {port} within {timeout}s:\n{server.log_tail()}")
+    return start(  # type: ignore[return-value]
+        args,
+        port,
+        "/custom/health",
+        workdir / "error.log",
+        timeout=timeout,
+        ready=lambda status: True,  # nginx answers: it listens (whatever the replicas say)
+        output=workdir / "nginx.out",
+        stop_signal=signal.SIGTERM,  # nginx's fast shutdown
+        kind=Nginx,
+    )

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +29,8 @@ class Server:
 
     process: subprocess.Popen
     port: int
-    log_path: Path
+    log_path: Path  # what log_tail shows
+    stop_signal: int = signal.SIGINT
 
     @property
     def url(self) -> str:
@@ -42,7 +44,7 @@ class Server:
 
     def stop(self) -> None:
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
+            self.process.send_signal(self.stop_signal)
             try:
                 self.process.wait(10)
             except subprocess.TimeoutExpired:
@@ -67,17 +69,24 @@ def start(
     cwd: Path | None = None,
     env: dict | None = None,
     timeout: float = 60.0,
+    *,
+    ready: Callable[[int], bool] = lambda status: status < 500,
+    output: Path | None = None,
+    stop_signal: int = signal.SIGINT,
+    kind: type[Server] = Server,
 ) -> Server:
-    log_file = open(log_path, "wb")
+    """Start `args`, wait until `ready_path` answers with a status `ready` accepts; its output goes to `output`
+    (by default the log that `log_tail` shows)."""
+    log_file = open(output or log_path, "wb")
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(REPO), **(env or {})}
     process = subprocess.Popen(args, cwd=cwd, stdout=log_file, stderr=subprocess.STDOUT, env=full_env)
-    server = Server(process, port, log_path)
+    server = kind(process, port, log_path, stop_signal)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"{args[:3]} exited with {process.returncode}:\n{server.log_tail()}")
         try:
-            if httpx.get(server.url + ready_path, timeout=1.0).status_code < 500:
+            if ready(httpx.get(server.url + ready_path, timeout=1.0).status_code):
                 return server
         except httpx.HTTPError:
             pass

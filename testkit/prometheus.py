@@ -10,14 +10,12 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
-import time
-from dataclasses import dataclass
+import signal
 from pathlib import Path
 
 import httpx
 
-from .processes import REPO, free_port
+from .processes import REPO, Server, free_port, start
 
 Sample = tuple[str, frozenset[tuple[str, str]]]
 LINE = re.compile(r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?P<labels>.*)\})? (?P<value>\S+)$")
@@ -50,15 +48,8 @@ def prometheus_binary() -> str | None:
     return shutil.which("prometheus")
 
 
-@dataclass
-class Prometheus:
-    process: subprocess.Popen
-    port: int
-    workdir: Path
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+class Prometheus(Server):
+    """A real Prometheus on loopback, and its HTTP API."""
 
     def query(self, expression: str) -> list[dict]:
         """An instant query's result vector: [{"metric": {...}, "value": [time, "text"]}, ...]."""
@@ -75,21 +66,6 @@ class Prometheus:
         r = httpx.get(self.url + "/api/v1/targets", timeout=10)
         r.raise_for_status()
         return r.json()["data"]["activeTargets"]
-
-    def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join((self.workdir / "prometheus.log").read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
 
 
 def documented_rules(page: Path = REPO / "docs" / "deployment.md") -> str:
@@ -130,18 +106,14 @@ def start_prometheus(workdir: Path, config: str, timeout: float = 30.0) -> Prome
         f"--web.listen-address=127.0.0.1:{port}",
         "--storage.tsdb.retention.time=1h",
     ]
-    log = open(workdir / "prometheus.log", "wb")
-    process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=workdir)
-    server = Prometheus(process, port, workdir)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"prometheus exited with {process.returncode}:\n{server.log_tail()}")
-        try:
-            if httpx.get(server.url + "/-/ready", timeout=1.0).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    server.stop()
-    raise RuntimeError(f"prometheus was not ready within {timeout}s:\n{server.log_tail()}")
+    return start(  # type: ignore[return-value]
+        args,
+        port,
+        "/-/ready",
+        workdir / "prometheus.log",
+        cwd=workdir,
+        timeout=timeout,
+        ready=lambda status: status == 200,
+        stop_signal=signal.SIGTERM,
+        kind=Prometheus,
+    )
