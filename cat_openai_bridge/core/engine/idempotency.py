@@ -147,9 +147,6 @@ class Replays:
         limits: ReplayLimits = ReplayLimits(),
     ) -> tuple[Claim | None, Stored | None]:
         """Either a claim to run the request, or the stored answer to replay."""
-        if len(key) > MAX_KEY_LENGTH:
-            raise key_too_long(MAX_KEY_LENGTH)
-        self._window = window
         scope = (identity, key)
         digest = fingerprint(route, body)
         deadline = self._clock() + wait
@@ -222,6 +219,8 @@ async def once(
     if not key or not window:
         yield Idempotent(None, None, headers)
         return
+    if len(key) > MAX_KEY_LENGTH:
+        raise key_too_long(MAX_KEY_LENGTH)
     claim, stored = await claim_of(identity, key, route, body, window, wait, limits)
     if stored is not None:
         yield Idempotent(None, replayed(stored, headers), headers)

@@ -36,8 +36,8 @@ import time
 import uuid
 from collections.abc import Callable
 
-from .errors import BridgeError, key_in_progress, key_reused, key_too_long
-from .idempotency import MAX_KEY_LENGTH, ClaimFunction, Stored, fingerprint
+from .errors import BridgeError, key_in_progress, key_reused
+from .idempotency import ClaimFunction, Stored, fingerprint
 from .redis_client import RedisClient, RedisReplyError, RedisUnavailable, Script
 from .replay_budget import ReplayLimits
 
@@ -217,8 +217,6 @@ class RedisReplays:
         limits: ReplayLimits = ReplayLimits(),
     ) -> tuple[RedisClaim | None, Stored | None]:
         """A claim to run the request, or the stored answer to replay; waits for a run elsewhere to end."""
-        if len(key) > MAX_KEY_LENGTH:
-            raise key_too_long(MAX_KEY_LENGTH)
         keys = self.keys(identity, key)
         digest = fingerprint(route, body)
         deadline = time.monotonic() + wait
