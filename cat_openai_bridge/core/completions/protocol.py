@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from ..chat_completion.protocol import CompletionUsage  # openai-python has one type for both
 from ..engine.wire import RequestModel, WireModel
 
 
@@ -46,12 +47,6 @@ class CompletionRequest(RequestModel):
         if self.stop is None:
             return []
         return [self.stop] if isinstance(self.stop, str) else list(self.stop)
-
-
-class CompletionUsage(WireModel):
-    prompt_tokens: int
-    completion_tokens: int
-    total_tokens: int
 
 
 class CompletionChoice(WireModel):

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from starlette.requests import Request
 
+from ..chat_completion.serving import completion_usage
 from ..engine import sse, tokens
 from ..engine.answer import HEARTBEAT, Answer, OutputRules, Usage, answer_stream, output_rules, run_answer
 from ..engine.conversation import Conversation, TextPart, Turn
@@ -29,7 +30,7 @@ from ..engine.parsing import parse_body
 from ..engine.pipeline import Call, Job, Reply, Route
 from ..port import CatTimeout, CatTurn
 from ..settings import BridgeSettings
-from .protocol import Completion, CompletionChoice, CompletionRequest, CompletionUsage, Prompt
+from .protocol import Completion, CompletionChoice, CompletionRequest, Prompt
 
 MAX_PROMPTS = 20  # a batch's prompts run one after another, each a turn of its own: bounded in count and time
 
@@ -85,12 +86,6 @@ def rules_of(body: CompletionRequest, settings: BridgeSettings) -> OutputRules:
         )
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
     return output_rules(settings, stream, body.max_tokens, "max_tokens", stops, include_usage)
-
-
-def completion_usage(usage: Usage) -> CompletionUsage:
-    return CompletionUsage(
-        prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens, total_tokens=usage.total_tokens
-    )
 
 
 @dataclass
