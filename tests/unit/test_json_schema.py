@@ -203,3 +203,21 @@ def test_json_output_refuses_like_openai():
     assert (info.value.status, info.value.param, info.value.code) == (400, "response_format", "invalid_value")
     assert json_output("text", "response_format") is None
     assert json_output("json_object", "response_format") == JsonOutput()
+
+
+def test_branches_that_multiply_are_bounded():
+    """anyOf of anyOf of ... through $refs: 2**40 paths to a failing leaf, cut off after MAX_STEPS nodes."""
+    defs = {f"d{i}": {"anyOf": [{"$ref": f"#/$defs/d{i + 1}"}, {"$ref": f"#/$defs/d{i + 1}"}]} for i in range(40)}
+    defs["d40"] = {"type": "string"}
+    started = time.perf_counter()
+    problem = validate(1, {"$defs": defs, "$ref": "#/$defs/d0"})
+    assert problem == "the schema takes more than 100000 steps to check this answer"
+    assert time.perf_counter() - started < 5  # unbounded, this would not end
+
+
+def test_unique_items_in_one_pass_with_json_equality():
+    schema = {"type": "array", "uniqueItems": True}
+    assert validate([1, 1.0], schema) is not None  # 1 == 1.0 in JSON
+    assert validate([1, True], schema) is None  # true is not 1
+    assert validate([{"a": 1, "b": 2}, {"b": 2, "a": 1}], schema) is not None
+    assert validate(list(range(50_000)), schema) is None  # pairwise, this took minutes

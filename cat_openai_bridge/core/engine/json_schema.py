@@ -10,6 +10,7 @@ The unit tests check it against `jsonschema` on the same cases.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from typing import Any
 MAX_DEPTH = 32  # nesting of a schema (OpenAI allows 10 levels of objects in strict mode)
 MAX_REF_HOPS = 64  # `$ref`s followed in a row without descending into the data
 MAX_PATTERN = 1000  # characters of one `pattern`
+MAX_STEPS = 100_000  # schema nodes one validation may visit: nested anyOf/oneOf/$ref branches multiply otherwise
 
 # Strict mode (https://platform.openai.com/docs/guides/structured-outputs#supported-schemas).
 _STRICT_KEYWORDS = frozenset(
@@ -201,11 +203,16 @@ def _check_strict(schema: dict[str, Any], kinds: list[Any], path: tuple[str, ...
             )
 
 
+class _TooMuchWork(Exception):
+    """A validation past MAX_STEPS: a schema whose branches multiply (anyOf of anyOf of ...)."""
+
+
 class _Validator:
     """One validation: the root schema (for `$ref`), and the first problem found."""
 
     def __init__(self, root: Any) -> None:
         self.root = root
+        self.steps = 0
 
     def resolve(self, ref: str, at: str) -> Any:
         node = self.root
@@ -221,6 +228,9 @@ class _Validator:
 
     def check(self, value: Any, schema: Any, at: str, hops: int = 0) -> str | None:
         """The first problem with `value`, as a sentence naming where (`$.items[2].name`), or None."""
+        self.steps += 1
+        if self.steps > MAX_STEPS:
+            raise _TooMuchWork
         if schema is True or schema == {}:
             return None
         if schema is False:
@@ -316,7 +326,7 @@ class _Validator:
             problem = self.check(item, sub, f"{at}[{i}]")
             if problem:
                 return problem
-        if schema.get("uniqueItems") and any(_equal(a, b) for i, a in enumerate(value) for b in value[i + 1 :]):
+        if schema.get("uniqueItems") and len({_canonical(item) for item in value}) < len(value):
             return f"{at} has duplicate items"
         return None
 
@@ -352,6 +362,8 @@ def validate(value: Any, schema: Any) -> str | None:
         return _Validator(schema).check(value, schema, "$")
     except RecursionError:
         return "$ is nested too deeply to validate"
+    except _TooMuchWork:
+        return f"the schema takes more than {MAX_STEPS} steps to check this answer"
     except SchemaError as exc:
         return str(exc)
 
@@ -391,8 +403,21 @@ def _equal(a: Any, b: Any) -> bool:
     return a == b
 
 
-def _short(value: Any) -> str:
-    import json
+def _canonical(value: Any) -> str:
+    """One text per JSON value under `_equal` (1 == 1.0, true != 1, keys in any order): duplicates in one pass."""
 
+    def plain(v: Any) -> Any:
+        if isinstance(v, float) and v.is_integer():
+            return int(v)
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [plain(x) for x in v]
+        return v
+
+    return json.dumps(plain(value), sort_keys=True)
+
+
+def _short(value: Any) -> str:
     text = json.dumps(value)
     return text if len(text) <= 80 else text[:77] + "..."
