@@ -120,7 +120,7 @@ def test_the_identity_bound_drops_the_oldest_first(client, settings):
 
 def test_input_items_rejects_bad_paging(http, client):
     made = client.responses.create(model="cheshire-cat", input="x")
-    for params, param in (({"limit": "0"}, "limit"), ({"order": "up"}, "order")):
+    for params, param in (({"limit": "0"}, "limit"), ({"limit": "9" * 5000}, "limit"), ({"order": "up"}, "order")):
         response = http.get(f"/custom/v1/responses/{made.id}/input_items", params=params)
         assert response.status_code == 400 and response.json()["error"]["param"] == param
 

@@ -202,7 +202,7 @@ class ListInputItems(_StoredRoute):
         if order not in ("asc", "desc"):
             raise invalid_request("Invalid 'order': expected 'asc' or 'desc'.", "order", "invalid_value")
         limit_text = query.get("limit", "20")
-        if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_LISTED:
+        if not (limit_text.isdigit() and len(limit_text) <= 3) or not 1 <= int(limit_text) <= MAX_LISTED:
             raise invalid_request(f"Invalid 'limit': expected 1 to {MAX_LISTED}.", "limit", "invalid_value")
         items = list(job.stored.input_items)
         if order == "desc":
