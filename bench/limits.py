@@ -15,8 +15,8 @@ import uuid
 import httpx
 import jwt
 
-from cat_openai_bridge.core.engine.limits import Limiter
-from cat_openai_bridge.core.engine.quota import Quota
+from cat_openai_bridge.core.guards.limits import Limiter
+from cat_openai_bridge.core.guards.quota import Quota
 from testkit import cat_v1
 from testkit.cat_v2 import put_bridge_settings
 

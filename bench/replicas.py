@@ -25,7 +25,7 @@ from pathlib import Path
 
 import httpx
 
-from cat_openai_bridge.core.engine.redis_client import RedisClient
+from cat_openai_bridge.core.guards.redis_client import RedisClient
 from testkit.nginx import start_nginx
 from testkit.replicas import ReplicaStack, start_stack
 

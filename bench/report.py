@@ -66,7 +66,7 @@ def _slopes(growth: dict) -> dict[str, tuple]:
 
 
 def header(params: dict[str, Any], meta: dict[str, Any], results: dict[str, dict]) -> list[str]:
-    from cat_openai_bridge.core.version import PLUGIN_VERSION
+    from cat_openai_bridge.core.config.version import PLUGIN_VERSION
 
     v1 = f"Cat v1 {meta['v1_version']}" if "v1_version" in meta else "Cat v1 skipped"
     cats = f"cheshire-cat-ai {metadata.version('cheshire-cat-ai')} (v2), {v1}"

@@ -9,13 +9,13 @@ from __future__ import annotations
 from cat.mad_hatter.decorators import endpoint
 from starlette.requests import Request
 
-from .core.anthropic_messages.protocol import MessageRequest, MessageTokensRequest
-from .core.chat_completion.protocol import ChatCompletionRequest
-from .core.completions.protocol import CompletionRequest
-from .core.embeddings.protocol import EmbeddingRequest
-from .core.engine import openapi
-from .core.message.protocol import SimpleMessageRequest
-from .core.responses.protocol import ResponsesRequest
+from .core.api.anthropic.protocol import MessageRequest, MessageTokensRequest
+from .core.api.chat.protocol import ChatCompletionRequest
+from .core.api.completions.protocol import CompletionRequest
+from .core.api.embeddings.protocol import EmbeddingRequest
+from .core.api.message.protocol import SimpleMessageRequest
+from .core.api.responses.protocol import ResponsesRequest
+from .core.http import openapi
 from .runtime import bridge
 
 PREFIX = "/custom"

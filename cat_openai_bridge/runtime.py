@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from .cat_version import running_v2
-from .core.bridge import Bridge
+from .core.route_table import Bridge
 
 
 @lru_cache(maxsize=1)

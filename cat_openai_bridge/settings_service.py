@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from .cat_version import running_v2
-from .core.settings import BridgeSettings, SettingsCache
+from .core.config.settings import BridgeSettings, SettingsCache
 
 if running_v2():
     from cat.services.service import Service

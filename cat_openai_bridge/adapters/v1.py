@@ -22,7 +22,8 @@ from typing import Any
 
 from starlette.requests import Request
 
-from ..core.port import (
+from ..core.config.settings import BridgeSettings
+from ..core.turn.port import (
     Access,
     CatFailure,
     CatTurn,
@@ -34,7 +35,6 @@ from ..core.port import (
     TurnEvent,
     TurnResult,
 )
-from ..core.settings import BridgeSettings
 from .v1_qdrant import serialize_embedded_qdrant
 from .v1_threads import TurnThreads
 from .v1_usage import recount_usage

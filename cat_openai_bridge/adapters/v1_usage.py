@@ -7,7 +7,7 @@ import contextlib
 import re
 from typing import Any
 
-from ..core.engine import tokens
+from ..core.turn import tokens
 
 
 def recount_usage(interactions: list[Any]) -> tuple[int, int]:

@@ -20,9 +20,10 @@ from typing import Any
 
 from starlette.requests import Request
 
-from ..core.engine import tokens
-from ..core.engine.conversation import ClientTool, ImagePart, TextPart, ToolCall, Turn
-from ..core.port import (
+from ..core.config.settings import BridgeSettings
+from ..core.turn import tokens
+from ..core.turn.conversation import ClientTool, ImagePart, TextPart, ToolCall, Turn
+from ..core.turn.port import (
     Access,
     CatFailure,
     CatTurn,
@@ -33,7 +34,6 @@ from ..core.port import (
     TurnEvent,
     TurnResult,
 )
-from ..core.settings import BridgeSettings
 
 DEFAULT_AGENT = "default"
 UNCONFIGURED = "default"  # the Cat's placeholder model provider: "default:default" means nothing is configured

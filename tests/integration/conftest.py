@@ -19,7 +19,7 @@ import jwt
 import openai
 import pytest
 
-from cat_openai_bridge.core.settings import BridgeSettings
+from cat_openai_bridge.core.config.settings import BridgeSettings
 from testkit import cat_v1, contract, quickstart
 from testkit.cat_v2 import put_bridge_settings, start_cat, use_llm
 from testkit.processes import Server, start_scripted_llm

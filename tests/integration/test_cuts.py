@@ -11,7 +11,7 @@ import uuid
 import httpx
 import pytest
 
-from cat_openai_bridge.core.engine import tokens
+from cat_openai_bridge.core.turn import tokens
 from testkit import sse
 
 from .conftest import cat_jwt, user_says

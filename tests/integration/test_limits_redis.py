@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from cat_openai_bridge.core.engine.errors import BridgeError
-from cat_openai_bridge.core.engine.limits import Limiter, Quota
+from cat_openai_bridge.core.guards.limits import Limiter, Quota
+from cat_openai_bridge.core.turn.errors import BridgeError
 from testkit.cat_v2 import put_bridge_settings, start_cat, use_llm
 from testkit.processes import Server, free_port
 from testkit.redis_server import RedisServer, redis_binary, start_redis
@@ -99,7 +99,7 @@ def test_redis_keys_expire_and_stay_few(redis):
         k = key()
         lease, _ = await Limiter().admit(k, Quota(30, 1000, 4), 10, redis.url)
         await lease.settle(20)
-        from cat_openai_bridge.core.engine.redis_client import RedisClient
+        from cat_openai_bridge.core.guards.redis_client import RedisClient
 
         client = RedisClient(redis.url)
         keys = sorted(await client.call("KEYS", f"openai-bridge:{{{k}}}:*"))
@@ -203,6 +203,6 @@ def test_stored_responses_continue_on_any_replica(settings, cat, second_cat, red
 
 
 async def _keys(url: str) -> list:
-    from cat_openai_bridge.core.engine.redis_client import RedisClient
+    from cat_openai_bridge.core.guards.redis_client import RedisClient
 
     return await RedisClient(url).call("KEYS", "*")

@@ -71,7 +71,7 @@ def test_figures_follow_the_traffic(cat, http):
 
 
 def _plugin_version() -> str:
-    from cat_openai_bridge.core.version import PLUGIN_VERSION
+    from cat_openai_bridge.core.config.version import PLUGIN_VERSION
 
     return PLUGIN_VERSION
 

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from cat_openai_bridge.core.engine.idempotency import Stored
-from cat_openai_bridge.core.engine.redis_client import RedisClient
-from cat_openai_bridge.core.engine.replay_budget import ReplayLimits
-from cat_openai_bridge.core.engine.shared_replays import RedisReplays
+from cat_openai_bridge.core.guards.idempotency import Stored
+from cat_openai_bridge.core.guards.redis_client import RedisClient
+from cat_openai_bridge.core.guards.redis_replays import RedisReplays
+from cat_openai_bridge.core.guards.replay_budget import ReplayLimits
 from testkit import sse
 from testkit.nginx import nginx_binary
 from testkit.prometheus import documented_rules, prometheus_binary, scrape_config, start_prometheus

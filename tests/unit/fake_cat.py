@@ -26,8 +26,9 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.routing import Route
 
-from cat_openai_bridge.core.bridge import Bridge
-from cat_openai_bridge.core.port import (
+from cat_openai_bridge.core.config.settings import BridgeSettings
+from cat_openai_bridge.core.route_table import Bridge
+from cat_openai_bridge.core.turn.port import (
     Access,
     CatTurn,
     EmbedderInfo,
@@ -38,7 +39,6 @@ from cat_openai_bridge.core.port import (
     TurnEvent,
     TurnResult,
 )
-from cat_openai_bridge.core.settings import BridgeSettings
 
 ALICE = Identity(user_id="alice", name="alice")
 MASTER = Identity(user_id="admin", name="admin", is_admin=True, master_key=True)

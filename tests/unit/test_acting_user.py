@@ -14,10 +14,10 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from cat_openai_bridge.core.bridge import Bridge
-from cat_openai_bridge.core.engine.limits import Limiter
-from cat_openai_bridge.core.port import CatFailure, TurnResult
-from cat_openai_bridge.core.settings import BridgeSettings
+from cat_openai_bridge.core.config.settings import BridgeSettings
+from cat_openai_bridge.core.guards.limits import Limiter
+from cat_openai_bridge.core.route_table import Bridge
+from cat_openai_bridge.core.turn.port import CatFailure, TurnResult
 
 from .fake_cat import BoundedTransport, FakeCat, app_of
 

@@ -12,13 +12,13 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from cat_openai_bridge.core.anthropic_messages.serving import count_prompt
-from cat_openai_bridge.core.bridge import Bridge
-from cat_openai_bridge.core.engine import tokens
-from cat_openai_bridge.core.engine.conversation import ClientTool, Conversation, TextPart, ToolCall, Turn
-from cat_openai_bridge.core.engine.limits import Limiter
-from cat_openai_bridge.core.port import CatFailure, CatTimeout, TurnResult
-from cat_openai_bridge.core.settings import BridgeSettings
+from cat_openai_bridge.core.api.anthropic.route import count_prompt
+from cat_openai_bridge.core.config.settings import BridgeSettings
+from cat_openai_bridge.core.guards.limits import Limiter
+from cat_openai_bridge.core.route_table import Bridge
+from cat_openai_bridge.core.turn import tokens
+from cat_openai_bridge.core.turn.conversation import ClientTool, Conversation, TextPart, ToolCall, Turn
+from cat_openai_bridge.core.turn.port import CatFailure, CatTimeout, TurnResult
 from testkit import contract
 
 from .fake_cat import BoundedTransport, FakeCat, Gate, StreamingASGITransport, app_of

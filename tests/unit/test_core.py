@@ -9,18 +9,19 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from cat_openai_bridge.core.chat_completion.messages import build_conversation
-from cat_openai_bridge.core.chat_completion.protocol import ChatCompletionRequest, ChoiceDelta
-from cat_openai_bridge.core.chat_completion.serving import CompletionIds, completion, completion_usage
-from cat_openai_bridge.core.engine import sse, tokens
-from cat_openai_bridge.core.engine.answer import Answer, Usage
-from cat_openai_bridge.core.engine.conversation import ImagePart, TextPart, Turn
-from cat_openai_bridge.core.engine.cutting import AnswerCutter, reconcile
-from cat_openai_bridge.core.engine.errors import BridgeError
-from cat_openai_bridge.core.engine.limits import duration
-from cat_openai_bridge.core.engine.parsing import parse_body
-from cat_openai_bridge.core.settings import BridgeSettings
-from cat_openai_bridge.core.version import PLUGIN_VERSION
+from cat_openai_bridge.core.api.chat.convert import build_conversation
+from cat_openai_bridge.core.api.chat.protocol import ChatCompletionRequest, ChoiceDelta
+from cat_openai_bridge.core.api.chat.route import CompletionIds, completion, completion_usage
+from cat_openai_bridge.core.config.settings import BridgeSettings
+from cat_openai_bridge.core.config.version import PLUGIN_VERSION
+from cat_openai_bridge.core.guards.limits import duration
+from cat_openai_bridge.core.http import sse
+from cat_openai_bridge.core.http.parsing import parse_body
+from cat_openai_bridge.core.turn import tokens
+from cat_openai_bridge.core.turn.answer import Answer, Usage
+from cat_openai_bridge.core.turn.conversation import ImagePart, TextPart, Turn
+from cat_openai_bridge.core.turn.cutting import AnswerCutter, reconcile
+from cat_openai_bridge.core.turn.errors import BridgeError
 
 PLUGIN = Path(__file__).resolve().parents[2] / "cat_openai_bridge"
 

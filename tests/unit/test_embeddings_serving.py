@@ -6,10 +6,10 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from cat_openai_bridge.core.bridge import Bridge
-from cat_openai_bridge.core.engine.limits import Limiter
-from cat_openai_bridge.core.port import EmbedderInfo
-from cat_openai_bridge.core.settings import BridgeSettings
+from cat_openai_bridge.core.config.settings import BridgeSettings
+from cat_openai_bridge.core.guards.limits import Limiter
+from cat_openai_bridge.core.route_table import Bridge
+from cat_openai_bridge.core.turn.port import EmbedderInfo
 
 from .fake_cat import BoundedTransport, FakeCat, app_of
 

@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
-from cat_openai_bridge.core.engine.errors import BridgeError
-from cat_openai_bridge.core.engine.idempotency import MAX_KEY_LENGTH, Replays, once
-from cat_openai_bridge.core.engine.replay_budget import ReplayLimits
+from cat_openai_bridge.core.guards.idempotency import MAX_KEY_LENGTH, Replays, once
+from cat_openai_bridge.core.guards.replay_budget import ReplayLimits
+from cat_openai_bridge.core.turn.errors import BridgeError
 
 
 def test_a_key_over_the_limit_is_a_400_whatever_the_store():

@@ -7,11 +7,11 @@ import time
 
 import pytest
 
-from cat_openai_bridge.core.engine.answer import Answer, Usage
-from cat_openai_bridge.core.engine.conversation import ToolCall
-from cat_openai_bridge.core.engine.demands import ANY_TOOL, Demands, JsonOutput, json_output
-from cat_openai_bridge.core.engine.errors import BridgeError
-from cat_openai_bridge.core.engine.json_schema import SchemaError, check_schema, nested_repeat, validate
+from cat_openai_bridge.core.turn.answer import Answer, Usage
+from cat_openai_bridge.core.turn.conversation import ToolCall
+from cat_openai_bridge.core.turn.demands import ANY_TOOL, Demands, JsonOutput, json_output
+from cat_openai_bridge.core.turn.errors import BridgeError
+from cat_openai_bridge.core.turn.json_schema import SchemaError, check_schema, nested_repeat, validate
 
 PERSON = {
     "type": "object",

@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
-from cat_openai_bridge.core.engine.errors import BridgeError
-from cat_openai_bridge.core.engine.limits import Limiter, MemoryStore, Quota
-from cat_openai_bridge.core.engine.redis_client import RedisAddress, encode
+from cat_openai_bridge.core.guards.limits import Limiter, MemoryStore, Quota
+from cat_openai_bridge.core.guards.redis_client import RedisAddress, encode
+from cat_openai_bridge.core.turn.errors import BridgeError
 from testkit.processes import free_port
 
 
@@ -153,7 +153,7 @@ def test_resp_encoding_and_url_parsing():
 
 
 def test_idempotency_replays_waits_and_forgets_stale_claims():
-    from cat_openai_bridge.core.engine.idempotency import Replays, Stored
+    from cat_openai_bridge.core.guards.idempotency import Replays, Stored
 
     clock = Clock()
     replays = Replays(clock)
@@ -179,7 +179,7 @@ def test_idempotency_replays_waits_and_forgets_stale_claims():
 
 
 def test_settings_cache_rereads_after_forget_or_max_age():
-    from cat_openai_bridge.core.settings import BridgeSettings, SettingsCache
+    from cat_openai_bridge.core.config.settings import BridgeSettings, SettingsCache
 
     clock = Clock()
     reads = []
@@ -202,7 +202,7 @@ def test_settings_cache_rereads_after_forget_or_max_age():
 
 
 def test_settings_cache_reads_once_for_many_waiting_requests_and_never_keeps_a_read_a_save_overtook():
-    from cat_openai_bridge.core.settings import BridgeSettings, SettingsCache
+    from cat_openai_bridge.core.config.settings import BridgeSettings, SettingsCache
 
     reads = []
     release = {}

@@ -8,12 +8,13 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from cat_openai_bridge.core.bridge import Bridge
-from cat_openai_bridge.core.engine import prometheus, tokens
-from cat_openai_bridge.core.engine.limits import Limiter
-from cat_openai_bridge.core.engine.prometheus import Counter, Gauge, Histogram, render
-from cat_openai_bridge.core.port import CatFailure, TurnResult
-from cat_openai_bridge.core.version import PLUGIN_VERSION
+from cat_openai_bridge.core.config.version import PLUGIN_VERSION
+from cat_openai_bridge.core.guards import prometheus
+from cat_openai_bridge.core.guards.limits import Limiter
+from cat_openai_bridge.core.guards.prometheus import Counter, Gauge, Histogram, render
+from cat_openai_bridge.core.route_table import Bridge
+from cat_openai_bridge.core.turn import tokens
+from cat_openai_bridge.core.turn.port import CatFailure, TurnResult
 from testkit.prometheus import samples, value
 
 from .fake_cat import FakeCat, Gate, StreamingASGITransport, app_of

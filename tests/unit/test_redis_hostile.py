@@ -13,10 +13,10 @@ import pytest
 import pytest_asyncio
 from pydantic import ValidationError
 
-from cat_openai_bridge.core.bridge import Bridge
-from cat_openai_bridge.core.engine.limits import Limiter, Quota
-from cat_openai_bridge.core.engine.redis_client import RedisAddress, RedisClient, RedisProtocolError
-from cat_openai_bridge.core.settings import BridgeSettings
+from cat_openai_bridge.core.config.settings import BridgeSettings
+from cat_openai_bridge.core.guards.limits import Limiter, Quota
+from cat_openai_bridge.core.guards.redis_client import RedisAddress, RedisClient, RedisProtocolError
+from cat_openai_bridge.core.route_table import Bridge
 from testkit.fake_redis import DROP, FakeRedis
 
 from .fake_cat import BoundedTransport, FakeCat, app_of

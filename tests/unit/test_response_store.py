@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from cat_openai_bridge.core.responses.store import MemoryResponseStore, StoreLimits
+from cat_openai_bridge.core.api.responses.storage import MemoryResponseStore, StoreLimits
 
 
 class Clock:

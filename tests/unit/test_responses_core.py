@@ -6,13 +6,13 @@ import json
 
 import pytest
 
-from cat_openai_bridge.core.engine.answer import Answer, Usage
-from cat_openai_bridge.core.engine.conversation import ToolCall
-from cat_openai_bridge.core.engine.errors import BridgeError
-from cat_openai_bridge.core.engine.parsing import parse_body
-from cat_openai_bridge.core.responses.input_items import function_tools, messages_of
-from cat_openai_bridge.core.responses.protocol import ResponsesRequest
-from cat_openai_bridge.core.responses.serving import ResponseIds, response_object
+from cat_openai_bridge.core.api.responses.convert import function_tools, messages_of
+from cat_openai_bridge.core.api.responses.protocol import ResponsesRequest
+from cat_openai_bridge.core.api.responses.route import ResponseIds, response_object
+from cat_openai_bridge.core.http.parsing import parse_body
+from cat_openai_bridge.core.turn.answer import Answer, Usage
+from cat_openai_bridge.core.turn.conversation import ToolCall
+from cat_openai_bridge.core.turn.errors import BridgeError
 
 
 def body(**fields) -> ResponsesRequest:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from cat_openai_bridge.core import regex_probe, task_prompts
-from cat_openai_bridge.core.settings import BridgeSettings
+from cat_openai_bridge.core.config import regex_probe, task_prompts
+from cat_openai_bridge.core.config.settings import BridgeSettings
 from testkit.front_end_prompts import TEMPLATES
 
 ORDINARY = [

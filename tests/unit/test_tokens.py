@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cat_openai_bridge.core.engine import tokens
+from cat_openai_bridge.core.turn import tokens
 
 
 def test_the_token_count_cache_is_bounded_in_bytes():

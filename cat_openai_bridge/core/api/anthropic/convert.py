@@ -1,0 +1,251 @@
+"""Validated Anthropic `system`, `messages` and `tools` -> the neutral conversation and client tools of a Cat turn.
+
+Anthropic puts tool calls in the assistant's content (`tool_use` blocks) and
+their results in the next user message (`tool_result` blocks, before any
+text); the Cat's turn sees the same assistant tool calls and `tool` turns as
+a chat completion's. What the Cat cannot take is refused here, in Anthropic's
+words, with the field that caused it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+
+from ...turn.conversation import ClientTool, Conversation, ImagePart, Part, TextPart, ToolCall, Turn
+from ...turn.demands import ANY_TOOL
+from ...turn.errors import BridgeError, invalid_request
+from .protocol import (
+    Base64ImageSource,
+    ContentBlockParam,
+    ImageBlockParam,
+    MessageParam,
+    TextBlockParam,
+    ThinkingBlockParam,
+    ToolChoice,
+    ToolParam,
+    ToolResultBlockParam,
+    ToolUseBlockParam,
+    UnsupportedBlockParam,
+)
+
+IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
+
+
+def system_text(system: str | list[TextBlockParam] | None) -> str:
+    if system is None:
+        return ""
+    return system if isinstance(system, str) else "\n\n".join(block.text for block in system if block.text)
+
+
+def _system_message(blocks: list[ContentBlockParam], param: str) -> str:
+    for j, block in enumerate(blocks):
+        if not isinstance(block, TextBlockParam):
+            raise _unsupported(block, f"{param}.{j}", " (a system message takes text blocks)")
+    return system_text([b for b in blocks if isinstance(b, TextBlockParam)])
+
+
+def _image(block: ImageBlockParam, param: str, allowed: bool) -> ImagePart:
+    if not allowed:
+        raise invalid_request(
+            "Images are not supported on this Cat version: its pipeline takes text only (Cat v2 accepts images).",
+            f"{param}.type",
+            "unsupported_content",
+        )
+    source = block.source
+    if not isinstance(source, Base64ImageSource):
+        raise invalid_request(
+            f"Only base64 image sources are accepted, not {source.type!r}: the bridge fetches no URLs or files.",
+            f"{param}.source.type",
+            "unsupported_image_url",
+        )
+    if source.media_type not in IMAGE_TYPES:
+        raise invalid_request(
+            f"{param}.source.media_type: must be one of {', '.join(IMAGE_TYPES)}.",
+            f"{param}.source.media_type",
+            "invalid_value",
+        )
+    try:
+        base64.b64decode(source.data, validate=True)
+    except (binascii.Error, ValueError):
+        raise invalid_request(
+            f"{param}.source.data: the image data is not valid base64.", f"{param}.source.data", "invalid_image"
+        ) from None
+    return ImagePart(source.media_type, source.data)
+
+
+def _unsupported(block: ContentBlockParam, param: str, why: str = "") -> BridgeError:
+    return invalid_request(
+        f"{param}: content blocks of type '{block.type}' are not supported here{why}.",
+        f"{param}.type",
+        "unsupported_content",
+    )
+
+
+def _tool_result_text(block: ToolResultBlockParam, param: str) -> str:
+    if block.content is None or isinstance(block.content, str):
+        return block.content or ""
+    texts = []
+    for j, part in enumerate(block.content):
+        if not isinstance(part, TextBlockParam):
+            raise _unsupported(part, f"{param}.content.{j}", " (tool results reach the Cat as text)")
+        texts.append(part.text)
+    return "".join(texts)
+
+
+class _Builder:
+    """Walks the messages once, keeping the tool calls asked so far so a result must answer one."""
+
+    def __init__(self, allow_images: bool, allow_tools: bool) -> None:
+        self.allow_images = allow_images
+        self.allow_tools = allow_tools
+        self.turns: list[Turn] = []
+        self.asked: set[str] = set()
+
+    def _tools_allowed(self, param: str) -> None:
+        if not self.allow_tools:
+            raise invalid_request(
+                "tool_use and tool_result blocks are not supported on this Cat version (its agent cannot hand "
+                "tool calls back); send the conversation as text.",
+                f"{param}.type",
+                "unsupported_content",
+            )
+
+    def user(self, blocks: list[ContentBlockParam], param: str) -> None:
+        parts: list[Part] = []
+        for j, block in enumerate(blocks):
+            where = f"{param}.{j}"
+            if isinstance(block, ToolResultBlockParam):
+                self._tools_allowed(where)
+                if block.tool_use_id not in self.asked:
+                    raise invalid_request(
+                        f"{where}: tool_result block(s) must answer a tool_use block of the previous assistant "
+                        f"message (unknown tool_use_id {block.tool_use_id!r}).",
+                        f"{where}.tool_use_id",
+                        "invalid_value",
+                    )
+                self.turns.append(Turn("tool", [TextPart(_tool_result_text(block, where))], (), block.tool_use_id))
+            elif isinstance(block, TextBlockParam):
+                if block.text:
+                    parts.append(TextPart(block.text))
+            elif isinstance(block, ImageBlockParam):
+                parts.append(_image(block, where, self.allow_images))
+            else:
+                raise _unsupported(block, where, " (a user message takes text, image and tool_result blocks)")
+        if parts:
+            self.turns.append(Turn("user", parts))
+
+    def assistant(self, blocks: list[ContentBlockParam], param: str) -> None:
+        parts: list[Part] = []
+        calls: list[ToolCall] = []
+        for j, block in enumerate(blocks):
+            where = f"{param}.{j}"
+            if isinstance(block, TextBlockParam):
+                if block.text:
+                    parts.append(TextPart(block.text))
+            elif isinstance(block, ToolUseBlockParam):
+                self._tools_allowed(where)
+                calls.append(ToolCall(block.id, block.name, json.dumps(block.input)))
+            elif isinstance(block, ThinkingBlockParam):
+                continue
+            elif isinstance(block, (ImageBlockParam, ToolResultBlockParam, UnsupportedBlockParam)):
+                raise _unsupported(block, where, " (an assistant message takes text and tool_use blocks)")
+        self.asked.update(call.id for call in calls)
+        if parts or calls:
+            self.turns.append(Turn("assistant", parts, tuple(calls)))
+
+
+def build_conversation(
+    system: str | list[TextBlockParam] | None,
+    messages: Sequence[MessageParam],
+    *,
+    allow_images: bool = True,
+    allow_tools: bool = False,
+) -> Conversation:
+    """Raise a 400 naming the field on the first problem."""
+    builder = _Builder(allow_images, allow_tools)
+    prompts = [system_text(system)]  # the agent has one system prompt: system messages join it, in order
+    for i, message in enumerate(messages):
+        param = f"messages.{i}.content"
+        blocks = message.content
+        if isinstance(blocks, str):
+            blocks = [TextBlockParam(type="text", text=blocks)]
+        if message.role == "system":
+            prompts.append(_system_message(blocks, param))
+        elif message.role == "user":
+            builder.user(blocks, param)
+        else:
+            builder.assistant(blocks, param)
+    _check_last(messages, builder.turns)
+    return Conversation("\n\n".join(p for p in prompts if p), builder.turns)
+
+
+def _check_last(messages: Sequence[MessageParam], turns: list[Turn]) -> None:
+    last = max((i for i, m in enumerate(messages) if m.role != "system"), default=len(messages) - 1)
+    if messages[last].role != "user":
+        raise invalid_request(
+            "The last message must have role 'user': the Cat answers a user turn (prefilling the assistant's "
+            "answer is not supported).",
+            f"messages.{last}.role",
+            "invalid_value",
+        )
+    if not turns or turns[-1].role not in ("user", "tool"):
+        raise invalid_request(
+            f"messages.{last}.content: the last user message has no content.",
+            f"messages.{last}.content",
+            "invalid_value",
+        )
+
+
+def forced_tool_choice(choice: ToolChoice, offered: list[ClientTool]) -> tuple[tuple[ClientTool, ...], str]:
+    """`any` (some tool) and `tool` (that one, offered alone) force a call, as `required` and a named
+    function do on chat (engine/demands.py)."""
+    if choice.type == "any":
+        return tuple(offered), ANY_TOOL
+    chosen = tuple(t for t in offered if t.name == choice.name)
+    if not chosen:
+        raise invalid_request(
+            f"tool_choice.name: no tool named '{choice.name}' was given in 'tools'.",
+            "tool_choice.name",
+            "invalid_value",
+        )
+    return chosen, chosen[0].name
+
+
+def client_tools(
+    tools: list[ToolParam] | None, choice: ToolChoice | None, allowed: bool
+) -> tuple[tuple[ClientTool, ...], str | None]:
+    """The client's tools to offer the Cat's model for this request (none when `tool_choice` is "none"), and the
+    call `tool_choice` demands (or None)."""
+    offered = []
+    for i, tool in enumerate(tools or []):
+        if tool.type not in (None, "custom"):
+            raise invalid_request(
+                f"tools.{i}.type: Anthropic's server tools ('{tool.type}') are not available through the Cat; "
+                "only client tools (with an input_schema) are.",
+                f"tools.{i}.type",
+                "unsupported_value",
+            )
+        if tool.input_schema is None:
+            raise invalid_request(
+                f"tools.{i}.input_schema: Field required", f"tools.{i}.input_schema", "missing_required_parameter"
+            )
+        offered.append(ClientTool(tool.name, tool.description or "", tool.input_schema))
+    if len({t.name for t in offered}) != len(offered):
+        raise invalid_request("tools: tool names must be unique.", "tools", "invalid_value")
+    if offered and not allowed:
+        raise invalid_request(
+            "Client tools are not supported on this Cat version (its agent cannot hand tool calls back); "
+            "send the request without 'tools'.",
+            "tools",
+            "unsupported_parameter",
+        )
+    if choice is not None and choice.type in ("any", "tool"):
+        if not offered:
+            raise invalid_request("tool_choice: forcing a tool needs 'tools'.", "tool_choice", "invalid_value")
+        return forced_tool_choice(choice, offered)
+    if choice is not None and choice.type == "none":
+        return (), None
+    return tuple(offered), None

@@ -1,0 +1,48 @@
+"""`POST /custom/message`: one user message through the same pipeline, auth and limits, as plain JSON."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from starlette.requests import Request
+
+from ...config.settings import BridgeSettings
+from ...http.parsing import parse_body
+from ...http.pipeline import Call, Job, Reply, Route
+from ...turn.answer import output_rules, run_answer
+from ...turn.conversation import Conversation, TextPart, Turn
+from ...turn.port import CatTurn
+from .protocol import SimpleMessageReply, SimpleMessageRequest
+
+
+@dataclass
+class MessageJob(Job):
+    body: SimpleMessageRequest | None = None
+    cap: int = 0
+
+    def completion_cap(self) -> int:
+        return self.cap
+
+
+class Message(Route[MessageJob]):
+    name = "message"
+
+    def parse(self, request: Request, raw: bytes, settings: BridgeSettings) -> MessageJob:
+        body = parse_body(SimpleMessageRequest, raw)
+        conversation = Conversation("", [Turn("user", [TextPart(body.text)])])
+        return MessageJob(settings.model_alias, body.user_id, conversation, body=body, cap=settings.max_tokens)
+
+    async def run(self, job: MessageJob, call: Call) -> Reply:
+        assert job.body is not None and job.conversation is not None and call.target is not None
+        turn = CatTurn(job.conversation, call.target, False, call.settings.system_message_policy, call.identity)
+        answer = await run_answer(self.cat, turn, output_rules(call.settings, False, None, "max_tokens"))
+        call.report(answer.usage, charged=answer.charged)
+        label = job.body.user_id
+        self.pipeline.debug(call, f"message user={call.identity.user_id} label={label!r} chars={len(answer.content)}")
+        # The user the turn ran as, never a body `user_id` that was ignored: a master-key caller's users are
+        # known by the name it gave them (header or trusted `user_id`), everyone else by their Cat user id.
+        ran_as = call.identity.name if call.identity.delegated else call.identity.user_id
+        return Reply(
+            SimpleMessageReply(text=answer.content, timestamp=datetime.now(timezone.utc).isoformat(), user_id=ran_as)
+        )

@@ -1,0 +1,190 @@
+"""Stored responses: what `previous_response_id` continues and `GET /v1/responses/{id}` reads back.
+
+A stored response is its Response object, its own input items (for
+`input_items`) and the conversation to continue from (the chain's items up to
+and including its output). Each is kept per identity: another user's id is
+simply not found. Bounded in bytes per response, per identity and (in process)
+in all, and by age: the oldest go first. With `redis_url` set, every replica
+reads the same store; Redis's own `maxmemory` bounds it in all there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ...guards.redis_client import RedisClient, RedisUnavailable, Script
+from ...guards.replay_budget import ENTRY_OVERHEAD, Budget, ReplayLimits
+
+
+@dataclass(frozen=True)
+class StoreLimits:
+    ttl: float
+    per_response: int
+    per_identity: int
+    total: int
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    response: dict[str, Any]  # the Response object as it was sent
+    input_items: list[dict[str, Any]]  # this request's own input, as items with ids
+    history: list[dict[str, Any]]  # input items to continue from: the chain so far, then this output
+
+    def encode(self) -> bytes:
+        return json.dumps(
+            {"response": self.response, "input_items": self.input_items, "history": self.history},
+            separators=(",", ":"),
+        ).encode("utf-8")
+
+    @classmethod
+    def decode(cls, data: bytes) -> StoredResponse:
+        raw = json.loads(data)
+        return cls(raw["response"], raw["input_items"], raw["history"])
+
+
+class ResponseStore(Protocol):
+    async def put(self, identity: str, response_id: str, data: bytes, limits: StoreLimits) -> bool: ...
+
+    async def get(self, identity: str, response_id: str) -> bytes | None: ...
+
+    async def delete(self, identity: str, response_id: str) -> bool: ...
+
+
+class MemoryResponseStore:
+    """In process: charged in bytes per user and in all by the idempotency store's `Budget`, oldest first."""
+
+    def __init__(self, clock=time.monotonic) -> None:
+        self._clock = clock
+        self._data: dict[tuple[str, str], tuple[float, bytes]] = {}
+        self._budget: Budget[tuple[str, str]] = Budget()
+
+    async def put(self, identity: str, response_id: str, data: bytes, limits: StoreLimits) -> bool:
+        key = (identity, response_id)
+        bounds = ReplayLimits(limits.total, limits.per_identity, limits.per_response)
+        self._expire()
+        self._drop(key)
+        if not bounds.keeps(len(data)):
+            return False
+        self._budget.add(key, identity)  # running while it is charged: never its own victim
+        evicted = self._budget.resize(key, ENTRY_OVERHEAD + len(data), bounds)
+        if evicted is None:
+            self._budget.remove(key)
+            return False
+        for victim in evicted:
+            self._data.pop(victim, None)
+        self._budget.finish(key)
+        self._data[key] = (self._clock() + limits.ttl, data)
+        return True
+
+    async def get(self, identity: str, response_id: str) -> bytes | None:
+        self._expire()
+        held = self._data.get((identity, response_id))
+        if held is not None and held[0] <= self._clock():  # a shorter ttl than the entries before it
+            self._drop((identity, response_id))
+            return None
+        return held[1] if held else None
+
+    async def delete(self, identity: str, response_id: str) -> bool:
+        self._expire()
+        return self._drop((identity, response_id))
+
+    def _expire(self) -> None:
+        """Oldest first; an entry with a shorter ttl than those before it expires when it is read."""
+        now = self._clock()
+        gone = []
+        for key, _ in self._budget.in_order():
+            if self._data[key][0] > now:
+                break
+            gone.append(key)
+        for key in gone:
+            self._drop(key)
+
+    def _drop(self, key: tuple[str, str]) -> bool:
+        self._budget.remove(key)
+        return self._data.pop(key, None) is not None
+
+
+# KEYS: the entry, the identity's index (a list of "id size", newest first), the identity's byte count.
+# ARGV: data, size, ttl seconds, the identity's byte limit, id, the entry key's prefix.
+_PUT = Script(
+    """
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
+redis.call('LPUSH', KEYS[2], ARGV[5] .. ' ' .. ARGV[2])
+local used = redis.call('INCRBY', KEYS[3], ARGV[2])
+while used > tonumber(ARGV[4]) do
+  local oldest = redis.call('RPOP', KEYS[2])
+  if not oldest then break end
+  local id, size = string.match(oldest, '^(%S+) (%d+)$')
+  if id ~= ARGV[5] then redis.call('DEL', ARGV[6] .. id) end
+  used = redis.call('DECRBY', KEYS[3], size)
+end
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+redis.call('EXPIRE', KEYS[3], ARGV[3])
+return used
+"""
+)
+# KEYS as above; ARGV: id. Deletes the entry and its place in the index.
+_DELETE = Script(
+    """
+local existed = redis.call('DEL', KEYS[1])
+for _, entry in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do
+  local id, size = string.match(entry, '^(%S+) (%d+)$')
+  if id == ARGV[1] then
+    redis.call('LREM', KEYS[2], 1, entry)
+    redis.call('DECRBY', KEYS[3], size)
+  end
+end
+return existed
+"""
+)
+
+
+class RedisResponseStore:
+    """Shared by every replica: one key per response with the ttl as its expiry, an index per identity."""
+
+    def __init__(self, url: str, prefix: str = "cat-openai-bridge:responses") -> None:
+        self.client = RedisClient(url)
+        self.prefix = prefix
+
+    def _keys(self, identity: str, response_id: str) -> tuple[str, str, str]:
+        who = hashlib.sha256(identity.encode()).hexdigest()[:32]
+        return f"{self.prefix}:{who}:{response_id}", f"{self.prefix}:{who}:index", f"{self.prefix}:{who}:bytes"
+
+    async def put(self, identity: str, response_id: str, data: bytes, limits: StoreLimits) -> bool:
+        if len(data) > min(limits.per_response, limits.per_identity):
+            return False
+        keys = self._keys(identity, response_id)
+        prefix = keys[0][: -len(response_id)]
+        await self.client.run(
+            _PUT, keys, [data, len(data), max(1, int(limits.ttl)), limits.per_identity, response_id, prefix]
+        )
+        return True
+
+    async def get(self, identity: str, response_id: str) -> bytes | None:
+        value = await self.client.call("GET", self._keys(identity, response_id)[0])
+        return value.encode("utf-8") if isinstance(value, str) else None  # the client decodes bulk strings
+
+    async def delete(self, identity: str, response_id: str) -> bool:
+        return bool(await self.client.run(_DELETE, self._keys(identity, response_id), [response_id]))
+
+
+class ResponseStores:
+    """The in-process store, or the Redis store of the current `redis_url` (one at a time)."""
+
+    def __init__(self) -> None:
+        self.memory = MemoryResponseStore()
+        self._redis: dict[str, RedisResponseStore] = {}
+
+    def of(self, redis_url: str) -> ResponseStore:
+        if not redis_url:
+            return self.memory
+        if redis_url not in self._redis:
+            self._redis = {redis_url: RedisResponseStore(redis_url)}
+        return self._redis[redis_url]
+
+
+__all__ = ["ResponseStores", "StoredResponse", "StoreLimits", "RedisUnavailable"]

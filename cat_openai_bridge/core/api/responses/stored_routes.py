@@ -1,0 +1,222 @@
+"""`store` and `previous_response_id`, and the routes that read stored responses back.
+
+What a stored response keeps is enough to continue it: the chain's input and
+output items so far, in the shape Responses takes as `input`, so continuing
+is prepending them to the new input and parsing the result like any request.
+`instructions` are not carried over, as OpenAI does not carry them.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.requests import Request
+
+from ...config.settings import BridgeSettings
+from ...guards.redis_client import RedisReplyError, RedisUnavailable
+from ...http.parsing import parse_body
+from ...http.pipeline import Call, Job, Reply, Route
+from ...turn.errors import BridgeError, invalid_request
+from ...turn.port import Identity
+from ...turn.wire import WireModel
+from .protocol import Response, ResponsesRequest
+from .storage import ResponseStores, StoredResponse, StoreLimits
+
+MAX_LISTED = 100
+
+
+def not_found(response_id: str, param: str | None) -> BridgeError:
+    return BridgeError(
+        404,
+        f"No response with id '{response_id}' was found (or it has expired).",
+        "invalid_request_error",
+        param,
+        "not_found",
+    )
+
+
+def store_unavailable() -> BridgeError:
+    return BridgeError(
+        503,
+        "The response store (Redis) is unreachable; try again.",
+        "api_error",
+        None,
+        "store_unavailable",
+        {"retry-after": "1"},
+    )
+
+
+def limits_of(settings: BridgeSettings) -> StoreLimits:
+    return StoreLimits(
+        settings.responses_store_seconds,
+        settings.responses_store_response_bytes,
+        settings.responses_store_identity_bytes,
+        settings.responses_store_bytes,
+    )
+
+
+def own_items(body: ResponsesRequest) -> list[dict[str, Any]]:
+    """The request's `input` as items, each with an id (as `GET .../input_items` lists them)."""
+    if isinstance(body.input, str):
+        items: list[dict[str, Any]] = [
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": body.input}]}
+        ]
+    else:
+        items = [item.model_dump(by_alias=True, exclude_none=True) for item in body.input]
+    for item in items:
+        item.setdefault("id", f"{'msg' if item.get('type') == 'message' else 'item'}_{uuid.uuid4().hex}")
+        if item.get("type") == "message":
+            item.setdefault("status", "completed")
+    return items
+
+
+def output_items(response: dict[str, Any]) -> list[dict[str, Any]]:
+    """A response's output as input items for the next turn of the chain."""
+    items = []
+    for out in response.get("output", []):
+        if out.get("type") == "message":
+            text = "".join(p.get("text", "") for p in out.get("content", []))
+            content = [{"type": "output_text", "text": text}]
+            items.append({"type": "message", "role": "assistant", "id": out["id"], "content": content})
+        elif out.get("type") == "function_call":
+            keep = ("type", "id", "call_id", "name", "arguments")
+            items.append({k: out[k] for k in keep if k in out})
+    return items
+
+
+def continued(body: ResponsesRequest, history: list[dict[str, Any]]) -> ResponsesRequest:
+    """The request with the stored conversation before its own input, parsed like any request."""
+    raw = body.model_dump(by_alias=True, exclude_none=True)
+    raw["input"] = history + own_items(body)
+    raw.pop("previous_response_id", None)
+    return parse_body(ResponsesRequest, json.dumps(raw).encode())
+
+
+class Keeper:
+    """Loads and keeps stored responses for the Responses routes; a store failure never loses an answer."""
+
+    def __init__(self, stores: ResponseStores, log) -> None:
+        self.stores = stores
+        self.log = log
+
+    async def load(self, identity: Identity, settings: BridgeSettings, response_id: str, param: str | None):
+        try:
+            data = await self.stores.of(settings.redis_url).get(identity.user_id, response_id)
+        except (RedisUnavailable, RedisReplyError):
+            raise store_unavailable() from None
+        if data is None:
+            raise not_found(response_id, param)
+        return StoredResponse.decode(data)
+
+    async def keep(
+        self, identity: Identity, settings: BridgeSettings, response: Response, own: list, history: list
+    ) -> bool:
+        as_sent = response.as_dict()
+        stored = StoredResponse(as_sent, own, history + own + output_items(as_sent))
+        try:
+            kept = await self.stores.of(settings.redis_url).put(
+                identity.user_id, response.id, stored.encode(), limits_of(settings)
+            )
+        except (RedisUnavailable, RedisReplyError) as exc:
+            self.log("warning", f"openai bridge: response {response.id} not stored: {exc}")
+            return False
+        if not kept:
+            self.log("info", f"openai bridge: response {response.id} not stored: larger than the store's limits")
+        return kept
+
+
+def wants_store(body: ResponsesRequest, settings: BridgeSettings) -> bool:
+    return body.store is not False and settings.responses_store_seconds > 0
+
+
+@dataclass
+class StoredJob(Job):
+    response_id: str = ""
+    stored: StoredResponse | None = None
+
+
+class ResponseDeleted(WireModel):
+    id: str
+    object: str = "response"
+    deleted: bool = True
+
+
+class InputItemList(WireModel):
+    object: str = "list"
+    data: list[dict[str, Any]]
+    first_id: str | None
+    last_id: str | None
+    has_more: bool
+
+
+class _StoredRoute(Route[StoredJob]):
+    """A stored response of the caller's, by the id in the path; another user's id is as good as missing."""
+
+    reads_body = False
+    limited = False
+    idempotent = False
+
+    def __init__(self, pipeline, keeper: Keeper) -> None:
+        super().__init__(pipeline)
+        self.keeper = keeper
+
+    def parse(self, request: Request, raw: bytes, settings: BridgeSettings) -> StoredJob:
+        return StoredJob(response_id=str(request.path_params.get("response_id", "")))
+
+    async def prepare(self, job: StoredJob, identity: Identity, settings: BridgeSettings) -> StoredJob:
+        job.stored = await self.keeper.load(identity, settings, job.response_id, None)
+        return job
+
+
+class GetResponse(_StoredRoute):
+    name = "responses.retrieve"
+
+    async def run(self, job: StoredJob, call: Call) -> Reply:
+        assert job.stored is not None
+        return Reply(Response.model_validate(job.stored.response))
+
+
+class DeleteResponse(_StoredRoute):
+    name = "responses.delete"
+
+    async def run(self, job: StoredJob, call: Call) -> Reply:
+        try:
+            await self.keeper.stores.of(call.settings.redis_url).delete(call.identity.user_id, job.response_id)
+        except (RedisUnavailable, RedisReplyError):
+            raise store_unavailable() from None
+        return Reply(ResponseDeleted(id=job.response_id))
+
+
+class ListInputItems(_StoredRoute):
+    """`GET /v1/responses/{id}/input_items`: `order` (desc by default, as OpenAI), `limit` (1-100), `after`."""
+
+    name = "responses.input_items"
+
+    async def run(self, job: StoredJob, call: Call) -> Reply:
+        assert job.stored is not None
+        query = call.request.query_params
+        order = query.get("order", "desc")
+        if order not in ("asc", "desc"):
+            raise invalid_request("Invalid 'order': expected 'asc' or 'desc'.", "order", "invalid_value")
+        limit_text = query.get("limit", "20")
+        if not (limit_text.isdigit() and len(limit_text) <= 3) or not 1 <= int(limit_text) <= MAX_LISTED:
+            raise invalid_request(f"Invalid 'limit': expected 1 to {MAX_LISTED}.", "limit", "invalid_value")
+        items = list(job.stored.input_items)
+        if order == "desc":
+            items.reverse()
+        after = query.get("after")
+        if after:
+            ids = [item.get("id") for item in items]
+            items = items[ids.index(after) + 1 :] if after in ids else []
+        page = items[: int(limit_text)]
+        return Reply(
+            InputItemList(
+                data=page,
+                first_id=page[0]["id"] if page else None,
+                last_id=page[-1]["id"] if page else None,
+                has_more=len(items) > len(page),
+            )
+        )

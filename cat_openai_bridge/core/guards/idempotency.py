@@ -1,0 +1,306 @@
+"""Idempotency-Key: a retried request replays its first answer instead of a second Cat turn.
+
+SDKs retry timeouts and 5xx on their own; without this, each retry would store
+the user's message in the Cat again. A key is scoped to the caller's identity
+and bound to the route and the request body. A duplicate that arrives while
+the first is still running waits for it and replays its answer; a first
+attempt that failed frees the key, so a deliberate retry runs again. Kept in
+process here; with `redis_url` set, in Redis (shared_replays.py), so a retry
+replays whichever replica it reaches. Both are bounded by the same bytes
+(replay_budget.py): an answer larger than the limit is not kept, its key is
+simply not replayable, and the response says so (`Idempotency-Replayable:
+false`) when that is known before its headers go out. `once` is the
+pipeline's whole view of either store: a replay, or an `Idempotent` run that
+keeps what it answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from starlette.responses import Response
+
+from ..http.edge import STREAM_HEADERS, STREAM_MEDIA_TYPE
+from ..turn.errors import key_in_progress, key_reused, key_too_long
+from .replay_budget import ENTRY_OVERHEAD, Budget, ReplayLimits
+
+MAX_KEY_LENGTH = 255
+NOT_REPLAYABLE = {"idempotency-replayable": "false"}  # the key was taken, but this answer is too large to keep
+# Headers that describe this request, not its answer: a replay carries its own.
+PER_REQUEST_HEADERS = ("x-ratelimit-", "x-request-id", "anthropic-ratelimit-", "request-id", "idempotency-replayable")
+
+Scope = tuple[str, str]  # (identity, key)
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A finished answer exactly as it went out, to be sent again byte for byte."""
+
+    status: int
+    media_type: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class _Entry:
+    fingerprint: str
+    window: float  # seconds the answer replays once it is whole
+    expires: float
+    stale: float  # a claim still open after this was never finished (a stream whose body never ran)
+    done: asyncio.Future[Stored | None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+
+class Claim:
+    """The right to produce the answer for a key; complete it or give it up, once."""
+
+    def __init__(self, replays: Replays, scope: Scope, entry: _Entry | None, limits: ReplayLimits) -> None:
+        self._replays = replays
+        self._scope = scope
+        self._entry = entry
+        self._limits = limits
+
+    def room(self, answer_bytes: int) -> bool:
+        """Make room for an answer (or a recording) this large, evicting older answers; False: it cannot be kept."""
+        return self._entry is not None and self._replays._resize(self._scope, self._entry, answer_bytes, self._limits)
+
+    async def complete(self, stored: Stored) -> None:
+        entry, self._entry = self._entry, None
+        if entry is not None and not entry.done.done():
+            self._replays._finish(self._scope, entry)
+            entry.done.set_result(stored)
+
+    async def abandon(self) -> None:
+        entry, self._entry = self._entry, None
+        if entry is not None:
+            self._replays._forget(self._scope, entry)
+            if not entry.done.done():
+                entry.done.set_result(None)
+
+
+def fingerprint(route: str, body: bytes) -> str:
+    """The request a key was first used for: the same key on another route is another request."""
+    return hashlib.sha256(route.encode() + b"\0" + body).hexdigest()
+
+
+class Replays:
+    """Recent answers by (identity, key); bounded in bytes (in all and per identity) and in time."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._entries: dict[Scope, _Entry] = {}
+        self.budget: Budget[Scope] = Budget()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def _forget(self, scope: Scope, entry: _Entry) -> None:
+        if self._entries.get(scope) is entry:
+            del self._entries[scope]
+            self.budget.remove(scope)
+
+    def _finish(self, scope: Scope, entry: _Entry) -> None:
+        if self._entries.get(scope) is entry:
+            entry.expires = self._clock() + entry.window
+            self.budget.finish(scope)
+
+    def _resize(self, scope: Scope, entry: _Entry, answer_bytes: int, limits: ReplayLimits) -> bool:
+        if self._entries.get(scope) is not entry:
+            return False
+        evicted = self.budget.resize(scope, ENTRY_OVERHEAD + len(scope[1]) + answer_bytes, limits)
+        for victim in evicted or ():
+            self._entries.pop(victim, None)
+        return evicted is not None
+
+    def _prune(self) -> None:
+        """Drop finished answers whose window is over, and claims that were never finished."""
+        now = self._clock()
+        gone: list[tuple[Scope, _Entry]] = []
+        for scope, running in self.budget.in_order():
+            entry = self._entries[scope]
+            if running:
+                if entry.stale <= now:
+                    gone.append((scope, entry))
+            elif entry.expires <= now:
+                gone.append((scope, entry))
+            else:
+                break  # the later ones finished later
+        for scope, entry in gone:
+            self._forget(scope, entry)
+            if not entry.done.done():
+                entry.done.set_result(None)
+
+    async def claim(
+        self,
+        identity: str,
+        key: str,
+        route: str,
+        body: bytes,
+        window: float,
+        wait: float,
+        limits: ReplayLimits = ReplayLimits(),
+    ) -> tuple[Claim | None, Stored | None]:
+        """Either a claim to run the request, or the stored answer to replay."""
+        scope = (identity, key)
+        digest = fingerprint(route, body)
+        deadline = self._clock() + wait
+        while True:
+            self._prune()
+            entry = self._entries.get(scope)
+            if entry is not None and entry.done.done() and entry.expires <= self._clock():
+                self._forget(scope, entry)
+                entry = None
+            if entry is None:
+                now = self._clock()
+                entry = _Entry(digest, window, now + window, now + wait + 5)
+                self._entries[scope] = entry
+                self.budget.add(scope, identity, ENTRY_OVERHEAD + len(key))
+                return Claim(self, scope, entry, limits), None
+            if entry.fingerprint != digest:
+                raise key_reused()
+            if entry.done.done():
+                stored = entry.done.result()
+                if stored is not None:
+                    return None, stored
+                self._forget(scope, entry)
+                continue
+            remaining = deadline - self._clock()
+            if remaining <= 0:
+                raise key_in_progress()
+            try:
+                await asyncio.wait_for(asyncio.shield(entry.done), remaining)
+            except asyncio.TimeoutError:
+                continue
+
+    def claimer(self, fail_open: bool = True) -> ClaimFunction:
+        """This store's claim, for `once` (in process nothing can fail: `fail_open` is for the Redis store)."""
+        return self.claim
+
+
+class ClaimOf(Protocol):
+    """A store's claim on a key (in process: `Claim`; in Redis: `RedisClaim`)."""
+
+    def room(self, answer_bytes: int) -> bool: ...
+
+    async def complete(self, stored: Stored) -> None: ...
+
+    async def abandon(self) -> None: ...
+
+
+ClaimFunction = Callable[
+    [str, str, str, bytes, float, float, ReplayLimits], Awaitable[tuple[ClaimOf | None, Stored | None]]
+]
+
+
+@asynccontextmanager
+async def once(
+    claim_of: ClaimFunction,
+    identity: str,
+    key: str | None,
+    route: str,
+    body: bytes,
+    window: float,
+    wait: float,
+    headers: dict[str, str],
+    limits: ReplayLimits,
+    at_least: int = 0,
+) -> AsyncIterator[Idempotent]:
+    """What every store does with a request's key: replay, or run and keep (`claim_of` is the store's claim).
+
+    `at_least` is a lower bound on the answer's size known before it runs: above the limit, the response
+    says at once that its key will not be replayable.
+    """
+    if not key or not window:
+        yield Idempotent(None, None, headers)
+        return
+    if len(key) > MAX_KEY_LENGTH:
+        raise key_too_long(MAX_KEY_LENGTH)
+    claim, stored = await claim_of(identity, key, route, body, window, wait, limits)
+    if stored is not None:
+        yield Idempotent(None, replayed(stored, headers), headers)
+        return
+    run = Idempotent(claim, None, headers)
+    if claim is not None and not claim.room(at_least):
+        run.not_replayable()
+    try:
+        yield run
+    except BaseException:
+        await run.give_up()
+        raise
+
+
+def replayed(stored: Stored, headers: dict[str, str]) -> Response:
+    return Response(
+        stored.body,
+        stored.status,
+        {**stored.headers, **headers, "idempotent-replayed": "true"},
+        media_type=stored.media_type,
+    )
+
+
+class Idempotent:
+    """What one request answered, kept for replays once it ended well (and if it fits)."""
+
+    def __init__(self, claim: ClaimOf | None, replay: Response | None, headers: dict[str, str]) -> None:
+        self._claim = claim
+        self.replay = replay
+        self._headers = headers
+        self._keeps = claim is not None
+
+    def not_replayable(self) -> None:
+        """This answer will not be kept: the key stays claimed while it runs (duplicates wait), then is freed."""
+        self._keeps = False
+        self._headers.update(NOT_REPLAYABLE)
+
+    async def give_up(self) -> None:
+        claim, self._claim = self._claim, None
+        if claim is not None:
+            await claim.abandon()
+
+    async def _store(self, status: int, media_type: str, extra_headers: dict[str, str], body: bytes) -> None:
+        if self._claim is None:
+            return
+        if not self._keeps:
+            await self.give_up()
+            return
+        claim, self._claim = self._claim, None
+        kept = {k: v for k, v in self._headers.items() if not k.startswith(PER_REQUEST_HEADERS)}
+        await claim.complete(Stored(status, media_type, {**extra_headers, **kept}, body))
+
+    async def keep(self, response: Response) -> Response:
+        body = bytes(response.body)
+        if self._keeps and not (self._claim is not None and self._claim.room(len(body))):
+            self.not_replayable()
+            response.headers.update(NOT_REPLAYABLE)
+        await self._store(response.status_code, response.media_type or "", {}, body)
+        return response
+
+    async def recording(self, events: AsyncIterator[bytes], ends: tuple[bytes, ...]) -> AsyncIterator[bytes]:
+        """Pass a stream through; keep it only if it ended well (its last event holds one of `ends`) and it fit.
+
+        A recording that outgrows the limits is dropped as it goes (its headers are gone by then: the key is
+        freed at the end, so a retry runs again)."""
+        sent: list[bytes] = []
+        size = 0
+        try:
+            async for event in events:
+                if self._keeps:
+                    size += len(event)
+                    if self._claim is not None and self._claim.room(size):
+                        sent.append(event)
+                    else:
+                        self._keeps, sent = False, []
+                        self._claim.room(0)  # what was recorded is let go at once
+                yield event
+        finally:
+            await events.aclose()  # type: ignore[attr-defined]
+            if self._keeps and sent and any(end in sent[-1] for end in ends):
+                await self._store(200, STREAM_MEDIA_TYPE, STREAM_HEADERS, b"".join(sent))
+            else:
+                await self.give_up()

@@ -1,0 +1,242 @@
+"""Per-identity limits: requests and tokens per minute, and requests in flight.
+
+Requests and tokens use GCRA: one number per identity and limit (its
+"theoretical arrival time"), so memory stays flat however much a user sends,
+a minute's quota may be spent in a burst, and it refills smoothly. Tokens are
+reserved at admission (the prompt, and the answer's cap as OpenAI counts
+`max_tokens`) and settled with what the turn really used when it is done.
+In-flight requests are leases that expire, so a replica that dies cannot
+hold a slot forever.
+
+The in-process store is the default; with `redis_url` set the same algorithm
+runs as Lua scripts in Redis, one round trip to admit and one to settle, so
+the limits hold across replicas.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from ..turn.errors import limiter_unavailable
+from .quota import CONCURRENCY_RETRY, WINDOW, Quota, Store, Verdict, duration, window_of
+from .redis_client import RedisReplyError, RedisUnavailable
+from .redis_limits import RedisStore
+
+__all__ = ["Lease", "Limiter", "MemoryStore", "Quota", "Verdict", "duration"]
+
+# Whatever Redis does (unreachable, error replies, replies that make no sense) is one of these: the failure mode
+# decides, never a 500.
+BACKEND_ERRORS = (RedisUnavailable, RedisReplyError)
+
+
+class MemoryStore:
+    """One process's limits; pruned so idle identities cost nothing."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic, prune_above: int = 10_000) -> None:
+        self._clock = clock
+        self._requests: dict[str, float] = {}
+        self._tokens: dict[str, float] = {}
+        self._leases: dict[str, dict[str, float]] = {}
+        self._lock = threading.Lock()
+        self._prune_above = prune_above
+
+    async def admit(self, key: str, quota: Quota, cost: int, lease: str) -> Verdict:
+        return self.admit_now(key, quota, cost, lease)
+
+    def admit_now(self, key: str, quota: Quota, cost: int, lease: str) -> Verdict:
+        with self._lock:
+            now = self._clock()
+            rpm, tpm = quota.requests_per_minute, quota.tokens_per_minute
+            req_tat = max(self._requests.get(key, now), now)
+            tok_tat = max(self._tokens.get(key, now), now)
+            req_new = req_tat + WINDOW / rpm if rpm else now
+            tok_new = tok_tat + min(cost, tpm) * WINDOW / tpm if tpm else now
+            reason, retry = "", 0.0
+            if rpm and req_new - now > WINDOW + 1e-9:
+                reason, retry = "requests", req_new - WINDOW - now
+            elif tpm and tok_new - now > WINDOW + 1e-9:
+                reason, retry = "tokens", tok_new - WINDOW - now
+            elif quota.max_concurrent:
+                leases = {k: v for k, v in self._leases.get(key, {}).items() if v > now}
+                self._leases[key] = leases
+                if len(leases) >= quota.max_concurrent:
+                    reason, retry = "concurrency", CONCURRENCY_RETRY
+            if not reason:
+                if rpm:
+                    self._requests[key] = req_new
+                if tpm:
+                    self._tokens[key] = tok_new
+                if quota.max_concurrent:
+                    self._leases[key][lease] = now + quota.lease_seconds
+                self._prune(now)
+            else:
+                req_new, tok_new = req_tat, tok_tat
+            return Verdict(
+                reason,
+                window_of(rpm, req_new, now) if rpm else None,
+                window_of(tpm, tok_new, now) if tpm else None,
+                retry,
+            )
+
+    async def settle(self, key: str, quota: Quota, correction: int, lease: str) -> None:
+        with self._lock:
+            now = self._clock()
+            if quota.tokens_per_minute and correction:
+                tat = max(self._tokens.get(key, now), now)
+                self._tokens[key] = max(now, tat + correction * WINDOW / quota.tokens_per_minute)
+            leases = self._leases.get(key)
+            if leases is not None:
+                leases.pop(lease, None)
+                if not leases:
+                    del self._leases[key]
+
+    def _prune(self, now: float) -> None:
+        for table in (self._requests, self._tokens):
+            if len(table) > self._prune_above:
+                stale = [k for k, v in table.items() if v <= now]
+                for k in stale:
+                    del table[k]
+
+    def __len__(self) -> int:
+        return len(set(self._requests) | set(self._tokens) | set(self._leases))
+
+
+class Lease:
+    """An admitted request: settled once, with the tokens it really used, however the request ends.
+
+    The pipeline holds it around a JSON answer (`held`); a stream takes it over
+    (`guard`) and settles it when its body ends, disconnects included.
+    """
+
+    def __init__(
+        self,
+        store: Store | None,
+        key: str,
+        quota: Quota,
+        reserved: int,
+        lease: str,
+        on_error: Callable[[Exception], None],
+        prompt: int = 0,
+        cost: int = 0,
+    ) -> None:
+        self._store = store
+        self._key = key
+        self._quota = quota
+        self.reserved = reserved  # tokens taken at admission: `cost`, at most the limit (0: the limit is off)
+        self._prompt = prompt  # the prompt's share of the cost, as far as it is known
+        self._cap = max(0, cost - prompt)  # the rest: the answer's cap
+        self._lease = lease
+        self._on_error = on_error
+        self.used = 0  # tokens the turn used, as reported; 0 when it failed
+        self._streaming = False
+
+    @classmethod
+    def free(cls) -> Lease:
+        """The lease of a request no limit applies to: settling it does nothing."""
+        return cls(None, "", Quota(), 0, "", lambda exc: None)
+
+    def report(self, tokens: int, prompt_counted: bool = True) -> None:
+        """The tokens the turn used (the prompt its LLM read and all it produced); when its prompt could not be
+        counted (a cut stream on a Cat that cannot stop its turn), the prompt's reservation is added."""
+        self.used = tokens if prompt_counted else tokens + min(self._prompt, self._quota.tokens_per_minute)
+
+    async def recount(self, prompt: int) -> None:
+        """The prompt, counted precisely after admission: the reservation follows now, not only at the end."""
+        store, limit = self._store, self._quota.tokens_per_minute
+        if store is None or not limit or prompt >= self._prompt:
+            return
+        reserved = min(prompt + self._cap, limit)
+        correction = reserved - self.reserved
+        self._prompt, self.reserved = prompt, reserved
+        if not correction:
+            return
+        try:
+            await store.settle(self._key, self._quota, correction, "")  # no lease id: the slot stays held
+        except BACKEND_ERRORS as exc:
+            self._on_error(exc)
+
+    @asynccontextmanager
+    async def held(self) -> AsyncIterator[Lease]:
+        try:
+            yield self
+        finally:
+            if not self._streaming:
+                await self.settle(self.used)
+
+    def guard(self, events: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        """The stream body that now owns the lease (taken over now, before the body first runs)."""
+        self._streaming = True
+        return self._settled_after(events)
+
+    async def _settled_after(self, events: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        try:
+            async for event in events:
+                yield event
+        finally:
+            await events.aclose()  # type: ignore[attr-defined]
+            await self.settle(self.used)
+
+    async def settle(self, used_tokens: int) -> None:
+        store, self._store = self._store, None
+        if store is None:
+            return
+        correction = used_tokens - self.reserved if self._quota.tokens_per_minute else 0
+        try:
+            await store.settle(self._key, self._quota, correction, self._lease)
+        except BACKEND_ERRORS as exc:  # settling must never fail a finished answer
+            self._on_error(exc)
+
+
+class Limiter:
+    """The one piece of mutable state the bridge keeps: its stores, by backend."""
+
+    def __init__(
+        self, clock: Callable[[], float] = time.monotonic, warn: Callable[[str], None] = lambda message: None
+    ) -> None:
+        self.memory = MemoryStore(clock)
+        self._redis: dict[str, RedisStore] = {}
+        self._warn = warn
+        self._last_warning = 0.0
+        self.failures: list[str] = []  # recent backend failures, newest last (bounded)
+        self.failure_count = 0  # all of them, for the metrics
+
+    def store(self, redis_url: str) -> Store:
+        if not redis_url:
+            return self.memory
+        if redis_url not in self._redis:
+            self._redis = {redis_url: RedisStore(redis_url)}  # one backend at a time
+        return self._redis[redis_url]
+
+    def _failed(self, exc: Exception) -> None:
+        message = f"rate limiter backend failed: {exc}"
+        self.failure_count += 1
+        self.failures = [*self.failures[-9:], message]
+        now = time.monotonic()
+        if now - self._last_warning > 10:  # a warning, not a flood
+            self._last_warning = now
+            self._warn(message)
+
+    async def admit(
+        self, key: str, quota: Quota, cost: int = 0, redis_url: str = "", fail_open: bool = True, prompt: int = 0
+    ) -> tuple[Lease, Verdict]:
+        """Admit one request costing `cost` tokens (`prompt` of them its prompt), or raise its 429 (or 503 when
+        Redis is down and failing closed)."""
+        if not quota.active:
+            return Lease.free(), Verdict("")
+        lease = uuid.uuid4().hex
+        store = self.store(redis_url)
+        try:
+            verdict = await store.admit(key, quota, cost, lease)
+        except BACKEND_ERRORS as exc:
+            self._failed(exc)
+            if fail_open:
+                return Lease.free(), Verdict("")
+            raise limiter_unavailable() from None
+        if not verdict.allowed:
+            raise verdict.error()
+        reserved = min(cost, quota.tokens_per_minute) if quota.tokens_per_minute else 0
+        return Lease(store, key, quota, reserved, lease, self._failed, prompt, cost), verdict

@@ -1,0 +1,101 @@
+"""What a limit is and what it says: quotas, windows, verdicts and their OpenAI headers, and the store interface.
+
+Shared by the in-process store (limits.py) and the Redis one (redis_limits.py).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Protocol
+
+from ..turn.errors import BridgeError
+
+WINDOW = 60.0
+CONCURRENCY_RETRY = 0.5  # seconds a client is told to wait for a free slot
+
+
+@dataclass(frozen=True)
+class Quota:
+    requests_per_minute: int = 0
+    tokens_per_minute: int = 0
+    max_concurrent: int = 0
+    lease_seconds: float = 600.0  # an unreleased in-flight slot frees itself after this
+
+    @property
+    def active(self) -> bool:
+        return bool(self.requests_per_minute or self.tokens_per_minute or self.max_concurrent)
+
+
+@dataclass(frozen=True)
+class Window:
+    limit: int
+    remaining: int
+    reset_seconds: float  # until the quota is full again
+
+
+@dataclass(frozen=True)
+class Verdict:
+    reason: str  # "" when admitted, else "requests", "tokens" or "concurrency"
+    requests: Window | None = None
+    tokens: Window | None = None
+    retry_after: float = 0.0
+
+    @property
+    def allowed(self) -> bool:
+        return not self.reason
+
+    def headers(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for name, window in (("requests", self.requests), ("tokens", self.tokens)):
+            if window is not None:
+                out[f"x-ratelimit-limit-{name}"] = str(window.limit)
+                out[f"x-ratelimit-remaining-{name}"] = str(window.remaining)
+                out[f"x-ratelimit-reset-{name}"] = duration(window.reset_seconds)
+        if not self.allowed:
+            out["retry-after"] = str(max(1, math.ceil(self.retry_after)))
+            out["retry-after-ms"] = str(max(1, math.ceil(self.retry_after * 1000)))
+        return out
+
+    def error(self) -> RateLimited:
+        if self.reason == "concurrency":
+            message = "Too many requests in flight for this user. Please retry when one has finished."
+            kind = "requests"
+        else:
+            window = self.requests if self.reason == "requests" else self.tokens
+            unit = "requests" if self.reason == "requests" else "tokens"
+            message = (
+                f"Rate limit reached for {unit} per minute: limit {window.limit if window else '?'}. "
+                f"Please try again in {self.retry_after:.1f}s."
+            )
+            kind = unit
+        return RateLimited(self, message, kind)
+
+
+class RateLimited(BridgeError):
+    """A 429 that keeps its verdict, so each dialect can say the limits in its own headers."""
+
+    def __init__(self, verdict: Verdict, message: str, kind: str) -> None:
+        super().__init__(429, message, kind, None, "rate_limit_exceeded", verdict.headers())
+        self.verdict = verdict
+
+
+def duration(seconds: float) -> str:
+    """OpenAI's reset format: `1m30s`, `6s`, `250ms`."""
+    if seconds < 1:
+        return f"{max(0, round(seconds * 1000))}ms"
+    minutes, secs = divmod(seconds, 60)
+    if minutes >= 1:
+        return f"{int(minutes)}m{secs:.0f}s"
+    return f"{secs:.3g}s"
+
+
+def window_of(limit: int, tat: float, now: float) -> Window:
+    interval = WINDOW / limit
+    return Window(limit, max(0, int((WINDOW - (tat - now)) / interval + 1e-9)), max(0.0, tat - now))
+
+
+class Store(Protocol):
+    async def admit(self, key: str, quota: Quota, cost: int, lease: str) -> Verdict: ...
+
+    async def settle(self, key: str, quota: Quota, correction: int, lease: str) -> None: ...

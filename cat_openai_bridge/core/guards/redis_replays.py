@@ -1,0 +1,253 @@
+"""Idempotency-Key replays kept in Redis, so a retry replays its first answer whichever replica it reaches.
+
+The same rules as the in-process store (idempotency.py), held by every replica
+that points at the same `redis_url`. A key lives in one Redis hash per
+(identity, key), in the identity's hash slot as the limits are:
+
+- `running`: claimed by one replica's run. The claim is a short lease
+  (`CLAIM_SECONDS`) that the running replica renews while it works, so a claim
+  whose replica died lapses within seconds instead of blocking its key.
+- `done`: the answer exactly as it went out (status, media type, headers,
+  body), expiring `idempotency_window_seconds` after it was stored.
+
+A duplicate that finds its key running, here or on another replica, waits
+(polling, `POLL_FIRST` doubling to `POLL_MAX`) and replays the answer once it
+is done; if the run fails, or its replica dies and the claim lapses, the
+duplicate takes the claim and runs. It waits at most the request's time
+(`request_timeout`), then gets the 409 `idempotency_key_in_progress`. A key
+reused with another body is a 400, as in process.
+
+Bounds: the in-process store's (replay_budget.ReplayLimits): an answer larger
+than `per_answer` is not kept (its key is released: a retry runs again); one
+identity's kept answers together stay under `per_identity` bytes, its oldest
+evicted first. Redis's own `maxmemory` bounds them all. Round trips: one to claim, one to complete (plus one renewal
+every `RENEW_EVERY` seconds of a long run, and the polls of a waiting
+duplicate). When Redis fails, `redis_failure_mode` decides: `open` serves
+the request without replay protection (logged), `closed` answers 503.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import time
+import uuid
+from collections.abc import Callable
+
+from ..turn.errors import BridgeError, key_in_progress, key_reused
+from .idempotency import ClaimFunction, Stored, fingerprint
+from .redis_client import RedisClient, RedisReplyError, RedisUnavailable, Script
+from .replay_budget import ReplayLimits
+
+CLAIM_SECONDS = 6.0  # a running claim's lease: how soon a dead replica's key is free again
+RENEW_EVERY = 2.0
+POLL_FIRST, POLL_MAX = 0.05, 0.5
+
+
+# KEYS[1] the entry. ARGV: fingerprint, owner, claim ms.
+# -> {'claimed'} | {'reused'} | {'running'} | {'done', status, media type, headers JSON, body}
+CLAIM = Script(
+    """
+local state = redis.call('HGET', KEYS[1], 's')
+if not state then
+  redis.call('HSET', KEYS[1], 's', 'running', 'fp', ARGV[1], 'owner', ARGV[2])
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+  return {'claimed'}
+end
+if redis.call('HGET', KEYS[1], 'fp') ~= ARGV[1] then return {'reused'} end
+if state == 'done' then
+  local kept = redis.call('HMGET', KEYS[1], 'status', 'media', 'headers', 'body')
+  return {'done', kept[1], kept[2], kept[3], kept[4]}
+end
+return {'running'}
+"""
+)
+
+# KEYS: the entry, the identity's index (a list of "entry size", newest first), the identity's kept bytes.
+# ARGV: owner, status, media type, headers JSON, body, window ms, size, the identity's byte bound.
+COMPLETE = Script(
+    """
+if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 's', 'done', 'status', ARGV[2], 'media', ARGV[3], 'headers', ARGV[4], 'body', ARGV[5])
+redis.call('PEXPIRE', KEYS[1], ARGV[6])
+redis.call('LPUSH', KEYS[2], KEYS[1] .. ' ' .. ARGV[7])
+local used = redis.call('INCRBY', KEYS[3], ARGV[7])
+while used > tonumber(ARGV[8]) do
+  local oldest = redis.call('RPOP', KEYS[2])
+  if not oldest then break end
+  local entry, size = string.match(oldest, '^(%S+) (%d+)$')
+  if entry ~= KEYS[1] and redis.call('HGET', entry, 's') == 'done' then redis.call('DEL', entry) end
+  used = redis.call('DECRBY', KEYS[3], size)
+end
+redis.call('PEXPIRE', KEYS[2], ARGV[6])
+redis.call('PEXPIRE', KEYS[3], ARGV[6])
+return 1
+"""
+)
+
+# KEYS[1] the entry. ARGV: owner, then the claim ms to renew with, or nothing to release the claim.
+HOLD = Script(
+    """
+if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] or redis.call('HGET', KEYS[1], 's') ~= 'running' then
+  return 0
+end
+if ARGV[2] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return redis.call('DEL', KEYS[1])
+"""
+)
+
+BACKEND_ERRORS = (RedisUnavailable, RedisReplyError, ValueError, IndexError, TypeError)
+
+
+def idempotency_unavailable() -> BridgeError:
+    return BridgeError(
+        503,
+        "The Redis that keeps Idempotency-Key answers is unreachable and this bridge is set to fail closed. "
+        "Please retry shortly.",
+        "server_error",
+        None,
+        "idempotency_unavailable",
+        {"retry-after": "1"},
+    )
+
+
+class RedisClaim:
+    """One run's claim on a key: renewed while it runs, then completed with its answer or released."""
+
+    def __init__(
+        self,
+        store: RedisReplays,
+        keys: tuple[str, str, str],
+        owner: str,
+        window: float,
+        lifetime: float,
+        limits: ReplayLimits,
+    ) -> None:
+        self._store = store
+        self._keys = keys
+        self.owner = owner
+        self._window = window
+        self._limits = limits
+        self._renewing = asyncio.ensure_future(self._renew(lifetime))
+
+    def room(self, answer_bytes: int) -> bool:
+        """Whether an answer this large may be kept; Redis makes the room when it is completed."""
+        return answer_bytes <= min(self._limits.per_answer, self._limits.per_identity)
+
+    async def _renew(self, lifetime: float) -> None:
+        """Keep the claim alive while this replica runs the request, at most `lifetime` (a stream whose body
+        never ran is never completed: its claim then lapses like a dead replica's)."""
+        deadline = time.monotonic() + lifetime
+        while time.monotonic() < deadline:
+            await asyncio.sleep(RENEW_EVERY)
+            with contextlib.suppress(*BACKEND_ERRORS):
+                if not await self._store.client.run(HOLD, self._keys[:1], [self.owner, int(CLAIM_SECONDS * 1000)]):
+                    return  # no longer ours
+
+    async def _stop(self) -> None:
+        self._renewing.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._renewing
+
+    async def complete(self, stored: Stored) -> None:
+        await self._stop()
+        if not self.room(len(stored.body)):
+            await self.abandon()  # too large to keep: the key is simply not replayable
+            return
+        args = [
+            self.owner,
+            stored.status,
+            stored.media_type,
+            json.dumps(stored.headers),
+            stored.body,
+            int(self._window * 1000),
+            len(stored.body),
+            self._limits.per_identity,
+        ]
+        try:
+            await self._store.client.run(COMPLETE, self._keys, args)
+        except BACKEND_ERRORS as exc:  # the answer is out already; only its replay is lost
+            self._store.failed(exc)
+
+    async def abandon(self) -> None:
+        await self._stop()
+        try:
+            await self._store.client.run(HOLD, self._keys[:1], [self.owner])
+        except BACKEND_ERRORS as exc:  # the claim lapses by itself within CLAIM_SECONDS
+            self._store.failed(exc)
+
+
+class RedisReplays:
+    """The replays of every replica that points at one Redis."""
+
+    def __init__(
+        self,
+        url: str,
+        prefix: str = "openai-bridge",
+        warn: Callable[[str], None] = lambda message: None,
+    ) -> None:
+        self.client = RedisClient(url)
+        self.prefix = prefix
+        self._warn = warn
+        self._last_warning = 0.0
+        self.failure_count = 0
+
+    def failed(self, exc: Exception) -> None:
+        self.failure_count += 1
+        now = time.monotonic()
+        if now - self._last_warning > 10:  # a warning, not a flood
+            self._last_warning = now
+            self._warn(f"idempotency store (Redis) failed: {exc}")
+
+    def keys(self, identity: str, key: str) -> tuple[str, str, str]:
+        base = f"{self.prefix}:{{{identity}}}"  # the identity's hash slot, as the limits' keys
+        digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:40]
+        return f"{base}:idem:{digest}", f"{base}:idem-index", f"{base}:idem-bytes"
+
+    async def claim(
+        self,
+        identity: str,
+        key: str,
+        route: str,
+        body: bytes,
+        window: float,
+        wait: float,
+        limits: ReplayLimits = ReplayLimits(),
+    ) -> tuple[RedisClaim | None, Stored | None]:
+        """A claim to run the request, or the stored answer to replay; waits for a run elsewhere to end."""
+        keys = self.keys(identity, key)
+        digest = fingerprint(route, body)
+        deadline = time.monotonic() + wait
+        delay = POLL_FIRST
+        owner = uuid.uuid4().hex
+        while True:
+            reply = await self.client.run(CLAIM, keys[:1], [digest, owner, int(CLAIM_SECONDS * 1000)])
+            kind = reply[0]
+            if kind == "claimed":
+                return RedisClaim(self, keys, owner, window, wait + 60, limits), None
+            if kind == "reused":
+                raise key_reused()
+            if kind == "done":
+                status, media_type, headers, text = reply[1:5]
+                return None, Stored(int(status), media_type, json.loads(headers), text.encode("utf-8"))
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise key_in_progress()
+            await asyncio.sleep(min(delay, remaining))
+            delay = min(delay * 2, POLL_MAX)
+
+    def claimer(self, fail_open: bool = True) -> ClaimFunction:
+        """This store's claim, for `once`; when Redis fails, `fail_open` serves without replay protection."""
+
+        async def claim_or_fail(*args):
+            try:
+                return await self.claim(*args)
+            except BACKEND_ERRORS as exc:
+                self.failed(exc)
+                if fail_open:
+                    return None, None  # served, without replay protection
+                raise idempotency_unavailable() from None
+
+        return claim_or_fail

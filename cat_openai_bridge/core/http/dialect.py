@@ -1,0 +1,56 @@
+"""What a family of protocols says its own way on every route: where the key is, limit headers, errors.
+
+OpenAI's routes and Anthropic's run the same pipeline and differ only here: an
+Anthropic client sends its key as `x-api-key`, reads `anthropic-ratelimit-*`
+headers and parses `{"type": "error", "error": {...}}`. A route names its
+dialect; the pipeline asks it, so an exception means the same thing on every
+route and reads as that route's clients expect.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..guards.quota import Verdict
+from ..turn.errors import BridgeError, missing_credentials
+from .edge import error_response
+
+
+def with_bearer(request: Request, key: str) -> Request:
+    """The same request with `Authorization: Bearer <key>`, so the Cat checks that key exactly as its own bearer.
+
+    Only the headers differ: the body is still to be read from the original."""
+    headers = [(k, v) for k, v in request.scope["headers"] if k.lower() != b"authorization"]
+    headers.append((b"authorization", b"Bearer " + key.encode("latin-1")))
+    return Request({**request.scope, "headers": headers})
+
+
+class Dialect:
+    """OpenAI's: the key in `Authorization: Bearer`, `x-ratelimit-*` headers, `{"error": {...}}` bodies."""
+
+    key_header: str | None = None  # a header that may carry the key instead of `Authorization`
+
+    def request_headers(self, request_id: str) -> dict[str, str]:
+        return {"x-request-id": request_id}
+
+    def credentials(self, request: Request) -> Request:
+        """The request the Cat is asked to authenticate: its own `Authorization` wins; else the dialect's header."""
+        if self.key_header is None or request.headers.get("authorization"):
+            return request
+        key = request.headers.get(self.key_header, "")
+        if not key or not key.isascii():
+            return request
+        return with_bearer(request, key)
+
+    def missing_credentials(self, request: Request) -> BridgeError:
+        return missing_credentials(bool(request.headers.get("authorization")))
+
+    def limit_headers(self, verdict: Verdict) -> dict[str, str]:
+        return verdict.headers()
+
+    def error_response(self, error: BridgeError, headers: dict[str, str]) -> Response:
+        return error_response(error, headers)
+
+
+OPENAI = Dialect()

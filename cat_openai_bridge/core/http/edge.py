@@ -1,0 +1,113 @@
+"""HTTP edges: reading a bounded body, and the JSON, SSE and error responses that leave."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+from collections.abc import AsyncIterator, Callable
+
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.types import Message, Receive, Scope, Send
+
+from ..turn.errors import BridgeError, too_large
+from ..turn.wire import WireModel
+
+STREAM_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+STREAM_MEDIA_TYPE = "text/event-stream; charset=utf-8"
+
+
+def json_response(body: WireModel, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(body.wire(), status_code=status, media_type="application/json", headers=headers)
+
+
+def error_response(error: BridgeError, headers: dict[str, str] | None = None) -> Response:
+    return json_response(error.wire(), error.status, {**(headers or {}), **error.headers})
+
+
+def sse_response(
+    body: AsyncIterator[bytes],
+    headers: dict[str, str] | None = None,
+    send_timeout: float = 30.0,
+    on_stall: Callable[[float], None] = lambda seconds: None,
+) -> Response:
+    return BoundedStream(
+        body,
+        media_type=STREAM_MEDIA_TYPE,
+        headers={**STREAM_HEADERS, **(headers or {})},
+        send_timeout=send_timeout,
+        on_stall=on_stall,
+    )
+
+
+class Stalled(Exception):
+    """The client read nothing while one send waited `send_timeout` seconds."""
+
+
+class BoundedStream(StreamingResponse):
+    """A stream whose every send may wait at most `send_timeout` for the client to read.
+
+    A client that stops reading fills the socket buffers, and the server's send then waits for it forever,
+    holding the request's task, the Cat's run and the answer in memory well past `request_timeout`. Past the
+    bound the stream ends: its body is closed (leases, idempotency claims and the Cat's run are released) and the
+    server drops the connection (it logs that the response was not completed).
+    """
+
+    def __init__(
+        self, *args, send_timeout: float, on_stall: Callable[[float], None] = lambda s: None, **kwargs
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self._send_timeout = send_timeout
+        self._on_stall = on_stall
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def bounded(message: Message) -> None:
+            try:
+                await _within(send(message), self._send_timeout)
+            except asyncio.TimeoutError:
+                raise Stalled() from None
+
+        try:
+            await super().__call__(scope, receive, bounded)
+        except Exception as exc:
+            if not _holds(exc, Stalled):
+                raise
+            self._on_stall(self._send_timeout)
+        finally:
+            with contextlib.suppress(Exception):
+                await self.body_iterator.aclose()  # type: ignore[attr-defined]  # now, not when collected
+
+
+if sys.version_info >= (3, 11):
+
+    async def _within(awaitable, seconds: float) -> None:
+        async with asyncio.timeout(seconds):  # no task per send, unlike wait_for on 3.11
+            await awaitable
+
+else:  # pragma: no cover - Python 3.10
+
+    async def _within(awaitable, seconds: float) -> None:
+        await asyncio.wait_for(awaitable, seconds)
+
+
+def _holds(exc: BaseException, kind: type[BaseException]) -> bool:
+    """Whether `exc` is `kind`, or an exception group (anyio's task groups on older Starlette) holding one."""
+    if isinstance(exc, kind):
+        return True
+    return any(_holds(inner, kind) for inner in getattr(exc, "exceptions", ()))
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, refused with a 413 as soon as it passes `limit` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise too_large(limit)
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -1,0 +1,255 @@
+"""One Cat turn as an answer, whatever protocol asked for it.
+
+Every protocol's JSON answer and stream come from the same turn events and the
+same `AnswerCutter`, so `max_tokens`, `stop` and usage mean the same thing in
+every mode; the protocol folders only encode what comes out of here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+from ..config.settings import BridgeSettings
+from . import tokens
+from .conversation import ToolCall
+from .cutting import AnswerCutter, reconcile
+from .errors import invalid_request
+from .port import CatFailure, CatPort, CatTimeout, CatTurn, TextDelta, TurnEvent, TurnResult
+
+
+@dataclass(frozen=True)
+class Usage:
+    prompt_tokens: int
+    completion_tokens: int
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(frozen=True)
+class OutputRules:
+    """What a request may get out of the Cat, checked against the bridge's settings."""
+
+    stream: bool
+    limit: int | None
+    timeout: float
+    stops: list[str] = field(default_factory=list)
+    include_usage: bool = False
+    heartbeat: float = 0.0  # seconds of Cat silence before an SSE comment keeps proxies awake (0 = never)
+
+
+def output_rules(
+    settings: BridgeSettings,
+    stream: bool,
+    asked: int | None,
+    param: str,
+    stops: list[str] | None = None,
+    include_usage: bool = False,
+) -> OutputRules:
+    """The rules every protocol shares: streaming allowed, the token ceiling, the timeout."""
+    if stream and not settings.enable_streaming:
+        raise invalid_request(
+            "Streaming is disabled on this Cat (setting enable_streaming).", "stream", "streaming_disabled"
+        )
+    ceiling = settings.max_tokens or None
+    if asked is not None and ceiling is not None and asked > ceiling:
+        raise invalid_request(
+            f"{param} is too large: {asked}. This Cat allows at most {ceiling} completion tokens.",
+            param,
+            "invalid_value",
+        )
+    return OutputRules(
+        stream,
+        asked if asked is not None else ceiling,
+        settings.request_timeout,
+        stops or [],
+        include_usage,
+        settings.stream_heartbeat_seconds,
+    )
+
+
+def check_message_count(count: int, settings: BridgeSettings, param: str) -> None:
+    """`max_messages` holds for every route that takes a conversation."""
+    if count > settings.max_messages:
+        raise invalid_request(
+            f"Too many messages: {count}. This bridge accepts at most {settings.max_messages}.",
+            param,
+            "too_many_messages",
+        )
+
+
+class Heartbeat:
+    """Returned instead of an event when the Cat has been silent for a heartbeat interval."""
+
+
+HEARTBEAT = Heartbeat()
+
+
+class Pump:
+    """Reads a turn's events against a deadline, without cancelling a pending read for a heartbeat."""
+
+    def __init__(self, events: AsyncIterator[TurnEvent], timeout: float, heartbeat: float = 0.0) -> None:
+        self._events = events
+        self._timeout = timeout
+        self._deadline = asyncio.get_running_loop().time() + timeout
+        self._heartbeat = heartbeat
+        self._pending: asyncio.Future[TurnEvent] | None = None
+
+    async def next(self, beat: bool = False) -> TurnEvent | None | Heartbeat:
+        remaining = self._deadline - asyncio.get_running_loop().time()
+        if remaining <= 0:
+            raise CatTimeout(self._timeout)
+        if self._pending is None:
+            self._pending = asyncio.ensure_future(self._events.__anext__())
+        wait = min(remaining, self._heartbeat) if beat and self._heartbeat else remaining
+        done, _ = await asyncio.wait({self._pending}, timeout=wait)
+        if not done:
+            if wait < remaining:
+                return HEARTBEAT
+            raise CatTimeout(self._timeout)
+        pending, self._pending = self._pending, None
+        try:
+            return pending.result()
+        except StopAsyncIteration:
+            return None
+
+    async def close(self) -> None:
+        if self._pending is not None and not self._pending.done():
+            self._pending.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._pending
+        await self._events.aclose()  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """How an answer ended, once its text is out (or, for JSON, with all of it)."""
+
+    content: str
+    finish_reason: str
+    usage: Usage  # what the client is told: its prompt, and the completion it received (plus tool steps)
+    tool_calls: tuple[ToolCall, ...] = ()
+    why: dict | None = None
+    prompt_counted: bool = True  # False: a stream cut before the Cat's turn ended, its prompt not yet known
+    charged: int = 0  # what the token limit counts: the prompt and everything the LLM produced, sent or not
+    stop_sequence: str | None = None  # the client's stop sequence the answer was cut at
+
+
+def _call_tokens(calls: tuple[ToolCall, ...]) -> int:
+    return sum(tokens.count_text(c.name) + tokens.count_text(c.arguments) for c in calls)
+
+
+async def _usage(result: TurnResult | None, sent: str, calls: tuple[ToolCall, ...]) -> tuple[Usage, int]:
+    """The client's usage, and the tokens to charge: the LLM may have produced more than the client got (a cut
+    answer; on a Cat that cannot stop, all it generated)."""
+    completion = await tokens.count_text_off_loop(sent) + _call_tokens(calls)
+    if result is None:
+        return Usage(0, completion), completion
+    extra = result.extra_completion_tokens
+    produced = completion if result.text == sent else await tokens.count_text_off_loop(result.text)
+    usage = Usage(result.prompt_tokens, completion + extra)
+    return usage, result.prompt_tokens + max(completion, produced) + extra
+
+
+def _watched(cat: CatPort, turn: CatTurn, rules: OutputRules) -> CatTurn | None:
+    """The turn streamed inside the bridge, when a cut may come and the Cat can stop at it (else None): the
+    Cat's LLM is stopped once the answer reaches `max_tokens` or a stop sequence, instead of running to its end."""
+    if not cat.stops_turns or (rules.limit is None and not rules.stops):
+        return None
+    return dataclasses.replace(turn, stream=True)
+
+
+async def run_answer(cat: CatPort, turn: CatTurn, rules: OutputRules) -> Answer:
+    """The whole answer, tool calls included. Raises CatFailure or CatTimeout."""
+    watched = _watched(cat, turn, rules)
+    events = Pump(cat.run(watched or turn), rules.timeout)
+    early = AnswerCutter(rules.limit, rules.stops)  # what a stream would have sent: where the run may stop
+    result: TurnResult | None = None
+    try:
+        while (ev := await events.next()) is not None:
+            if isinstance(ev, TurnResult):
+                result = ev
+            elif watched is not None and isinstance(ev, TextDelta) and not early.done:
+                early.feed(ev.text)
+                if early.done:
+                    turn.stop.set()  # the answer is complete: the Cat ends its run and says what it used
+    finally:
+        await events.close()
+    if result is None:
+        raise CatFailure("the turn ended without an answer")
+    if early.done:
+        cutter, content, calls = early, early.sent, ()
+    else:  # the Cat's final answer, which hooks may have edited since it streamed
+        cutter = AnswerCutter(rules.limit, rules.stops)
+        content, calls = cutter.feed(result.text) + cutter.finish(), result.tool_calls
+    if cutter.cut:
+        calls = ()
+    usage, charged = await _usage(result, content, calls)
+    reason = "tool_calls" if calls else (cutter.finish_reason or "stop")
+    return Answer(content, reason, usage, calls, result.why, True, charged, None if calls else cutter.stop_sequence)
+
+
+StreamItem = str | Heartbeat | Answer
+
+
+async def _result_of(events: Pump) -> TurnResult:
+    """Read on to the turn's result (after a cut: its prompt still counts)."""
+    while (ev := await events.next()) is not None:
+        if isinstance(ev, TurnResult):
+            return ev
+    raise CatFailure("the turn ended without an answer")
+
+
+def _tail(cutter: AnswerCutter, streamed: list[str], result: TurnResult | None, log: Callable[[str, str], None]) -> str:
+    """What is left to send once the Cat's turn ended: the final answer's missing tail, cut by the rules."""
+    if result is None:
+        raise CatFailure("the turn ended without an answer")
+    tail, consistent = reconcile("".join(streamed), result.text)
+    if not consistent:
+        log("debug", "streamed tokens differ from the Cat's final answer; the stream keeps what was sent")
+    return cutter.feed(tail) + cutter.finish()
+
+
+async def answer_stream(
+    cat: CatPort, turn: CatTurn, rules: OutputRules, log: Callable[[str, str], None], wait_for_result: bool = False
+) -> AsyncIterator[StreamItem]:
+    """The answer's text as the Cat produces it, cut by the rules, then one `Answer` (its `content` what was sent).
+
+    Once the answer is cut, the Cat is asked to stop its run; one that can (v2) ends it at once and says what its
+    LLM read and produced. One that cannot (v1) is waited for only when `wait_for_result` (the ending reports
+    usage); otherwise the answer ends at the cut and its prompt is charged as reserved.
+    Raises CatTimeout or CatFailure; the encoders turn them into their error events.
+    """
+    events = Pump(cat.run(turn), rules.timeout, rules.heartbeat)
+    cutter = AnswerCutter(rules.limit, rules.stops)
+    streamed: list[str] = []
+    result: TurnResult | None = None
+    try:
+        while not cutter.done and (ev := await events.next(beat=True)) is not None:
+            if ev is HEARTBEAT:
+                yield HEARTBEAT
+            elif isinstance(ev, TextDelta):
+                streamed.append(ev.text)
+                if out := cutter.feed(ev.text):
+                    yield out
+            elif isinstance(ev, TurnResult):
+                result = ev
+        if not cutter.done and (out := _tail(cutter, streamed, result, log)):
+            yield out
+        calls = result.tool_calls if result is not None and not cutter.cut else ()
+        if result is None:
+            turn.stop.set()  # cut: the client's answer is complete, the Cat may stop its LLM
+            if wait_for_result or cat.stops_turns:
+                with contextlib.suppress(CatFailure, CatTimeout):  # whatever happens next, the answer is whole
+                    result = await _result_of(events)
+        usage, charged = await _usage(result, cutter.sent, calls)
+        reason = "tool_calls" if calls else (cutter.finish_reason or "stop")
+        why = result.why if result else None
+        yield Answer(cutter.sent, reason, usage, calls, why, result is not None, charged, cutter.stop_sequence)
+    finally:
+        await events.close()

@@ -1,0 +1,44 @@
+"""Which client chat a request belongs to, so each chat can keep its own Cat conversation.
+
+Front ends that know the chat say so (Open WebUI's X-OpenWebUI-Chat-Id, or
+`metadata.chat_id`); otherwise the chat is recognised by how it started, since
+every request of a chat resends the same first messages. Either way the key
+belongs to the user the turn runs as: two users sending the same chat id (or
+starting a chat with the same words) never share a key, so a memory plugin
+keyed by it cannot hand one user's conversation to another.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from starlette.requests import Request
+
+from .conversation import Conversation
+from .port import Identity
+
+METADATA_KEYS = ("chat_id", "conversation_id", "thread_id")
+
+
+def user_scope(identity: Identity) -> str:
+    """A fixed-length tag of the user, so `<scope>:<chat id>` can never be read two ways, whatever the id holds."""
+    return hashlib.sha256(identity.user_id.encode("utf-8")).hexdigest()[:16]
+
+
+def conversation_key(
+    request: Request, identity: Identity, header: str, metadata: dict[str, Any] | None, conversation: Conversation
+) -> str:
+    """`chat:<user scope>:<the client's chat id>`, or `derived:<user scope>:<hash of how the chat started>`."""
+    scope = user_scope(identity)
+    if header:
+        sent = request.headers.get(header, "").strip()
+        if sent:
+            return f"chat:{scope}:{sent[:200]}"
+    for name in METADATA_KEYS:
+        value = (metadata or {}).get(name)
+        if isinstance(value, str) and value.strip():
+            return f"chat:{scope}:{value.strip()[:200]}"
+    first_user = next((t for t in conversation.turns if t.role == "user"), None)
+    seed = f"{conversation.system}\x00{first_user.text if first_user else ''}"
+    return f"derived:{scope}:" + hashlib.sha256(seed.encode("utf-8")).hexdigest()[:24]

@@ -1,0 +1,212 @@
+"""What a request demands of the answer's form: JSON (`response_format`, `text.format`) or a forced tool call.
+
+The Cat's LLM clients pass neither `response_format` nor `tool_choice` to the
+model, so the bridge makes them hold through the Cat's own agent: the demand
+goes into the agent's system prompt as an instruction (with the schema), the
+answer is checked when the turn ends, and a non-streamed answer that falls
+short gets one corrective re-ask in a second turn through the same agent.
+Whatever still falls short is an error, never a repaired or invented answer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .answer import Answer, OutputRules, StreamItem, Usage, answer_stream, run_answer
+from .conversation import Conversation, TextPart, Turn
+from .errors import BridgeError, invalid_request, structured_output_failed
+from .json_schema import SchemaError, check_schema, validate
+from .port import CatPort, CatTurn
+
+ANY_TOOL = "*"  # tool_choice "required": any of the client's functions
+
+
+@dataclass(frozen=True)
+class JsonOutput:
+    """`json_object` (no schema) or `json_schema`."""
+
+    schema: dict[str, Any] | None = None
+    name: str = "response"
+    description: str | None = None
+    strict: bool = False
+
+
+def json_output(
+    kind: str, param: str, name: str = "response", schema: Any = None, description: str | None = None, strict=False
+) -> JsonOutput | None:
+    """The request's format as a JsonOutput (None for text); a schema OpenAI would refuse is a 400 here too."""
+    if kind == "text":
+        return None
+    if kind == "json_object":
+        return JsonOutput()
+    if schema is None:
+        schema = {}
+    try:
+        check_schema(schema, bool(strict))
+    except SchemaError as exc:
+        raise invalid_request(
+            f"Invalid schema for response_format '{name}': In context={exc.path}: {exc}.", param, "invalid_value"
+        ) from None
+    return JsonOutput(schema, name, description, bool(strict))
+
+
+def strict_parameters(tools: Sequence[tuple[str, dict | None, bool]], param: str) -> dict[str, dict]:
+    """The parameters of every `strict: true` function (name, parameters, strict), checked against OpenAI's
+    strict-mode rules; `param` is where the i-th function's parameters sit, e.g. "tools.[{i}].parameters"."""
+    checked = {}
+    for i, (name, parameters, strict) in enumerate(tools):
+        if not strict:
+            continue
+        schema = parameters if parameters is not None else {"type": "object", "properties": {}}
+        try:
+            check_schema(schema, True)
+        except SchemaError as exc:
+            raise invalid_request(
+                f"Invalid schema for function '{name}': In context={exc.path}: {exc}.",
+                param.format(i=i),
+                "invalid_function_parameters",
+            ) from None
+        checked[name] = schema
+    return checked
+
+
+@dataclass(frozen=True)
+class Demands:
+    output: JsonOutput | None = None
+    call: str | None = None  # a client function the turn must end calling, or ANY_TOOL
+    strict_tools: Mapping[str, dict] = field(default_factory=dict)  # name -> parameters to validate calls against
+    offered: tuple[str, ...] = ()  # the client functions offered (for the instruction)
+
+    @property
+    def any(self) -> bool:
+        return self.output is not None or self.call is not None or bool(self.strict_tools)
+
+    def instructions(self) -> str:
+        """What the agent's system prompt gets, so the Cat's LLM knows the form its answer must take."""
+        lines = []
+        if self.call == ANY_TOOL:
+            names = ", ".join(f"`{n}`" for n in self.offered)
+            lines.append(f"Answer by calling one of these functions: {names}. Do not answer with text.")
+        elif self.call is not None:
+            lines.append(f"Answer by calling the function `{self.call}`. Do not answer with text.")
+        if self.output is not None:
+            lines.append(
+                "When you answer with text, answer with one JSON object and nothing else "
+                "(no prose before or after it, no Markdown code fences)."
+            )
+            if self.output.schema is not None:
+                about = f" ({self.output.description})" if self.output.description else ""
+                lines.append(
+                    f'The JSON object must be valid against this JSON Schema, named "{self.output.name}"{about}:\n'
+                    + json.dumps(self.output.schema, separators=(",", ":"), ensure_ascii=False)
+                )
+        return "\n".join(lines)
+
+    def problem(self, answer: Answer) -> str | None:
+        """Why the answer falls short, or None. A cut answer (`length`) is the client's own limit: not checked."""
+        if answer.finish_reason == "length":
+            return None
+        if not answer.tool_calls:
+            if self.call == ANY_TOOL:
+                return "the Cat's agent answered with text instead of calling one of the client's functions"
+            if self.call is not None:
+                return f"the Cat's agent answered with text instead of calling the function '{self.call}'"
+            return self._output_problem(answer.content)
+        for call in answer.tool_calls:
+            schema = self.strict_tools.get(call.name)
+            if schema is not None:
+                problem = _arguments_problem(call.arguments, schema)
+                if problem:
+                    return f"the arguments of the call to '{call.name}' are not valid: {problem}"
+        return None
+
+    def _output_problem(self, content: str) -> str | None:
+        if self.output is None:
+            return None
+        try:
+            value = json.loads(content)
+        except ValueError as exc:
+            return f"the answer is not valid JSON ({exc})"
+        except RecursionError:
+            return "the answer is JSON nested too deeply to read"
+        if not isinstance(value, dict):
+            return "the answer is JSON but not a JSON object"
+        if self.output.schema is None:
+            return None
+        problem = validate(value, self.output.schema)
+        return f"the answer does not match the schema '{self.output.name}': {problem}" if problem else None
+
+    def correction(self, problem: str) -> str:
+        """The re-ask: what was wrong. The demand itself stays in the system prompt only: on v1 this message
+        enters the Cat's episodic memory, and a schema recalled into later prompts would mislead them."""
+        return f"Your previous answer could not be used: {problem}. Answer again, in the form the instructions ask."
+
+    def failure(self, problem: str) -> BridgeError:
+        return structured_output_failed(f"{problem}.")
+
+
+NO_DEMANDS = Demands()
+
+
+def _arguments_problem(arguments: str, schema: dict) -> str | None:
+    try:
+        value = json.loads(arguments or "{}")
+    except (ValueError, RecursionError):
+        return "they are not valid JSON"
+    return validate(value, schema)
+
+
+def _reasked(turn: CatTurn, answer: Answer, correction: str) -> CatTurn:
+    """The same turn, with the answer that fell short and the correction appended as the last exchange."""
+    said = answer.content or " ".join(f"(called {c.name} with {c.arguments})" for c in answer.tool_calls)
+    turns = [*turn.conversation.turns, Turn("assistant", [TextPart(said)]), Turn("user", [TextPart(correction)])]
+    return dataclasses.replace(turn, conversation=Conversation(turn.conversation.system, turns))
+
+
+async def demanded_answer(cat: CatPort, turn: CatTurn, rules: OutputRules, demands: Demands) -> Answer:
+    """The whole answer, meeting the demands after at most one re-ask; raises the failure otherwise."""
+    started = time.monotonic()
+    answer = await run_answer(cat, turn, rules)
+    problem = demands.problem(answer)
+    if problem is None:
+        return answer
+    cat.log("info", f"openai bridge: re-asking once: {problem}")
+    remaining = rules.timeout - (time.monotonic() - started)
+    again = await run_answer(
+        cat, _reasked(turn, answer, demands.correction(problem)), dataclasses.replace(rules, timeout=max(remaining, 1))
+    )
+    usage = Usage(
+        answer.usage.prompt_tokens + again.usage.prompt_tokens,
+        answer.usage.completion_tokens + again.usage.completion_tokens,
+    )
+    problem = demands.problem(again)
+    if problem is not None:
+        raise demands.failure(problem)
+    return dataclasses.replace(again, usage=usage, charged=answer.charged + again.charged)
+
+
+async def demanded_stream(
+    cat: CatPort, turn: CatTurn, rules: OutputRules, demands: Demands, wait_for_result: bool = False
+) -> AsyncIterator[StreamItem]:
+    """`answer_stream`, checked at its end: text already sent cannot be re-asked, so a shortfall is an error.
+
+    A forced call has nothing to stream before the turn made it: the whole answer is awaited (re-ask
+    included), then handed on as one piece.
+    """
+    if demands.call is not None:
+        answer = await demanded_answer(cat, turn, rules, demands)
+        if answer.content:
+            yield answer.content
+        yield answer
+        return
+    async with contextlib.aclosing(answer_stream(cat, turn, rules, cat.log, wait_for_result)) as items:
+        async for item in items:
+            if isinstance(item, Answer) and (problem := demands.problem(item)):
+                raise demands.failure(problem)
+            yield item

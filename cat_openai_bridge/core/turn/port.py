@@ -1,0 +1,177 @@
+"""What the core needs from a Cat, whatever its version.
+
+An adapter implements `CatPort`; the core never imports `cat`. A turn is an
+async stream of `TextDelta`s ending with exactly one `TurnResult`; a Cat that
+fails raises `CatFailure` and the client gets an error, never a stand-in text.
+Adapters speak in the exceptions below, never in HTTP: the core's error
+mapper (engine/errors.py) decides what the client sees.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from starlette.requests import Request
+
+from ..config.settings import BridgeSettings
+from .conversation import ClientTool, Conversation, ToolCall
+
+
+class CatFailure(Exception):
+    """The Cat's pipeline (or its LLM) failed to produce an answer.
+
+    Its message is the bridge's own words, fit for any caller; `detail` is what
+    the Cat or its model provider said (raw exception text: provider URLs,
+    request bodies, sometimes keys), which only the Cat's admins and its log see.
+    """
+
+    def __init__(self, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.detail = detail
+
+
+class CatTimeout(Exception):
+    """The Cat did not finish a turn (or an embedding call) within the request's time."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"no answer within {seconds:g} s")
+        self.seconds = seconds
+
+
+class Forbidden(Exception):
+    """A real Cat user whose permissions do not cover what the route does; the message names what is missing."""
+
+
+class Unsupported(Exception):
+    """This Cat version cannot do what the route asks (e.g. no embedder API)."""
+
+
+class Access(enum.Enum):
+    """What a route does, so an adapter can ask its Cat for the matching permission."""
+
+    MODELS = "models"  # list the Cat's models (v1: LLM READ)
+    CHAT = "chat"  # run a conversation turn (v1: CONVERSATION WRITE)
+    EMBEDDINGS = "embeddings"  # use the Cat's embedder (v1: EMBEDDER READ)
+    METRICS = "metrics"  # read the bridge's metrics (v1: STATUS READ; then the Cat's admins only)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who the Cat answers as: taken from the credential, never from the body."""
+
+    user_id: str
+    name: str
+    is_admin: bool = False
+    master_key: bool = False
+    delegated: bool = False  # a master-key caller acting for one of its own users
+
+
+@dataclass(frozen=True)
+class EmbedderInfo:
+    """The Cat's configured embedder: its name (the `model` of an embeddings answer), its size once known."""
+
+    name: str
+    size: int | None = None  # vector length: v1 knows it from its memory, v2 learns it from its first vectors
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    id: str
+    owned_by: str
+    description: str = ""
+
+
+class StopSignal:
+    """The core's word that the client's answer is complete (cut at `max_tokens` or a stop sequence).
+
+    An adapter that can (`CatPort.stops_turns`) checks it whenever it resumes after handing over a TextDelta,
+    ends the Cat's run there (its LLM call is abandoned) and ends the turn with a TurnResult counting what the
+    LLM had read and produced by then. Set from the event loop, read by the adapter on it: a plain flag.
+    """
+
+    __slots__ = ("_set",)
+
+    def __init__(self) -> None:
+        self._set = False
+
+    def set(self) -> None:
+        self._set = True
+
+    def is_set(self) -> bool:
+        return self._set
+
+
+@dataclass(frozen=True)
+class CatTurn:
+    conversation: Conversation
+    target: str  # the adapter's own name for the model (v2: an agent slug)
+    stream: bool
+    system_policy: str
+    identity: Identity
+    # A front end's housekeeping prompt (title, tags): answered by the Cat's own LLM
+    # without the agent, so it leaves nothing in the Cat's memory or history.
+    plain: bool = False
+    tools: tuple[ClientTool, ...] = ()  # the client's functions, offered to the Cat's model for this turn
+    conversation_key: str = ""  # the client chat this turn belongs to, scoped to its user (engine/chat_keys.py)
+    why: bool = False  # the client asked for the Cat's reasons (an admin-only extension)
+    # The form the answer must take (JSON, a schema, a forced call), for the agent's system prompt whatever
+    # the system_message_policy: it is the bridge's instruction, not the client's system message.
+    instructions: str = ""
+    stop: StopSignal = field(default_factory=StopSignal, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True)
+class TurnResult:
+    text: str  # the final answer; for a turn stopped early, all the text its LLM produced until then
+    prompt_tokens: int  # every prompt the Cat sent its LLM during the turn
+    extra_completion_tokens: int = 0  # LLM output that is not the final answer (tool calls)
+    tool_calls: tuple[ToolCall, ...] = ()  # the model called client tools: the turn pauses for their results
+    why: dict | None = None  # the Cat's reasons, when the turn asked for them
+
+
+TurnEvent = TextDelta | TurnResult
+
+
+class CatPort(Protocol):
+    name: str  # adapter name, e.g. "v2"
+    supports_images: bool
+    supports_client_tools: bool
+    stops_turns: bool  # honours `CatTurn.stop` (v2); otherwise a turn always runs to its end (v1)
+
+    def cat_version(self) -> str: ...
+
+    async def identify(self, request: Request, access: Access) -> Identity | None:
+        """The caller, None for missing or bad credentials; raises Forbidden for a user lacking `access`."""
+        ...
+
+    def act_as(self, caller: Identity, label: str) -> Identity:
+        """The Cat user a master-key caller's `label` names (only ever called for master-key callers)."""
+        ...
+
+    async def load_settings(self) -> BridgeSettings: ...
+
+    async def llm_configured(self) -> bool: ...
+
+    async def list_models(self, settings: BridgeSettings) -> list[ModelCard]: ...
+
+    async def resolve_model(self, model: str, settings: BridgeSettings) -> str | None: ...
+
+    def run(self, turn: CatTurn) -> AsyncIterator[TurnEvent]: ...
+
+    async def embedder(self) -> EmbedderInfo | None:
+        """The embedder the Cat's memory uses, None when none is configured (v2's placeholder)."""
+        ...
+
+    async def embed(self, texts: list[str]) -> tuple[str, list[list[float]]]:
+        """(the embedder's name, one vector per text); raises CatFailure."""
+        ...
+
+    def log(self, level: str, message: str) -> None: ...
