@@ -11,7 +11,8 @@ from cat_openai_bridge.core.turn.answer import Answer, Usage
 from cat_openai_bridge.core.turn.conversation import ToolCall
 from cat_openai_bridge.core.turn.demands import ANY_TOOL, Demands, JsonOutput, json_output
 from cat_openai_bridge.core.turn.errors import BridgeError
-from cat_openai_bridge.core.turn.json_schema import SchemaError, check_schema, nested_repeat, validate
+from cat_openai_bridge.core.turn.schema_rules import SchemaError, check_schema, nested_repeat
+from cat_openai_bridge.core.turn.schema_validator import validate
 
 PERSON = {
     "type": "object",

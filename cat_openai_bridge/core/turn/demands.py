@@ -21,8 +21,9 @@ from typing import Any
 from .answer import Answer, OutputRules, StreamItem, Usage, answer_stream, run_answer
 from .conversation import Conversation, TextPart, Turn
 from .errors import BridgeError, invalid_request, structured_output_failed
-from .json_schema import SchemaError, check_schema, validate
 from .port import CatPort, CatTurn
+from .schema_rules import SchemaError, check_schema
+from .schema_validator import validate
 
 ANY_TOOL = "*"  # tool_choice "required": any of the client's functions
 

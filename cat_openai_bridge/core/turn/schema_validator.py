@@ -1,4 +1,4 @@
-"""JSON Schema for structured outputs: OpenAI's strict-mode rules, and validation of the Cat's answer.
+"""The Cat's answer validated against a client's JSON Schema (checked first in schema_rules.py).
 
 A validator of our own rather than `jsonschema`: Cat v2 ships `jsonschema` but
 the v1 image does not, and a plugin's `requirements.txt` can name only one
@@ -13,194 +13,12 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterator
 from typing import Any
 
-MAX_DEPTH = 32  # nesting of a schema (OpenAI allows 10 levels of objects in strict mode)
+from .schema_rules import SchemaError
+
 MAX_REF_HOPS = 64  # `$ref`s followed in a row without descending into the data
-MAX_PATTERN = 1000  # characters of one `pattern`
 MAX_STEPS = 100_000  # schema nodes one validation may visit: nested anyOf/oneOf/$ref branches multiply otherwise
-
-# Strict mode (https://platform.openai.com/docs/guides/structured-outputs#supported-schemas).
-_STRICT_KEYWORDS = frozenset(
-    {
-        "type",
-        "properties",
-        "required",
-        "additionalProperties",
-        "items",
-        "enum",
-        "const",
-        "anyOf",
-        "$ref",
-        "$defs",
-        "definitions",
-        "pattern",
-        "format",
-        "multipleOf",
-        "maximum",
-        "exclusiveMaximum",
-        "minimum",
-        "exclusiveMinimum",
-        "minItems",
-        "maxItems",
-        "minLength",
-        "maxLength",
-        # annotations: no effect on what validates
-        "title",
-        "description",
-        "default",
-        "examples",
-        "$schema",
-        "$id",
-        "$comment",
-        "nullable",
-    }
-)
-_TYPES = frozenset({"object", "array", "string", "number", "integer", "boolean", "null"})
-
-
-class SchemaError(ValueError):
-    """The schema itself is unusable; `path` says where (`properties.name.type`)."""
-
-    def __init__(self, message: str, path: str = "") -> None:
-        super().__init__(message)
-        self.path = path
-
-
-def _where(path: tuple[str, ...]) -> str:
-    return ".".join(path) or "(root)"
-
-
-def _children(schema: dict[str, Any], path: tuple[str, ...]) -> Iterator[tuple[Any, tuple[str, ...]]]:
-    for key in ("properties", "$defs", "definitions"):
-        value = schema.get(key)
-        if isinstance(value, dict):
-            for name, sub in value.items():
-                yield sub, (*path, key, name)
-    for key in ("items", "additionalProperties", "not"):
-        if isinstance(schema.get(key), dict):
-            yield schema[key], (*path, key)
-    for key in ("anyOf", "oneOf", "allOf", "prefixItems"):
-        value = schema.get(key)
-        if isinstance(value, list):
-            for i, sub in enumerate(value):
-                yield sub, (*path, key, str(i))
-
-
-def check_schema(schema: Any, strict: bool, path: tuple[str, ...] = (), depth: int = 0) -> None:
-    """Raise SchemaError where the schema is unusable, or (strict) breaks OpenAI's strict-mode rules."""
-    if depth > MAX_DEPTH:
-        raise SchemaError(f"the schema is nested more than {MAX_DEPTH} levels deep", _where(path))
-    if isinstance(schema, bool) and not strict:
-        return
-    if not isinstance(schema, dict):
-        raise SchemaError("a schema must be an object", _where(path))
-    kind = schema.get("type")
-    kinds = kind if isinstance(kind, list) else [kind] if kind is not None else []
-    for k in kinds:
-        if k not in _TYPES:
-            raise SchemaError(f"'{k}' is not a JSON Schema type", _where((*path, "type")))
-    pattern = schema.get("pattern")
-    if pattern is not None:
-        _check_pattern(pattern, (*path, "pattern"))
-    ref = schema.get("$ref")
-    if ref is not None and not (isinstance(ref, str) and (ref == "#" or ref.startswith("#/"))):
-        raise SchemaError("only local references ('#' or '#/...') are supported", _where((*path, "$ref")))
-    if strict:
-        _check_strict(schema, kinds, path, depth)
-    for sub, where in _children(schema, path):
-        check_schema(sub, strict, where, depth + 1)
-
-
-def _check_pattern(pattern: Any, path: tuple[str, ...]) -> None:
-    if not isinstance(pattern, str) or len(pattern) > MAX_PATTERN:
-        raise SchemaError(f"a pattern must be a string of at most {MAX_PATTERN} characters", _where(path))
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        raise SchemaError(f"the pattern is not a valid regular expression ({exc})", _where(path)) from None
-    if nested_repeat(pattern):
-        raise SchemaError(
-            "the pattern repeats a group that itself repeats, which can take exponential time to match",
-            _where(path),
-        )
-
-
-def nested_repeat(pattern: str) -> bool:
-    """A group that repeats and holds a repeat, e.g. (a+)+ or (\\w+\\s?)*: the shape of catastrophic backtracking.
-
-    One pass over the pattern (a regex to find this would itself backtrack).
-    """
-    inner: list[bool] = []  # per open group: does it contain a repeat?
-    i = 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "\\":
-            i += 2
-            continue
-        if ch == "[":  # a class: its * and + are literal
-            i = _class_end(pattern, i)
-            continue
-        if ch == "(":
-            inner.append(False)
-        elif ch == ")" and inner:
-            repeats_inside = inner.pop()
-            if repeats_inside and _repeat_at(pattern, i + 1):
-                return True
-            if inner and (repeats_inside or _repeat_at(pattern, i + 1)):
-                inner[-1] = True
-        elif _repeat_at(pattern, i) and inner:
-            inner[-1] = True
-        i += 1
-    return False
-
-
-def _repeat_at(pattern: str, i: int) -> bool:
-    if i >= len(pattern):
-        return False
-    if pattern[i] in "*+":
-        return True
-    if pattern[i] == "{":
-        close = pattern.find("}", i, i + 24)
-        body = pattern[i + 1 : close] if close > 0 else ""
-        low, comma, high = body.partition(",")
-        return bool(comma) and low.strip().isdigit() and (not high.strip() or int(high or 0) > 1)
-    return False
-
-
-def _class_end(pattern: str, i: int) -> int:
-    j = i + 1
-    if j < len(pattern) and pattern[j] == "^":
-        j += 1
-    if j < len(pattern) and pattern[j] == "]":
-        j += 1
-    while j < len(pattern) and pattern[j] != "]":
-        j += 2 if pattern[j] == "\\" else 1
-    return j + 1
-
-
-def _check_strict(schema: dict[str, Any], kinds: list[Any], path: tuple[str, ...], depth: int) -> None:
-    unknown = sorted(set(schema) - _STRICT_KEYWORDS)
-    if unknown:
-        raise SchemaError(f"'{unknown[0]}' is not permitted in strict mode", _where((*path, unknown[0])))
-    if depth == 0 and "object" not in kinds and "$ref" not in schema:
-        raise SchemaError("the root of a strict schema must be of type 'object'", "(root)")
-    if "object" in kinds or "properties" in schema:
-        if schema.get("additionalProperties") is not False:
-            raise SchemaError(
-                "'additionalProperties' is required to be supplied and to be false",
-                _where((*path, "additionalProperties")),
-            )
-        names = list((schema.get("properties") or {}).keys())
-        required = schema.get("required") or []
-        missing = [n for n in names if n not in required]
-        if missing:
-            raise SchemaError(
-                f"'required' is required to be supplied and to be an array including every key in "
-                f"properties. Missing '{missing[0]}'",
-                _where((*path, "required")),
-            )
 
 
 class _TooMuchWork(Exception):
@@ -302,11 +120,9 @@ class _Validator:
     def _string(self, value: Any, schema: dict[str, Any], at: str, hops: int) -> str | None:
         if not isinstance(value, str):
             return None
-        low, high = schema.get("minLength"), schema.get("maxLength")
-        if isinstance(low, int) and len(value) < low:
-            return f"{at} is shorter than {low} characters"
-        if isinstance(high, int) and len(value) > high:
-            return f"{at} is longer than {high} characters"
+        problem = _size(at, len(value), schema, "Length", ("is shorter than", "is longer than"), "characters")
+        if problem:
+            return problem
         pattern = schema.get("pattern")
         if isinstance(pattern, str) and re.search(pattern, value) is None:
             return f"{at} does not match the pattern {pattern!r}"
@@ -315,11 +131,9 @@ class _Validator:
     def _array(self, value: Any, schema: dict[str, Any], at: str, hops: int) -> str | None:
         if not isinstance(value, list):
             return None
-        low, high = schema.get("minItems"), schema.get("maxItems")
-        if isinstance(low, int) and len(value) < low:
-            return f"{at} has fewer than {low} items"
-        if isinstance(high, int) and len(value) > high:
-            return f"{at} has more than {high} items"
+        problem = _size(at, len(value), schema, "Items", ("has fewer than", "has more than"), "items")
+        if problem:
+            return problem
         prefix = schema.get("prefixItems") or []
         for i, item in enumerate(value):
             sub = prefix[i] if i < len(prefix) else schema.get("items", True)
@@ -348,12 +162,7 @@ class _Validator:
                 problem = self.check(item, extra, where)
             if problem:
                 return problem
-        low, high = schema.get("minProperties"), schema.get("maxProperties")
-        if isinstance(low, int) and len(value) < low:
-            return f"{at} has fewer than {low} properties"
-        if isinstance(high, int) and len(value) > high:
-            return f"{at} has more than {high} properties"
-        return None
+        return _size(at, len(value), schema, "Properties", ("has fewer than", "has more than"), "properties")
 
 
 def validate(value: Any, schema: Any) -> str | None:
@@ -366,6 +175,16 @@ def validate(value: Any, schema: Any) -> str | None:
         return f"the schema takes more than {MAX_STEPS} steps to check this answer"
     except SchemaError as exc:
         return str(exc)
+
+
+def _size(at: str, size: int, schema: dict[str, Any], bound: str, words: tuple[str, str], unit: str) -> str | None:
+    """`min<bound>` and `max<bound>` (Length, Items, Properties) against a size, as a sentence in `unit`s."""
+    low, high = schema.get(f"min{bound}"), schema.get(f"max{bound}")
+    if isinstance(low, int) and size < low:
+        return f"{at} {words[0]} {low} {unit}"
+    if isinstance(high, int) and size > high:
+        return f"{at} {words[1]} {high} {unit}"
+    return None
 
 
 def _is_type(value: Any, kind: Any) -> bool:
