@@ -6,7 +6,8 @@ import asyncio
 
 import pytest
 
-from cat_openai_bridge.core.guards.idempotency import MAX_KEY_LENGTH, Replays, once
+from cat_openai_bridge.core.guards.idempotency import MAX_KEY_LENGTH, once
+from cat_openai_bridge.core.guards.memory_replays import Replays
 from cat_openai_bridge.core.guards.replay_budget import ReplayLimits
 from cat_openai_bridge.core.turn.errors import BridgeError
 

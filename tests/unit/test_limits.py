@@ -153,7 +153,8 @@ def test_resp_encoding_and_url_parsing():
 
 
 def test_idempotency_replays_waits_and_forgets_stale_claims():
-    from cat_openai_bridge.core.guards.idempotency import Replays, Stored
+    from cat_openai_bridge.core.guards.idempotency import Stored
+    from cat_openai_bridge.core.guards.memory_replays import Replays
 
     clock = Clock()
     replays = Replays(clock)

@@ -1,6 +1,6 @@
 """Idempotency-Key replays kept in Redis, so a retry replays its first answer whichever replica it reaches.
 
-The same rules as the in-process store (idempotency.py), held by every replica
+The same rules as the in-process store (memory_replays.py), held by every replica
 that points at the same `redis_url`. A key lives in one Redis hash per
 (identity, key), in the identity's hash slot as the limits are:
 

@@ -26,9 +26,10 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from ..config.settings import BridgeSettings
-from ..guards.idempotency import Idempotent, Replays
+from ..guards.idempotency import Idempotent
 from ..guards.idempotency import once as once_for
 from ..guards.limits import Lease, Limiter, Quota
+from ..guards.memory_replays import Replays
 from ..guards.metrics import BridgeMetrics, Exchange
 from ..guards.quota import RateLimited
 from ..guards.redis_replays import RedisReplays
