@@ -10,8 +10,8 @@ import pytest
 from pydantic import ValidationError
 
 from cat_openai_bridge.core.api.chat.convert import build_conversation
+from cat_openai_bridge.core.api.chat.encoder import ChunkEncoder, CompletionIds, completion, completion_usage
 from cat_openai_bridge.core.api.chat.protocol import ChatCompletionRequest, ChoiceDelta
-from cat_openai_bridge.core.api.chat.route import CompletionIds, completion, completion_usage
 from cat_openai_bridge.core.config.settings import BridgeSettings
 from cat_openai_bridge.core.config.version import PLUGIN_VERSION
 from cat_openai_bridge.core.guards.limits import duration
@@ -187,7 +187,8 @@ def test_completion_and_chunks_exact():
         "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4},
         "system_fingerprint": None,
     }
-    assert ids.chunk(ChoiceDelta(content="x"), with_usage=True).as_dict() == {
+    chunks = ChunkEncoder(ids, include_usage=True, why=False)
+    assert chunks.chunk(ChoiceDelta(content="x")).as_dict() == {
         "id": "chatcmpl-1",
         "object": "chat.completion.chunk",
         "created": 7,
@@ -196,9 +197,10 @@ def test_completion_and_chunks_exact():
         "choices": [{"index": 0, "delta": {"content": "x"}, "logprobs": None, "finish_reason": None}],
         "usage": None,
     }
-    assert ids.chunk(None, usage=completion_usage(Usage(1, 2))).as_dict()["choices"] == []
-    assert sse.event(ids.chunk(ChoiceDelta(content="é"))).startswith(b'data: {"id":"chatcmpl-1"')
-    assert "é".encode() in sse.event(ids.chunk(ChoiceDelta(content="é")))
+    assert chunks.chunk(None, usage=completion_usage(Usage(1, 2))).as_dict()["choices"] == []
+    assert "usage" not in chunks.chunk(None, cat_why={}).as_dict()
+    assert next(iter(chunks.text("é"))).data.startswith(b'data: {"id":"chatcmpl-1"')
+    assert "é".encode() in next(iter(chunks.text("é"))).data
     assert sse.DONE == b"data: [DONE]\n\n"
 
 

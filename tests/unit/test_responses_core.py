@@ -7,8 +7,8 @@ import json
 import pytest
 
 from cat_openai_bridge.core.api.responses.convert import function_tools, messages_of
+from cat_openai_bridge.core.api.responses.encoder import ResponseIds, response_object
 from cat_openai_bridge.core.api.responses.protocol import ResponsesRequest
-from cat_openai_bridge.core.api.responses.route import ResponseIds, response_object
 from cat_openai_bridge.core.http.parsing import parse_body
 from cat_openai_bridge.core.turn.answer import Answer, Usage
 from cat_openai_bridge.core.turn.conversation import ToolCall
@@ -70,7 +70,7 @@ def test_a_call_only_answer_has_no_empty_message():
     def answer(text):
         return Answer(text, "tool_calls", Usage(1, 1), (call,))
 
-    out = response_object(ids, body(input="x"), "completed", answer("")).as_dict()["output"]
+    out = response_object(ids, body(input="x"), "completed", answer(""), None, (), False).as_dict()["output"]
     assert out == [
         {
             "type": "function_call",
@@ -81,7 +81,9 @@ def test_a_call_only_answer_has_no_empty_message():
             "status": "completed",
         }
     ]
-    assert [o.type for o in response_object(ids, body(input="x"), "completed", answer("hi")).output] == [
+    assert [
+        o.type for o in response_object(ids, body(input="x"), "completed", answer("hi"), None, (), False).output
+    ] == [
         "message",
         "function_call",
     ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..config.version import PLUGIN_VERSION
-from ..http.pipeline import Call, Job, Reply, Route
+from ..http.route import Call, Job, Reply, Route
 from ..turn import tokens
 from ..turn.wire import WireModel
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hmac
 
 from ..guards.prometheus import CONTENT_TYPE
-from ..http.pipeline import Call, Job, Reply, Route
+from ..http.route import Call, Job, Reply, Route
 from ..turn.errors import insufficient_permissions, missing_credentials
 from ..turn.port import Access
 

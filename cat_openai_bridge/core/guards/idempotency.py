@@ -20,11 +20,10 @@ import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from starlette.responses import Response
 
-from ..http.edge import STREAM_HEADERS, STREAM_MEDIA_TYPE
 from ..turn.errors import key_too_long
 from .replay_budget import ReplayLimits
 
@@ -32,6 +31,16 @@ MAX_KEY_LENGTH = 255
 NOT_REPLAYABLE = {"idempotency-replayable": "false"}  # the key was taken, but this answer is too large to keep
 # Headers that describe this request, not its answer: a replay carries its own.
 PER_REQUEST_HEADERS = ("x-ratelimit-", "x-request-id", "anthropic-ratelimit-", "request-id", "idempotency-replayable")
+
+
+class Recorded(Protocol):
+    """A stream event as a recording sees it: its bytes, and whether it ends a stream that ended well."""
+
+    data: bytes
+    final: bool
+
+
+E = TypeVar("E", bound=Recorded)
 
 
 @dataclass(frozen=True)
@@ -147,26 +156,29 @@ class Idempotent:
         await self._store(response.status_code, response.media_type or "", {}, body)
         return response
 
-    async def recording(self, events: AsyncIterator[bytes], ends: tuple[bytes, ...]) -> AsyncIterator[bytes]:
-        """Pass a stream through; keep it only if it ended well (its last event holds one of `ends`) and it fit.
+    async def recording(self, events: AsyncIterator[E], media_type: str, headers: dict[str, str]) -> AsyncIterator[E]:
+        """Pass a stream through; keep it (with the stream's media type and headers) only if it ended well (its
+        last event is `final`) and it fit.
 
         A recording that outgrows the limits is dropped as it goes (its headers are gone by then: the key is
         freed at the end, so a retry runs again)."""
         sent: list[bytes] = []
         size = 0
+        last: E | None = None
         try:
             async for event in events:
+                last = event
                 if self._keeps:
-                    size += len(event)
+                    size += len(event.data)
                     if self._claim is not None and self._claim.room(size):
-                        sent.append(event)
+                        sent.append(event.data)
                     else:
                         self._keeps, sent = False, []
                         self._claim.room(0)  # what was recorded is let go at once
                 yield event
         finally:
             await events.aclose()  # type: ignore[attr-defined]
-            if self._keeps and sent and any(end in sent[-1] for end in ends):
-                await self._store(200, STREAM_MEDIA_TYPE, STREAM_HEADERS, b"".join(sent))
+            if self._keeps and sent and last is not None and last.final:
+                await self._store(200, media_type, headers, b"".join(sent))
             else:
                 await self.give_up()

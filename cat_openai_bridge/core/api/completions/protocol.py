@@ -13,12 +13,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from ...turn.wire import RequestModel, WireModel
-from ..chat.protocol import CompletionUsage  # openai-python has one type for both
-
-
-class StreamOptions(RequestModel):
-    include_usage: bool | None = None
-
+from ..chat.protocol import CompletionUsage, StreamOptions  # openai-python has one type for both
 
 Prompt = str | list[str] | list[int] | list[list[int]]
 

@@ -5,32 +5,29 @@ harnesses) still call it. The prompt is what the user says; the Cat answers it
 like any chat message (memory, hooks, agent), so there is no raw continuation
 of the text: `suffix` and `logprobs` are refused, `echo` puts the prompt in
 front of the answer. A batch of prompts (LangChain sends its `batch()` as one)
-runs as one turn per prompt, one after another, each its own choice. A
-stream (one prompt) is one chunk per Cat token, a finish chunk, usage when
-asked, `[DONE]`; a failure ends it with an error event instead.
+runs as one turn per prompt, one after another, each its own choice; a
+stream takes one prompt.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import time
-import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from starlette.requests import Request
 
 from ...config.settings import BridgeSettings
-from ...http import sse
 from ...http.parsing import parse_body
-from ...http.pipeline import Call, Job, Reply, Route
+from ...http.route import Call, Cost, Job, Reply, Route, turn_cost
 from ...turn import tokens
-from ...turn.answer import HEARTBEAT, Answer, OutputRules, Usage, answer_stream, output_rules, run_answer
+from ...turn.answer import OutputRules, Usage, run_answer
 from ...turn.conversation import Conversation, TextPart, Turn
-from ...turn.errors import error_of, invalid_request
-from ...turn.port import CatTimeout, CatTurn
-from ..chat.route import completion_usage
+from ...turn.errors import invalid_request
+from ...turn.port import CatTimeout
+from ..chat.encoder import CompletionIds, completion_usage
+from ..chat.route import openai_rules
+from .encoder import TextChunkEncoder
 from .protocol import Completion, CompletionChoice, CompletionRequest, Prompt
 
 MAX_PROMPTS = 20  # a batch's prompts run one after another, each a turn of its own: bounded in count and time
@@ -75,52 +72,25 @@ def _refuse_unsupported(body: CompletionRequest) -> None:
 
 def rules_of(body: CompletionRequest, settings: BridgeSettings) -> OutputRules:
     _refuse_unsupported(body)
-    stops = body.stop_sequences()
-    if len(stops) > 4:
-        raise invalid_request("Invalid 'stop': at most 4 stop sequences are allowed.", "stop", "invalid_value")
-    stream = bool(body.stream)
-    if body.stream_options is not None and not stream:
-        raise invalid_request(
-            "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
-            "stream_options",
-            "invalid_value",
-        )
-    include_usage = bool(body.stream_options and body.stream_options.include_usage)
-    return output_rules(settings, stream, body.max_tokens, "max_tokens", stops, include_usage)
-
-
-@dataclass
-class CompletionJob(Job):
-    body: CompletionRequest | None = None
-    rules: OutputRules | None = None
-    prompts: list[str] = field(default_factory=list)
-
-    def completion_cap(self) -> int:
-        """Each prompt of the batch is a turn of its own, with its own cap."""
-        return (self.rules.limit or 0) * len(self.prompts) if self.rules is not None else 0
+    return openai_rules(
+        settings, bool(body.stream), body.stream_options, body.max_tokens, "max_tokens", body.stop_sequences()
+    )
 
 
 def user_turn(text: str) -> Conversation:
     return Conversation("", [Turn("user", [TextPart(text)])])
 
 
-@dataclass(frozen=True)
-class CompletionIds:
-    """One per request: every chunk shares `id`, `created` and `model`, as OpenAI's do."""
+@dataclass(frozen=True, kw_only=True)
+class CompletionJob(Job):
+    body: CompletionRequest
+    rules: OutputRules
+    prompts: list[str]
 
-    model: str
-    id: str = field(default_factory=lambda: f"cmpl-{uuid.uuid4().hex}")
-    created: int = field(default_factory=lambda: int(time.time()))
-
-    def chunk(
-        self, text: str | None, finish_reason: str | None = None, with_usage: bool = False, **extra: object
-    ) -> Completion:
-        choices = [] if text is None else [CompletionChoice(text=text, logprobs=None, finish_reason=finish_reason)]
-        if with_usage:
-            extra.setdefault("usage", None)
-        return Completion(
-            id=self.id, created=self.created, model=self.model, choices=choices, system_fingerprint=None, **extra
-        )
+    def cost(self) -> Cost:
+        """Each prompt of the batch is a turn of its own, with its own cap."""
+        counted = Conversation("", [Turn("user", [TextPart(text)]) for text in self.prompts])
+        return turn_cost(counted, self.rules, turns=len(self.prompts))
 
 
 class Completions(Route[CompletionJob]):
@@ -130,25 +100,20 @@ class Completions(Route[CompletionJob]):
         body = parse_body(CompletionRequest, raw)
         rules = rules_of(body, settings)
         prompts = prompts_of(body.prompt, rules.stream)
-        # What admission counts: every prompt of the batch (each runs as its own turn).
-        counted = Conversation("", [Turn("user", [TextPart(text)]) for text in prompts])
-        return CompletionJob(body.model, body.user, counted, False, body, rules, prompts)
+        return CompletionJob(model=body.model, label=body.user, body=body, rules=rules, prompts=prompts)
 
     async def run(self, job: CompletionJob, call: Call) -> Reply:
         body, rules = job.body, job.rules
-        assert body is not None and rules is not None
-        ids = CompletionIds(body.model)
-        self.pipeline.debug(
+        ids = CompletionIds(body.model, "cmpl")
+        self.debug(
             call,
             f"{ids.id} user={call.identity.user_id} label={body.user!r} model={body.model} prompts={len(job.prompts)} "
             f"stream={rules.stream} limit={rules.limit} echo={bool(body.echo)}",
         )
         if rules.stream:
-            turn = call.turn(user_turn(job.prompts[0]), True)
-            echo = job.prompts[0] if body.echo else ""
-            # an echoed prompt is a text chunk too: such a stream's first token is not timed
-            output = () if echo else (b'"text":"',)
-            return Reply(events=self.stream(turn, rules, ids, call, echo), ends=(sse.DONE,), output=output)
+            turn = call.turn(user_turn(job.prompts[0]), stream=True)
+            encoder = TextChunkEncoder(ids, rules.include_usage, job.prompts[0] if body.echo else "")
+            return self.streamed(call, encoder, turn, rules)
         return Reply(await self.batch(job.prompts, bool(body.echo), rules, ids, call))
 
     async def batch(
@@ -163,7 +128,7 @@ class Completions(Route[CompletionJob]):
                 raise CatTimeout(rules.timeout)
             turn_rules = dataclasses.replace(rules, timeout=remaining)
             try:
-                answer = await run_answer(self.cat, call.turn(user_turn(prompt), False), turn_rules)
+                answer = await run_answer(self.cat, call.turn(user_turn(prompt), stream=False), turn_rules)
             except CatTimeout:
                 raise CatTimeout(rules.timeout) from None  # the request's time, not what was left of it
             used = Usage(
@@ -181,26 +146,3 @@ class Completions(Route[CompletionJob]):
             system_fingerprint=None,
             usage=completion_usage(used),
         )
-
-    async def stream(
-        self, turn: CatTurn, rules: OutputRules, ids: CompletionIds, call: Call, echo: str
-    ) -> AsyncIterator[bytes]:
-        with_usage = rules.include_usage
-        try:
-            if echo:
-                yield sse.event(ids.chunk(echo, with_usage=with_usage))
-            async with contextlib.aclosing(answer_stream(self.cat, turn, rules, self.cat.log, with_usage)) as items:
-                async for item in items:
-                    if item is HEARTBEAT:
-                        yield sse.PING
-                    elif isinstance(item, str):
-                        yield sse.event(ids.chunk(item, with_usage=with_usage))
-                    elif isinstance(item, Answer):
-                        ending = item
-            yield sse.event(ids.chunk("", ending.finish_reason, with_usage=with_usage))
-            call.report(ending.usage, ending.prompt_counted, ending.charged)
-            if with_usage:
-                yield sse.event(ids.chunk(None, usage=completion_usage(ending.usage)))
-            yield sse.DONE
-        except Exception as exc:  # after the headers, a failure is an error event, never a trace
-            yield sse.event(error_of(exc, self.cat.log, call.audience).wire())

@@ -19,7 +19,7 @@ from starlette.requests import Request
 
 from ...config.settings import BridgeSettings
 from ...http.parsing import parse_body
-from ...http.pipeline import Call, Job, Reply, Route
+from ...http.route import Call, Job, Reply, Route
 from ...turn import tokens
 from ...turn.answer import Usage
 from ...turn.errors import embedder_not_configured, invalid_request, wrong_dimensions
@@ -58,10 +58,10 @@ def encode_vector(vector: Sequence[float], fmt: str | None) -> list[float] | str
     return [float(x) for x in vector]
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class EmbeddingJob(Job):
-    body: EmbeddingRequest | None = None
-    texts: tuple[str, ...] = ()
+    body: EmbeddingRequest
+    texts: tuple[str, ...]
 
 
 class Embeddings(Route[EmbeddingJob]):
@@ -74,7 +74,6 @@ class Embeddings(Route[EmbeddingJob]):
         return EmbeddingJob(body=body, texts=tuple(texts_of(body)))
 
     async def run(self, job: EmbeddingJob, call: Call) -> Reply:
-        assert job.body is not None
         embedder = await self.cat.embedder()
         if embedder is None:
             raise embedder_not_configured()

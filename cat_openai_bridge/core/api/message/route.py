@@ -9,20 +9,21 @@ from starlette.requests import Request
 
 from ...config.settings import BridgeSettings
 from ...http.parsing import parse_body
-from ...http.pipeline import Call, Job, Reply, Route
+from ...http.route import Call, Cost, Job, Reply, Route
 from ...turn.answer import output_rules, run_answer
 from ...turn.conversation import Conversation, TextPart, Turn
 from ...turn.port import CatTurn
 from .protocol import SimpleMessageReply, SimpleMessageRequest
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class MessageJob(Job):
-    body: SimpleMessageRequest | None = None
-    cap: int = 0
+    body: SimpleMessageRequest
+    conversation: Conversation
+    cap: int
 
-    def completion_cap(self) -> int:
-        return self.cap
+    def cost(self) -> Cost:
+        return Cost(turns=1, llm_calls=1, prompt=self.conversation, completion_cap=self.cap)
 
 
 class Message(Route[MessageJob]):
@@ -31,15 +32,21 @@ class Message(Route[MessageJob]):
     def parse(self, request: Request, raw: bytes, settings: BridgeSettings) -> MessageJob:
         body = parse_body(SimpleMessageRequest, raw)
         conversation = Conversation("", [Turn("user", [TextPart(body.text)])])
-        return MessageJob(settings.model_alias, body.user_id, conversation, body=body, cap=settings.max_tokens)
+        return MessageJob(
+            model=settings.model_alias,
+            label=body.user_id,
+            body=body,
+            conversation=conversation,
+            cap=settings.max_tokens,
+        )
 
     async def run(self, job: MessageJob, call: Call) -> Reply:
-        assert job.body is not None and job.conversation is not None and call.target is not None
-        turn = CatTurn(job.conversation, call.target, False, call.settings.system_message_policy, call.identity)
+        settings = call.settings
+        turn = CatTurn(job.conversation, call.target, False, settings.system_message_policy, call.identity)
         answer = await run_answer(self.cat, turn, output_rules(call.settings, False, None, "max_tokens"))
         call.report(answer.usage, charged=answer.charged)
         label = job.body.user_id
-        self.pipeline.debug(call, f"message user={call.identity.user_id} label={label!r} chars={len(answer.content)}")
+        self.debug(call, f"message user={call.identity.user_id} label={label!r} chars={len(answer.content)}")
         # The user the turn ran as, never a body `user_id` that was ignored: a master-key caller's users are
         # known by the name it gave them (header or trusted `user_id`), everyone else by their Cat user id.
         ran_as = call.identity.name if call.identity.delegated else call.identity.user_id

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ...http.pipeline import Call, Job, Pipeline, Reply, Route
+from ...http.pipeline import Pipeline
+from ...http.route import Call, Job, Reply, Route
 from ...turn.errors import model_not_found
 from ...turn.port import Access, ModelCard
 from .protocol import Model, ModelList

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from ...config.settings import BridgeSettings
 from ...guards.redis_client import RedisReplyError, RedisUnavailable
 from ...http.parsing import parse_body
-from ...http.pipeline import Call, Job, Reply, Route
+from ...http.route import Call, Job, Reply, Route
 from ...turn.errors import BridgeError, invalid_request
 from ...turn.port import Identity
 from ...turn.wire import WireModel
@@ -132,10 +132,14 @@ def wants_store(body: ResponsesRequest, settings: BridgeSettings) -> bool:
     return body.store is not False and settings.responses_store_seconds > 0
 
 
-@dataclass
-class StoredJob(Job):
-    response_id: str = ""
-    stored: StoredResponse | None = None
+@dataclass(frozen=True, kw_only=True)
+class StoredId(Job):
+    response_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoredJob(StoredId):
+    stored: StoredResponse  # the caller's own, loaded
 
 
 class ResponseDeleted(WireModel):
@@ -163,19 +167,19 @@ class _StoredRoute(Route[StoredJob]):
         super().__init__(pipeline)
         self.keeper = keeper
 
-    def parse(self, request: Request, raw: bytes, settings: BridgeSettings) -> StoredJob:
-        return StoredJob(response_id=str(request.path_params.get("response_id", "")))
+    def parse(self, request: Request, raw: bytes, settings: BridgeSettings) -> StoredId:
+        return StoredId(response_id=str(request.path_params.get("response_id", "")))
 
-    async def prepare(self, job: StoredJob, identity: Identity, settings: BridgeSettings) -> StoredJob:
-        job.stored = await self.keeper.load(identity, settings, job.response_id, None)
-        return job
+    async def prepare(self, job: Job, identity: Identity, settings: BridgeSettings) -> StoredJob:
+        assert isinstance(job, StoredId)
+        stored = await self.keeper.load(identity, settings, job.response_id, None)
+        return StoredJob(response_id=job.response_id, stored=stored)
 
 
 class GetResponse(_StoredRoute):
     name = "responses.retrieve"
 
     async def run(self, job: StoredJob, call: Call) -> Reply:
-        assert job.stored is not None
         return Reply(Response.model_validate(job.stored.response))
 
 
@@ -196,7 +200,6 @@ class ListInputItems(_StoredRoute):
     name = "responses.input_items"
 
     async def run(self, job: StoredJob, call: Call) -> Reply:
-        assert job.stored is not None
         query = call.request.query_params
         order = query.get("order", "desc")
         if order not in ("asc", "desc"):

@@ -1,0 +1,124 @@
+"""Anthropic Messages on the wire: the `message` object, and its stream of events.
+
+A stream is `message_start`, one `content_block_delta` per Cat token in a
+text block (opened with the first text, so a turn that only calls tools
+streams just its `tool_use` blocks, as Anthropic does), a `tool_use` block
+per client tool call, `message_delta` (stop reason, real usage),
+`message_stop`. A failure after the headers went out ends it with
+Anthropic's `error` event, never a `message_stop`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from ...http import sse
+from ...http.encoder import Encoder, Event
+from ...turn.answer import Answer
+from ...turn.conversation import ToolCall
+from ...turn.errors import BridgeError
+from .dialect import error_event
+from .protocol import (
+    ContentBlock,
+    ContentBlockDeltaEvent,
+    ContentBlockStartEvent,
+    ContentBlockStopEvent,
+    InputJSONDelta,
+    Message,
+    MessageDelta,
+    MessageDeltaEvent,
+    MessageDeltaUsage,
+    MessageStartEvent,
+    MessageStopEvent,
+    PingEvent,
+    StopReason,
+    TextBlock,
+    TextDelta,
+    ToolUseBlock,
+    Usage,
+)
+
+STOP_REASONS: dict[str, StopReason] = {"length": "max_tokens", "tool_calls": "tool_use", "stop": "end_turn"}
+
+
+def stop_reason(answer: Answer) -> StopReason:
+    return "stop_sequence" if answer.stop_sequence is not None else STOP_REASONS[answer.finish_reason]
+
+
+def message_of(message_id: str, model: str, answer: Answer) -> Message:
+    """The whole answer: its text (left out when the model only called tools), then one block per tool call."""
+    text: list[ContentBlock] = [TextBlock(text=answer.content)] if answer.content or not answer.tool_calls else []
+    return Message(
+        id=message_id,
+        model=model,
+        content=[*text, *(ToolUseBlock(id=c.id, name=c.name, input=c.args()) for c in answer.tool_calls)],
+        stop_reason=stop_reason(answer),
+        stop_sequence=answer.stop_sequence,
+        usage=Usage(input_tokens=answer.usage.prompt_tokens, output_tokens=answer.usage.completion_tokens),
+    )
+
+
+class MessageEncoder(Encoder):
+    """Numbers one stream's content blocks. `message_start` carries the client's part of the prompt
+    (`input_estimate`): the prompt the Cat really sends (its own system prompt, memories) is known when the turn
+    ends, and `message_delta` carries the whole."""
+
+    ping = sse.event(PingEvent(), "ping")
+
+    def __init__(self, message_id: str, model: str, input_estimate: int) -> None:
+        self.message_id = message_id
+        self.model = model
+        self.input_estimate = input_estimate
+        self.index = 0
+        self.text_open = False
+
+    def start(self) -> Iterable[Event]:
+        started = Message(
+            id=self.message_id,
+            model=self.model,
+            content=[],
+            stop_reason=None,
+            stop_sequence=None,
+            usage=Usage(input_tokens=self.input_estimate, output_tokens=0),
+        )
+        yield Event(sse.event(MessageStartEvent(message=started), "message_start"))
+
+    def _open_text(self) -> Iterator[Event]:
+        if not self.text_open:
+            self.text_open = True
+            start = ContentBlockStartEvent(index=self.index, content_block=TextBlock(text=""))
+            yield Event(sse.event(start, "content_block_start"))
+
+    def _delta(self, delta: TextDelta | InputJSONDelta) -> Event:
+        return Event(sse.event(ContentBlockDeltaEvent(index=self.index, delta=delta), "content_block_delta"), True)
+
+    def _close(self) -> Event:
+        event = Event(sse.event(ContentBlockStopEvent(index=self.index), "content_block_stop"))
+        self.index += 1
+        return event
+
+    def text(self, delta: str) -> Iterable[Event]:
+        yield from self._open_text()
+        yield self._delta(TextDelta(text=delta))
+
+    def close_text(self, answer: Answer) -> Iterable[Event]:
+        if not answer.tool_calls:
+            yield from self._open_text()  # an answer is never without a content block
+        if self.text_open:
+            yield self._close()
+
+    def tool_call(self, index: int, call: ToolCall) -> Iterable[Event]:
+        """The Cat hands calls over whole: one input_json_delta each."""
+        head = ToolUseBlock(id=call.id, name=call.name, input={})
+        yield Event(sse.event(ContentBlockStartEvent(index=self.index, content_block=head), "content_block_start"))
+        yield self._delta(InputJSONDelta(partial_json=call.arguments))
+        yield self._close()
+
+    def finish(self, answer: Answer) -> Iterable[Event]:
+        usage = MessageDeltaUsage(output_tokens=answer.usage.completion_tokens, input_tokens=answer.usage.prompt_tokens)
+        delta = MessageDelta(stop_reason=stop_reason(answer), stop_sequence=answer.stop_sequence)
+        yield Event(sse.event(MessageDeltaEvent(delta=delta, usage=usage), "message_delta"))
+        yield Event(sse.event(MessageStopEvent(), "message_stop"))
+
+    def failed(self, error: BridgeError) -> Event:
+        return Event(error_event(error))

@@ -1,0 +1,239 @@
+"""The Responses API on the wire: the `response` object, and its typed stream events.
+
+Function calls become `function_call` items. A stream is `response.created`,
+`response.in_progress`, the message item's events (opened with the first
+text, so a turn that only calls tools streams just its `function_call`
+items, as OpenAI does), one item per call, then `response.completed` (or
+`response.incomplete` for a cut answer); a failure ends it with
+`response.failed`.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ...http import sse
+from ...http.encoder import Encoder, Event
+from ...turn.answer import Answer, Usage
+from ...turn.conversation import ClientTool, ToolCall
+from ...turn.errors import BridgeError
+from .protocol import (
+    ArgumentsDeltaEvent,
+    ArgumentsDoneEvent,
+    ContentPartEvent,
+    FormatJSONObject,
+    FormatJSONObjectOut,
+    FormatJSONSchema,
+    FormatJSONSchemaOut,
+    FormatTextOut,
+    FunctionToolOut,
+    FunctionToolParam,
+    IncompleteDetails,
+    NamedToolChoice,
+    OutputItem,
+    OutputItemEvent,
+    Reasoning,
+    Response,
+    ResponseError,
+    ResponseEvent,
+    ResponseFunctionToolCall,
+    ResponseLifecycleEvent,
+    ResponseOutputMessage,
+    ResponseOutputText,
+    ResponsesRequest,
+    ResponseUsage,
+    TextConfig,
+    TextDeltaEvent,
+    TextDoneEvent,
+    ToolChoiceFunctionOut,
+)
+
+# The codes a Response's `error.code` may take (openai-python's ResponseError): typed clients parse that enum,
+# so a Cat failure or timeout is a `server_error` whose message says which.
+_RESPONSE_ERROR_CODES = {"server_error", "rate_limit_exceeded", "invalid_prompt"}
+
+
+@dataclass
+class ResponseIds:
+    model: str
+    id: str = field(default_factory=lambda: f"resp_{uuid.uuid4().hex}")
+    message_id: str = field(default_factory=lambda: f"msg_{uuid.uuid4().hex}")
+    call_base: str = field(default_factory=lambda: uuid.uuid4().hex)
+    created_at: int = field(default_factory=lambda: int(time.time()))
+
+    def call_item_id(self, index: int) -> str:
+        return f"fc_{self.call_base}_{index}"
+
+
+def _text_part(text: str) -> ResponseOutputText:
+    return ResponseOutputText(text=text)
+
+
+def _message(ids: ResponseIds, text: str | None, status: str) -> ResponseOutputMessage:
+    return ResponseOutputMessage(id=ids.message_id, status=status, content=[] if text is None else [_text_part(text)])
+
+
+def call_item(
+    call: ToolCall, item_id: str, arguments: str | None = None, status: str = "completed"
+) -> ResponseFunctionToolCall:
+    return ResponseFunctionToolCall(
+        id=item_id,
+        call_id=call.id,
+        name=call.name,
+        status=status,
+        arguments=call.arguments if arguments is None else arguments,
+    )
+
+
+def _output(ids: ResponseIds, text: str | None, status: str, calls: Sequence[ToolCall]) -> list[OutputItem]:
+    """The message (left out when the model only called tools), then one `function_call` item per call."""
+    message: list[OutputItem] = [] if text is None or (calls and not text) else [_message(ids, text, status)]
+    return message + [call_item(c, ids.call_item_id(i)) for i, c in enumerate(calls)]
+
+
+def _error(error: BridgeError) -> ResponseError:
+    code = error.code if error.code in _RESPONSE_ERROR_CODES else "server_error"
+    return ResponseError(code=code, message=error.message, param=error.param, type=error.type)
+
+
+def _usage(usage: Usage) -> ResponseUsage:
+    return ResponseUsage(
+        input_tokens=usage.prompt_tokens, output_tokens=usage.completion_tokens, total_tokens=usage.total_tokens
+    )
+
+
+def response_object(
+    ids: ResponseIds,
+    body: ResponsesRequest,
+    status: str,
+    answer: Answer | None,
+    error: BridgeError | None,
+    tools: Sequence[ClientTool],
+    store: bool,
+) -> Response:
+    strict = {t.name: t.strict for t in body.tools or () if isinstance(t, FunctionToolParam)}
+    incomplete = status == "completed" and answer is not None and answer.finish_reason == "length"
+    text, calls = (answer.content, answer.tool_calls) if answer is not None else (None, ())
+    return Response(
+        id=ids.id,
+        created_at=ids.created_at,
+        status="incomplete" if incomplete else status,
+        error=_error(error) if error else None,
+        incomplete_details=IncompleteDetails() if incomplete else None,
+        instructions=body.instructions,
+        max_output_tokens=body.max_output_tokens,
+        model=ids.model,
+        output=_output(ids, text, "incomplete" if incomplete else "completed", calls),
+        previous_response_id=body.previous_response_id,
+        store=store,
+        reasoning=Reasoning(effort=None, summary=None),
+        temperature=body.temperature,
+        text=TextConfig(format=_format_out(body)),
+        tool_choice=_tool_choice_out(body),
+        tools=[
+            FunctionToolOut(name=t.name, description=t.description, parameters=t.parameters, strict=strict.get(t.name))
+            for t in tools
+        ],
+        top_p=body.top_p,
+        usage=_usage(answer.usage) if answer is not None else None,
+        user=body.user,
+        metadata=body.metadata or {},
+    )
+
+
+def _format_out(body: ResponsesRequest) -> FormatTextOut | FormatJSONObjectOut | FormatJSONSchemaOut:
+    fmt = body.text.format if body.text is not None else None
+    if isinstance(fmt, FormatJSONSchema):
+        return FormatJSONSchemaOut(
+            name=fmt.name, schema=fmt.schema_ or {}, description=fmt.description, strict=fmt.strict
+        )
+    if isinstance(fmt, FormatJSONObject):
+        return FormatJSONObjectOut()
+    return FormatTextOut()
+
+
+def _tool_choice_out(body: ResponsesRequest) -> str | ToolChoiceFunctionOut:
+    choice = body.tool_choice
+    if isinstance(choice, NamedToolChoice):
+        return ToolChoiceFunctionOut(name=choice.name)
+    return choice or "auto"
+
+
+class ResponseEncoder(Encoder):
+    """Numbers and frames one stream's events; `final` is the response object the stream ends with."""
+
+    def __init__(self, ids: ResponseIds, body: ResponsesRequest, tools: Sequence[ClientTool], store: bool) -> None:
+        self.ids = ids
+        self.body = body
+        self.tools = tools
+        self.store = store
+        self.numbers = iter(range(1_000_000_000))
+        self.opened = False
+        self.where = {"item_id": ids.message_id, "output_index": 0, "content_index": 0}
+        self._final: tuple[Answer, Response] | None = None
+
+    def response(self, status: str, answer: Answer | None = None, error: BridgeError | None = None) -> Response:
+        return response_object(self.ids, self.body, status, answer, error, self.tools, self.store)
+
+    def final(self, answer: Answer) -> Response:
+        """The whole response, built once: what the stream ends with is what is stored."""
+        if self._final is None or self._final[0] is not answer:
+            self._final = (answer, self.response("completed", answer))
+        return self._final[1]
+
+    def event(self, kind: type[ResponseEvent], name: str, output: bool = False, **fields: Any) -> Event:
+        return Event(sse.event(kind(type=name, sequence_number=next(self.numbers), **fields), name), output)
+
+    def lifecycle(self, name: str, response: Response) -> Event:
+        return self.event(ResponseLifecycleEvent, name, response=response)
+
+    def start(self) -> Iterable[Event]:
+        started = self.response("in_progress")
+        yield self.lifecycle("response.created", started)
+        yield self.lifecycle("response.in_progress", started)
+
+    def _open(self) -> Iterator[Event]:
+        if not self.opened:
+            self.opened = True
+            item = _message(self.ids, None, "in_progress")
+            yield self.event(OutputItemEvent, "response.output_item.added", output_index=0, item=item)
+            yield self.event(ContentPartEvent, "response.content_part.added", **self.where, part=_text_part(""))
+
+    def text(self, delta: str) -> Iterable[Event]:
+        yield from self._open()
+        yield self.event(TextDeltaEvent, "response.output_text.delta", True, **self.where, delta=delta)
+
+    def close_text(self, answer: Answer) -> Iterable[Event]:
+        if not answer.tool_calls:
+            yield from self._open()
+        if self.opened:
+            text = answer.content
+            yield self.event(TextDoneEvent, "response.output_text.done", **self.where, text=text)
+            yield self.event(ContentPartEvent, "response.content_part.done", **self.where, part=_text_part(text))
+            item = self.final(answer).output[0]
+            yield self.event(OutputItemEvent, "response.output_item.done", output_index=0, item=item)
+
+    def tool_call(self, index: int, call: ToolCall) -> Iterable[Event]:
+        """The Cat hands calls over whole: one arguments delta each."""
+        index, item_id = (1 if self.opened else 0) + index, self.ids.call_item_id(index)
+        added = call_item(call, item_id, arguments="", status="in_progress")
+        yield self.event(OutputItemEvent, "response.output_item.added", output_index=index, item=added)
+        where = {"item_id": item_id, "output_index": index}
+        delta = call.arguments
+        yield self.event(ArgumentsDeltaEvent, "response.function_call_arguments.delta", True, **where, delta=delta)
+        yield self.event(ArgumentsDoneEvent, "response.function_call_arguments.done", **where, arguments=delta)
+        yield self.event(
+            OutputItemEvent, "response.output_item.done", output_index=index, item=call_item(call, item_id)
+        )
+
+    def finish(self, answer: Answer) -> Iterable[Event]:
+        """A cut answer ends as OpenAI ends it: `response.incomplete`, not `response.completed`."""
+        final = self.final(answer)
+        yield self.lifecycle("response.incomplete" if final.status == "incomplete" else "response.completed", final)
+
+    def failed(self, error: BridgeError) -> Event:
+        return self.lifecycle("response.failed", self.response("failed", error=error))

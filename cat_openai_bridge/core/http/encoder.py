@@ -1,0 +1,100 @@
+"""The one stream loop: a Cat answer's items in, one protocol's events out.
+
+Every protocol streams the same moments of an answer: a start, text as the
+Cat produces it, heartbeats while it is silent, the client's tool calls, a
+finish, or a failure once the headers are gone. An `Encoder` says only what
+each moment looks like on its wire; `encode` runs them in the one order all
+protocols share and settles the answer's usage however the stream ends.
+Adding a protocol means writing an encoder, not a loop.
+
+Each `Event` says what it is next to its bytes, so the layers above (first
+output for the metrics, a whole stream for replays) read the flags and never
+search what was already encoded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import dataclass
+
+from ..turn.answer import HEARTBEAT, Answer, StreamItem
+from ..turn.conversation import ToolCall
+from ..turn.errors import BridgeError
+from . import sse
+
+
+@dataclass(frozen=True)
+class Event:
+    data: bytes
+    output: bool = False  # carries the answer's output (text, a tool call): the first one is the first token
+    final: bool = False  # the last event of a stream that ended well: a replay may end only with one
+
+
+class Encoder:
+    """One protocol's stream, moment by moment. Subclasses define `text`, `finish` and `failed`."""
+
+    ping: bytes = sse.PING
+    waits_for_usage: bool = True  # after a cut, wait for the Cat's turn to end so its usage can be reported
+
+    def start(self) -> Iterable[Event]:
+        return ()
+
+    def text(self, delta: str) -> Iterable[Event]:
+        raise NotImplementedError
+
+    def heartbeat(self) -> Iterable[Event]:
+        yield Event(self.ping)
+
+    def close_text(self, answer: Answer) -> Iterable[Event]:
+        """The text is complete (before the calls, if any)."""
+        return ()
+
+    def tool_call(self, index: int, call: ToolCall) -> Iterable[Event]:
+        """One client tool call; the Cat hands each over whole."""
+        return ()
+
+    def finish(self, answer: Answer) -> Iterable[Event]:
+        """The answer's end (reason, usage); its last event is the stream's final one."""
+        raise NotImplementedError
+
+    def failed(self, error: BridgeError) -> Event:
+        raise NotImplementedError
+
+
+def ending(encoder: Encoder, answer: Answer) -> list[Event]:
+    """The stream's last events once the answer is whole, the very last one marked final."""
+    events = [*encoder.close_text(answer)]
+    for index, call in enumerate(answer.tool_calls):
+        events += encoder.tool_call(index, call)
+    events += encoder.finish(answer)
+    last = events[-1]
+    return [*events[:-1], Event(last.data, last.output, final=True)]
+
+
+async def encode(
+    encoder: Encoder,
+    items: AsyncIterator[StreamItem],
+    settle: Callable[[Answer], Awaitable[None]],
+    failure: Callable[[BaseException], BridgeError],
+) -> AsyncIterator[Event]:
+    """The stream every protocol sends. `settle` reports the answer's usage (and keeps it, where the route does)
+    before the ending goes out; after the headers, any failure is the protocol's error event, never a trace."""
+    for event in encoder.start():
+        yield event
+    try:
+        answer: Answer | None = None
+        async with contextlib.aclosing(items) as stream:  # type: ignore[type-var]
+            async for item in stream:
+                if isinstance(item, Answer):
+                    answer = item
+                else:
+                    for event in encoder.heartbeat() if item is HEARTBEAT else encoder.text(item):  # type: ignore[arg-type]
+                        yield event
+        if answer is None:
+            raise AssertionError("an answer stream ended without its Answer")
+        await settle(answer)
+        for event in ending(encoder, answer):
+            yield event
+    except Exception as exc:
+        yield encoder.failed(failure(exc))
