@@ -73,6 +73,19 @@ class Job:
         return 0
 
 
+@dataclass(frozen=True, kw_only=True)
+class TurnJob(Job):
+    """A request that runs one conversation turn of the Cat."""
+
+    rules: OutputRules
+    conversation: Conversation
+    tools: tuple[ClientTool, ...] = ()
+    demands: Demands = NO_DEMANDS
+
+    def cost(self) -> Cost:
+        return turn_cost(self.conversation, self.rules, self.demands)
+
+
 J = TypeVar("J", bound=Job)
 
 

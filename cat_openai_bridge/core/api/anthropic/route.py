@@ -12,9 +12,9 @@ from starlette.requests import Request
 
 from ...config.settings import BridgeSettings
 from ...http.parsing import parse_body
-from ...http.route import Call, Cost, Job, Reply, Route, turn_cost
+from ...http.route import Call, Job, Reply, Route, TurnJob
 from ...turn import tokens
-from ...turn.answer import OutputRules, check_message_count, output_rules
+from ...turn.answer import check_message_count, output_rules
 from ...turn.conversation import ClientTool, Conversation
 from ...turn.demands import Demands, JsonOutput, json_output
 from ...turn.errors import invalid_request
@@ -25,15 +25,8 @@ from .protocol import MessageRequest, MessageTokensCount, MessageTokensRequest
 
 
 @dataclass(frozen=True, kw_only=True)
-class MessagesJob(Job):
+class MessagesJob(TurnJob):
     body: MessageRequest
-    rules: OutputRules
-    conversation: Conversation
-    tools: tuple[ClientTool, ...]
-    demands: Demands
-
-    def cost(self) -> Cost:
-        return turn_cost(self.conversation, self.rules, self.demands)
 
 
 def _output_format(body: MessageRequest) -> JsonOutput | None:

@@ -9,9 +9,9 @@ from starlette.requests import Request
 
 from ...config.settings import BridgeSettings
 from ...http.parsing import parse_body
-from ...http.route import Call, Cost, Job, Reply, Route, turn_cost
+from ...http.route import Call, Reply, Route, TurnJob
 from ...turn.answer import OutputRules, check_message_count, output_rules
-from ...turn.conversation import ClientTool, Conversation
+from ...turn.conversation import ClientTool
 from ...turn.demands import Demands, json_output, strict_parameters
 from ...turn.errors import invalid_request
 from .convert import build_conversation, client_tools, function_specs
@@ -65,15 +65,8 @@ def demands_of(body: ChatCompletionRequest, tools: tuple[ClientTool, ...], call:
 
 
 @dataclass(frozen=True, kw_only=True)
-class ChatJob(Job):
+class ChatJob(TurnJob):
     body: ChatCompletionRequest
-    rules: OutputRules
-    conversation: Conversation
-    tools: tuple[ClientTool, ...]
-    demands: Demands
-
-    def cost(self) -> Cost:
-        return turn_cost(self.conversation, self.rules, self.demands)
 
 
 class ChatCompletions(Route[ChatJob]):

@@ -9,7 +9,7 @@ from starlette.requests import Request
 
 from ...config.settings import BridgeSettings
 from ...http.parsing import parse_body
-from ...http.route import Call, Cost, Job, Reply, Route
+from ...http.route import Call, Reply, Route, TurnJob
 from ...turn.answer import output_rules, run_answer
 from ...turn.conversation import Conversation, TextPart, Turn
 from ...turn.port import CatTurn
@@ -17,13 +17,8 @@ from .protocol import SimpleMessageReply, SimpleMessageRequest
 
 
 @dataclass(frozen=True, kw_only=True)
-class MessageJob(Job):
+class MessageJob(TurnJob):
     body: SimpleMessageRequest
-    conversation: Conversation
-    cap: int
-
-    def cost(self) -> Cost:
-        return Cost(turns=1, llm_calls=1, prompt=self.conversation, completion_cap=self.cap)
 
 
 class Message(Route[MessageJob]):
@@ -37,13 +32,13 @@ class Message(Route[MessageJob]):
             label=body.user_id,
             body=body,
             conversation=conversation,
-            cap=settings.max_tokens,
+            rules=output_rules(settings, False, None, "max_tokens"),
         )
 
     async def run(self, job: MessageJob, call: Call) -> Reply:
         settings = call.settings
         turn = CatTurn(job.conversation, call.target, False, settings.system_message_policy, call.identity)
-        answer = await run_answer(self.cat, turn, output_rules(call.settings, False, None, "max_tokens"))
+        answer = await run_answer(self.cat, turn, job.rules)
         call.report(answer.usage, charged=answer.charged)
         label = job.body.user_id
         self.debug(call, f"message user={call.identity.user_id} label={label!r} chars={len(answer.content)}")
