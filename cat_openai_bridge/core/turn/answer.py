@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import dataclasses
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 
 from ..config.settings import BridgeSettings
 from . import tokens
@@ -29,6 +29,9 @@ class Usage:
     @property
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(self.prompt_tokens + other.prompt_tokens, self.completion_tokens + other.completion_tokens)
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,7 @@ class Answer:
     finish_reason: str
     usage: Usage  # what the client is told: its prompt, and the completion it received (plus tool steps)
     tool_calls: tuple[ToolCall, ...] = ()
+    _: KW_ONLY
     why: dict | None = None
     prompt_counted: bool = True  # False: a stream cut before the Cat's turn ended, its prompt not yet known
     charged: int = 0  # what the token limit counts: the prompt and everything the LLM produced, sent or not
@@ -191,7 +195,8 @@ async def run_answer(cat: CatPort, turn: CatTurn, rules: OutputRules) -> Answer:
         calls = ()
     usage, charged = await _usage(result, content, calls)
     reason = "tool_calls" if calls else (cutter.finish_reason or "stop")
-    return Answer(content, reason, usage, calls, result.why, True, charged, None if calls else cutter.stop_sequence)
+    stop_sequence = None if calls else cutter.stop_sequence
+    return Answer(content, reason, usage, calls, why=result.why, charged=charged, stop_sequence=stop_sequence)
 
 
 StreamItem = str | Heartbeat | Answer
@@ -250,6 +255,15 @@ async def answer_stream(
         usage, charged = await _usage(result, cutter.sent, calls)
         reason = "tool_calls" if calls else (cutter.finish_reason or "stop")
         why = result.why if result else None
-        yield Answer(cutter.sent, reason, usage, calls, why, result is not None, charged, cutter.stop_sequence)
+        yield Answer(
+            cutter.sent,
+            reason,
+            usage,
+            calls,
+            why=why,
+            prompt_counted=result is not None,
+            charged=charged,
+            stop_sequence=cutter.stop_sequence,
+        )
     finally:
         await events.close()

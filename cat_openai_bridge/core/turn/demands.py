@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .answer import Answer, OutputRules, StreamItem, Usage, answer_stream, run_answer
+from .answer import Answer, OutputRules, StreamItem, answer_stream, run_answer
 from .conversation import Conversation, TextPart, Turn
 from .errors import BridgeError, invalid_request, structured_output_failed
 from .port import CatPort, CatTurn
@@ -182,14 +182,10 @@ async def demanded_answer(cat: CatPort, turn: CatTurn, rules: OutputRules, deman
     again = await run_answer(
         cat, _reasked(turn, answer, demands.correction(problem)), dataclasses.replace(rules, timeout=max(remaining, 1))
     )
-    usage = Usage(
-        answer.usage.prompt_tokens + again.usage.prompt_tokens,
-        answer.usage.completion_tokens + again.usage.completion_tokens,
-    )
     problem = demands.problem(again)
     if problem is not None:
         raise demands.failure(problem)
-    return dataclasses.replace(again, usage=usage, charged=answer.charged + again.charged)
+    return dataclasses.replace(again, usage=answer.usage + again.usage, charged=answer.charged + again.charged)
 
 
 async def demanded_stream(

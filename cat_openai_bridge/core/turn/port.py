@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Protocol
 
 from starlette.requests import Request
@@ -111,6 +111,7 @@ class CatTurn:
     stream: bool
     system_policy: str
     identity: Identity
+    _: KW_ONLY
     # A front end's housekeeping prompt (title, tags): answered by the Cat's own LLM
     # without the agent, so it leaves nothing in the Cat's memory or history.
     plain: bool = False

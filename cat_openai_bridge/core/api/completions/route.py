@@ -131,9 +131,7 @@ class Completions(Route[CompletionJob]):
                 answer = await run_answer(self.cat, call.turn(user_turn(prompt), stream=False), turn_rules)
             except CatTimeout:
                 raise CatTimeout(rules.timeout) from None  # the request's time, not what was left of it
-            used = Usage(
-                used.prompt_tokens + answer.usage.prompt_tokens, used.completion_tokens + answer.usage.completion_tokens
-            )
+            used += answer.usage
             charged += answer.charged
             call.report(used, charged=charged)  # what ran counts, even if a later prompt fails
             text = (prompt if echo else "") + answer.content
