@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from cat_openai_bridge.core.guards.idempotency import MAX_KEY_LENGTH, once
+from cat_openai_bridge.core.guards.idempotency import MAX_KEY_LENGTH, Keyed, once
 from cat_openai_bridge.core.guards.memory_replays import Replays
 from cat_openai_bridge.core.guards.replay_budget import ReplayLimits
 from cat_openai_bridge.core.turn.errors import BridgeError
@@ -17,7 +17,10 @@ def test_a_key_over_the_limit_is_a_400_whatever_the_store():
         raise AssertionError("the store was asked")
 
     async def scenario(claim_of, key: str) -> None:
-        async with once(claim_of, "me", key, "ChatCompletions", b"{}", 60, 1, {}, ReplayLimits()) as run:
+        keyed = Keyed(
+            identity="me", key=key, route="ChatCompletions", body=b"{}", window=60, wait=1, limits=ReplayLimits()
+        )
+        async with once(claim_of, keyed, {}) as run:
             assert run.replay is None
 
     with pytest.raises(BridgeError) as info:

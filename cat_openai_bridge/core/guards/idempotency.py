@@ -73,35 +73,38 @@ ClaimFunction = Callable[
 ]
 
 
+@dataclass(frozen=True, kw_only=True)
+class Keyed:
+    """A request as idempotency sees it: whose, under which key, which request, and how long it is kept."""
+
+    identity: str
+    key: str | None  # the Idempotency-Key header (None: no key, nothing kept)
+    route: str
+    body: bytes
+    window: float  # seconds an answer replays once it is whole
+    wait: float  # seconds a duplicate waits for the first attempt to end
+    limits: ReplayLimits
+    at_least: int = 0  # a lower bound on the answer's bytes, known before it runs
+
+
 @asynccontextmanager
-async def once(
-    claim_of: ClaimFunction,
-    identity: str,
-    key: str | None,
-    route: str,
-    body: bytes,
-    window: float,
-    wait: float,
-    headers: dict[str, str],
-    limits: ReplayLimits,
-    at_least: int = 0,
-) -> AsyncIterator[Idempotent]:
+async def once(claim_of: ClaimFunction, keyed: Keyed, headers: dict[str, str]) -> AsyncIterator[Idempotent]:
     """What every store does with a request's key: replay, or run and keep (`claim_of` is the store's claim).
 
-    `at_least` is a lower bound on the answer's size known before it runs: above the limit, the response
-    says at once that its key will not be replayable.
+    Above the limit, `keyed.at_least` lets the response say at once that its key will not be replayable.
     """
-    if not key or not window:
+    key = keyed.key
+    if not key or not keyed.window:
         yield Idempotent(None, None, headers)
         return
     if len(key) > MAX_KEY_LENGTH:
         raise key_too_long(MAX_KEY_LENGTH)
-    claim, stored = await claim_of(identity, key, route, body, window, wait, limits)
+    claim, stored = await claim_of(keyed.identity, key, keyed.route, keyed.body, keyed.window, keyed.wait, keyed.limits)
     if stored is not None:
         yield Idempotent(None, replayed(stored, headers), headers)
         return
     run = Idempotent(claim, None, headers)
-    if claim is not None and not claim.room(at_least):
+    if claim is not None and not claim.room(keyed.at_least):
         run.not_replayable()
     try:
         yield run

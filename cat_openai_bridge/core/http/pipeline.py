@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from ..config.settings import BridgeSettings
-from ..guards.idempotency import Idempotent
+from ..guards.idempotency import Idempotent, Keyed
 from ..guards.idempotency import once as once_for
 from ..guards.limits import Lease, Limiter, Quota
 from ..guards.memory_replays import Replays
@@ -94,20 +94,18 @@ class Pipeline:
         async with AsyncExitStack() as stack:
             once = Idempotent(None, None, headers)
             if route.idempotent:
-                once = await stack.enter_async_context(
-                    once_for(
-                        self._replays(settings.redis_url).claimer(settings.redis_failure_mode == "open"),
-                        identity.user_id,
-                        request.headers.get("idempotency-key"),
-                        type(route).__name__,
-                        raw,
-                        settings.idempotency_window_seconds,
-                        settings.request_timeout + settings.stream_send_timeout,
-                        headers,
-                        ReplayLimits.of(settings),
-                        job.replay_floor(),
-                    )
+                keyed = Keyed(
+                    identity=identity.user_id,
+                    key=request.headers.get("idempotency-key"),
+                    route=type(route).__name__,
+                    body=raw,
+                    window=settings.idempotency_window_seconds,
+                    wait=settings.request_timeout + settings.stream_send_timeout,
+                    limits=ReplayLimits.of(settings),
+                    at_least=job.replay_floor(),
                 )
+                claimer = self._replays(settings.redis_url).claimer(settings.redis_failure_mode == "open")
+                once = await stack.enter_async_context(once_for(claimer, keyed, headers))
                 if once.replay is not None:
                     exchange.replayed = True
                     return once.replay
