@@ -1,92 +1,124 @@
-"""The bridge: one pipeline, and the routes it serves.
+"""The route table: every endpoint of the bridge, once, and the `Bridge` that serves them.
 
-Each route reads top to bottom as parse -> prepare -> run -> encode: the route
-parses its body and runs the Cat, the pipeline does every shared step.
-`routes.py` (the plugin's HTTP edge) calls one method per path.
+`routes.py` registers each entry with the Cat, the unit tests' app mounts the
+same entries, and the Cat's /docs describe each from its `body` and `errors`.
+Each route reads top to bottom as parse -> prepare -> run -> encode; the
+pipeline does every shared step.
 """
 
 from __future__ import annotations
 
+import re
 import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
+from .api.anthropic.protocol import MessageRequest, MessageTokensRequest
 from .api.anthropic.route import CountTokens, Messages
+from .api.chat.protocol import ChatCompletionRequest
 from .api.chat.route import ChatCompletions
+from .api.completions.protocol import CompletionRequest
 from .api.completions.route import Completions
+from .api.embeddings.protocol import EmbeddingRequest
 from .api.embeddings.route import Embeddings
 from .api.health import Health
+from .api.message.protocol import SimpleMessageRequest
 from .api.message.route import Message
 from .api.metrics import Metrics
 from .api.models.route import GetModel, ListModels
+from .api.responses.protocol import ResponsesRequest
 from .api.responses.route import Responses
 from .api.responses.storage import ResponseStores
 from .api.responses.stored_routes import DeleteResponse, GetResponse, Keeper, ListInputItems
 from .guards.limits import Limiter
+from .http.openapi import ANTHROPIC_ERRORS, ERRORS
 from .http.pipeline import Pipeline
 from .turn.port import CatPort
 
+if TYPE_CHECKING:
+    from .http.route import Route
+
+PREFIX = "/custom"  # where the Cat serves a plugin's endpoints: every path below is under it
+PATH_PARAMETER = re.compile(r"{(\w+)(?::\w+)?}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Shared:
+    """What the routes are built from: the one pipeline, the one store of responses, when the models were made."""
+
+    pipeline: Pipeline
+    keeper: Keeper
+    created: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class Entry:
+    """One endpoint: `method` and `path` (under `PREFIX`), the route that serves it, how /docs describe it.
+
+    `name` names the endpoint (`openai_bridge_<name>` in the Cat). The handler reads the raw body, so FastAPI
+    neither validates nor documents it: `body` is the model /docs show for it, `errors` the error responses."""
+
+    method: str
+    path: str
+    name: str
+    route: Callable[[Shared], Route]
+    body: type[BaseModel] | None = None
+    errors: Mapping[int | str, dict[str, Any]] | None = None
+
+    @property
+    def path_parameters(self) -> tuple[str, ...]:
+        return tuple(PATH_PARAMETER.findall(self.path))
+
+
+def _get(path: str, name: str, route: Callable[[Shared], Route]) -> Entry:
+    return Entry(method="GET", path=path, name=name, route=route)
+
+
+def _post(path: str, name: str, route: Callable[[Shared], Route], body: type[BaseModel], errors=ERRORS) -> Entry:
+    return Entry(method="POST", path=path, name=name, route=route, body=body, errors=errors)
+
+
+STORED = "/v1/responses/{response_id}"  # a stored response, read back or deleted by its id
+ENTRIES: tuple[Entry, ...] = (
+    _get("/health", "health", lambda s: Health(s.pipeline)),
+    _get("/metrics", "metrics", lambda s: Metrics(s.pipeline)),
+    _get("/v1/models", "list_models", lambda s: ListModels(s.pipeline, s.created)),
+    _get("/v1/models/{model_id:path}", "get_model", lambda s: GetModel(s.pipeline, s.created)),
+    _post("/v1/chat/completions", "chat_completions", lambda s: ChatCompletions(s.pipeline), ChatCompletionRequest),
+    _post("/message", "message", lambda s: Message(s.pipeline), SimpleMessageRequest),
+    _post("/v1/embeddings", "embeddings", lambda s: Embeddings(s.pipeline), EmbeddingRequest),
+    _post("/v1/responses", "responses", lambda s: Responses(s.pipeline, s.keeper), ResponsesRequest),
+    _get(STORED, "get_response", lambda s: GetResponse(s.pipeline, s.keeper)),
+    _get(STORED + "/input_items", "response_input_items", lambda s: ListInputItems(s.pipeline, s.keeper)),
+    Entry(method="DELETE", path=STORED, name="delete_response", route=lambda s: DeleteResponse(s.pipeline, s.keeper)),
+    _post("/v1/completions", "completions", lambda s: Completions(s.pipeline), CompletionRequest),
+    _post("/v1/messages", "anthropic_messages", lambda s: Messages(s.pipeline), MessageRequest, ANTHROPIC_ERRORS),
+    _post(
+        "/v1/messages/count_tokens",
+        "anthropic_count_tokens",
+        lambda s: CountTokens(s.pipeline),
+        MessageTokensRequest,
+        ANTHROPIC_ERRORS,
+    ),
+)
+
 
 class Bridge:
+    """The pipeline for one Cat, and one route per entry (the Responses routes share one store)."""
+
+    entries = ENTRIES
+
     def __init__(self, cat: CatPort, limiter: Limiter | None = None) -> None:
         self.cat = cat
         self.pipeline = Pipeline(cat, limiter)
-        created = int(time.time())
-        self._health = Health(self.pipeline)
-        self._list_models = ListModels(self.pipeline, created)
-        self._get_model = GetModel(self.pipeline, created)
-        self._chat = ChatCompletions(self.pipeline)
         keeper = Keeper(ResponseStores(), lambda level, message: cat.log(level, message))
-        self._responses = Responses(self.pipeline, keeper)
-        self._get_response = GetResponse(self.pipeline, keeper)
-        self._delete_response = DeleteResponse(self.pipeline, keeper)
-        self._input_items = ListInputItems(self.pipeline, keeper)
-        self._embeddings = Embeddings(self.pipeline)
-        self._message = Message(self.pipeline)
-        self._completions = Completions(self.pipeline)
-        self._messages = Messages(self.pipeline)
-        self._count_tokens = CountTokens(self.pipeline)
-        self._metrics = Metrics(self.pipeline)
+        shared = Shared(pipeline=self.pipeline, keeper=keeper, created=int(time.time()))
+        self.routes: dict[str, Route] = {entry.name: entry.route(shared) for entry in self.entries}
 
-    async def health(self, request: Request) -> Response:
-        return await self.pipeline.serve(request, self._health)
-
-    async def list_models(self, request: Request) -> Response:
-        return await self.pipeline.serve(request, self._list_models)
-
-    async def get_model(self, request: Request) -> Response:
-        return await self.pipeline.serve(request, self._get_model)
-
-    async def chat_completions(self, request: Request) -> Response:
-        return await self.pipeline.serve(request, self._chat)
-
-    async def responses(self, request: Request) -> Response:
-        return await self.pipeline.serve(request, self._responses)
-
-    async def get_response(self, request: Request) -> Response:
-        return await self.pipeline.serve(request, self._get_response)
-
-    async def delete_response(self, request: Request) -> Response:
-        return await self.pipeline.serve(request, self._delete_response)
-
-    async def response_input_items(self, request: Request) -> Response:
-        return await self.pipeline.serve(request, self._input_items)
-
-    async def embeddings(self, request: Request) -> Response:
-        return await self.pipeline.serve(request, self._embeddings)
-
-    async def message(self, request: Request) -> Response:
-        return await self.pipeline.serve(request, self._message)
-
-    async def completions(self, request: Request) -> Response:
-        return await self.pipeline.serve(request, self._completions)
-
-    async def anthropic_messages(self, request: Request) -> Response:
-        return await self.pipeline.serve(request, self._messages)
-
-    async def anthropic_count_tokens(self, request: Request) -> Response:
-        return await self.pipeline.serve(request, self._count_tokens)
-
-    async def metrics(self, request: Request) -> Response:
-        return await self.pipeline.serve(request, self._metrics)
+    async def serve(self, request: Request, entry: Entry) -> Response:
+        return await self.pipeline.serve(request, self.routes[entry.name])

@@ -24,10 +24,11 @@ from typing import Any
 import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 
 from cat_openai_bridge.core.config.settings import BridgeSettings
-from cat_openai_bridge.core.route_table import Bridge
+from cat_openai_bridge.core.route_table import PREFIX, Bridge, Entry
 from cat_openai_bridge.core.turn.port import (
     Access,
     CatTurn,
@@ -167,22 +168,20 @@ def _stopped(rest: Sequence[Any], produced: str) -> TurnResult:
 
 
 def app_of(bridge: Bridge) -> Starlette:
-    """The bridge's routes as the plugin serves them, minus the Cat (bound async methods: Starlette awaits them)."""
-    return Starlette(
-        routes=[
-            Route("/custom/health", bridge.health, methods=["GET"]),
-            Route("/custom/message", bridge.message, methods=["POST"]),
-            Route("/custom/metrics", bridge.metrics, methods=["GET"]),
-            Route("/v1/models", bridge.list_models, methods=["GET"]),
-            Route("/v1/models/{model_id:path}", bridge.get_model, methods=["GET"]),
-            Route("/v1/chat/completions", bridge.chat_completions, methods=["POST"]),
-            Route("/v1/responses", bridge.responses, methods=["POST"]),
-            Route("/v1/embeddings", bridge.embeddings, methods=["POST"]),
-            Route("/v1/completions", bridge.completions, methods=["POST"]),
-            Route("/v1/messages", bridge.anthropic_messages, methods=["POST"]),
-            Route("/v1/messages/count_tokens", bridge.anthropic_count_tokens, methods=["POST"]),
-        ]
-    )
+    """The bridge's routes minus the Cat, from the one route table: each at the path the plugin serves it
+    (/custom/...), and the OpenAI and Anthropic ones also at /v1/..., where the unit tests call them."""
+    routes = []
+    for entry in bridge.entries:
+        paths = [PREFIX + entry.path, *([entry.path] if entry.path.startswith("/v1/") else [])]
+        routes += [Route(path, _handler(bridge, entry), methods=[entry.method]) for path in paths]
+    return Starlette(routes=routes)
+
+
+def _handler(bridge: Bridge, entry: Entry):
+    async def handle(request: Request) -> Response:
+        return await bridge.serve(request, entry)
+
+    return handle
 
 
 PATIENCE = 5.0  # seconds a test waits for the app before calling it hung (a failure, never a hang)
