@@ -1,44 +1,25 @@
 """Cheshire Cat v1 (1.8.0 - 1.9.2): the Docker line most users run.
 
-A turn is the Cat's own `StrayCat` conversation turn (hooks, memory recall,
-agent, `before_cat_sends_message`) on a private StrayCat per request, run in
-a thread of the bridge's elastic pool (v1_threads.py): never on the event loop,
-where the Cat's websocket sends would deadlock, and never waiting for a thread
-that a hung turn holds. The
-private StrayCat's `send_ws_message` is this request's token pipe, so tokens
-stream to the client as the LLM makes them and never mix with another
-request's. Imports of `cat` stay inside functions: v2 imports this file too.
+Here: who the caller is (v1's own permissions), the settings, the one model,
+the embedder; a turn runs in v1_stray_turn.py, on a private StrayCat in a
+thread of the bridge's own. Imports of `cat` stay inside functions: v2 imports
+this file too.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import inspect
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from importlib import metadata
 from typing import Any
 
 from starlette.requests import Request
 
 from ..core.config.settings import BridgeSettings
-from ..core.turn.port import (
-    Access,
-    CatFailure,
-    CatTurn,
-    EmbedderInfo,
-    Forbidden,
-    Identity,
-    ModelCard,
-    TextDelta,
-    TurnEvent,
-    TurnResult,
-)
-from .v1_qdrant import serialize_embedded_qdrant
-from .v1_threads import TurnThreads
-from .v1_usage import recount_usage
-from .v1_users import RecentUsers, UserLocks
+from ..core.turn.port import Access, CatFailure, CatTurn, EmbedderInfo, Forbidden, Identity, ModelCard, TurnEvent
+from .v1_stray_turn import StrayTurns, in_a_thread
+from .v1_users import RecentUsers
 
 PLUGIN_ID = __name__.split(".")[2] if __name__.startswith("cat.plugins.") else "cat_openai_bridge"
 MAIN = "main"  # the adapter's name for the Cat's one agent
@@ -51,32 +32,6 @@ PERMISSIONS: dict[Access, tuple[str, str]] = {
     Access.EMBEDDINGS: ("EMBEDDER", "READ"),
     Access.METRICS: ("STATUS", "READ"),
 }
-
-
-class _TurnPipe:
-    """Carries one request's tokens from the Cat's thread to the event loop; dropped once the client left."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        self.queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
-        self.closed = False
-
-    def put(self, kind: str, value: Any) -> None:
-        if not self.closed:
-            self.loop.call_soon_threadsafe(self.queue.put_nowait, (kind, value))
-
-    def send_ws_message(self, content: Any, msg_type: str = "notification") -> None:
-        if msg_type == "chat_token" and isinstance(content, str) and content:
-            self.put("token", content)
-
-
-_THREADS = TurnThreads()
-
-
-def _in_a_thread(fn: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
-    """Run `fn` in a thread of the pool: an idle one, or a new one. v1 cannot cancel a turn (a hung LLM call
-    runs on after the client got its 504), so a turn never waits for a thread another turn holds."""
-    return asyncio.wrap_future(_THREADS.submit(fn, *args))
 
 
 def _cat_user_of(credential: str | None) -> bool:
@@ -94,10 +49,6 @@ def _cat_user_of(credential: str | None) -> bool:
     return claims.get("sub") in get_users()
 
 
-def _quiet(*args: Any, **kwargs: Any) -> None:
-    """The private StrayCat's other websocket sends: there is no websocket for an HTTP request."""
-
-
 class V1Cat:
     name = "v1"
     supports_images = False
@@ -105,9 +56,9 @@ class V1Cat:
     stops_turns = False  # a turn runs in its own thread, which nothing can stop: a cut answer lets it finish
 
     def __init__(self) -> None:
-        self._user_locks = UserLocks()  # `v1_history: server`: one turn at a time per user
         self._users: RecentUsers[Any] = RecentUsers()  # AuthUserInfo by user id, as the Cat's auth made it
         self._settings: tuple[int | None, BridgeSettings | None] = (None, None)
+        self._turns = StrayTurns(self._user_data, self.load_settings)
 
     # -- identity and settings -------------------------------------------------
 
@@ -184,120 +135,8 @@ class V1Cat:
     async def resolve_model(self, model: str, settings: BridgeSettings) -> str | None:
         return MAIN if model == settings.model_alias else None
 
-    # -- a turn ----------------------------------------------------------------
-
-    def _private_stray(self, identity: Identity, pipe: _TurnPipe, stream: bool):
-        from cat.looking_glass.stray_cat import StrayCat
-        from cat.memory.working_memory import WorkingMemory
-
-        user = self._user_data(identity)
-        if "main_loop" in inspect.signature(StrayCat.__init__).parameters:  # 1.8.x
-            stray = StrayCat(user_id=user.name, user_data=user, main_loop=pipe.loop)
-        else:  # 1.9.x: loads the user's cached working memory; a private one replaces it (server
-            stray = StrayCat(user)  # history reloads the user's own under a lock, in _work)
-            stray.working_memory = WorkingMemory()
-        # A JSON answer is the turn's final text: its tokens are dropped here, as v1 drops them without a
-        # websocket, instead of waking the event loop (and taking the GIL from the other turns) once per
-        # token for text nobody reads.
-        stray.send_ws_message = pipe.send_ws_message if stream else _quiet
-        stray.send_chat_message = _quiet
-        stray.send_notification = _quiet
-        stray.send_error = _quiet
-        serialize_embedded_qdrant()  # turns run concurrently here: the embedded Qdrant must not see it
-        return stray
-
-    def _fill_history(self, stray, turn: CatTurn) -> None:
-        """OpenAI semantics: the request's earlier messages are the conversation the Cat sees."""
-        from cat.convo.messages import CatMessage, UserMessage
-
-        for past in turn.conversation.turns[:-1]:
-            if past.role == "user":
-                stray.working_memory.update_history(UserMessage(user_id=stray.user_id, text=past.text))
-            elif past.role == "assistant":
-                stray.working_memory.update_history(CatMessage(user_id=stray.user_id, text=past.text))
-
-    def _work(self, stray, turn: CatTurn, history: str, abandoned: Callable[[], bool]):
-        """In its own thread: the Cat's own turn (or, for housekeeping prompts, its LLM alone)."""
-        text = turn.conversation.last_user_text
-        if turn.plain:
-            return stray.llm(f"{text}\n\n{turn.instructions}" if turn.instructions else text, stream=turn.stream)
-        server_side = history == "server"
-        with contextlib.ExitStack() as held:
-            if server_side:
-                # One turn at a time per user; a turn whose client left while it waited never runs
-                # (it would add an exchange nobody saw to the user's stored conversation).
-                if not held.enter_context(self._user_locks.holding(stray.user_id, abandoned)) or abandoned():
-                    return None
-                stray.working_memory = self._stored_memory(stray)  # read under the lock: never a stale copy
-            before = list(stray.working_memory.history)
-            try:
-                answer = stray({"user_id": stray.user_id, "text": text})
-            except BaseException:
-                # A failed turn leaves the stored conversation as it was: v1 appended the user's message
-                # before its agent ran, and would keep it without an answer. The client resends it.
-                stray.working_memory.history = before
-                raise
-            if isinstance(answer, dict):  # v1's error dicts (e.g. memory recall failed): the same
-                stray.working_memory.history = before
-            if server_side and hasattr(stray, "update_working_memory_cache"):
-                stray.update_working_memory_cache()
-        return answer
-
-    def _stored_memory(self, stray):
-        """The user's own working memory, the one the Cat's websocket and /memory routes use."""
-        if hasattr(stray, "load_working_memory_from_cache"):  # 1.9: the Cat's cache, keyed by user
-            stray.load_working_memory_from_cache()
-            return stray.working_memory
-        from cat.looking_glass.stray_cat import StrayCat  # 1.8: the user's persistent StrayCat
-        from cat.startup import cheshire_cat_api
-
-        state = cheshire_cat_api.state
-        user = stray.user_data
-        if user.id not in state.strays:
-            state.strays[user.id] = StrayCat(user_id=user.name, user_data=user, main_loop=state.event_loop)
-        return state.strays[user.id].working_memory
-
-    async def run(self, turn: CatTurn) -> AsyncIterator[TurnEvent]:
-        loop = asyncio.get_running_loop()
-        pipe = _TurnPipe(loop)
-        settings = await self.load_settings()
-        stray = self._private_stray(turn.identity, pipe, turn.stream)
-        if turn.conversation.system and turn.system_policy != "ignore":
-            stray.openai_bridge_system = (turn.system_policy, turn.conversation.system)
-        stray.openai_bridge_instructions = turn.instructions
-        if settings.v1_history == "request" and not turn.plain:
-            self._fill_history(stray, turn)
-        future = _in_a_thread(self._work, stray, turn, settings.v1_history, lambda: pipe.closed)
-        future.add_done_callback(lambda _: pipe.queue.put_nowait(("done", None)))
-        try:
-            while True:
-                kind, value = await pipe.queue.get()
-                if kind == "done":
-                    break
-                yield TextDelta(value)
-            try:
-                answer = future.result()
-            except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
-                raise
-            except BaseException as exc:  # also what is no Exception: a Rust panic in the Cat's own tokenizer
-                # the provider's own words go to admins and the log only (CatFailure.detail)
-                raise CatFailure("the Cat's turn failed", f"{type(exc).__name__}: {exc}") from None
-            # Recounting a turn's prompts (tiktoken over every prompt the Cat sent) can take seconds for a large
-            # message: it runs in a pool thread too, so the event loop keeps serving everyone else meanwhile.
-            yield await _in_a_thread(self._result, stray, answer)
-        finally:
-            pipe.closed = True  # a client that left: the thread finishes, its output is dropped
-
-    def _result(self, stray, answer: Any) -> TurnResult:
-        if isinstance(answer, dict):  # the Cat reports some failures as dicts instead of raising
-            raise CatFailure(
-                "the Cat reported an error", str(answer.get("description") or answer.get("error") or answer)
-            )
-        text = answer if isinstance(answer, str) else getattr(answer, "text", None)
-        if not isinstance(text, str) or not text:
-            raise CatFailure("the Cat's LLM returned an empty answer")
-        prompt, extra = recount_usage(stray.working_memory.model_interactions)
-        return TurnResult(text, prompt, extra)
+    def run(self, turn: CatTurn) -> AsyncIterator[TurnEvent]:
+        return self._turns.run(turn)
 
     # -- the rest ------------------------------------------------------------------
 
@@ -319,7 +158,7 @@ class V1Cat:
 
         embedder = CheshireCat().embedder
         try:
-            vectors = await _in_a_thread(embedder.embed_documents, texts)
+            vectors = await in_a_thread(embedder.embed_documents, texts)
         except Exception as exc:
             raise CatFailure("the Cat's embedder failed", f"{type(exc).__name__}: {exc}") from None
         return type(embedder).__name__, [list(v) for v in vectors]
