@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError  # its errors serialize; a ValueError's make the Cat answer 500
 
 from . import task_prompts
+from .redis_url import RedisAddress
 
 SystemMessagePolicy = Literal["append", "replace", "ignore"]
 FailureMode = Literal["open", "closed"]
@@ -188,8 +189,6 @@ class BridgeSettings(BaseModel):
     @classmethod
     def _redis_url(cls, value: str) -> str:
         """Checked whole when saved, so a URL the client cannot use never reaches a request."""
-        from ..guards.redis_client import RedisAddress
-
         value = value.strip()
         if not value:
             return value
