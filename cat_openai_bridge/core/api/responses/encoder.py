@@ -21,10 +21,17 @@ from ...http.encoder import Encoder, Event
 from ...turn.answer import Answer, Usage
 from ...turn.conversation import ClientTool, ToolCall
 from ...turn.errors import BridgeError
-from .protocol import (
+from .events import (
     ArgumentsDeltaEvent,
     ArgumentsDoneEvent,
     ContentPartEvent,
+    OutputItemEvent,
+    ResponseEvent,
+    ResponseLifecycleEvent,
+    TextDeltaEvent,
+    TextDoneEvent,
+)
+from .protocol import (
     FormatJSONObject,
     FormatJSONObjectOut,
     FormatJSONSchema,
@@ -35,20 +42,15 @@ from .protocol import (
     IncompleteDetails,
     NamedToolChoice,
     OutputItem,
-    OutputItemEvent,
     Reasoning,
     Response,
     ResponseError,
-    ResponseEvent,
     ResponseFunctionToolCall,
-    ResponseLifecycleEvent,
     ResponseOutputMessage,
     ResponseOutputText,
     ResponsesRequest,
     ResponseUsage,
     TextConfig,
-    TextDeltaEvent,
-    TextDoneEvent,
     ToolChoiceFunctionOut,
 )
 
