@@ -1,90 +1,32 @@
-"""Anthropic's Messages API on the pipeline, against an in-process fake Cat: exact wire shapes, every one also
-parsed with the `anthropic` SDK's own types (testkit/contract.py)."""
+"""Anthropic's Messages API on the pipeline, against an in-process fake Cat (conftest.py): exact wire shapes, every one
+also parsed with the `anthropic` SDK's own types (testkit/contract.py). Its failed streams and heartbeats:
+test_errors.py."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 from datetime import datetime, timezone
 from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
 
 from cat_openai_bridge.core.api.anthropic.route import count_prompt
-from cat_openai_bridge.core.config.settings import BridgeSettings
-from cat_openai_bridge.core.guards.limits import Limiter
-from cat_openai_bridge.core.route_table import Bridge
 from cat_openai_bridge.core.turn import tokens
 from cat_openai_bridge.core.turn.conversation import ClientTool, Conversation, TextPart, ToolCall, Turn
 from cat_openai_bridge.core.turn.port import CatFailure, CatTimeout, TurnResult
 from testkit import contract
 
-from .fake_cat import BoundedTransport, FakeCat, Gate, StreamingASGITransport, app_of
+from .http_kit import KEY, anthropic_error, ask, events, settings
 
 pytestmark = pytest.mark.asyncio
 
-KEY = {"x-api-key": "good", "anthropic-version": "2023-06-01"}
+
 WEATHER = {
     "name": "get_weather",
     "description": "Weather in a city",
     "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}},
 }
-
-
-def ask(text: str = "Hi", **extra: Any) -> dict[str, Any]:
-    return {"model": "cheshire-cat", "max_tokens": 100, "messages": [{"role": "user", "content": text}], **extra}
-
-
-def anthropic_error(kind: str, message: str) -> dict[str, Any]:
-    return {"type": "error", "error": {"type": kind, "message": message}}
-
-
-def events(raw: bytes) -> list[tuple[str, Any]]:
-    """(event name, JSON) of each SSE event, after the whole stream passed Anthropic's contract."""
-    checker = contract.checker_for("POST", "/custom/v1/messages", 200, "text/event-stream")
-    assert checker is not None
-    checker.feed(raw)
-    checker.finish()
-    out = []
-    for block in raw.decode().split("\n\n"):
-        if block:
-            name, data = block.split("\n")
-            out.append((name[len("event: ") :], json.loads(data[len("data: ") :])))
-    return out
-
-
-def text_of(stream: list[tuple[str, Any]]) -> list[str]:
-    return [e["delta"]["text"] for name, e in stream if name == "content_block_delta" and "text" in e["delta"]]
-
-
-def settings(**values: Any) -> BridgeSettings:
-    return BridgeSettings(**{"rate_limit_per_minute": 0, "request_timeout": 3.0, **values})
-
-
-@pytest.fixture
-def cat() -> FakeCat:
-    return FakeCat(settings())
-
-
-def frozen() -> float:
-    return 1000.0  # the limiter's clock: every number in its headers is exact
-
-
-@pytest_asyncio.fixture
-async def client(cat: FakeCat):
-    app = app_of(Bridge(cat, Limiter(clock=frozen)))
-    async with httpx.AsyncClient(transport=BoundedTransport(httpx.ASGITransport(app=app)), base_url="http://b") as c:
-        yield c
-
-
-@pytest_asyncio.fixture
-async def streaming(cat: FakeCat):
-    async with httpx.AsyncClient(
-        transport=StreamingASGITransport(app_of(Bridge(cat, Limiter()))), base_url="http://b"
-    ) as c:
-        yield c
 
 
 async def post(client: httpx.AsyncClient, body: Any, headers: dict[str, str] = KEY, path: str = "/v1/messages"):
@@ -456,31 +398,6 @@ async def test_a_stream_that_only_calls_tools_has_no_text_block(client, cat):
     cat.script(TurnResult("", prompt_tokens=5, tool_calls=(ToolCall("call_1", "now", "{}"),)))
     stream = events((await client.post("/v1/messages", json=ask(stream=True, tools=[WEATHER]), headers=KEY)).content)
     assert stream[1][1]["content_block"]["type"] == "tool_use" and stream[1][1]["index"] == 0
-
-
-async def test_a_failure_mid_stream_is_an_error_event_not_a_message_stop(client, cat):
-    cat.script("Hel", "lo", CatFailure("LLM down"))
-    stream = events((await client.post("/v1/messages", json=ask(stream=True), headers=KEY)).content)
-    assert text_of(stream) == ["Hel", "lo"]
-    assert stream[-1] == ("error", anthropic_error("api_error", "The Cat could not answer: LLM down"))
-    assert "message_stop" not in [name for name, _ in stream] and "message_delta" not in [name for name, _ in stream]
-
-
-async def test_heartbeats_are_ping_events(streaming, cat):
-    cat.settings = settings(stream_heartbeat_seconds=0.05)
-    gate = Gate()
-    cat.script("Hel", gate, "lo", TurnResult("Hello", prompt_tokens=3))
-    async with streaming.stream("POST", "/v1/messages", json=ask(stream=True), headers=KEY) as response:
-        seen = b""
-        async for chunk in response.aiter_raw():
-            seen += chunk
-            if seen.count(b"event: ping\n") >= 2:
-                gate.open()
-    stream = events(seen)
-    names = [name for name, _ in stream]
-    assert names.count("ping") >= 2 and stream[names.index("ping")][1] == {"type": "ping"}
-    assert names.index("ping") > names.index("content_block_delta") and names[-1] == "message_stop"
-    assert text_of(stream) == ["Hel", "lo"]
 
 
 async def test_a_stream_replays_under_its_idempotency_key(client, cat):

@@ -1,63 +1,21 @@
-"""Legacy completions on the pipeline, against an in-process fake Cat: exact `text_completion` objects and
-chunks, every one also parsed with openai-python's `Completion` (testkit/contract.py)."""
+"""Legacy completions on the pipeline, against an in-process fake Cat (conftest.py): exact `text_completion` objects
+and chunks, every one also parsed with openai-python's `Completion` (testkit/contract.py). A failed stream:
+test_errors.py."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-import httpx
 import pytest
-import pytest_asyncio
 
-from cat_openai_bridge.core.config.settings import BridgeSettings
-from cat_openai_bridge.core.guards.limits import Limiter
-from cat_openai_bridge.core.route_table import Bridge
 from cat_openai_bridge.core.turn import tokens
 from cat_openai_bridge.core.turn.conversation import Conversation, TextPart, Turn
 from cat_openai_bridge.core.turn.port import CatFailure, TurnResult
-from testkit import contract
 
-from .fake_cat import BoundedTransport, FakeCat, app_of
+from .http_kit import chunks, complete
+from .http_kit import post_completion as post
 
 pytestmark = pytest.mark.asyncio
-
-GOOD = {"Authorization": "Bearer good"}
-
-
-def complete(prompt: Any = "Say hi", **extra: Any) -> dict[str, Any]:
-    return {"model": "cheshire-cat", "prompt": prompt, **extra}
-
-
-@pytest.fixture
-def cat() -> FakeCat:
-    return FakeCat(BridgeSettings(rate_limit_per_minute=0, request_timeout=3.0))
-
-
-@pytest_asyncio.fixture
-async def client(cat: FakeCat):
-    app = app_of(Bridge(cat, Limiter()))
-    async with httpx.AsyncClient(transport=BoundedTransport(httpx.ASGITransport(app=app)), base_url="http://b") as c:
-        yield c
-
-
-async def post(client: httpx.AsyncClient, body: Any) -> httpx.Response:
-    response = await client.post("/v1/completions", json=body, headers=GOOD)
-    checker = contract.checker_for(
-        "POST", "/custom/v1/completions", response.status_code, response.headers["content-type"]
-    )
-    assert checker is not None
-    checker.feed(response.content)
-    checker.finish()
-    return response
-
-
-def chunks(raw: bytes) -> list[Any]:
-    return [
-        block[len("data: ") :] if block == "data: [DONE]" else json.loads(block[len("data: ") :])
-        for block in raw.decode().split("\n\n")
-        if block
-    ]
 
 
 async def test_a_prompt_is_one_user_turn_answered_as_a_text_completion(client, cat):
@@ -181,20 +139,6 @@ async def test_stream_is_one_chunk_per_token_then_finish_usage_done(client, cat)
     ]
     plain = chunks((await post(client, complete(stream=True))).content)
     assert "usage" not in plain[0] and plain[-1] == "[DONE]"
-
-
-async def test_a_failure_mid_stream_is_an_error_event_without_done(client, cat):
-    cat.script("Hel", CatFailure("LLM down"))
-    got = chunks((await post(client, complete(stream=True))).content)
-    assert [c["choices"][0]["text"] for c in got[:-1]] == ["Hel"]
-    assert got[-1] == {
-        "error": {
-            "message": "The Cat could not answer: LLM down",
-            "type": "api_error",
-            "param": None,
-            "code": "cat_error",
-        }
-    }
 
 
 async def test_errors_are_openai_errors(client):

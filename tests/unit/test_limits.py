@@ -1,23 +1,38 @@
-"""The limiter's algorithm on a fake clock, and its Redis client against refused sockets."""
+"""Requests and tokens per minute: the limiter's algorithm on a frozen clock and its Redis client against refused
+sockets, then what the pipeline admits and settles on a fake Cat (conftest.py). Answers in flight:
+test_concurrency.py; Redis replying nonsense: test_redis_hostile.py."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 
-from cat_openai_bridge.core.guards.limits import Limiter, MemoryStore, Quota
+from cat_openai_bridge.core.guards.limits import Limiter, MemoryStore, Quota, duration
+from cat_openai_bridge.core.guards.quota import window_of
 from cat_openai_bridge.core.guards.redis_client import RedisAddress, encode
+from cat_openai_bridge.core.turn import tokens
 from cat_openai_bridge.core.turn.errors import BridgeError
+from cat_openai_bridge.core.turn.port import CatFailure, TurnResult
 from testkit.processes import free_port
 
+from .fake_cat import Gate
+from .http_kit import (
+    GOOD,
+    MASTER,
+    Clock,
+    assert_request_id,
+    chat,
+    embeddings,
+    error,
+    limit,
+    prompt_cost,
+    responses,
+    sse,
+)
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+# The limiter
 
 
 def admit(limiter: Limiter, quota: Quota, key: str = "u", cost: int = 0, **kw):
@@ -114,6 +129,13 @@ def test_memory_is_bounded_by_pruning_idle_identities():
     assert len(store) == 1
 
 
+def test_duration_format():
+    assert [duration(0.25), duration(6), duration(90)] == ["250ms", "6s", "1m30s"]
+
+
+# Its Redis, unreachable
+
+
 def unreachable_url() -> str:
     return f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there: connection refused
 
@@ -152,94 +174,198 @@ def test_resp_encoding_and_url_parsing():
         RedisAddress.parse("http://x")
 
 
-def test_idempotency_replays_waits_and_forgets_stale_claims():
-    from cat_openai_bridge.core.guards.idempotency import Stored
-    from cat_openai_bridge.core.guards.memory_replays import Replays
-
-    clock = Clock()
-    replays = Replays(clock)
-
-    async def scenario():
-        claim, stored = await replays.claim("u", "k", "chat", b"body", window=60, wait=10)
-        assert stored is None
-        waiting = asyncio.ensure_future(replays.claim("u", "k", "chat", b"body", window=60, wait=10))
-        await asyncio.sleep(0)
-        await claim.complete(Stored(200, "application/json", {}, b"{}"))
-        assert (await waiting) == (None, Stored(200, "application/json", {}, b"{}"))
-        with pytest.raises(BridgeError) as info:
-            await replays.claim("u", "k", "chat", b"other", window=60, wait=10)
-        assert info.value.code == "idempotency_key_reused"
-        assert (await replays.claim("v", "k", "chat", b"other", window=60, wait=10))[0] is not None  # per identity
-        clock.now += 61
-        assert (await replays.claim("u", "k", "chat", b"other", window=60, wait=10))[0] is not None  # expired
-        abandoned, _ = await replays.claim("u", "s", "chat", b"b", window=60, wait=10)
-        clock.now += 16  # never completed, never abandoned: stale after wait + 5 s
-        assert (await replays.claim("u", "s", "chat", b"b", window=60, wait=10))[0] is not None
-
-    asyncio.run(scenario())
+# Requests per minute, on the pipeline
 
 
-def test_settings_cache_rereads_after_forget_or_max_age():
-    from cat_openai_bridge.core.config.settings import BridgeSettings, SettingsCache
+@pytest.mark.asyncio
+async def test_rate_limit_second_request_is_429_with_retry_headers(client, cat, clock):
+    limit(cat, rate_limit_per_minute=1)
+    first = await client.post("/v1/chat/completions", json=chat(), headers=GOOD)
+    assert first.status_code == 200
+    assert {k: v for k, v in first.headers.items() if k.startswith("x-ratelimit-")} == {
+        "x-ratelimit-limit-requests": "1",
+        "x-ratelimit-remaining-requests": "0",
+        "x-ratelimit-reset-requests": "1m0s",
+    }
+    second = await client.post("/v1/chat/completions", json=chat(), headers=GOOD)
+    assert second.status_code == 429
+    assert second.json() == error(
+        "Rate limit reached for requests per minute: limit 1. Please try again in 60.0s.",
+        "requests",
+        None,
+        "rate_limit_exceeded",
+    )
+    assert {
+        k: second.headers.get(k)
+        for k in (
+            "retry-after",
+            "retry-after-ms",
+            "x-ratelimit-limit-requests",
+            "x-ratelimit-remaining-requests",
+            "x-ratelimit-reset-requests",
+        )
+    } == {
+        "retry-after": "60",
+        "retry-after-ms": "60000",
+        "x-ratelimit-limit-requests": "1",
+        "x-ratelimit-remaining-requests": "0",
+        "x-ratelimit-reset-requests": "1m0s",
+    }
+    assert_request_id(second)
+    assert len(cat.turns) == 1
+    other = await client.post("/v1/chat/completions", json=chat(), headers=MASTER)  # another identity
+    assert other.status_code == 200
+    clock.now += 60
+    assert (await client.post("/v1/chat/completions", json=chat(), headers=GOOD)).status_code == 200
 
-    clock = Clock()
-    reads = []
 
-    async def load():
-        reads.append(clock.now)
-        return BridgeSettings(rate_limit_per_minute=len(reads))
+@pytest.mark.asyncio
+async def test_an_invalid_body_is_never_admitted(client, cat):
+    limit(cat, rate_limit_per_minute=1, max_concurrent_requests=1, max_request_bytes=1024)
+    too_large = json.dumps(chat("x" * 2000)).encode()
+    for raw, status in (
+        (b"{nope", 400),
+        (b"[]", 400),
+        (json.dumps({"model": "cheshire-cat"}).encode(), 400),
+        (too_large, 413),
+    ):
+        refused = await client.post("/v1/chat/completions", content=raw, headers=GOOD)
+        assert refused.status_code == status
+        assert not any(k.startswith(("x-ratelimit-", "retry-after")) for k in refused.headers)
+    assert refused.json() == error(
+        "The request body is larger than the 1024 bytes this bridge accepts.", code="request_too_large"
+    )
+    admitted = await client.post("/v1/chat/completions", json=chat(), headers=GOOD)
+    assert admitted.status_code == 200
+    assert admitted.headers["x-ratelimit-remaining-requests"] == "0"  # the 400s spent nothing
+    assert cat.turns and len(cat.turns) == 1
 
-    cache = SettingsCache(max_age=1.0, clock=clock)
 
-    async def scenario():
-        assert (await cache.get(load)).rate_limit_per_minute == 1
-        assert (await cache.get(load)).rate_limit_per_minute == 1  # cached
-        cache.forget()
-        assert (await cache.get(load)).rate_limit_per_minute == 2  # a save is seen at once
-        clock.now += 1.5
-        assert (await cache.get(load)).rate_limit_per_minute == 3  # and nothing is older than max_age
-
-    asyncio.run(scenario())
+# Tokens per minute, on the pipeline: reserved at admission, settled with the real usage
 
 
-def test_settings_cache_reads_once_for_many_waiting_requests_and_never_keeps_a_read_a_save_overtook():
-    from cat_openai_bridge.core.config.settings import BridgeSettings, SettingsCache
+@pytest.mark.asyncio
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+async def test_tokens_are_settled_with_the_real_usage(client, cat, stream):
+    tpm = 1000
+    limit(cat, tokens_per_minute=tpm)
+    cat.script("Hello", " there!", TurnResult("Hello there!", prompt_tokens=120, extra_completion_tokens=7))
+    body = chat(stream=True, stream_options={"include_usage": True}, max_tokens=50) if stream else chat(max_tokens=50)
+    first = await client.post("/v1/chat/completions", json=body, headers=GOOD)
+    assert first.status_code == 200
+    cost = prompt_cost() + 50
+    assert first.headers["x-ratelimit-limit-tokens"] == str(tpm)
+    assert first.headers["x-ratelimit-remaining-tokens"] == str(tpm - cost)  # reserved: the prompt and max_tokens
+    used = 120 + tokens.count_text("Hello there!") + 7
+    usage = sse(first.content)[-2][1]["usage"] if stream else first.json()["usage"]
+    assert usage["total_tokens"] == used
+    second = await client.post("/v1/chat/completions", json=chat(max_tokens=50), headers=GOOD)
+    assert second.status_code == 200
+    # the first request was settled with what it used, not with what it reserved
+    assert second.headers["x-ratelimit-remaining-tokens"] == str(tpm - used - cost)
 
-    reads = []
-    release = {}
 
-    async def load():
-        n = len(reads) + 1
-        reads.append(n)
-        release[n] = asyncio.Event()
-        await release[n].wait()
-        return BridgeSettings(rate_limit_per_minute=n)
+@pytest.mark.asyncio
+async def test_admission_reserves_the_completion_cap_so_concurrency_cannot_overspend(client, cat):
+    """OpenAI counts max_tokens against the token limit: two 1000-token answers do not fit in 2000 a minute."""
+    limit(cat, tokens_per_minute=2000)
+    gate = Gate()
+    cat.script("Hel", gate, "lo", TurnResult("Hello", prompt_tokens=3))
+    first = asyncio.ensure_future(client.post("/v1/chat/completions", json=chat(max_tokens=1000), headers=GOOD))
+    await asyncio.wait_for(gate.reached.wait(), 2)
+    second = await client.post("/v1/chat/completions", json=chat(max_tokens=1000), headers=GOOD)
+    assert second.status_code == 429
+    assert (second.json()["error"]["type"], second.json()["error"]["code"]) == ("tokens", "rate_limit_exceeded")
+    gate.open()
+    assert (await first).status_code == 200
+    # settled with what it used: the cap it did not use is free again
+    again = await client.post("/v1/chat/completions", json=chat(max_tokens=1000), headers=GOOD)
+    assert again.status_code == 200
+    assert again.headers["x-ratelimit-remaining-tokens"] == str(
+        2000 - (3 + tokens.count_text("Hello")) - (prompt_cost() + 1000)
+    )
 
-    cache = SettingsCache(max_age=1.0, clock=Clock())
 
-    async def turns():  # let every task started so far run up to its next wait
-        for _ in range(5):
-            await asyncio.sleep(0)
+@pytest.mark.asyncio
+async def test_without_max_tokens_the_setting_is_the_reserved_cap(client, cat):
+    limit(cat, tokens_per_minute=10_000, max_tokens=300)
+    first = await client.post("/v1/chat/completions", json=chat(), headers=GOOD)
+    assert first.headers["x-ratelimit-remaining-tokens"] == str(10_000 - prompt_cost() - 300)
+    limit(cat, tokens_per_minute=10_000, max_tokens=0)  # unlimited answers: only the prompt can be reserved
+    responses_first = await client.post("/v1/responses", json=responses(), headers=MASTER)
+    assert responses_first.headers["x-ratelimit-remaining-tokens"] == str(10_000 - prompt_cost())
 
-    async def scenario():
-        many = [asyncio.ensure_future(cache.get(load)) for _ in range(64)]
-        await turns()
-        assert reads == [1]  # 64 requests found the value missing: one read
-        cancelled = many.pop()
-        cancelled.cancel()  # a request that gives up does not cancel the read the others wait for
-        release[1].set()
-        assert {s.rate_limit_per_minute for s in await asyncio.gather(*many)} == {1}
-        cache.forget()
-        stale = asyncio.ensure_future(cache.get(load))  # read 2 begins...
-        await turns()
-        cache.forget()  # ...and a save lands while it runs
-        fresh = asyncio.ensure_future(cache.get(load))  # read 3: the save's value
-        await turns()
-        release[2].set()
-        release[3].set()
-        assert (await stale).rate_limit_per_minute == 2  # the request that began before the save
-        assert (await fresh).rate_limit_per_minute == 3
-        assert (await cache.get(load)).rate_limit_per_minute == 3  # read 2's value was never kept
-        assert reads == [1, 2, 3]
 
-    asyncio.run(scenario())
+@pytest.mark.asyncio
+async def test_a_failed_turn_gives_its_reserved_tokens_back(client, cat):
+    tpm = 1000
+    limit(cat, tokens_per_minute=tpm)
+    cat.script(CatFailure("LLM down"))
+    failed = await client.post("/v1/chat/completions", json=chat(max_tokens=20), headers=GOOD)
+    assert failed.status_code == 502
+    nxt = await client.post("/v1/chat/completions", json=chat(max_tokens=20), headers=GOOD)
+    assert nxt.headers["x-ratelimit-remaining-tokens"] == str(tpm - prompt_cost() - 20)
+
+
+@pytest.mark.asyncio
+async def test_a_long_prompt_is_never_tokenized_on_the_event_loop(client, cat, clock, monkeypatch):
+    """Admission estimates it (its UTF-8 length bounds its tokens); the precise count runs in a thread."""
+    import threading
+
+    seen: list[tuple[bool, int]] = []
+    real = tokens.encode
+
+    def spy(text: str) -> list[int]:
+        seen.append((threading.current_thread() is threading.main_thread(), len(text)))
+        return real(text)
+
+    monkeypatch.setattr(tokens, "encode", spy)
+    limit(cat, tokens_per_minute=1_000_000, max_request_bytes=4 * 2**20)
+    spaces = " " * (512 * 1024)
+    cat.script("Hi", TurnResult("Hi", prompt_tokens=3))
+    response = await client.post("/v1/chat/completions", json=chat(spaces, max_tokens=5), headers=GOOD)
+    assert response.status_code == 200
+    # the header shows the bound reserved at admission: 512 KiB of spaces as 512 Ki tokens (really 4,096)
+    bound = tokens.TOKENS_REPLY_PRIMING + tokens.TOKENS_PER_MESSAGE + tokens.count_text("user") + len(spaces)
+    now = clock.now
+    expected = window_of(1_000_000, now + (bound + 5) * 60 / 1_000_000, now).remaining  # GCRA's float arithmetic
+    assert expected in (1_000_000 - bound - 5, 1_000_000 - bound - 6)
+    assert response.headers["x-ratelimit-remaining-tokens"] == str(expected)
+    assert sum(size for main, size in seen if main) <= tokens.ON_LOOP_CHARS
+    assert sum(size for main, size in seen if not main) >= len(spaces)  # counted precisely, in a thread
+    assert max(size for _, size in seen) <= tokens.CHUNK_CHARS  # and BPE never saw more than a chunk at once
+    assert len(spaces) not in [len(t) for t in list(tokens.CACHE._counts)]  # and not cached
+
+
+@pytest.mark.asyncio
+async def test_a_long_prompt_reserved_at_its_bound_is_recounted_while_it_runs(client, cat, clock):
+    """Admitted on its UTF-8 length, counted in a thread, and the reservation follows at once (not at the end)."""
+    limit(cat, tokens_per_minute=1_000_000, max_request_bytes=4 * 2**20)
+    spaces = " " * (512 * 1024)
+    gate = Gate()
+    cat.script("Hi", gate, TurnResult("Hi", prompt_tokens=3))
+    first = asyncio.ensure_future(client.post("/v1/chat/completions", json=chat(spaces, max_tokens=1000), headers=GOOD))
+    await asyncio.wait_for(gate.reached.wait(), 2)
+    second = await client.post("/v1/chat/completions", json=chat(max_tokens=5), headers=GOOD)
+    bound = tokens.estimate_chat([("user", spaces)])[0] + 1000  # reserved at admission
+    held = tokens.count_chat([("user", spaces)]) + 1000  # the precise prompt and the cap, while the first runs
+    now, per_token = clock.now, 60 / 1_000_000
+    tat = now + bound * per_token + (held - bound) * per_token + (prompt_cost() + 5) * per_token  # GCRA's steps
+    expected = window_of(1_000_000, tat, now).remaining
+    assert expected < 1_000_000 - held - prompt_cost() - 5 + 2  # the recount freed the bound's ~500,000 tokens
+    assert second.headers["x-ratelimit-remaining-tokens"] == str(expected)
+    gate.open()
+    assert (await first).status_code == 200
+
+
+@pytest.mark.asyncio
+async def test_embeddings_are_settled_with_their_input_tokens(client, cat):
+    tpm = 1000
+    limit(cat, tokens_per_minute=tpm)
+    first = await client.post("/v1/embeddings", json=embeddings("hello world", "cat"), headers=GOOD)
+    assert first.status_code == 200
+    used = tokens.count_text("hello world") + tokens.count_text("cat")
+    assert first.json()["usage"] == {"prompt_tokens": used, "total_tokens": used}
+    assert [d["embedding"] for d in first.json()["data"]] == [[11.0, 0.5], [3.0, 0.5]]
+    nxt = await client.post("/v1/embeddings", json=embeddings("a"), headers=GOOD)
+    assert nxt.headers["x-ratelimit-remaining-tokens"] == str(tpm - used)  # embeddings reserve nothing up front

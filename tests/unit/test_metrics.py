@@ -10,15 +10,14 @@ import pytest_asyncio
 
 from cat_openai_bridge.core.config.version import PLUGIN_VERSION
 from cat_openai_bridge.core.guards import prometheus
-from cat_openai_bridge.core.guards.limits import Limiter
 from cat_openai_bridge.core.guards.prometheus import Counter, Gauge, Histogram, render
 from cat_openai_bridge.core.route_table import Bridge
 from cat_openai_bridge.core.turn import tokens
 from cat_openai_bridge.core.turn.port import CatFailure, TurnResult
 from testkit.prometheus import samples, value
 
-from .fake_cat import FakeCat, Gate, StreamingASGITransport, app_of
-from .test_pipeline import GOOD, MASTER, Reader, chat, error, responses, settings
+from .fake_cat import Gate, StreamingASGITransport, app_of
+from .http_kit import GOOD, MASTER, Reader, chat, error, responses, settings
 
 pytestmark = pytest.mark.asyncio
 
@@ -74,18 +73,9 @@ async def test_a_family_never_grows_past_its_cap(monkeypatch):
 # Who may read them
 
 
-@pytest.fixture
-def cat() -> FakeCat:
-    return FakeCat(settings())
-
-
-@pytest.fixture
-def bridge(cat: FakeCat) -> Bridge:
-    return Bridge(cat, Limiter())
-
-
 @pytest_asyncio.fixture
 async def client(bridge: Bridge):
+    """Streams as they run (the fake Cat and the bridge: conftest.py)."""
     async with httpx.AsyncClient(transport=StreamingASGITransport(app_of(bridge)), base_url="http://bridge") as c:
         yield c
 

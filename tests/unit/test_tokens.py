@@ -28,3 +28,9 @@ def test_long_texts_reach_bpe_in_pieces_cut_where_the_tokenizer_splits_anyway():
     assert tokens._bpe_count(prose) == len(tokens.encode(prose))  # exact for prose
     spaces = " " * 100_000  # one run: approximate, but linear (older tiktoken takes seconds on it whole)
     assert abs(tokens._bpe_count(spaces) - len(tokens.encode(spaces))) <= len(spaces) // tokens.CHUNK_CHARS * 2
+
+
+def test_count_chat_follows_openais_accounting():
+    expected = 3 + (3 + tokens.count_text("user") + tokens.count_text("hello"))
+    assert tokens.count_chat([("user", "hello")]) == expected
+    assert tokens.head("one two three", 2) == "one two"

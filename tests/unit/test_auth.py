@@ -1,52 +1,86 @@
-"""Who a turn runs as, and what that user may see: the pipeline on a fake Cat (see test_pipeline.py for the set-up).
+"""Who may call the bridge, who a turn runs as, and what that user may see: the pipeline on a fake Cat (conftest.py).
 
-A chat front end holds the master key and names its users (`user_header`); the
-turn must then run as that user in everything: housekeeping-prompt routing,
-`cat_why`, error details, the conversation key, the `/custom/message` echo.
+Every route but the health check needs the Cat's credentials (its API key, or a
+Cat JWT as a bearer token) and the permission it names. A chat front end holds
+the master key and names its users (`user_header`); the turn must then run as
+that user in everything: housekeeping-prompt routing, `cat_why`, error details,
+the conversation key.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
 
-import httpx
 import pytest
-import pytest_asyncio
 
-from cat_openai_bridge.core.config.settings import BridgeSettings
-from cat_openai_bridge.core.guards.limits import Limiter
-from cat_openai_bridge.core.route_table import Bridge
-from cat_openai_bridge.core.turn.port import CatFailure, TurnResult
+from cat_openai_bridge.core.turn.port import CatFailure
 
-from .fake_cat import BoundedTransport, FakeCat, app_of
+from .fake_cat import FakeCat
+from .http_kit import GOOD as JWT_USER  # alice, an ordinary Cat user
+from .http_kit import MASTER, assert_request_id, chat, embeddings, error, responses
+from .http_kit import limit as configure
 
 pytestmark = pytest.mark.asyncio
 
-JWT_USER = {"Authorization": "Bearer good"}  # alice, an ordinary Cat user
-MASTER = {"Authorization": "Bearer master"}  # the Cat's admin, by its master key
+
 TITLE = "### Task:\nGenerate a concise title summarizing the chat history."
 PROVIDER_SAYS = "Error code: 401 - invalid key sk-live-1234 at https://llm.internal:8443/v1"
 
 
-def chat(text: str = "Hi", **extra: Any) -> dict[str, Any]:
-    return {"model": "cheshire-cat", "messages": [{"role": "user", "content": text}], **extra}
+NO_KEY = (
+    "You didn't provide an API key. Send the Cat's API key or a Cat JWT in an Authorization header: "
+    "'Authorization: Bearer YOUR_KEY'."
+)
 
 
-@pytest.fixture
-def cat() -> FakeCat:
-    return FakeCat(BridgeSettings(rate_limit_per_minute=0, request_timeout=3.0))
+BAD_KEY = "Incorrect API key provided. Use the Cat's API key or a Cat JWT as the bearer token."
 
 
-@pytest_asyncio.fixture
-async def client(cat: FakeCat):
-    app = app_of(Bridge(cat, Limiter()))
-    async with httpx.AsyncClient(transport=BoundedTransport(httpx.ASGITransport(app=app)), base_url="http://b") as c:
-        yield c
+# Credentials, then permissions
 
 
-def configure(cat: FakeCat, **values: Any) -> None:
-    cat.settings = BridgeSettings(rate_limit_per_minute=0, request_timeout=3.0, **values)
+PROTECTED = [
+    ("GET", "/v1/models", None),
+    ("GET", "/v1/models/cheshire-cat", None),
+    ("POST", "/v1/chat/completions", chat()),
+    ("POST", "/v1/responses", responses()),
+    ("POST", "/v1/embeddings", embeddings("a")),
+    ("POST", "/custom/message", {"text": "Hi"}),
+]
+
+
+@pytest.mark.parametrize("method,path,body", PROTECTED, ids=[p for _, p, _ in PROTECTED])
+async def test_missing_or_bad_credentials_are_401_invalid_api_key(client, cat, method, path, body):
+    missing = await client.request(method, path, json=body)
+    assert missing.status_code == 401
+    assert missing.json() == error(NO_KEY, code="invalid_api_key")
+    assert_request_id(missing)
+    for header in ("Bearer nope", "Basic Zm9vOmJhcg=="):
+        bad = await client.request(method, path, json=body, headers={"Authorization": header})
+        assert bad.status_code == 401
+        assert bad.json() == error(BAD_KEY, code="invalid_api_key")
+        assert_request_id(bad)
+    assert cat.turns == [] and cat.embedded == []
+
+
+@pytest.mark.parametrize(
+    "method,path,body,access",
+    [
+        ("GET", "/v1/models", None, "models"),
+        ("GET", "/v1/models/cheshire-cat", None, "models"),
+        ("POST", "/v1/chat/completions", chat(), "chat"),
+        ("POST", "/v1/responses", responses(), "chat"),
+        ("POST", "/custom/message", {"text": "Hi"}, "chat"),
+        ("POST", "/v1/embeddings", embeddings("a"), "embeddings"),
+    ],
+    ids=lambda v: v if isinstance(v, str) and v.startswith("/") else None,
+)
+async def test_user_lacking_permission_is_403_naming_what_is_missing(client, cat, method, path, body, access):
+    response = await client.request(method, path, json=body, headers={"Authorization": "Bearer weak"})
+    assert response.status_code == 403
+    assert response.json() == error(f"User 'weak' lacks the permission to {access}.", code="insufficient_permissions")
+    assert_request_id(response)
+    assert cat.turns == [] and cat.embedded == []
 
 
 # Housekeeping prompts go around the agent for a front end only
@@ -196,19 +230,3 @@ async def test_the_same_chat_id_from_two_users_gives_two_conversation_keys(clien
     assert ann == ann_again and ann != ben
     assert ann.startswith("chat:") and ann.endswith(":chat-1") and len(ann) == len("chat:") + 16 + len(":chat-1")
     assert alice.startswith("derived:") and alice != ann_derived
-
-
-# /custom/message echoes the user the turn ran as
-
-
-@pytest.mark.parametrize(
-    "headers,trust,echoed",
-    [(JWT_USER, True, "alice"), (MASTER, False, "admin"), (MASTER, True, "bob")],
-    ids=["jwt-user-ignored", "master-untrusted-ignored", "master-trusted"],
-)
-async def test_message_echoes_the_user_the_turn_ran_as_never_an_ignored_user_id(client, cat, headers, trust, echoed):
-    configure(cat, trust_user_field=trust)
-    cat.script(TurnResult("Hello", prompt_tokens=1))
-    response = await client.post("/custom/message", json={"text": "Hi", "user_id": "bob"}, headers=headers)
-    assert response.status_code == 200 and response.json()["user_id"] == echoed
-    assert cat.turns[0].identity.user_id == echoed

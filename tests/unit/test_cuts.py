@@ -1,0 +1,153 @@
+"""Answers cut by `max_tokens` or a stop sequence: the cutter (Cat-free), then the pipeline on a fake Cat
+(conftest.py) stopping the Cat's run at the cut and charging what was really used."""
+
+from __future__ import annotations
+
+import pytest
+
+from cat_openai_bridge.core.turn import tokens
+from cat_openai_bridge.core.turn.cutting import AnswerCutter, reconcile
+from cat_openai_bridge.core.turn.port import CatFailure, TurnResult
+
+from .fake_cat import Gate
+from .http_kit import DONE, GOOD, chat, deltas, limit, prompt_cost, responses, sse
+
+# The cutter
+
+
+def test_cutter_stop_sequence_split_across_deltas():
+    cutter = AnswerCutter(None, ["END"])
+    out = [cutter.feed(d) for d in ["Hello wo", "rld E", "N", "D more"]]
+    assert "".join(out) == "Hello world " and cutter.finish_reason == "stop" and cutter.finish() == ""
+
+
+def test_cutter_length_is_exact_in_tokens():
+    cutter = AnswerCutter(3, [])
+    out = "".join(cutter.feed(d) for d in ["one", " two", " three", " four"])
+    assert (out, cutter.finish_reason, tokens.count_text(out)) == ("one two three", "length", 3)
+
+
+def test_cutter_without_limits_passes_everything():
+    cutter = AnswerCutter(None, [])
+    assert [cutter.feed("a"), cutter.feed("b"), cutter.finish()] == ["a", "b", ""]
+    assert cutter.finish_reason == "stop"
+
+
+def test_reconcile():
+    assert reconcile("abc", "abc") == ("", True)
+    assert reconcile("ab", "abc (hooked)") == ("c (hooked)", True)
+    assert reconcile("thinking... answer", "answer") == ("", True)
+    assert reconcile("", "fallback") == ("fallback", True)
+    assert reconcile("xyz", "abc") == ("", False)
+
+
+# On the pipeline: the Cat's run stops at the cut, and the answer is charged what was used
+
+
+LONG_ANSWER = ("Hello", " big", " world", " and", " more")
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    "body",
+    [chat(max_tokens=2), chat(stream=True, stream_options={"include_usage": True}, max_tokens=2)],
+    ids=["json", "stream-with-usage"],
+)
+async def test_max_tokens_stops_the_cats_run_at_the_cut(client, cat, body):
+    """The run is stopped once the answer is cut: the Cat never gets past the gate (it would hang there)."""
+    limit(cat, tokens_per_minute=1000)
+    cat.script(*LONG_ANSWER, Gate(), TurnResult("never reached", prompt_tokens=120))
+    response = await client.post("/v1/chat/completions", json=body, headers=GOOD)
+    assert response.status_code == 200, response.text
+    if body.get("stream"):
+        assert "".join(d.get("content") or "" for d, _ in deltas(response.content)) == "Hello big"
+        assert deltas(response.content)[-1][1] == "length"
+        usage = sse(response.content)[-2][1]["usage"]
+    else:
+        assert response.json()["choices"][0]["message"]["content"] == "Hello big"
+        assert response.json()["choices"][0]["finish_reason"] == "length"
+        usage = response.json()["usage"]
+    assert usage == {"prompt_tokens": 120, "completion_tokens": 2, "total_tokens": 122}
+    assert cat.stopped == 1 and cat.running == 0
+    assert cat.turns[0].stream is True  # a JSON answer is streamed inside the bridge, so it can be stopped
+    nxt = await client.post("/v1/chat/completions", json=chat(max_tokens=2), headers=GOOD)
+    # charged what the LLM produced before it was stopped ("Hello big world": one delta past the cut)
+    produced = tokens.count_text("Hello big world")
+    assert nxt.headers["x-ratelimit-remaining-tokens"] == str(1000 - (120 + produced) - (prompt_cost() + 2))
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    "path,body",
+    [
+        ("/v1/chat/completions", chat(stream=True, max_tokens=2)),  # no include_usage: no usage chunk to wait for
+        ("/v1/responses", responses(stream=True, max_output_tokens=2)),
+    ],
+    ids=["chat", "responses"],
+)
+async def test_a_cut_stream_is_charged_its_real_prompt(client, cat, path, body):
+    limit(cat, tokens_per_minute=1000)
+    cat.script(*LONG_ANSWER, Gate(), TurnResult("never reached", prompt_tokens=120))
+    cut = await client.post(path, json=body, headers=GOOD)
+    assert cut.status_code == 200
+    assert cat.stopped == 1 and cat.running == 0
+    nxt = await client.post("/v1/chat/completions", json=chat(max_tokens=2), headers=GOOD)
+    produced = tokens.count_text("Hello big world")
+    assert nxt.headers["x-ratelimit-remaining-tokens"] == str(1000 - (120 + produced) - (prompt_cost() + 2))
+
+
+@pytest.mark.asyncio
+async def test_a_cat_that_cannot_stop_ends_a_cut_stream_at_once_and_is_charged_the_reserved_prompt(client, cat):
+    """v1's case: its turn runs on in its thread; a stream with no usage to report does not wait for it."""
+    cat.stops_turns = False
+    limit(cat, tokens_per_minute=1000)
+    cat.script(*LONG_ANSWER, Gate(), TurnResult("never reached", prompt_tokens=120))  # would hang past the cut
+    cut = await client.post("/v1/chat/completions", json=chat(stream=True, max_tokens=2), headers=GOOD)
+    assert cut.status_code == 200 and cut.content.endswith(DONE)
+    assert deltas(cut.content)[-1][1] == "length" and cat.stopped == 0
+    nxt = await client.post("/v1/chat/completions", json=chat(max_tokens=2), headers=GOOD)
+    charged = prompt_cost() + tokens.count_text("Hello big")  # the prompt as reserved, and what was sent
+    assert nxt.headers["x-ratelimit-remaining-tokens"] == str(1000 - charged - (prompt_cost() + 2))
+
+
+@pytest.mark.asyncio
+async def test_a_failure_after_the_cut_does_not_fail_the_whole_answer(client, cat):
+    cat.stops_turns = False  # the turn goes on after the cut, and then fails
+    cat.script(*LONG_ANSWER, CatFailure("LLM down later"))
+    body = chat(stream=True, stream_options={"include_usage": True}, max_tokens=2)
+    cut = await client.post("/v1/chat/completions", json=body, headers=GOOD)
+    assert cut.status_code == 200 and cut.content.endswith(DONE)
+    assert deltas(cut.content)[-1][1] == "length"
+    assert sse(cut.content)[-2][1]["usage"] == {"prompt_tokens": 0, "completion_tokens": 2, "total_tokens": 2}
+
+
+@pytest.mark.asyncio
+async def test_a_stream_cut_early_is_still_charged_its_prompt(client, cat):
+    tpm = 1000
+    limit(cat, tokens_per_minute=tpm)
+    cat.script("Hel", "lo", " world", TurnResult("Hello world", prompt_tokens=120))
+    cut = await client.post("/v1/chat/completions", json=chat(stream=True, stop=["lo"], max_tokens=10), headers=GOOD)
+    assert cut.status_code == 200 and cut.content.endswith(DONE)
+    assert "".join(d.get("content") or "" for d, _ in deltas(cut.content)) == "Hel"
+    assert deltas(cut.content)[-1][1] == "stop"  # a whole answer, cut as asked
+    assert cat.stopped == 1  # a stop sequence ends the Cat's run too
+    nxt = await client.post("/v1/chat/completions", json=chat(max_tokens=10), headers=GOOD)
+    charged = 120 + tokens.count_text("Hello")
+    assert nxt.headers["x-ratelimit-remaining-tokens"] == str(tpm - charged - (prompt_cost() + 10))
+
+
+@pytest.mark.asyncio
+async def test_a_responses_stream_cut_by_max_output_tokens_reports_its_input_tokens(client, cat):
+    usages = []
+    for stream in (False, True):
+        cat.script(
+            "Hello", " big", " world", " and", " more", TurnResult("Hello big world and more", prompt_tokens=120)
+        )
+        response = await client.post("/v1/responses", json=responses(max_output_tokens=2, stream=stream), headers=GOOD)
+        assert response.status_code == 200
+        final = sse(response.content)[-1] if stream else ("", {"response": response.json()})
+        assert final[0] == ("response.incomplete" if stream else "")
+        assert final[1]["response"]["status"] == "incomplete"
+        usages.append({k: final[1]["response"]["usage"][k] for k in ("input_tokens", "output_tokens", "total_tokens")})
+    assert usages[0] == {"input_tokens": 120, "output_tokens": 2, "total_tokens": 122}
+    assert usages[1] == usages[0]
