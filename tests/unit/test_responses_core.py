@@ -1,4 +1,4 @@
-"""The Responses API's own shapes mapped onto the chat machinery (Cat-free)."""
+"""The Responses API's own shapes turned into the neutral conversation and client tools (Cat-free)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ import json
 
 import pytest
 
-from cat_openai_bridge.core.api.responses.convert import function_tools, messages_of
+from cat_openai_bridge.core.api.responses.convert import conversation_of, function_tools
 from cat_openai_bridge.core.api.responses.encoder import ResponseIds, response_object
 from cat_openai_bridge.core.api.responses.protocol import ResponsesRequest
 from cat_openai_bridge.core.http.parsing import parse_body
 from cat_openai_bridge.core.turn.answer import Answer, Usage
-from cat_openai_bridge.core.turn.conversation import ToolCall
+from cat_openai_bridge.core.turn.conversation import TextPart, ToolCall, Turn
 from cat_openai_bridge.core.turn.errors import BridgeError
 
 
@@ -19,8 +19,12 @@ def body(**fields) -> ResponsesRequest:
     return parse_body(ResponsesRequest, json.dumps({"model": "m", **fields}).encode())
 
 
-def test_calls_join_the_assistant_text_and_outputs_become_tool_messages():
-    messages = messages_of(
+def conversation(request: ResponsesRequest, stored: list | None = None, images: bool = True, tools: bool = True):
+    return conversation_of(request, stored or [], allow_images=images, allow_tools=tools)
+
+
+def test_calls_join_the_assistant_text_and_outputs_become_tool_turns():
+    conv = conversation(
         body(
             instructions="Be a cat.",
             input=[
@@ -33,9 +37,56 @@ def test_calls_join_the_assistant_text_and_outputs_become_tool_messages():
             ],
         )
     )
-    assert [m.role for m in messages] == ["system", "user", "assistant", "tool", "tool"]
-    assert [c.id for c in messages[2].tool_calls] == ["c1", "c2"]
-    assert (messages[3].tool_call_id, messages[3].content, messages[4].content) == ("c1", "sunny", "noon")
+    assert conv.system == "Be a cat."
+    assert conv.turns == [
+        Turn("user", [TextPart("weather?")]),
+        Turn("assistant", [TextPart("Let me look.")], (ToolCall("c1", "w", "{}"), ToolCall("c2", "t", "{}"))),
+        Turn("tool", [TextPart("sunny")], (), "c1"),
+        Turn("tool", [TextPart("noon")], (), "c2"),
+    ]
+
+
+def test_stored_items_come_before_the_new_input_and_may_be_answered_by_it():
+    stored = [
+        {"type": "message", "role": "user", "id": "msg_1", "status": "completed", "content": "hi"},
+        {"type": "function_call", "id": "fc_1", "call_id": "c1", "name": "w", "arguments": "{}"},
+    ]
+    conv = conversation(
+        body(instructions="I", input=[{"type": "function_call_output", "call_id": "c1", "output": "ok"}]), stored
+    )
+    assert (conv.system, [(t.role, t.text) for t in conv.turns]) == (
+        "I",
+        [("user", "hi"), ("assistant", ""), ("tool", "ok")],
+    )
+    assert conv.turns[1].tool_calls == (ToolCall("c1", "w", "{}"),)
+
+
+ORPHAN = {"type": "function_call_output", "call_id": "c9", "output": "x"}
+CALL = {"type": "function_call", "call_id": "c9", "name": "w"}
+
+
+def image(url: str) -> list:
+    return [{"role": "user", "content": [{"type": "input_image", "image_url": url}]}]
+
+
+@pytest.mark.parametrize(
+    "input,images,tools,param,code",
+    [
+        ("", True, True, "input", "invalid_value"),
+        ([], True, True, "input", "empty_array"),
+        ([{"role": "assistant", "content": "a"}], True, True, "input", "invalid_value"),
+        ([{"role": "user", "content": []}], True, True, "input.[0].content", "invalid_value"),
+        ([ORPHAN], True, True, "input.[0].call_id", "invalid_value"),
+        ([ORPHAN], True, False, "input.[0].type", "unsupported_value"),
+        ([CALL], True, False, "input.[0].type", "unsupported_parameter"),
+        (image("data:image/png;base64,iVBORw=="), False, True, "input.[0].content.[0].type", "unsupported_content"),
+        (image("https://x/y.png"), True, True, "input.[0].content.[0].image_url", "unsupported_image_url"),
+    ],
+)
+def test_input_refusals_name_the_input_field(input, images, tools, param, code):
+    with pytest.raises(BridgeError) as info:
+        conversation(body(input=input), images=images, tools=tools)
+    assert (info.value.status, info.value.param, info.value.code) == (400, param, code)
 
 
 def tools_of(tools, choice, allowed):
@@ -56,11 +107,14 @@ def test_flat_function_tools_and_their_errors():
     for tools, choice, allowed, param in [
         ([{"type": "web_search"}], None, True, "tools.[0].type"),
         ([{"type": "function", "name": "w"}], {"type": "function", "name": "x"}, True, "tool_choice.name"),
+        ([{"type": "function", "name": "w"}] * 2, None, True, "tools"),
+        ([], "required", True, "tool_choice"),
         ([{"type": "function", "name": "w"}], None, False, "tools"),
     ]:
         with pytest.raises(BridgeError) as info:
             tools_of(tools, choice, allowed)
         assert (info.value.status, info.value.param) == (400, param)
+        assert "tool_choice.function" not in info.value.message
 
 
 def test_a_call_only_answer_has_no_empty_message():

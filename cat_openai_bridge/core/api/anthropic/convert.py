@@ -9,11 +9,10 @@ words, with the field that caused it.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from collections.abc import Sequence
 
+from ...turn.builder import ConversationBuilder, images_refused, is_base64
 from ...turn.conversation import ClientTool, Conversation, ImagePart, Part, TextPart, ToolCall, Turn
 from ...turn.demands import ANY_TOOL
 from ...turn.errors import BridgeError, invalid_request
@@ -49,11 +48,7 @@ def _system_message(blocks: list[ContentBlockParam], param: str) -> str:
 
 def _image(block: ImageBlockParam, param: str, allowed: bool) -> ImagePart:
     if not allowed:
-        raise invalid_request(
-            "Images are not supported on this Cat version: its pipeline takes text only (Cat v2 accepts images).",
-            f"{param}.type",
-            "unsupported_content",
-        )
+        raise images_refused(f"{param}.type")
     source = block.source
     if not isinstance(source, Base64ImageSource):
         raise invalid_request(
@@ -67,12 +62,10 @@ def _image(block: ImageBlockParam, param: str, allowed: bool) -> ImagePart:
             f"{param}.source.media_type",
             "invalid_value",
         )
-    try:
-        base64.b64decode(source.data, validate=True)
-    except (binascii.Error, ValueError):
+    if not is_base64(source.data):
         raise invalid_request(
             f"{param}.source.data: the image data is not valid base64.", f"{param}.source.data", "invalid_image"
-        ) from None
+        )
     return ImagePart(source.media_type, source.data)
 
 
@@ -95,14 +88,8 @@ def _tool_result_text(block: ToolResultBlockParam, param: str) -> str:
     return "".join(texts)
 
 
-class _Builder:
-    """Walks the messages once, keeping the tool calls asked so far so a result must answer one."""
-
-    def __init__(self, allow_images: bool, allow_tools: bool) -> None:
-        self.allow_images = allow_images
-        self.allow_tools = allow_tools
-        self.turns: list[Turn] = []
-        self.asked: set[str] = set()
+class _Builder(ConversationBuilder):
+    """Walks the messages once; a tool result must answer a call asked before it (Anthropic's words)."""
 
     def _tools_allowed(self, param: str) -> None:
         if not self.allow_tools:
@@ -119,14 +106,14 @@ class _Builder:
             where = f"{param}.{j}"
             if isinstance(block, ToolResultBlockParam):
                 self._tools_allowed(where)
-                if block.tool_use_id not in self.asked:
+                if not self.asked(block.tool_use_id):
                     raise invalid_request(
                         f"{where}: tool_result block(s) must answer a tool_use block of the previous assistant "
                         f"message (unknown tool_use_id {block.tool_use_id!r}).",
                         f"{where}.tool_use_id",
                         "invalid_value",
                     )
-                self.turns.append(Turn("tool", [TextPart(_tool_result_text(block, where))], (), block.tool_use_id))
+                self.add("tool", [TextPart(_tool_result_text(block, where))], block.tool_use_id)
             elif isinstance(block, TextBlockParam):
                 if block.text:
                     parts.append(TextPart(block.text))
@@ -135,7 +122,7 @@ class _Builder:
             else:
                 raise _unsupported(block, where, " (a user message takes text, image and tool_result blocks)")
         if parts:
-            self.turns.append(Turn("user", parts))
+            self.add("user", parts)
 
     def assistant(self, blocks: list[ContentBlockParam], param: str) -> None:
         parts: list[Part] = []
@@ -152,9 +139,10 @@ class _Builder:
                 continue
             elif isinstance(block, (ImageBlockParam, ToolResultBlockParam, UnsupportedBlockParam)):
                 raise _unsupported(block, where, " (an assistant message takes text and tool_use blocks)")
-        self.asked.update(call.id for call in calls)
-        if parts or calls:
-            self.turns.append(Turn("assistant", parts, tuple(calls)))
+        if calls:
+            self.calls(calls, parts, param)
+        elif parts:
+            self.add("assistant", parts)
 
 
 def build_conversation(
@@ -165,21 +153,21 @@ def build_conversation(
     allow_tools: bool = False,
 ) -> Conversation:
     """Raise a 400 naming the field on the first problem."""
-    builder = _Builder(allow_images, allow_tools)
-    prompts = [system_text(system)]  # the agent has one system prompt: system messages join it, in order
+    builder = _Builder(allow_images=allow_images, allow_tools=allow_tools)
+    builder.instruct(system_text(system))  # the agent has one system prompt: system messages join it, in order
     for i, message in enumerate(messages):
         param = f"messages.{i}.content"
         blocks = message.content
         if isinstance(blocks, str):
             blocks = [TextBlockParam(type="text", text=blocks)]
         if message.role == "system":
-            prompts.append(_system_message(blocks, param))
+            builder.instruct(_system_message(blocks, param))
         elif message.role == "user":
             builder.user(blocks, param)
         else:
             builder.assistant(blocks, param)
     _check_last(messages, builder.turns)
-    return Conversation("\n\n".join(p for p in prompts if p), builder.turns)
+    return builder.conversation()
 
 
 def _check_last(messages: Sequence[MessageParam], turns: list[Turn]) -> None:

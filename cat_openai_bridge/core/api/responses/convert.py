@@ -1,34 +1,22 @@
-"""Responses `instructions`, `input` and `tools` as the chat messages and client tools a Cat turn takes.
+"""Responses `instructions`, `input` items and `tools` -> the neutral conversation and client tools of a Cat turn.
 
 Responses declares tools flat (`{"type": "function", "name", "parameters"}`),
 returns calls as `function_call` output items and takes results back as
-`function_call_output` input items; the Cat's turn sees the same client tools,
-assistant `tool_calls` and `tool` messages as a chat completion.
+`function_call_output` input items: a call joins the assistant turn just
+before it (the text before the calls, or parallel calls), a result is a
+`tool` turn. A continued response's stored items, kept in the shape Responses
+takes as `input`, come first.
 """
 
 from __future__ import annotations
 
-from ...turn.conversation import ClientTool
-from ...turn.errors import BridgeError, invalid_request
-from ..chat.convert import client_tools
-from ..chat.protocol import (
-    AssistantMessage,
-    ChatMessage,
-    ContentPart,
-    FunctionCallParam,
-    FunctionDefinition,
-    FunctionTool,
-    ImageContentPart,
-    NamedFunction,
-    SystemMessage,
-    TextContentPart,
-    ToolCallParam,
-    ToolMessage,
-    UserMessage,
-)
-from ..chat.protocol import (
-    NamedToolChoice as ChatNamedToolChoice,
-)
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from ...turn.builder import ConversationBuilder, client_tool, offer, role_refused
+from ...turn.conversation import ClientTool, Conversation, Part, TextPart, ToolCall
+from ...turn.errors import invalid_request
 from .protocol import (
     FunctionCallInput,
     FunctionCallOutput,
@@ -39,61 +27,60 @@ from .protocol import (
     ResponsesRequest,
 )
 
-_ROLES = {"user": UserMessage, "assistant": AssistantMessage, "system": SystemMessage, "developer": SystemMessage}
+STORED_ITEMS = TypeAdapter(list[InputItem])
 
 
-def _content(content: str | list) -> str | list[ContentPart]:
+def _parts(content: str | list, where: str, builder: ConversationBuilder, user: bool) -> list[Part]:
     if isinstance(content, str):
-        return content
+        return [TextPart(content)] if content else []
     return [
-        TextContentPart(type="text", text=part.text)
+        TextPart(part.text)
         if isinstance(part, InputText)
-        else ImageContentPart(type="image_url", image_url=part.image_url or "")
-        for part in content
+        else builder.image(part.image_url or "", f"{where}.[{j}]", "image_url", user=user)
+        for j, part in enumerate(content)
     ]
 
 
-def _add_call(messages: list[ChatMessage], item: FunctionCallInput) -> None:
-    call = ToolCallParam(id=item.call_id, function=FunctionCallParam(name=item.name, arguments=item.arguments))
-    last = messages[-1] if messages else None
-    if isinstance(last, AssistantMessage):  # the text before the calls, or parallel calls
-        messages[-1] = AssistantMessage(
-            role="assistant", content=last.content, tool_calls=[*(last.tool_calls or []), call]
-        )
-    else:
-        messages.append(AssistantMessage(role="assistant", content=None, tool_calls=[call]))
-
-
-def _add_item(messages: list[ChatMessage], item: InputItem) -> None:
+def _add(item: InputItem, param: str, builder: ConversationBuilder) -> None:
     if isinstance(item, FunctionCallInput):
-        _add_call(messages, item)
+        builder.calls([ToolCall(item.call_id, item.name, item.arguments)], [], f"{param}.type", join=True)
     elif isinstance(item, FunctionCallOutput):
+        if not builder.allow_tools:
+            raise role_refused("tool", f"{param}.type")
+        builder.check_answers(item.call_id, f"{param}.call_id")
         output = item.output if isinstance(item.output, str) else "".join(p.text for p in item.output)
-        messages.append(ToolMessage(role="tool", tool_call_id=item.call_id, content=output))
+        builder.add("tool", [TextPart(output)] if output else [], item.call_id)
+    elif item.role in ("system", "developer"):
+        parts = _parts(item.content, f"{param}.content", builder, False)
+        builder.instruct("".join(p.text for p in parts if isinstance(p, TextPart)))
     else:
-        messages.append(_ROLES[item.role](role=item.role, content=_content(item.content)))
+        builder.add(item.role, _parts(item.content, f"{param}.content", builder, item.role == "user"))
 
 
-def messages_of(body: ResponsesRequest) -> list[ChatMessage]:
-    """`instructions` + `input` as chat messages."""
-    messages: list[ChatMessage] = []
-    if body.instructions:
-        messages.append(SystemMessage(role="system", content=body.instructions))
+def conversation_of(
+    body: ResponsesRequest, stored: list[dict[str, Any]], *, allow_images: bool, allow_tools: bool
+) -> Conversation:
+    """`instructions`, then the stored items a continued response carries on from, then `input`."""
+    builder = ConversationBuilder(allow_images=allow_images, allow_tools=allow_tools)
+    builder.instruct(body.instructions or "")
+    for i, item in enumerate(STORED_ITEMS.validate_python(stored)):
+        _add(item, f"previous_response_id.[{i}]", builder)
     if isinstance(body.input, str):
         if not body.input:
             raise invalid_request("'input' must not be empty.", "input", "invalid_value")
-        return [*messages, UserMessage(role="user", content=body.input)]
+        builder.add("user", [TextPart(body.input)])
+        return builder.finish("input", "input")
     if not body.input:
         raise invalid_request("'input' must not be empty.", "input", "empty_array")
-    for item in body.input:
-        _add_item(messages, item)
-    return messages
+    for i, item in enumerate(body.input):
+        _add(item, f"input.[{i}]", builder)
+    return builder.finish("input", f"input.[{len(body.input) - 1}].content")
 
 
 def function_tools(body: ResponsesRequest, allowed: bool) -> tuple[tuple[ClientTool, ...], str | None, list]:
-    """The request's function tools (validated with Responses' own parameter names, refused where the Cat
-    cannot hand calls back), the call `tool_choice` demands, and the tools in chat form."""
-    nested = []
+    """The request's function tools (refused where the Cat cannot hand calls back), the call `tool_choice`
+    demands, and (name, parameters, strict) of each for the strict-mode checks."""
+    declared = []
     for i, tool in enumerate(body.tools or []):
         if not isinstance(tool, FunctionToolParam):
             raise invalid_request(
@@ -101,28 +88,17 @@ def function_tools(body: ResponsesRequest, allowed: bool) -> tuple[tuple[ClientT
                 f"tools.[{i}].type",
                 "unsupported_value",
             )
-        nested.append(
-            FunctionTool(
-                type="function",
-                function=FunctionDefinition(
-                    name=tool.name, description=tool.description, parameters=tool.parameters, strict=tool.strict
-                ),
-            )
-        )
-    if nested and not allowed:
+        declared.append(tool)
+    if declared and not allowed:
         raise invalid_request(
             "Client-declared tools are not supported on this Cat version (its agent cannot hand tool calls back); "
             "send the request without 'tools'.",
             "tools",
             "unsupported_parameter",
         )
-    choice = body.tool_choice
-    if isinstance(choice, NamedToolChoice):  # Responses names the function flat
-        choice = ChatNamedToolChoice(type="function", function=NamedFunction(name=choice.name))
-    try:
-        offered, call = client_tools(nested, choice)
-    except BridgeError as exc:
-        if exc.param == "tool_choice.function.name":
-            exc.param = "tool_choice.name"
-        raise
-    return offered, call, nested
+    offered = [client_tool(t.name, t.description, t.parameters) for t in declared]
+    if isinstance(body.tool_choice, NamedToolChoice):  # Responses names the function flat
+        tools, call = offer(offered, body.tool_choice.name, "tool_choice.name")
+    else:
+        tools, call = offer(offered, body.tool_choice)
+    return tools, call, [(t.name, t.parameters, bool(t.strict)) for t in declared]

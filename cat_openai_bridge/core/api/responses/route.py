@@ -19,14 +19,13 @@ from ...turn.answer import Answer, OutputRules, check_message_count, output_rule
 from ...turn.conversation import ClientTool, Conversation
 from ...turn.demands import Demands, json_output, strict_parameters
 from ...turn.port import Identity
-from ..chat.convert import build_conversation, function_specs
-from .convert import function_tools, messages_of
+from .convert import conversation_of, function_tools
 from .encoder import ResponseEncoder, ResponseIds
 from .protocol import FormatJSONSchema, ResponsesRequest
-from .stored_routes import Keeper, continued, own_items, wants_store
+from .stored_routes import Keeper, own_items, wants_store
 
 
-def demands_of(body: ResponsesRequest, tools: tuple[ClientTool, ...], call: str | None, nested: list) -> Demands:
+def demands_of(body: ResponsesRequest, tools: tuple[ClientTool, ...], call: str | None, specs: list) -> Demands:
     """`text.format`, a forced `tool_choice` and `strict` functions, checked as OpenAI checks them."""
     fmt = body.text.format if body.text is not None else None
     output = None
@@ -34,7 +33,7 @@ def demands_of(body: ResponsesRequest, tools: tuple[ClientTool, ...], call: str 
         output = json_output("json_schema", "text.format.schema", fmt.name, fmt.schema_, fmt.description, fmt.strict)
     elif fmt is not None:
         output = json_output(fmt.type, "text.format")
-    strict = strict_parameters(function_specs(nested), "tools.[{i}].parameters")
+    strict = strict_parameters(specs, "tools.[{i}].parameters")
     return Demands(output, call, strict, tuple(t.name for t in tools))
 
 
@@ -75,17 +74,17 @@ class Responses(Route[ResponsesJob]):
         super().__init__(pipeline)
         self.keeper = keeper
 
-    def _conversation(self, body: ResponsesRequest, settings: BridgeSettings) -> Conversation:
-        if isinstance(body.input, list):
-            check_message_count(len(body.input), settings, "input")
-        return build_conversation(
-            messages_of(body), allow_images=self.cat.supports_images, allow_tools=self.cat.supports_client_tools
+    def _conversation(self, body: ResponsesRequest, settings: BridgeSettings, history: list) -> Conversation:
+        """`max_messages` counts the stored items a continued response carries on from and the new input."""
+        check_message_count(len(history) + (len(body.input) if isinstance(body.input, list) else 1), settings, "input")
+        return conversation_of(
+            body, history, allow_images=self.cat.supports_images, allow_tools=self.cat.supports_client_tools
         )
 
     def parse(self, request: Request, raw: bytes, settings: BridgeSettings) -> ResponsesRequestJob:
         body = parse_body(ResponsesRequest, raw)
         rules = output_rules(settings, bool(body.stream), body.max_output_tokens, "max_output_tokens")
-        tools, forced, nested = function_tools(body, allowed=self.cat.supports_client_tools)
+        tools, forced, specs = function_tools(body, allowed=self.cat.supports_client_tools)
         store = wants_store(body, settings)
         job = ResponsesRequestJob(
             model=body.model,
@@ -93,13 +92,13 @@ class Responses(Route[ResponsesJob]):
             body=body,
             rules=rules,
             tools=tools,
-            demands=demands_of(body, tools, forced, nested),
+            demands=demands_of(body, tools, forced, specs),
             own=own_items(body) if store else [],
             store=store,
         )
         if body.previous_response_id:  # continued once the stored conversation is loaded, for its own user
             return job
-        return job.with_conversation(self._conversation(body, settings), [])
+        return job.with_conversation(self._conversation(body, settings, []), [])
 
     async def prepare(self, job: Job, identity: Identity, settings: BridgeSettings) -> ResponsesJob:
         if isinstance(job, ResponsesJob):
@@ -107,7 +106,7 @@ class Responses(Route[ResponsesJob]):
         assert isinstance(job, ResponsesRequestJob)
         body = job.body
         stored = await self.keeper.load(identity, settings, body.previous_response_id or "", "previous_response_id")
-        return job.with_conversation(self._conversation(continued(body, stored.history), settings), stored.history)
+        return job.with_conversation(self._conversation(body, settings, stored.history), stored.history)
 
     async def run(self, job: ResponsesJob, call: Call) -> Reply:
         body, rules, demands = job.body, job.rules, job.demands

@@ -1,14 +1,13 @@
 """`store` and `previous_response_id`, and the routes that read stored responses back.
 
 What a stored response keeps is enough to continue it: the chain's input and
-output items so far, in the shape Responses takes as `input`, so continuing
-is prepending them to the new input and parsing the result like any request.
+output items so far, in the shape Responses takes as `input`; continuing reads
+them into the conversation before the new input (convert.py).
 `instructions` are not carried over, as OpenAI does not carry them.
 """
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +16,6 @@ from starlette.requests import Request
 
 from ...config.settings import BridgeSettings
 from ...guards.redis_client import RedisReplyError, RedisUnavailable
-from ...http.parsing import parse_body
 from ...http.route import Call, Job, Reply, Route
 from ...turn.errors import BridgeError, invalid_request
 from ...turn.port import Identity
@@ -85,14 +83,6 @@ def output_items(response: dict[str, Any]) -> list[dict[str, Any]]:
             keep = ("type", "id", "call_id", "name", "arguments")
             items.append({k: out[k] for k in keep if k in out})
     return items
-
-
-def continued(body: ResponsesRequest, history: list[dict[str, Any]]) -> ResponsesRequest:
-    """The request with the stored conversation before its own input, parsed like any request."""
-    raw = body.model_dump(by_alias=True, exclude_none=True)
-    raw["input"] = history + own_items(body)
-    raw.pop("previous_response_id", None)
-    return parse_body(ResponsesRequest, json.dumps(raw).encode())
 
 
 class Keeper:

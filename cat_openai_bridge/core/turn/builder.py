@@ -1,0 +1,166 @@
+"""The meaning checks every protocol's conversion shares, and the builder that applies them in order.
+
+Each protocol folder reads its own wire shapes and hands over neutral parts,
+calls and results with the field each came from; what a conversation must mean
+is checked here once: roles in order, a tool result answering an earlier call,
+images the Cat can see, a named tool among those offered, unique tool names.
+The words are OpenAI's; Anthropic, which words its errors its own way, shares
+the builder's state and the image refusal.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from typing import Any, Literal
+
+from .conversation import ClientTool, Conversation, ImagePart, Part, ToolCall, Turn
+from .demands import ANY_TOOL
+from .errors import BridgeError, invalid_request
+
+_DATA_URL = re.compile(r"^data:(?P<mime>image/[A-Za-z0-9.+-]+);base64,(?P<data>.*)$", re.S)
+
+
+def images_refused(param: str) -> BridgeError:
+    return invalid_request(
+        "Images are not supported on this Cat version: its pipeline takes text only (Cat v2 accepts images).",
+        param,
+        "unsupported_content",
+    )
+
+
+def role_refused(role: str, param: str) -> BridgeError:
+    return invalid_request(
+        f"Messages with role '{role}' are not supported by this Cat adapter.", param, "unsupported_value"
+    )
+
+
+def missing(param: str) -> BridgeError:
+    return invalid_request(f"Missing required parameter: '{param}'.", param, "missing_required_parameter")
+
+
+def is_base64(data: str) -> bool:
+    try:
+        base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return True
+
+
+def data_url_image(url: str, param: str) -> ImagePart:
+    """An inline `data:image/...;base64,` URL as an image; the bridge fetches nothing."""
+    match = _DATA_URL.match(url)
+    if not match:
+        raise invalid_request(
+            "Only inline images (data:image/...;base64 URLs) are accepted; the bridge does not fetch remote URLs.",
+            param,
+            "unsupported_image_url",
+        )
+    data = match.group("data").strip()
+    if not is_base64(data):
+        raise invalid_request("The image data URL is not valid base64.", param, "invalid_image")
+    return ImagePart(match.group("mime"), data)
+
+
+class ConversationBuilder:
+    """Turns in order, each checked against those before it; `system` gathers the instructions met on the way."""
+
+    def __init__(self, *, allow_images: bool, allow_tools: bool) -> None:
+        self.allow_images = allow_images
+        self.allow_tools = allow_tools
+        self.system: list[str] = []
+        self.turns: list[Turn] = []
+        self._asked: set[str] = set()  # the ids of the calls so far, that a tool result must answer
+
+    def image(self, url: str, where: str, url_field: str, *, user: bool) -> ImagePart:
+        """Only a user's turn shows the Cat images, and only a Cat that sees them."""
+        if not (user and self.allow_images):
+            raise images_refused(f"{where}.type")
+        return data_url_image(url, f"{where}.{url_field}")
+
+    def instruct(self, text: str) -> None:
+        if text:
+            self.system.append(text)
+
+    def add(self, role: Literal["user", "assistant", "tool"], parts: list[Part], call_id: str | None = None) -> None:
+        self.turns.append(Turn(role, parts, (), call_id))
+
+    def check_calls(self, param: str) -> None:
+        if not self.allow_tools:
+            raise invalid_request(
+                "Assistant tool calls are not supported by this Cat adapter.", param, "unsupported_parameter"
+            )
+
+    def calls(self, calls: list[ToolCall], parts: list[Part], param: str, *, join: bool = False) -> None:
+        """An assistant turn calling client tools; `join` adds the calls to an assistant turn just before."""
+        self.check_calls(param)
+        self._asked.update(call.id for call in calls)
+        last = self.turns[-1] if self.turns else None
+        if join and last is not None and last.role == "assistant":
+            self.turns[-1] = Turn("assistant", last.parts, (*last.tool_calls, *calls))
+        else:
+            self.turns.append(Turn("assistant", parts, tuple(calls)))
+
+    def asked(self, call_id: str) -> bool:
+        return call_id in self._asked
+
+    def check_answers(self, call_id: str, param: str) -> None:
+        if not self.asked(call_id):
+            raise invalid_request(
+                "Invalid parameter: messages with role 'tool' must be a response to a preceding message "
+                f"with 'tool_calls' of the same id ({call_id!r}).",
+                param,
+                "invalid_value",
+            )
+
+    def conversation(self) -> Conversation:
+        return Conversation("\n\n".join(self.system), self.turns)
+
+    def finish(self, last_param: str, content_param: str) -> Conversation:
+        """The Cat answers a user turn (or tool results): the last turn must be one, and say something."""
+        if not self.turns or self.turns[-1].role not in ("user", "tool"):
+            raise invalid_request(
+                "The last message must come from the user (or carry tool results): the Cat answers a user turn.",
+                last_param,
+                "invalid_value",
+            )
+        if not self.turns[-1].parts and self.turns[-1].role == "user":
+            raise invalid_request("The last user message has no content.", content_param, "invalid_value")
+        return self.conversation()
+
+
+def client_tool(name: str, description: str | None, parameters: dict[str, Any] | None) -> ClientTool:
+    """A function the client declared; no `parameters` means it takes none."""
+    return ClientTool(
+        name, description or "", parameters if parameters is not None else {"type": "object", "properties": {}}
+    )
+
+
+def offer(
+    tools: list[ClientTool], choice: str | None, name_param: str | None = None
+) -> tuple[tuple[ClientTool, ...], str | None]:
+    """The functions to offer the Cat's model for this request, and the call `tool_choice` demands (or None).
+
+    `choice` is "auto", "none" or "required" (None when absent), or a function's name when `name_param` says
+    where that name came from. "none" offers nothing; "required" demands a call to any of them (ANY_TOOL); a
+    named function is offered alone and demanded.
+    """
+    if not tools:
+        if choice not in (None, "auto", "none") or name_param is not None:
+            raise invalid_request("'tool_choice' needs 'tools' to choose from.", "tool_choice", "invalid_value")
+        return (), None
+    if len({t.name for t in tools}) != len(tools):
+        raise invalid_request("Tool names must be unique.", "tools", "invalid_value")
+    if name_param is not None:
+        chosen = tuple(t for t in tools if t.name == choice)
+        if not chosen:
+            raise invalid_request(
+                f"Invalid value for '{name_param}': no function named '{choice}' was given in 'tools'.",
+                name_param,
+                "invalid_value",
+            )
+        return chosen, choice
+    if choice == "none":
+        return (), None
+    return tuple(tools), ANY_TOOL if choice == "required" else None
