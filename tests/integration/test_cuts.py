@@ -61,7 +61,8 @@ def test_a_cut_responses_stream_keeps_its_real_input_tokens(http, adapter):
     body = {"model": "cheshire-cat", "input": "[[tokens:200]]", "max_output_tokens": 5}
 
     def fresh() -> dict:  # a user of its own: on v1 nothing earlier in the suite is recalled into its prompt
-        return {"Authorization": f"Bearer {cat_jwt(f'cut-{uuid.uuid4().hex[:6]}')}"}
+        # Six digits are two tokens whatever they are (random hex is not), so both users' prompts are as long.
+        return {"Authorization": f"Bearer {cat_jwt(f'cut-{uuid.uuid4().int % 900_000 + 100_000}')}"}
 
     whole = http.post("/custom/v1/responses", json=body, headers=fresh()).json()
     streamed = http.post("/custom/v1/responses", json=body | {"stream": True}, headers=fresh())
