@@ -3,7 +3,7 @@
 A scrape token (setting `metrics_token`) is no Cat credential, so this route
 checks it itself, in constant time, before asking the Cat who the caller is;
 anyone else must be one of the Cat's admins. The figures are this process's
-(engine/metrics.py): scrape every replica.
+(guards/metrics.py): scrape every replica.
 """
 
 from __future__ import annotations

@@ -182,7 +182,7 @@ class BridgeSettings(BaseModel):
         return value
 
     def is_task_prompt(self, text: str) -> bool:
-        """A front end's housekeeping prompt, by how `text` starts (bounded: see core/task_prompts.py)."""
+        """A front end's housekeeping prompt, by how `text` starts (bounded: see config/task_prompts.py)."""
         return self.task_prompt_mode == "llm" and task_prompts.matches(self.task_prompt_patterns, text)
 
     @field_validator("redis_url")

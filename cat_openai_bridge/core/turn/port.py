@@ -4,7 +4,7 @@ An adapter implements `CatPort`; the core never imports `cat`. A turn is an
 async stream of `TextDelta`s ending with exactly one `TurnResult`; a Cat that
 fails raises `CatFailure` and the client gets an error, never a stand-in text.
 Adapters speak in the exceptions below, never in HTTP: the core's error
-mapper (engine/errors.py) decides what the client sees.
+mapper (turn/errors.py) decides what the client sees.
 """
 
 from __future__ import annotations
@@ -116,7 +116,7 @@ class CatTurn:
     # without the agent, so it leaves nothing in the Cat's memory or history.
     plain: bool = False
     tools: tuple[ClientTool, ...] = ()  # the client's functions, offered to the Cat's model for this turn
-    conversation_key: str = ""  # the client chat this turn belongs to, scoped to its user (engine/chat_keys.py)
+    conversation_key: str = ""  # the client chat this turn belongs to, scoped to its user (turn/chat_keys.py)
     why: bool = False  # the client asked for the Cat's reasons (an admin-only extension)
     # The form the answer must take (JSON, a schema, a forced call), for the agent's system prompt whatever
     # the system_message_policy: it is the bridge's instruction, not the client's system message.

@@ -189,7 +189,7 @@ def _check_last(messages: Sequence[MessageParam], turns: list[Turn]) -> None:
 
 def forced_tool_choice(choice: ToolChoice, offered: list[ClientTool]) -> tuple[tuple[ClientTool, ...], str]:
     """`any` (some tool) and `tool` (that one, offered alone) force a call, as `required` and a named
-    function do on chat (engine/demands.py)."""
+    function do on chat (turn/demands.py)."""
     if choice.type == "any":
         return tuple(offered), ANY_TOOL
     chosen = tuple(t for t in offered if t.name == choice.name)
