@@ -20,9 +20,10 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 from ..turn.errors import limiter_unavailable
-from .quota import CONCURRENCY_RETRY, WINDOW, Quota, Store, Verdict, duration, window_of
+from .quota import CONCURRENCY_RETRY, WINDOW, Quota, RateLimited, Store, Verdict, duration
 from .redis_client import RedisReplyError, RedisUnavailable
 from .redis_limits import RedisStore
 
@@ -55,32 +56,22 @@ class MemoryStore:
             tok_tat = max(self._tokens.get(key, now), now)
             req_new = req_tat + WINDOW / rpm if rpm else now
             tok_new = tok_tat + min(cost, tpm) * WINDOW / tpm if tpm else now
-            reason, retry = "", 0.0
             if rpm and req_new - now > WINDOW + 1e-9:
-                reason, retry = "requests", req_new - WINDOW - now
-            elif tpm and tok_new - now > WINDOW + 1e-9:
-                reason, retry = "tokens", tok_new - WINDOW - now
-            elif quota.max_concurrent:
+                return Verdict.of(quota, "requests", req_tat - now, tok_tat - now, req_new - WINDOW - now)
+            if tpm and tok_new - now > WINDOW + 1e-9:
+                return Verdict.of(quota, "tokens", req_tat - now, tok_tat - now, tok_new - WINDOW - now)
+            if quota.max_concurrent:
                 leases = {k: v for k, v in self._leases.get(key, {}).items() if v > now}
                 self._leases[key] = leases
                 if len(leases) >= quota.max_concurrent:
-                    reason, retry = "concurrency", CONCURRENCY_RETRY
-            if not reason:
-                if rpm:
-                    self._requests[key] = req_new
-                if tpm:
-                    self._tokens[key] = tok_new
-                if quota.max_concurrent:
-                    self._leases[key][lease] = now + quota.lease_seconds
-                self._prune(now)
-            else:
-                req_new, tok_new = req_tat, tok_tat
-            return Verdict(
-                reason,
-                window_of(rpm, req_new, now) if rpm else None,
-                window_of(tpm, tok_new, now) if tpm else None,
-                retry,
-            )
+                    return Verdict.of(quota, "concurrency", req_tat - now, tok_tat - now, CONCURRENCY_RETRY)
+                leases[lease] = now + quota.lease_seconds
+            if rpm:
+                self._requests[key] = req_new
+            if tpm:
+                self._tokens[key] = tok_new
+            self._prune(now)
+            return Verdict.of(quota, "", req_new - now, tok_new - now, 0.0)
 
     async def settle(self, key: str, quota: Quota, correction: int, lease: str) -> None:
         with self._lock:
@@ -97,14 +88,14 @@ class MemoryStore:
     def _prune(self, now: float) -> None:
         for table in (self._requests, self._tokens):
             if len(table) > self._prune_above:
-                stale = [k for k, v in table.items() if v <= now]
-                for k in stale:
+                for k in [k for k, v in table.items() if v <= now]:
                     del table[k]
 
     def __len__(self) -> int:
         return len(set(self._requests) | set(self._tokens) | set(self._leases))
 
 
+@dataclass(eq=False)
 class Lease:
     """An admitted request: settled once, with the tokens it really used, however the request ends.
 
@@ -112,27 +103,16 @@ class Lease:
     (`guard`) and settles it when its body ends, disconnects included.
     """
 
-    def __init__(
-        self,
-        store: Store | None,
-        key: str,
-        quota: Quota,
-        reserved: int,
-        lease: str,
-        on_error: Callable[[Exception], None],
-        prompt: int = 0,
-        cost: int = 0,
-    ) -> None:
-        self._store = store
-        self._key = key
-        self._quota = quota
-        self.reserved = reserved  # tokens taken at admission: `cost`, at most the limit (0: the limit is off)
-        self._prompt = prompt  # the prompt's share of the cost, as far as it is known
-        self._cap = max(0, cost - prompt)  # the rest: the answer's cap
-        self._lease = lease
-        self._on_error = on_error
-        self.used = 0  # tokens the turn used, as reported; 0 when it failed
-        self._streaming = False
+    store: Store | None
+    key: str
+    quota: Quota
+    reserved: int  # tokens taken at admission: `cost`, at most the limit (0: the limit is off)
+    slot: str  # its id among the identity's requests in flight
+    on_error: Callable[[Exception], None]
+    prompt: int = 0  # the prompt's share of the cost, as far as it is known
+    cap: int = 0  # the rest: the answer's cap
+    used: int = 0  # tokens the turn used, as reported; 0 when it failed
+    streaming: bool = False  # a stream's body owns it now (`guard`)
 
     @classmethod
     def free(cls) -> Lease:
@@ -142,34 +122,34 @@ class Lease:
     def report(self, tokens: int, prompt_counted: bool = True) -> None:
         """The tokens the turn used (the prompt its LLM read and all it produced); when its prompt could not be
         counted (a cut stream on a Cat that cannot stop its turn), the prompt's reservation is added."""
-        self.used = tokens if prompt_counted else tokens + min(self._prompt, self._quota.tokens_per_minute)
+        self.used = tokens if prompt_counted else tokens + min(self.prompt, self.quota.tokens_per_minute)
 
     async def recount(self, prompt: int) -> None:
         """The prompt, counted precisely after admission: the reservation follows now, not only at the end."""
-        store, limit = self._store, self._quota.tokens_per_minute
-        if store is None or not limit or prompt >= self._prompt:
+        store, limit = self.store, self.quota.tokens_per_minute
+        if store is None or not limit or prompt >= self.prompt:
             return
-        reserved = min(prompt + self._cap, limit)
+        reserved = min(prompt + self.cap, limit)
         correction = reserved - self.reserved
-        self._prompt, self.reserved = prompt, reserved
+        self.prompt, self.reserved = prompt, reserved
         if not correction:
             return
         try:
-            await store.settle(self._key, self._quota, correction, "")  # no lease id: the slot stays held
+            await store.settle(self.key, self.quota, correction, "")  # no slot id: the slot stays held
         except BACKEND_ERRORS as exc:
-            self._on_error(exc)
+            self.on_error(exc)
 
     @asynccontextmanager
     async def held(self) -> AsyncIterator[Lease]:
         try:
             yield self
         finally:
-            if not self._streaming:
+            if not self.streaming:
                 await self.settle(self.used)
 
     def guard(self, events: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
         """The stream body that now owns the lease (taken over now, before the body first runs)."""
-        self._streaming = True
+        self.streaming = True
         return self._settled_after(events)
 
     async def _settled_after(self, events: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
@@ -181,14 +161,14 @@ class Lease:
             await self.settle(self.used)
 
     async def settle(self, used_tokens: int) -> None:
-        store, self._store = self._store, None
+        store, self.store = self.store, None
         if store is None:
             return
-        correction = used_tokens - self.reserved if self._quota.tokens_per_minute else 0
+        correction = used_tokens - self.reserved if self.quota.tokens_per_minute else 0
         try:
-            await store.settle(self._key, self._quota, correction, self._lease)
+            await store.settle(self.key, self.quota, correction, self.slot)
         except BACKEND_ERRORS as exc:  # settling must never fail a finished answer
-            self._on_error(exc)
+            self.on_error(exc)
 
 
 class Limiter:
@@ -237,6 +217,6 @@ class Limiter:
                 return Lease.free(), Verdict("")
             raise limiter_unavailable() from None
         if not verdict.allowed:
-            raise verdict.error()
+            raise RateLimited(verdict)
         reserved = min(cost, quota.tokens_per_minute) if quota.tokens_per_minute else 0
-        return Lease(store, key, quota, reserved, lease, self._failed, prompt, cost), verdict
+        return Lease(store, key, quota, reserved, lease, self._failed, prompt, max(0, cost - prompt)), verdict

@@ -6,6 +6,7 @@ Shared by the in-process store (limits.py) and the Redis one (redis_limits.py).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -41,41 +42,47 @@ class Verdict:
     tokens: Window | None = None
     retry_after: float = 0.0
 
+    @classmethod
+    def of(cls, quota: Quota, reason: str, requests_ahead: float, tokens_ahead: float, retry: float) -> Verdict:
+        """Both stores' verdict, from how far each limit's theoretical arrival time is ahead of now (seconds)."""
+        rpm, tpm = quota.requests_per_minute, quota.tokens_per_minute
+        requests = window_of(rpm, requests_ahead, 0.0) if rpm else None
+        return cls(reason, requests, window_of(tpm, tokens_ahead, 0.0) if tpm else None, retry)
+
     @property
     def allowed(self) -> bool:
         return not self.reason
 
-    def headers(self) -> dict[str, str]:
+    def headers(
+        self,
+        name: str = "x-ratelimit-{what}-{unit}",
+        reset: Callable[[Window], str] = lambda w: duration(w.reset_seconds),
+    ) -> dict[str, str]:
+        """OpenAI's limit headers; another dialect says its own `name`s and `reset` format."""
         out: dict[str, str] = {}
-        for name, window in (("requests", self.requests), ("tokens", self.tokens)):
+        for unit, window in (("requests", self.requests), ("tokens", self.tokens)):
             if window is not None:
-                out[f"x-ratelimit-limit-{name}"] = str(window.limit)
-                out[f"x-ratelimit-remaining-{name}"] = str(window.remaining)
-                out[f"x-ratelimit-reset-{name}"] = duration(window.reset_seconds)
-        if not self.allowed:
+                for what, value in (("limit", window.limit), ("remaining", window.remaining), ("reset", reset(window))):
+                    out[name.format(what=what, unit=unit)] = str(value)
+        if not self.allowed:  # the SDKs read retry-after-ms first, then retry-after
             out["retry-after"] = str(max(1, math.ceil(self.retry_after)))
             out["retry-after-ms"] = str(max(1, math.ceil(self.retry_after * 1000)))
         return out
-
-    def error(self) -> RateLimited:
-        if self.reason == "concurrency":
-            message = "Too many requests in flight for this user. Please retry when one has finished."
-            kind = "requests"
-        else:
-            window = self.requests if self.reason == "requests" else self.tokens
-            unit = "requests" if self.reason == "requests" else "tokens"
-            message = (
-                f"Rate limit reached for {unit} per minute: limit {window.limit if window else '?'}. "
-                f"Please try again in {self.retry_after:.1f}s."
-            )
-            kind = unit
-        return RateLimited(self, message, kind)
 
 
 class RateLimited(BridgeError):
     """A 429 that keeps its verdict, so each dialect can say the limits in its own headers."""
 
-    def __init__(self, verdict: Verdict, message: str, kind: str) -> None:
+    def __init__(self, verdict: Verdict) -> None:
+        kind = verdict.reason
+        if kind == "concurrency":
+            kind, message = "requests", "Too many requests in flight for this user. Please retry when one has finished."
+        else:
+            window = verdict.requests if kind == "requests" else verdict.tokens
+            message = (
+                f"Rate limit reached for {kind} per minute: limit {window.limit if window else '?'}. "
+                f"Please try again in {verdict.retry_after:.1f}s."
+            )
         super().__init__(429, message, kind, None, "rate_limit_exceeded", verdict.headers())
         self.verdict = verdict
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .quota import Quota, Verdict, window_of
+from .quota import Quota, Verdict
 from .redis_client import RedisClient, RedisProtocolError, Script
 
 ADMIT = Script(
@@ -79,27 +79,9 @@ class RedisStore:
         return f"{base}:req", f"{base}:tok", f"{base}:inflight"
 
     async def admit(self, key: str, quota: Quota, cost: int, lease: str) -> Verdict:
-        reply = await self.client.run(
-            ADMIT,
-            self._keys(key),
-            [
-                quota.requests_per_minute,
-                quota.tokens_per_minute,
-                quota.max_concurrent,
-                cost,
-                lease,
-                int(quota.lease_seconds * 1000),
-            ],
-            check=_admitted,
-        )
-        reason, req_ahead, tok_ahead, retry = reply
-        rpm, tpm = quota.requests_per_minute, quota.tokens_per_minute
-        return Verdict(
-            reason,
-            window_of(rpm, req_ahead, 0.0) if rpm else None,
-            window_of(tpm, tok_ahead, 0.0) if tpm else None,
-            retry,
-        )
+        rpm, tpm, lease_ms = quota.requests_per_minute, quota.tokens_per_minute, int(quota.lease_seconds * 1000)
+        args = [rpm, tpm, quota.max_concurrent, cost, lease, lease_ms]
+        return Verdict.of(quota, *await self.client.run(ADMIT, self._keys(key), args, check=_admitted))
 
     async def settle(self, key: str, quota: Quota, correction: int, lease: str) -> None:
         req, tok, inflight = self._keys(key)
