@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from cat_openai_bridge.core.guards.idempotency import Stored
+from cat_openai_bridge.core.guards.idempotency import Keyed, Stored
 from cat_openai_bridge.core.guards.redis_client import RedisClient
 from cat_openai_bridge.core.guards.redis_replays import RedisReplays
 from cat_openai_bridge.core.guards.replay_budget import ReplayLimits
@@ -160,13 +160,16 @@ def test_the_shared_store_keeps_its_bounds_and_window(proxy):
         limits = ReplayLimits(total=10_000, per_identity=250, per_answer=100)
         who = "someone"
 
+        def keyed(key: str, window: float = 60) -> Keyed:
+            return Keyed(identity=who, key=key, route="Chat", body=b"body", window=window, wait=5, limits=limits)
+
         async def run(key: str, size: int, window: float = 60) -> None:
-            claim, stored = await store.claim(who, key, "Chat", b"body", window, 5, limits)
+            claim, stored = await store.claim(keyed(key, window))
             assert stored is None and claim is not None
             await claim.complete(Stored(200, "application/json", {}, b"x" * size))
 
         async def kept(key: str) -> bool:
-            claim, stored = await store.claim(who, key, "Chat", b"body", 60, 5, limits)
+            claim, stored = await store.claim(keyed(key))
             if claim is not None:
                 await claim.abandon()
             return stored is not None

@@ -64,22 +64,25 @@ def test_idempotency_replays_waits_and_forgets_stale_claims():
     clock = Clock()
     replays = Replays(clock)
 
+    def claim_of(identity: str, key: str, body: bytes):
+        return replays.claim(Keyed(identity=identity, key=key, route="chat", body=body, window=60, wait=10))
+
     async def scenario():
-        claim, stored = await replays.claim("u", "k", "chat", b"body", window=60, wait=10)
+        claim, stored = await claim_of("u", "k", b"body")
         assert stored is None
-        waiting = asyncio.ensure_future(replays.claim("u", "k", "chat", b"body", window=60, wait=10))
+        waiting = asyncio.ensure_future(claim_of("u", "k", b"body"))
         await asyncio.sleep(0)
         await claim.complete(Stored(200, "application/json", {}, b"{}"))
         assert (await waiting) == (None, Stored(200, "application/json", {}, b"{}"))
         with pytest.raises(BridgeError) as info:
-            await replays.claim("u", "k", "chat", b"other", window=60, wait=10)
+            await claim_of("u", "k", b"other")
         assert info.value.code == "idempotency_key_reused"
-        assert (await replays.claim("v", "k", "chat", b"other", window=60, wait=10))[0] is not None  # per identity
+        assert (await claim_of("v", "k", b"other"))[0] is not None  # per identity
         clock.now += 61
-        assert (await replays.claim("u", "k", "chat", b"other", window=60, wait=10))[0] is not None  # expired
-        abandoned, _ = await replays.claim("u", "s", "chat", b"b", window=60, wait=10)
+        assert (await claim_of("u", "k", b"other"))[0] is not None  # expired
+        abandoned, _ = await claim_of("u", "s", b"b")
         clock.now += 16  # never completed, never abandoned: stale after wait + 5 s
-        assert (await replays.claim("u", "s", "chat", b"b", window=60, wait=10))[0] is not None
+        assert (await claim_of("u", "s", b"b"))[0] is not None
 
     asyncio.run(scenario())
 

@@ -19,8 +19,8 @@ def test_bounds_and_expiry():
     async def scenario():
         clock = Clock()
         store = MemoryResponseStore(clock)
-        limits = StoreLimits(ttl=10, per_response=2000, per_identity=4000, total=6000)
-        assert not await store.put("a", "big", b"x" * 2001, limits)  # over per_response: not kept
+        limits = StoreLimits(ttl=10, per_answer=2000, per_identity=4000, total=6000)
+        assert not await store.put("a", "big", b"x" * 2001, limits)  # over per_answer: not kept
         for i in range(4):
             assert await store.put("a", f"r{i}", b"x" * 1000, limits)
         # a's oldest went first to keep a under 4000 bytes (each entry also costs its overhead)
@@ -32,9 +32,9 @@ def test_bounds_and_expiry():
         assert await store.delete("b", "s2") and not await store.delete("b", "s2")
         clock.now = 11
         assert await store.get("a", "r3") is None  # expired
-        short = StoreLimits(ttl=1, per_response=2000, per_identity=4000, total=6000)
+        short = StoreLimits(ttl=1, per_answer=2000, per_identity=4000, total=6000)
         clock.now = 20
-        assert await store.put("c", "long", b"z", StoreLimits(ttl=100, per_response=10, per_identity=4000, total=6000))
+        assert await store.put("c", "long", b"z", StoreLimits(ttl=100, per_answer=10, per_identity=4000, total=6000))
         assert await store.put("c", "brief", b"z", short)
         clock.now = 22
         assert await store.get("c", "brief") is None and await store.get("c", "long") == b"z"

@@ -68,11 +68,6 @@ class ClaimOf(Protocol):
     async def abandon(self) -> None: ...
 
 
-ClaimFunction = Callable[
-    [str, str, str, bytes, float, float, ReplayLimits], Awaitable[tuple[ClaimOf | None, Stored | None]]
-]
-
-
 @dataclass(frozen=True, kw_only=True)
 class Keyed:
     """A request as idempotency sees it: whose, under which key, which request, and how long it is kept."""
@@ -83,8 +78,11 @@ class Keyed:
     body: bytes
     window: float  # seconds an answer replays once it is whole
     wait: float  # seconds a duplicate waits for the first attempt to end
-    limits: ReplayLimits
+    limits: ReplayLimits = ReplayLimits()
     at_least: int = 0  # a lower bound on the answer's bytes, known before it runs
+
+
+ClaimFunction = Callable[[Keyed], Awaitable[tuple[ClaimOf | None, Stored | None]]]
 
 
 @asynccontextmanager
@@ -99,7 +97,7 @@ async def once(claim_of: ClaimFunction, keyed: Keyed, headers: dict[str, str]) -
         return
     if len(key) > MAX_KEY_LENGTH:
         raise key_too_long(MAX_KEY_LENGTH)
-    claim, stored = await claim_of(keyed.identity, key, keyed.route, keyed.body, keyed.window, keyed.wait, keyed.limits)
+    claim, stored = await claim_of(keyed)
     if stored is not None:
         yield Idempotent(None, replayed(stored, headers), headers)
         return

@@ -37,9 +37,9 @@ import uuid
 from collections.abc import Callable
 
 from ..turn.errors import BridgeError, key_in_progress, key_reused
-from .idempotency import ClaimFunction, Stored, fingerprint
+from .idempotency import ClaimFunction, Keyed, Stored, fingerprint
 from .redis_client import RedisClient, RedisReplyError, RedisUnavailable, Script
-from .replay_budget import ReplayLimits
+from .replay_budget import charge_lua
 
 CLAIM_SECONDS = 6.0  # a running claim's lease: how soon a dead replica's key is free again
 RENEW_EVERY = 2.0
@@ -65,26 +65,15 @@ return {'running'}
 """
 )
 
-# KEYS: the entry, the identity's index (a list of "entry size", newest first), the identity's kept bytes.
+# KEYS: the entry, the identity's index, the identity's kept bytes (replay_budget.charge_lua).
 # ARGV: owner, status, media type, headers JSON, body, window ms, size, the identity's byte bound.
 COMPLETE = Script(
     """
 if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 's', 'done', 'status', ARGV[2], 'media', ARGV[3], 'headers', ARGV[4], 'body', ARGV[5])
-redis.call('PEXPIRE', KEYS[1], ARGV[6])
-redis.call('LPUSH', KEYS[2], KEYS[1] .. ' ' .. ARGV[7])
-local used = redis.call('INCRBY', KEYS[3], ARGV[7])
-while used > tonumber(ARGV[8]) do
-  local oldest = redis.call('RPOP', KEYS[2])
-  if not oldest then break end
-  local entry, size = string.match(oldest, '^(%S+) (%d+)$')
-  if entry ~= KEYS[1] and redis.call('HGET', entry, 's') == 'done' then redis.call('DEL', entry) end
-  used = redis.call('DECRBY', KEYS[3], size)
-end
-redis.call('PEXPIRE', KEYS[2], ARGV[6])
-redis.call('PEXPIRE', KEYS[3], ARGV[6])
-return 1
-"""
+redis.call('PEXPIRE', KEYS[1], ARGV[6])"""
+    + charge_lua("KEYS[1]", "ARGV[7]", "ARGV[8]", "ARGV[6]", evictable="redis.call('HGET', id, 's') == 'done'")
+    + "return 1"
 )
 
 # KEYS[1] the entry. ARGV: owner, then the claim ms to renew with, or nothing to release the claim.
@@ -116,25 +105,16 @@ def idempotency_unavailable() -> BridgeError:
 class RedisClaim:
     """One run's claim on a key: renewed while it runs, then completed with its answer or released."""
 
-    def __init__(
-        self,
-        store: RedisReplays,
-        keys: tuple[str, str, str],
-        owner: str,
-        window: float,
-        lifetime: float,
-        limits: ReplayLimits,
-    ) -> None:
+    def __init__(self, store: RedisReplays, keys: tuple[str, str, str], owner: str, keyed: Keyed) -> None:
         self._store = store
         self._keys = keys
         self.owner = owner
-        self._window = window
-        self._limits = limits
-        self._renewing = asyncio.ensure_future(self._renew(lifetime))
+        self._keyed = keyed
+        self._renewing = asyncio.ensure_future(self._renew(keyed.wait + 60))
 
     def room(self, answer_bytes: int) -> bool:
         """Whether an answer this large may be kept; Redis makes the room when it is completed."""
-        return answer_bytes <= min(self._limits.per_answer, self._limits.per_identity)
+        return answer_bytes <= min(self._keyed.limits.per_answer, self._keyed.limits.per_identity)
 
     async def _renew(self, lifetime: float) -> None:
         """Keep the claim alive while this replica runs the request, at most `lifetime` (a stream whose body
@@ -162,9 +142,9 @@ class RedisClaim:
             stored.media_type,
             json.dumps(stored.headers),
             stored.body,
-            int(self._window * 1000),
+            int(self._keyed.window * 1000),
             len(stored.body),
-            self._limits.per_identity,
+            self._keyed.limits.per_identity,
         ]
         try:
             await self._store.client.run(COMPLETE, self._keys, args)
@@ -206,27 +186,18 @@ class RedisReplays:
         digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:40]
         return f"{base}:idem:{digest}", f"{base}:idem-index", f"{base}:idem-bytes"
 
-    async def claim(
-        self,
-        identity: str,
-        key: str,
-        route: str,
-        body: bytes,
-        window: float,
-        wait: float,
-        limits: ReplayLimits = ReplayLimits(),
-    ) -> tuple[RedisClaim | None, Stored | None]:
+    async def claim(self, keyed: Keyed) -> tuple[RedisClaim | None, Stored | None]:
         """A claim to run the request, or the stored answer to replay; waits for a run elsewhere to end."""
-        keys = self.keys(identity, key)
-        digest = fingerprint(route, body)
-        deadline = time.monotonic() + wait
+        keys = self.keys(keyed.identity, keyed.key or "")
+        digest = fingerprint(keyed.route, keyed.body)
+        deadline = time.monotonic() + keyed.wait
         delay = POLL_FIRST
         owner = uuid.uuid4().hex
         while True:
             reply = await self.client.run(CLAIM, keys[:1], [digest, owner, int(CLAIM_SECONDS * 1000)])
             kind = reply[0]
             if kind == "claimed":
-                return RedisClaim(self, keys, owner, window, wait + 60, limits), None
+                return RedisClaim(self, keys, owner, keyed), None
             if kind == "reused":
                 raise key_reused()
             if kind == "done":
@@ -241,9 +212,9 @@ class RedisReplays:
     def claimer(self, fail_open: bool = True) -> ClaimFunction:
         """This store's claim, for `once`; when Redis fails, `fail_open` serves without replay protection."""
 
-        async def claim_or_fail(*args):
+        async def claim_or_fail(keyed: Keyed):
             try:
-                return await self.claim(*args)
+                return await self.claim(keyed)
             except BACKEND_ERRORS as exc:
                 self.failed(exc)
                 if fail_open:

@@ -17,15 +17,12 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ...guards.redis_client import RedisClient, RedisUnavailable, Script
-from ...guards.replay_budget import ENTRY_OVERHEAD, Budget, ReplayLimits
+from ...guards.replay_budget import ENTRY_OVERHEAD, Budget, ReplayLimits, charge_lua
 
 
 @dataclass(frozen=True)
-class StoreLimits:
-    ttl: float
-    per_response: int
-    per_identity: int
-    total: int
+class StoreLimits(ReplayLimits):
+    ttl: float = 0.0  # seconds a response is kept (and `per_answer` bounds one response)
 
 
 @dataclass(frozen=True)
@@ -59,73 +56,33 @@ class MemoryResponseStore:
 
     def __init__(self, clock=time.monotonic) -> None:
         self._clock = clock
-        self._data: dict[tuple[str, str], tuple[float, bytes]] = {}
-        self._budget: Budget[tuple[str, str]] = Budget()
+        self._budget: Budget[tuple[str, str], bytes] = Budget()
 
     async def put(self, identity: str, response_id: str, data: bytes, limits: StoreLimits) -> bool:
         key = (identity, response_id)
-        bounds = ReplayLimits(limits.total, limits.per_identity, limits.per_response)
-        self._expire()
-        self._drop(key)
-        if not bounds.keeps(len(data)):
-            return False
-        self._budget.add(key, identity)  # running while it is charged: never its own victim
-        evicted = self._budget.resize(key, ENTRY_OVERHEAD + len(data), bounds)
-        if evicted is None:
+        self._budget.expire(self._clock())
+        self._budget.add(key, identity, data)  # running while it is charged: never its own victim
+        if not self._budget.resize(key, ENTRY_OVERHEAD + len(data), limits):
             self._budget.remove(key)
             return False
-        for victim in evicted:
-            self._data.pop(victim, None)
-        self._budget.finish(key)
-        self._data[key] = (self._clock() + limits.ttl, data)
+        self._budget.finish(key, self._clock() + limits.ttl)
         return True
 
     async def get(self, identity: str, response_id: str) -> bytes | None:
-        self._expire()
-        held = self._data.get((identity, response_id))
-        if held is not None and held[0] <= self._clock():  # a shorter ttl than the entries before it
-            self._drop((identity, response_id))
-            return None
-        return held[1] if held else None
+        self._budget.expire(self._clock())
+        return self._budget.get((identity, response_id), self._clock())
 
     async def delete(self, identity: str, response_id: str) -> bool:
-        self._expire()
-        return self._drop((identity, response_id))
-
-    def _expire(self) -> None:
-        """Oldest first; an entry with a shorter ttl than those before it expires when it is read."""
-        now = self._clock()
-        gone = []
-        for key, _ in self._budget.in_order():
-            if self._data[key][0] > now:
-                break
-            gone.append(key)
-        for key in gone:
-            self._drop(key)
-
-    def _drop(self, key: tuple[str, str]) -> bool:
-        self._budget.remove(key)
-        return self._data.pop(key, None) is not None
+        self._budget.expire(self._clock())
+        return self._budget.remove((identity, response_id)) is not None
 
 
-# KEYS: the entry, the identity's index (a list of "id size", newest first), the identity's byte count.
-# ARGV: data, size, ttl seconds, the identity's byte limit, id, the entry key's prefix.
+# KEYS: the entry, the identity's index, its byte count (replay_budget.charge_lua; the index holds ids).
+# ARGV: data, size, ttl ms, the identity's byte limit, id, the entry key's prefix.
 _PUT = Script(
-    """
-redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
-redis.call('LPUSH', KEYS[2], ARGV[5] .. ' ' .. ARGV[2])
-local used = redis.call('INCRBY', KEYS[3], ARGV[2])
-while used > tonumber(ARGV[4]) do
-  local oldest = redis.call('RPOP', KEYS[2])
-  if not oldest then break end
-  local id, size = string.match(oldest, '^(%S+) (%d+)$')
-  if id ~= ARGV[5] then redis.call('DEL', ARGV[6] .. id) end
-  used = redis.call('DECRBY', KEYS[3], size)
-end
-redis.call('EXPIRE', KEYS[2], ARGV[3])
-redis.call('EXPIRE', KEYS[3], ARGV[3])
-return used
-"""
+    "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])"
+    + charge_lua("ARGV[5]", "ARGV[2]", "ARGV[4]", "ARGV[3]", victim="ARGV[6] .. id")
+    + "return used"
 )
 # KEYS as above; ARGV: id. Deletes the entry and its place in the index.
 _DELETE = Script(
@@ -155,12 +112,12 @@ class RedisResponseStore:
         return f"{self.prefix}:{who}:{response_id}", f"{self.prefix}:{who}:index", f"{self.prefix}:{who}:bytes"
 
     async def put(self, identity: str, response_id: str, data: bytes, limits: StoreLimits) -> bool:
-        if len(data) > min(limits.per_response, limits.per_identity):
+        if len(data) > min(limits.per_answer, limits.per_identity):
             return False
         keys = self._keys(identity, response_id)
         prefix = keys[0][: -len(response_id)]
         await self.client.run(
-            _PUT, keys, [data, len(data), max(1, int(limits.ttl)), limits.per_identity, response_id, prefix]
+            _PUT, keys, [data, len(data), max(1, int(limits.ttl)) * 1000, limits.per_identity, response_id, prefix]
         )
         return True
 

@@ -49,10 +49,10 @@ def store_unavailable() -> BridgeError:
 
 def limits_of(settings: BridgeSettings) -> StoreLimits:
     return StoreLimits(
-        settings.responses_store_seconds,
-        settings.responses_store_response_bytes,
-        settings.responses_store_identity_bytes,
-        settings.responses_store_bytes,
+        ttl=settings.responses_store_seconds,
+        per_answer=settings.responses_store_response_bytes,
+        per_identity=settings.responses_store_identity_bytes,
+        total=settings.responses_store_bytes,
     )
 
 
