@@ -11,6 +11,7 @@ Anthropic's `error` event, never a `message_stop`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from ...http import sse
 from ...http.encoder import Encoder, Event
@@ -21,17 +22,16 @@ from .dialect import error_event
 from .protocol import (
     ContentBlock,
     ContentBlockDeltaEvent,
+    ContentBlockEvent,
     ContentBlockStartEvent,
-    ContentBlockStopEvent,
     InputJSONDelta,
     Message,
     MessageDelta,
     MessageDeltaEvent,
     MessageDeltaUsage,
     MessageStartEvent,
-    MessageStopEvent,
-    PingEvent,
     StopReason,
+    StreamEvent,
     TextBlock,
     TextDelta,
     ToolUseBlock,
@@ -63,7 +63,7 @@ class MessageEncoder(Encoder):
     (`input_estimate`): the prompt the Cat really sends (its own system prompt, memories) is known when the turn
     ends, and `message_delta` carries the whole."""
 
-    ping = sse.event(PingEvent(), "ping")
+    ping = sse.event(StreamEvent(type="ping"), "ping")
 
     def __init__(self, message_id: str, model: str, input_estimate: int) -> None:
         self.message_id = message_id
@@ -71,6 +71,9 @@ class MessageEncoder(Encoder):
         self.input_estimate = input_estimate
         self.index = 0
         self.text_open = False
+
+    def event(self, kind: type[StreamEvent], name: str, output: bool = False, **fields: Any) -> Event:
+        return Event(sse.event(kind(type=name, **fields), name), output)
 
     def start(self) -> Iterable[Event]:
         started = Message(
@@ -81,19 +84,21 @@ class MessageEncoder(Encoder):
             stop_sequence=None,
             usage=Usage(input_tokens=self.input_estimate, output_tokens=0),
         )
-        yield Event(sse.event(MessageStartEvent(message=started), "message_start"))
+        yield self.event(MessageStartEvent, "message_start", message=started)
+
+    def _open(self, block: ContentBlock) -> Event:
+        return self.event(ContentBlockStartEvent, "content_block_start", index=self.index, content_block=block)
 
     def _open_text(self) -> Iterator[Event]:
         if not self.text_open:
             self.text_open = True
-            start = ContentBlockStartEvent(index=self.index, content_block=TextBlock(text=""))
-            yield Event(sse.event(start, "content_block_start"))
+            yield self._open(TextBlock(text=""))
 
     def _delta(self, delta: TextDelta | InputJSONDelta) -> Event:
-        return Event(sse.event(ContentBlockDeltaEvent(index=self.index, delta=delta), "content_block_delta"), True)
+        return self.event(ContentBlockDeltaEvent, "content_block_delta", True, index=self.index, delta=delta)
 
     def _close(self) -> Event:
-        event = Event(sse.event(ContentBlockStopEvent(index=self.index), "content_block_stop"))
+        event = self.event(ContentBlockEvent, "content_block_stop", index=self.index)
         self.index += 1
         return event
 
@@ -109,16 +114,15 @@ class MessageEncoder(Encoder):
 
     def tool_call(self, index: int, call: ToolCall) -> Iterable[Event]:
         """The Cat hands calls over whole: one input_json_delta each."""
-        head = ToolUseBlock(id=call.id, name=call.name, input={})
-        yield Event(sse.event(ContentBlockStartEvent(index=self.index, content_block=head), "content_block_start"))
+        yield self._open(ToolUseBlock(id=call.id, name=call.name, input={}))
         yield self._delta(InputJSONDelta(partial_json=call.arguments))
         yield self._close()
 
     def finish(self, answer: Answer) -> Iterable[Event]:
         usage = MessageDeltaUsage(output_tokens=answer.usage.completion_tokens, input_tokens=answer.usage.prompt_tokens)
         delta = MessageDelta(stop_reason=stop_reason(answer), stop_sequence=answer.stop_sequence)
-        yield Event(sse.event(MessageDeltaEvent(delta=delta, usage=usage), "message_delta"))
-        yield Event(sse.event(MessageStopEvent(), "message_stop"))
+        yield self.event(MessageDeltaEvent, "message_delta", delta=delta, usage=usage)
+        yield self.event(StreamEvent, "message_stop")
 
     def failed(self, error: BridgeError) -> Event:
         return Event(error_event(error))

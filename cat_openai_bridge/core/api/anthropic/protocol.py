@@ -203,14 +203,23 @@ class MessageTokensCount(WireModel):
 # -- stream events (each leaves with an `event:` line equal to its `type`) -------------------------------------
 
 
-class MessageStartEvent(WireModel):
-    type: Literal["message_start"] = "message_start"
+class StreamEvent(WireModel):
+    """`message_stop` and `ping` are their type alone; the other events add their fields."""
+
+    type: str
+
+
+class MessageStartEvent(StreamEvent):
     message: Message
 
 
-class ContentBlockStartEvent(WireModel):
-    type: Literal["content_block_start"] = "content_block_start"
+class ContentBlockEvent(StreamEvent):
+    """`content_block_stop`; the block's start and its deltas carry more."""
+
     index: int
+
+
+class ContentBlockStartEvent(ContentBlockEvent):
     content_block: ContentBlock
 
 
@@ -224,15 +233,8 @@ class InputJSONDelta(WireModel):
     partial_json: str
 
 
-class ContentBlockDeltaEvent(WireModel):
-    type: Literal["content_block_delta"] = "content_block_delta"
-    index: int
+class ContentBlockDeltaEvent(ContentBlockEvent):
     delta: TextDelta | InputJSONDelta
-
-
-class ContentBlockStopEvent(WireModel):
-    type: Literal["content_block_stop"] = "content_block_stop"
-    index: int
 
 
 class MessageDelta(WireModel):
@@ -245,18 +247,9 @@ class MessageDeltaUsage(WireModel):
     input_tokens: int  # the turn's real prompt: message_start could only estimate it
 
 
-class MessageDeltaEvent(WireModel):
-    type: Literal["message_delta"] = "message_delta"
+class MessageDeltaEvent(StreamEvent):
     delta: MessageDelta
     usage: MessageDeltaUsage
-
-
-class MessageStopEvent(WireModel):
-    type: Literal["message_stop"] = "message_stop"
-
-
-class PingEvent(WireModel):
-    type: Literal["ping"] = "ping"
 
 
 # -- errors ----------------------------------------------------------------------------------------------------

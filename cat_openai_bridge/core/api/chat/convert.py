@@ -16,11 +16,9 @@ from ...turn.conversation import ClientTool, Conversation, Part, TextPart, ToolC
 from ...turn.errors import invalid_request
 from .protocol import (
     AssistantMessage,
-    AudioContentPart,
     ChatMessage,
     Content,
     CustomTool,
-    FileContentPart,
     FunctionMessage,
     FunctionTool,
     ImageContentPart,
@@ -31,6 +29,7 @@ from .protocol import (
     Tool,
     ToolChoice,
     ToolMessage,
+    UnsupportedContentPart,
 )
 
 
@@ -45,7 +44,7 @@ def content_parts(content: Content, param: str, builder: ConversationBuilder, us
             parts.append(TextPart(part.text))
         elif isinstance(part, ImageContentPart):
             parts.append(builder.image(part.url, where, "image_url.url", user=user))
-        elif isinstance(part, (AudioContentPart, FileContentPart, RefusalContentPart)):
+        elif isinstance(part, (UnsupportedContentPart, RefusalContentPart)):
             raise invalid_request(
                 f"Content parts of type '{part.type}' are not supported in '{param}'.",
                 f"{where}.type",

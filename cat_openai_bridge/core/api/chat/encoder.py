@@ -12,12 +12,14 @@ import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from ...http import sse
 from ...http.encoder import Encoder, Event
 from ...turn.answer import Answer, Usage
 from ...turn.conversation import ToolCall
 from ...turn.errors import BridgeError
+from ...turn.wire import WireModel
 from .protocol import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -31,6 +33,8 @@ from .protocol import (
     CompletionUsage,
     Function,
 )
+
+W = TypeVar("W", bound=WireModel)
 
 
 def completion_usage(usage: Usage) -> CompletionUsage:
@@ -52,6 +56,10 @@ class CompletionIds:
         if not self.id:
             object.__setattr__(self, "id", f"{self.prefix}-{uuid.uuid4().hex}")
 
+    def stamp(self, kind: type[W], **fields: Any) -> W:
+        """An object or chunk of `kind`, marked with this request's id, time and model."""
+        return kind(id=self.id, created=self.created, model=self.model, system_fingerprint=None, **fields)
+
 
 def completion(ids: CompletionIds, answer: Answer) -> ChatCompletion:
     calls = [
@@ -65,37 +73,33 @@ def completion(ids: CompletionIds, answer: Answer) -> ChatCompletion:
         else ChatCompletionMessage(content=answer.content, refusal=None)
     )
     extra = {"cat_why": answer.why} if answer.why is not None else {}
-    return ChatCompletion(
-        id=ids.id,
-        created=ids.created,
-        model=ids.model,
-        usage=completion_usage(answer.usage),
-        system_fingerprint=None,
-        **extra,
-        choices=[Choice(message=message, logprobs=None, finish_reason=answer.finish_reason)],
-    )
+    choice = Choice(message=message, logprobs=None, finish_reason=answer.finish_reason)
+    return ids.stamp(ChatCompletion, usage=completion_usage(answer.usage), choices=[choice], **extra)
 
 
 class ChunkEncoder(Encoder):
-    def __init__(self, ids: CompletionIds, include_usage: bool, why: bool) -> None:
+    """A chat stream's chunks; legacy completions' (completions/encoder.py) differ in their choices only."""
+
+    kind: type[WireModel] = ChatCompletionChunk
+    closing: Any = ChoiceDelta()  # the finish chunk's delta: empty
+
+    def __init__(self, ids: CompletionIds, include_usage: bool, why: bool = False) -> None:
         self.ids = ids
         self.include_usage = include_usage
         self.why = why
         self.waits_for_usage = include_usage or why
 
-    def chunk(
-        self, delta: ChoiceDelta | None, finish_reason: str | None = None, **extra: object
-    ) -> ChatCompletionChunk:
+    def choice(self, delta: Any, finish_reason: str | None) -> WireModel:
+        return ChunkChoice(delta=delta, logprobs=None, finish_reason=finish_reason)
+
+    def chunk(self, delta: Any, finish_reason: str | None = None, **extra: object) -> WireModel:
         """A chunk; with `include_usage`, every chunk with a choice says `"usage": null`, as OpenAI's do."""
-        choices = [] if delta is None else [ChunkChoice(delta=delta, logprobs=None, finish_reason=finish_reason)]
+        choices = [] if delta is None else [self.choice(delta, finish_reason)]
         if self.include_usage and delta is not None:
             extra["usage"] = None
-        ids = self.ids
-        return ChatCompletionChunk(
-            id=ids.id, created=ids.created, model=ids.model, system_fingerprint=None, choices=choices, **extra
-        )
+        return self.ids.stamp(self.kind, choices=choices, **extra)
 
-    def event(self, delta: ChoiceDelta | None, finish_reason: str | None = None, output: bool = False, **extra):
+    def event(self, delta: Any, finish_reason: str | None = None, output: bool = False, **extra: object) -> Event:
         return Event(sse.event(self.chunk(delta, finish_reason, **extra)), output)
 
     def start(self) -> Iterable[Event]:
@@ -114,7 +118,7 @@ class ChunkEncoder(Encoder):
         yield self.event(ChoiceDelta(tool_calls=[body]), output=True)
 
     def finish(self, answer: Answer) -> Iterable[Event]:
-        yield self.event(ChoiceDelta(), answer.finish_reason)
+        yield self.event(self.closing, answer.finish_reason)
         if self.include_usage:
             yield self.event(None, usage=completion_usage(answer.usage))
         if self.why and answer.why is not None:

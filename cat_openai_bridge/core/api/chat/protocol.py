@@ -37,14 +37,10 @@ class ImageContentPart(RequestModel):
         return self.image_url if isinstance(self.image_url, str) else self.image_url.url
 
 
-class AudioContentPart(RequestModel):
-    type: Literal["input_audio"]
-    input_audio: Any = None
+class UnsupportedContentPart(RequestModel):
+    """Audio and files, declared so a request naming them gets a 400 that says so."""
 
-
-class FileContentPart(RequestModel):
-    type: Literal["file"]
-    file: Any = None
+    type: Literal["input_audio", "file"]
 
 
 class RefusalContentPart(RequestModel):
@@ -53,8 +49,7 @@ class RefusalContentPart(RequestModel):
 
 
 ContentPart = Annotated[
-    TextContentPart | ImageContentPart | AudioContentPart | FileContentPart | RefusalContentPart,
-    Field(discriminator="type"),
+    TextContentPart | ImageContentPart | UnsupportedContentPart | RefusalContentPart, Field(discriminator="type")
 ]
 Content = str | list[ContentPart]
 
@@ -139,12 +134,8 @@ class NamedToolChoice(RequestModel):
 ToolChoice = Literal["none", "auto", "required"] | NamedToolChoice
 
 
-class TextFormat(RequestModel):
-    type: Literal["text"]
-
-
-class JSONObjectFormat(RequestModel):
-    type: Literal["json_object"]
+class PlainFormat(RequestModel):
+    type: Literal["text", "json_object"]
 
 
 class JSONSchema(RequestModel):
@@ -159,20 +150,20 @@ class JSONSchemaFormat(RequestModel):
     json_schema: JSONSchema
 
 
-ResponseFormat = Annotated[TextFormat | JSONObjectFormat | JSONSchemaFormat, Field(discriminator="type")]
+ResponseFormat = Annotated[PlainFormat | JSONSchemaFormat, Field(discriminator="type")]
 
 
 class StreamOptions(RequestModel):
     include_usage: bool | None = None
 
 
-class ChatCompletionRequest(RequestModel):
+class CreateParamsBase(RequestModel):
+    """What Chat Completions and legacy completions (completions/protocol.py) both take, checked alike."""
+
     model: str = Field(min_length=1)
-    messages: list[ChatMessage] = Field(min_length=1)
     stream: bool | None = None
     stream_options: StreamOptions | None = None
     max_tokens: int | None = Field(None, ge=1)
-    max_completion_tokens: int | None = Field(None, ge=1)
     n: int | None = Field(None, ge=1, le=128)
     temperature: float | None = Field(None, ge=0, le=2)
     top_p: float | None = Field(None, ge=0, le=1)
@@ -181,6 +172,16 @@ class ChatCompletionRequest(RequestModel):
     seed: int | None = None
     stop: str | list[str] | None = None
     user: str | None = None
+
+    def stop_sequences(self) -> list[str]:
+        if self.stop is None:
+            return []
+        return [self.stop] if isinstance(self.stop, str) else list(self.stop)
+
+
+class ChatCompletionRequest(CreateParamsBase):
+    messages: list[ChatMessage] = Field(min_length=1)
+    max_completion_tokens: int | None = Field(None, ge=1)
     metadata: dict[str, Any] | None = None
     tools: list[Tool] | None = None
     tool_choice: ToolChoice | None = None
@@ -205,11 +206,6 @@ class ChatCompletionRequest(RequestModel):
     def completion_limit(self) -> int | None:
         """The client's cap on completion tokens (`max_completion_tokens` wins)."""
         return self.max_completion_tokens if self.max_completion_tokens is not None else self.max_tokens
-
-    def stop_sequences(self) -> list[str]:
-        if self.stop is None:
-            return []
-        return [self.stop] if isinstance(self.stop, str) else list(self.stop)
 
 
 # -- response: the chat.completion object and its chunks ---------------------------------------------------------

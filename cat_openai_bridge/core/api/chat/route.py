@@ -16,28 +16,22 @@ from ...turn.demands import Demands, json_output, strict_parameters
 from ...turn.errors import invalid_request
 from .convert import build_conversation, client_tools, function_specs
 from .encoder import ChunkEncoder, CompletionIds, completion
-from .protocol import ChatCompletionRequest, JSONSchemaFormat, StreamOptions
+from .protocol import ChatCompletionRequest, CreateParamsBase, JSONSchemaFormat
 
 
-def openai_rules(
-    settings: BridgeSettings,
-    stream: bool,
-    stream_options: StreamOptions | None,
-    asked: int | None,
-    param: str,
-    stops: list[str],
-) -> OutputRules:
+def openai_rules(settings: BridgeSettings, body: CreateParamsBase, asked: int | None, param: str) -> OutputRules:
     """What Chat Completions and legacy completions check alike: stop sequences, `stream_options`, the cap."""
+    stops = body.stop_sequences()
     if len(stops) > 4:
         raise invalid_request("Invalid 'stop': at most 4 stop sequences are allowed.", "stop", "invalid_value")
-    if stream_options is not None and not stream:
+    if body.stream_options is not None and not body.stream:
         raise invalid_request(
             "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
             "stream_options",
             "invalid_value",
         )
-    include_usage = bool(stream_options and stream_options.include_usage)
-    return output_rules(settings, stream, asked, param, stops, include_usage)
+    include_usage = bool(body.stream_options and body.stream_options.include_usage)
+    return output_rules(settings, bool(body.stream), asked, param, stops, include_usage)
 
 
 def rules_of(body: ChatCompletionRequest, settings: BridgeSettings) -> OutputRules:
@@ -47,8 +41,7 @@ def rules_of(body: ChatCompletionRequest, settings: BridgeSettings) -> OutputRul
         raise invalid_request("logprobs are not available from the Cat.", "logprobs", "unsupported_parameter")
     check_message_count(len(body.messages), settings, "messages")
     param = "max_completion_tokens" if body.max_completion_tokens is not None else "max_tokens"
-    stream = bool(body.stream)
-    return openai_rules(settings, stream, body.stream_options, body.completion_limit(), param, body.stop_sequences())
+    return openai_rules(settings, body, body.completion_limit(), param)
 
 
 def demands_of(body: ChatCompletionRequest, tools: tuple[ClientTool, ...], call: str | None) -> Demands:

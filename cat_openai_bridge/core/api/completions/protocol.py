@@ -12,36 +12,19 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from ...turn.wire import RequestModel, WireModel
-from ..chat.protocol import CompletionUsage, StreamOptions  # openai-python has one type for both
+from ...turn.wire import WireModel
+from ..chat.protocol import CompletionUsage, CreateParamsBase  # openai-python has one usage type for both
 
 Prompt = str | list[str] | list[int] | list[list[int]]
 
 
-class CompletionRequest(RequestModel):
-    model: str = Field(min_length=1)
+class CompletionRequest(CreateParamsBase):
     prompt: Prompt
-    max_tokens: int | None = Field(None, ge=1)
-    stop: str | list[str] | None = None
-    stream: bool | None = None
-    stream_options: StreamOptions | None = None
     suffix: str | None = None
     echo: bool | None = None
     logprobs: int | None = Field(None, ge=0, le=5)
-    n: int | None = Field(None, ge=1, le=128)
     best_of: int | None = Field(None, ge=0, le=20)
-    temperature: float | None = Field(None, ge=0, le=2)
-    top_p: float | None = Field(None, ge=0, le=1)
-    presence_penalty: float | None = Field(None, ge=-2, le=2)
-    frequency_penalty: float | None = Field(None, ge=-2, le=2)
-    seed: int | None = None
     logit_bias: dict[str, Any] | None = None
-    user: str | None = None
-
-    def stop_sequences(self) -> list[str]:
-        if self.stop is None:
-            return []
-        return [self.stop] if isinstance(self.stop, str) else list(self.stop)
 
 
 class CompletionChoice(WireModel):

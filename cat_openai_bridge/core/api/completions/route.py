@@ -72,9 +72,7 @@ def _refuse_unsupported(body: CompletionRequest) -> None:
 
 def rules_of(body: CompletionRequest, settings: BridgeSettings) -> OutputRules:
     _refuse_unsupported(body)
-    return openai_rules(
-        settings, bool(body.stream), body.stream_options, body.max_tokens, "max_tokens", body.stop_sequences()
-    )
+    return openai_rules(settings, body, body.max_tokens, "max_tokens")
 
 
 def user_turn(text: str) -> Conversation:
@@ -136,11 +134,4 @@ class Completions(Route[CompletionJob]):
             call.report(used, charged=charged)  # what ran counts, even if a later prompt fails
             text = (prompt if echo else "") + answer.content
             choices.append(CompletionChoice(text=text, index=index, logprobs=None, finish_reason=answer.finish_reason))
-        return Completion(
-            id=ids.id,
-            created=ids.created,
-            model=ids.model,
-            choices=choices,
-            system_fingerprint=None,
-            usage=completion_usage(used),
-        )
+        return ids.stamp(Completion, choices=choices, usage=completion_usage(used))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from starlette.requests import Request
@@ -16,32 +15,24 @@ from ...turn.port import CatTurn
 from .protocol import SimpleMessageReply, SimpleMessageRequest
 
 
-@dataclass(frozen=True, kw_only=True)
-class MessageJob(TurnJob):
-    body: SimpleMessageRequest
-
-
-class Message(Route[MessageJob]):
+class Message(Route[TurnJob]):
     name = "message"
 
-    def parse(self, request: Request, raw: bytes, settings: BridgeSettings) -> MessageJob:
+    def parse(self, request: Request, raw: bytes, settings: BridgeSettings) -> TurnJob:
         body = parse_body(SimpleMessageRequest, raw)
-        conversation = Conversation("", [Turn("user", [TextPart(body.text)])])
-        return MessageJob(
+        return TurnJob(
             model=settings.model_alias,
             label=body.user_id,
-            body=body,
-            conversation=conversation,
+            conversation=Conversation("", [Turn("user", [TextPart(body.text)])]),
             rules=output_rules(settings, False, None, "max_tokens"),
         )
 
-    async def run(self, job: MessageJob, call: Call) -> Reply:
+    async def run(self, job: TurnJob, call: Call) -> Reply:
         settings = call.settings
         turn = CatTurn(job.conversation, call.target, False, settings.system_message_policy, call.identity)
         answer = await run_answer(self.cat, turn, job.rules)
         call.report(answer.usage, charged=answer.charged)
-        label = job.body.user_id
-        self.debug(call, f"message user={call.identity.user_id} label={label!r} chars={len(answer.content)}")
+        self.debug(call, f"message user={call.identity.user_id} label={job.label!r} chars={len(answer.content)}")
         # The user the turn ran as, never a body `user_id` that was ignored: a master-key caller's users are
         # known by the name it gave them (header or trusted `user_id`), everyone else by their Cat user id.
         ran_as = call.identity.name if call.identity.delegated else call.identity.user_id
