@@ -39,17 +39,12 @@ _BASE_CHARACTERS = " \t\n\r" + "aZ0_-.,:;#/\\\"'()[]{}*+?|^$!" + "é€"
 
 def _literal_characters(pattern: str) -> list[str]:
     """The characters the pattern names (letters, digits, punctuation), first ones first, at most 48."""
-    seen: dict[str, None] = {}
-    for char in pattern:
-        if char.isprintable() and char not in seen:
-            seen[char] = None
-    return list(seen)[:48]
+    return list(dict.fromkeys(char for char in pattern if char.isprintable()))[:48]
 
 
 def _literal_words(pattern: str) -> list[str]:
     """Runs of plain characters in the pattern source (e.g. '### Task:'), the likely repeated units."""
-    words = [w for w in re.split(r"[\\^$.|?*+()\[\]{}]+", pattern) if w.strip()]
-    return words[:16]
+    return [w for w in re.split(r"[\\^$.|?*+()\[\]{}]+", pattern) if w.strip()][:16]
 
 
 def probes(pattern: str, window: int) -> list[str]:
@@ -58,12 +53,8 @@ def probes(pattern: str, window: int) -> list[str]:
     texts = [c * window for c in singles]
     pair_sources = list(dict.fromkeys(" \na0" + "".join(_literal_characters(pattern)[:12])))
     texts += [((a + b) * window)[:window] for a in pair_sources for b in pair_sources if a != b]
-    for word in _literal_words(pattern):
-        texts.append((word * window)[:window])
-        texts.append(((word + " ") * window)[:window])
-        texts.append(((word + "\n") * window)[:window])
-    texts.append(((string.ascii_lowercase + " ") * window)[:window])
-    return texts
+    units = [unit for word in _literal_words(pattern) for unit in (word, word + " ", word + "\n")]
+    return texts + [(unit * window)[:window] for unit in [*units, string.ascii_lowercase + " "]]
 
 
 def _worst(pattern: str, window: int, probe_limit: float) -> float:

@@ -7,6 +7,7 @@ is refused by the admin on every version.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -78,7 +79,6 @@ class BridgeSettings(BaseModel):
         description="With the Cat's master API key, let the body's `user` (or `user_id`) pick the Cat user the "
         "turn runs as.",
     )
-
     user_header: str = Field(
         "",
         max_length=128,
@@ -137,7 +137,6 @@ class BridgeSettings(BaseModel):
     responses_store_response_bytes: int = Field(
         4 * 1024 * 1024, ge=0, description="A stored response larger than this (with its conversation) is not kept."
     )
-
     task_prompt_patterns: list[str] = Field(
         list(task_prompts.DEFAULT_PATTERNS),
         max_length=50,
@@ -151,7 +150,6 @@ class BridgeSettings(BaseModel):
         description="'llm': answer housekeeping prompts with the Cat's own LLM, outside the agent, leaving no trace in "
         "its memory; 'agent': treat them like any message.",
     )
-
     stream_send_timeout: float = Field(
         30.0,
         ge=1.0,
@@ -159,7 +157,6 @@ class BridgeSettings(BaseModel):
         description="Seconds a stream may wait for a client that reads nothing (its buffers full) before it is "
         "ended and its work released.",
     )
-
     stream_heartbeat_seconds: float = Field(
         0.0,
         ge=0.0,
@@ -167,7 +164,6 @@ class BridgeSettings(BaseModel):
         description="Send an SSE comment (': ping') when a stream has been silent this long, for proxies that drop "
         "idle connections (0 = off; some clients treat comments as the end of a stream).",
     )
-
     v1_history: HistoryMode = Field(
         "request",
         description="Cat v1 only. 'request': the request's messages are the conversation (OpenAI semantics; the "
@@ -216,8 +212,6 @@ class SettingsCache:
     """
 
     def __init__(self, max_age: float = 1.0, clock=None) -> None:
-        import time
-
         self._clock = clock or time.monotonic
         self._max_age = max_age
         self._value: BridgeSettings | None = None

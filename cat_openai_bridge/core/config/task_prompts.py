@@ -52,17 +52,13 @@ def matches(patterns: list[str], text: str) -> bool:
 
 
 def _unsafe(pattern: str, worst: float | None) -> str | None:
+    if worst is not None and worst <= regex_probe.PROBE_LIMIT:
+        return None
     if worst is None:
-        return (
-            f"{pattern} backtracks catastrophically: matching it against a {WINDOW}-character message did not "
-            f"finish within {regex_probe.PATTERN_SECONDS:g} s"
-        )
-    if worst > regex_probe.PROBE_LIMIT:
-        return (
-            f"{pattern} backtracks catastrophically: matching it against a {WINDOW}-character message took "
-            f"{1000 * worst:.0f} ms of CPU (at most {1000 * regex_probe.PROBE_LIMIT:.0f} ms allowed)"
-        )
-    return None
+        cost = f"did not finish within {regex_probe.PATTERN_SECONDS:g} s"
+    else:
+        cost = f"took {1000 * worst:.0f} ms of CPU (at most {1000 * regex_probe.PROBE_LIMIT:.0f} ms allowed)"
+    return f"{pattern} backtracks catastrophically: matching it against a {WINDOW}-character message {cost}"
 
 
 def check(patterns: list[str]) -> None:

@@ -135,20 +135,8 @@ class BridgeMetrics:
         return Exchange(self, route)
 
     def families(self) -> list[Family]:
-        return [
-            self.requests,
-            self.duration,
-            self.first_token,
-            self.prompt_tokens,
-            self.completion_tokens,
-            self.in_flight,
-            self.rate_limited,
-            self.cat_failures,
-            self.cat_timeouts,
-            self.replays,
-            self.redis_failures,
-            self._info_family(),
-        ]
+        """Every family, in the order declared above, then the bridge's info."""
+        return [*(value for value in vars(self).values() if isinstance(value, Family)), self._info_family()]
 
     def _info_family(self) -> Gauge:
         info = {"plugin_version": PLUGIN_VERSION, **self._info()}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_left
 from collections.abc import Callable, Iterable
+from typing import Any
 
 MAX_SERIES = 500
 OTHER = "other"  # the label value of everything past the cap
@@ -36,13 +37,14 @@ class Family:
 
     kind = ""
 
-    def __init__(self, name: str, help: str, labels: tuple[str, ...] = ()) -> None:
+    def __init__(self, name: str, help: str, labels: Labels = ()) -> None:
         self.name, self.help, self.labels = name, help, labels
+        self.series: dict[Labels, Any] = {}
 
-    def _key(self, values: Labels, series: dict) -> Labels:
+    def _key(self, values: Labels) -> Labels:
         if len(values) != len(self.labels):
             raise ValueError(f"{self.name} takes labels {self.labels}")
-        if values in series or len(series) < MAX_SERIES:
+        if values in self.series or len(self.series) < MAX_SERIES:
             return values
         return tuple(OTHER for _ in values)
 
@@ -64,12 +66,8 @@ class Gauge(Family):
 
     kind = "gauge"
 
-    def __init__(self, name: str, help: str, labels: tuple[str, ...] = ()) -> None:
-        super().__init__(name, help, labels)
-        self.series: dict[Labels, float] = {}
-
     def inc(self, *values: str, by: float = 1.0) -> None:
-        key = self._key(values, self.series)
+        key = self._key(values)
         self.series[key] = self.series.get(key, 0.0) + by
 
     def dec(self, *values: str) -> None:
@@ -87,7 +85,7 @@ class Counter(Gauge):
 
     kind = "counter"
 
-    def __init__(self, name: str, help: str, labels: tuple[str, ...] = ()) -> None:
+    def __init__(self, name: str, help: str, labels: Labels = ()) -> None:
         if not name.endswith("_total"):
             raise ValueError("a counter's name ends in _total")
         super().__init__(name, help, labels)
@@ -101,13 +99,12 @@ class Counter(Gauge):
 class Histogram(Family):
     kind = "histogram"
 
-    def __init__(self, name: str, help: str, buckets: Iterable[float], labels: tuple[str, ...] = ()) -> None:
+    def __init__(self, name: str, help: str, buckets: Iterable[float], labels: Labels = ()) -> None:
         super().__init__(name, help, labels)
-        self.bounds = sorted(buckets)
-        self.series: dict[Labels, tuple[list[int], list[float]]] = {}  # per bucket counts; [sum]
+        self.bounds = sorted(buckets)  # a series: its per bucket counts, and [its sum]
 
     def observe(self, seconds: float, *values: str) -> None:
-        key = self._key(values, self.series)
+        key = self._key(values)
         counts, total = self.series.setdefault(key, ([0] * (len(self.bounds) + 1), [0.0]))
         counts[bisect_left(self.bounds, seconds)] += 1  # the first bucket whose upper bound (le) holds it
         total[0] += seconds

@@ -14,16 +14,7 @@ from starlette.responses import Response
 
 from ..guards.quota import Verdict
 from ..turn.errors import BridgeError, missing_credentials
-from .edge import error_response
-
-
-def with_bearer(request: Request, key: str) -> Request:
-    """The same request with `Authorization: Bearer <key>`, so the Cat checks that key exactly as its own bearer.
-
-    Only the headers differ: the body is still to be read from the original."""
-    headers = [(k, v) for k, v in request.scope["headers"] if k.lower() != b"authorization"]
-    headers.append((b"authorization", b"Bearer " + key.encode("latin-1")))
-    return Request({**request.scope, "headers": headers})
+from .edge import json_response
 
 
 class Dialect:
@@ -35,13 +26,14 @@ class Dialect:
         return {"x-request-id": request_id}
 
     def credentials(self, request: Request) -> Request:
-        """The request the Cat is asked to authenticate: its own `Authorization` wins; else the dialect's header."""
-        if self.key_header is None or request.headers.get("authorization"):
+        """The request the Cat is asked to authenticate: its own `Authorization` wins; else the dialect's header,
+        as `Authorization: Bearer <key>`, so the Cat checks that key exactly as its own bearer (only the headers
+        differ: the body is still to be read from the original)."""
+        key = request.headers.get(self.key_header, "") if self.key_header else ""
+        if request.headers.get("authorization") or not key or not key.isascii():
             return request
-        key = request.headers.get(self.key_header, "")
-        if not key or not key.isascii():
-            return request
-        return with_bearer(request, key)
+        headers = [(k, v) for k, v in request.scope["headers"] if k.lower() != b"authorization"]
+        return Request({**request.scope, "headers": [*headers, (b"authorization", b"Bearer " + key.encode("latin-1"))]})
 
     def missing_credentials(self, request: Request) -> BridgeError:
         return missing_credentials(bool(request.headers.get("authorization")))
@@ -50,7 +42,7 @@ class Dialect:
         return verdict.headers()
 
     def error_response(self, error: BridgeError, headers: dict[str, str]) -> Response:
-        return error_response(error, headers)
+        return json_response(error.wire(), error.status, {**headers, **error.headers})
 
 
 OPENAI = Dialect()

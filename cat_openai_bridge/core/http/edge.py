@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Message, Receive, Scope, Send
 
-from ..turn.errors import BridgeError, too_large
+from ..turn.errors import too_large
 from ..turn.wire import WireModel
 
 STREAM_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
@@ -20,25 +20,6 @@ STREAM_MEDIA_TYPE = "text/event-stream; charset=utf-8"
 
 def json_response(body: WireModel, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(body.wire(), status_code=status, media_type="application/json", headers=headers)
-
-
-def error_response(error: BridgeError, headers: dict[str, str] | None = None) -> Response:
-    return json_response(error.wire(), error.status, {**(headers or {}), **error.headers})
-
-
-def sse_response(
-    body: AsyncIterator[bytes],
-    headers: dict[str, str] | None = None,
-    send_timeout: float = 30.0,
-    on_stall: Callable[[float], None] = lambda seconds: None,
-) -> Response:
-    return BoundedStream(
-        body,
-        media_type=STREAM_MEDIA_TYPE,
-        headers={**STREAM_HEADERS, **(headers or {})},
-        send_timeout=send_timeout,
-        on_stall=on_stall,
-    )
 
 
 class Stalled(Exception):
@@ -55,11 +36,14 @@ class BoundedStream(StreamingResponse):
     """
 
     def __init__(
-        self, *args, send_timeout: float, on_stall: Callable[[float], None] = lambda s: None, **kwargs
+        self,
+        body: AsyncIterator[bytes],
+        headers: dict[str, str],
+        send_timeout: float,
+        on_stall: Callable[[float], None],
     ) -> None:
-        super().__init__(*args, **kwargs)
-        self._send_timeout = send_timeout
-        self._on_stall = on_stall
+        super().__init__(body, media_type=STREAM_MEDIA_TYPE, headers={**STREAM_HEADERS, **headers})
+        self._send_timeout, self._on_stall = send_timeout, on_stall
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def bounded(message: Message) -> None:

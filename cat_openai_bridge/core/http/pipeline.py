@@ -33,7 +33,7 @@ from ..turn import tokens
 from ..turn.errors import Audience, error_of, missing_user_header, model_not_found, why_forbidden
 from ..turn.port import Access, CatPort, Identity
 from .dialect import Dialect
-from .edge import STREAM_HEADERS, STREAM_MEDIA_TYPE, json_response, read_body, sse_response
+from .edge import STREAM_HEADERS, STREAM_MEDIA_TYPE, BoundedStream, json_response, read_body
 from .encoder import Event
 from .route import Call, Cost, Route
 
@@ -128,7 +128,7 @@ class Pipeline:
                 events = once.recording(lease.guard(reply.events), STREAM_MEDIA_TYPE, STREAM_HEADERS)
                 exchange.streaming = True
                 metered = self._metered(events, exchange, audience)
-                return sse_response(metered, headers, settings.stream_send_timeout, self._stalled)
+                return BoundedStream(metered, headers, settings.stream_send_timeout, self._stalled)
             if reply.text is not None:
                 return PlainTextResponse(reply.text, media_type=reply.media_type, headers=headers)
             assert reply.body is not None
