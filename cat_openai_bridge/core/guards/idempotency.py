@@ -99,7 +99,8 @@ async def once(claim_of: ClaimFunction, keyed: Keyed, headers: dict[str, str]) -
         raise key_too_long(MAX_KEY_LENGTH)
     claim, stored = await claim_of(keyed)
     if stored is not None:
-        yield Idempotent(None, replayed(stored, headers), headers)
+        replayed = {**stored.headers, **headers, "idempotent-replayed": "true"}
+        yield Idempotent(None, Response(stored.body, stored.status, replayed, media_type=stored.media_type), headers)
         return
     run = Idempotent(claim, None, headers)
     if claim is not None and not claim.room(keyed.at_least):
@@ -109,15 +110,6 @@ async def once(claim_of: ClaimFunction, keyed: Keyed, headers: dict[str, str]) -
     except BaseException:
         await run.give_up()
         raise
-
-
-def replayed(stored: Stored, headers: dict[str, str]) -> Response:
-    return Response(
-        stored.body,
-        stored.status,
-        {**stored.headers, **headers, "idempotent-replayed": "true"},
-        media_type=stored.media_type,
-    )
 
 
 class Idempotent:

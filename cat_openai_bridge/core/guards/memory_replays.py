@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from ..turn.errors import key_in_progress, key_reused
 from .idempotency import ClaimFunction, Keyed, Stored, fingerprint
@@ -22,24 +21,19 @@ from .replay_budget import ENTRY_OVERHEAD, Budget
 Scope = tuple[str, str]  # (identity, key)
 
 
-@dataclass
-class _Entry:
-    fingerprint: str
-    window: float  # seconds the answer replays once it is whole
-    done: asyncio.Future[Stored | None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
-
-
 class Claim:
-    """The right to produce the answer for a key; complete it or give it up, once."""
+    """The right to produce the answer for a key; complete it or give it up, once. The budget holds it while its
+    key is claimed, then while its answer replays; duplicates wait on `done`."""
 
-    def __init__(self, replays: Replays, scope: Scope, entry: _Entry, keyed: Keyed) -> None:
+    def __init__(self, replays: Replays, scope: Scope, keyed: Keyed, digest: str) -> None:
         self._replays = replays
         self._scope = scope
-        self._entry: _Entry | None = entry
         self._keyed = keyed
+        self.fingerprint = digest
+        self.done: asyncio.Future[Stored | None] = asyncio.get_running_loop().create_future()
 
     def _held(self) -> bool:
-        return self._entry is not None and self._replays.budget.get(self._scope) is self._entry
+        return not self.done.done() and self._replays.budget.get(self._scope) is self
 
     def room(self, answer_bytes: int) -> bool:
         """Make room for an answer (or a recording) this large, evicting older answers; False: it cannot be kept."""
@@ -49,17 +43,16 @@ class Claim:
     async def complete(self, stored: Stored) -> None:
         if self._held():
             self._replays.budget.finish(self._scope, self._replays.clock() + self._keyed.window)
-        self._end(stored)
+        self.end(stored)
 
     async def abandon(self) -> None:
         if self._held():
             self._replays.budget.remove(self._scope)
-        self._end(None)
+        self.end(None)
 
-    def _end(self, stored: Stored | None) -> None:
-        entry, self._entry = self._entry, None
-        if entry is not None and not entry.done.done():
-            entry.done.set_result(stored)
+    def end(self, stored: Stored | None) -> None:
+        if not self.done.done():
+            self.done.set_result(stored)
 
 
 class Replays:
@@ -67,7 +60,7 @@ class Replays:
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
-        self.budget: Budget[Scope, _Entry] = Budget()
+        self.budget: Budget[Scope, Claim] = Budget()
 
     def __len__(self) -> int:
         return len(self.budget)
@@ -80,13 +73,12 @@ class Replays:
         while True:
             now = self.clock()
             for stale in self.budget.expire(now):  # a claim never finished: whoever waits on it claims again
-                if not stale.done.done():
-                    stale.done.set_result(None)
+                stale.end(None)
             entry = self.budget.get(scope, now)
             if entry is None:
-                entry = _Entry(digest, keyed.window)
-                self.budget.add(scope, keyed.identity, entry, now + keyed.wait + 5, ENTRY_OVERHEAD + len(scope[1]))
-                return Claim(self, scope, entry, keyed), None
+                claim = Claim(self, scope, keyed, digest)
+                self.budget.add(scope, keyed.identity, claim, now + keyed.wait + 5, ENTRY_OVERHEAD + len(scope[1]))
+                return claim, None
             if entry.fingerprint != digest:
                 raise key_reused()
             if entry.done.done():  # only a completed claim's entry is still held once done

@@ -1,29 +1,24 @@
 """Idempotency-Key replays kept in Redis, so a retry replays its first answer whichever replica it reaches.
 
-The same rules as the in-process store (memory_replays.py), held by every replica
-that points at the same `redis_url`. A key lives in one Redis hash per
-(identity, key), in the identity's hash slot as the limits are:
+The in-process store's rules (memory_replays.py), shared by every replica on
+the same `redis_url`. A key is one Redis hash per (identity, key), in the
+identity's hash slot as the limits' keys are:
 
-- `running`: claimed by one replica's run. The claim is a short lease
-  (`CLAIM_SECONDS`) that the running replica renews while it works, so a claim
-  whose replica died lapses within seconds instead of blocking its key.
-- `done`: the answer exactly as it went out (status, media type, headers,
-  body), expiring `idempotency_window_seconds` after it was stored.
+- `running`: claimed by one replica's run, as a short lease (`CLAIM_SECONDS`)
+  renewed while it works, so a dead replica's claim lapses within seconds
+  instead of blocking its key.
+- `done`: the answer exactly as it went out, kept for the window.
 
-A duplicate that finds its key running, here or on another replica, waits
-(polling, `POLL_FIRST` doubling to `POLL_MAX`) and replays the answer once it
-is done; if the run fails, or its replica dies and the claim lapses, the
-duplicate takes the claim and runs. It waits at most the request's time
-(`request_timeout`), then gets the 409 `idempotency_key_in_progress`. A key
-reused with another body is a 400, as in process.
-
-Bounds: the in-process store's (replay_budget.ReplayLimits): an answer larger
-than `per_answer` is not kept (its key is released: a retry runs again); one
-identity's kept answers together stay under `per_identity` bytes, its oldest
-evicted first. Redis's own `maxmemory` bounds them all. Round trips: one to claim, one to complete (plus one renewal
-every `RENEW_EVERY` seconds of a long run, and the polls of a waiting
-duplicate). When Redis fails, `redis_failure_mode` decides: `open` serves
-the request without replay protection (logged), `closed` answers 503.
+A duplicate that finds its key running, on any replica, polls (`POLL_FIRST`
+doubling to `POLL_MAX`) and replays the answer once done; if the run fails or
+its claim lapses, the duplicate claims and runs. It waits at most the
+request's time, then gets the 409. The byte bounds are ReplayLimits' (an
+answer over `per_answer` is not kept: its key is released and a retry runs
+again; over `per_identity` the oldest go first); Redis's `maxmemory` bounds
+them all. Round trips: one to claim, one to complete (plus a renewal every
+`RENEW_EVERY` seconds of a long run, and a waiting duplicate's polls). When
+Redis fails, `redis_failure_mode` decides: `open` serves without replay
+protection (logged), `closed` answers 503.
 """
 
 from __future__ import annotations
@@ -126,48 +121,33 @@ class RedisClaim:
                 if not await self._store.client.run(HOLD, self._keys[:1], [self.owner, int(CLAIM_SECONDS * 1000)]):
                     return  # no longer ours
 
-    async def _stop(self) -> None:
-        self._renewing.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._renewing
-
     async def complete(self, stored: Stored) -> None:
-        await self._stop()
         if not self.room(len(stored.body)):
             await self.abandon()  # too large to keep: the key is simply not replayable
             return
-        args = [
-            self.owner,
-            stored.status,
-            stored.media_type,
-            json.dumps(stored.headers),
-            stored.body,
-            int(self._keyed.window * 1000),
-            len(stored.body),
-            self._keyed.limits.per_identity,
-        ]
-        try:
-            await self._store.client.run(COMPLETE, self._keys, args)
-        except BACKEND_ERRORS as exc:  # the answer is out already; only its replay is lost
-            self._store.failed(exc)
+        answer = [stored.status, stored.media_type, json.dumps(stored.headers), stored.body]
+        bounds = [int(self._keyed.window * 1000), len(stored.body), self._keyed.limits.per_identity]
+        await self._end(COMPLETE, self._keys, [self.owner, *answer, *bounds])
 
     async def abandon(self) -> None:
-        await self._stop()
+        await self._end(HOLD, self._keys[:1], [self.owner])
+
+    async def _end(self, script: Script, keys: tuple[str, ...], args: list) -> None:
+        """Stop renewing, then complete or release; a failure loses only the replay (the answer is out already,
+        and the claim lapses by itself within CLAIM_SECONDS)."""
+        self._renewing.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._renewing
         try:
-            await self._store.client.run(HOLD, self._keys[:1], [self.owner])
-        except BACKEND_ERRORS as exc:  # the claim lapses by itself within CLAIM_SECONDS
+            await self._store.client.run(script, keys, args)
+        except BACKEND_ERRORS as exc:
             self._store.failed(exc)
 
 
 class RedisReplays:
     """The replays of every replica that points at one Redis."""
 
-    def __init__(
-        self,
-        url: str,
-        prefix: str = "openai-bridge",
-        warn: Callable[[str], None] = lambda message: None,
-    ) -> None:
+    def __init__(self, url: str, prefix: str = "openai-bridge", warn: Callable[[str], None] = lambda _: None) -> None:
         self.client = RedisClient(url)
         self.prefix = prefix
         self._warn = warn

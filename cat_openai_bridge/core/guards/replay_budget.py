@@ -20,15 +20,11 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, TypeVar
+
+from ..config.settings import BridgeSettings
 
 ENTRY_OVERHEAD = 512  # bytes an entry costs beyond its answer: key, fingerprint, headers, bookkeeping
-
-
-class _Settings(Protocol):
-    idempotency_store_bytes: int
-    idempotency_identity_bytes: int
-    idempotency_answer_bytes: int
 
 
 @dataclass(frozen=True)
@@ -38,7 +34,7 @@ class ReplayLimits:
     per_answer: int = 2 * 1024 * 1024  # one answer (a whole stream as sent); a larger one is not kept
 
     @classmethod
-    def of(cls, settings: _Settings) -> ReplayLimits:
+    def of(cls, settings: BridgeSettings) -> ReplayLimits:
         return cls(
             settings.idempotency_store_bytes, settings.idempotency_identity_bytes, settings.idempotency_answer_bytes
         )
@@ -157,16 +153,12 @@ class Budget(Generic[K, V]):
         if grow > 0:
             if not limits.keeps(size - ENTRY_OVERHEAD):
                 return False
+            victims: list[K] = []  # the identity's oldest first, then anyone's for the bound in all
             mine = self._by_identity[held.identity]
-            victims = self._oldest_finished(mine, self.used_by(held.identity) + grow - limits.per_identity, [])
-            victims = self._oldest_finished(
-                self._held, self.total + grow - self._sizes(victims) - limits.total, victims
-            )
-            freed_mine = sum(self._held[v].size for v in victims if v in mine)
-            if (
-                self.used_by(held.identity) + grow - freed_mine > limits.per_identity
-                or self.total + grow - self._sizes(victims) > limits.total
-            ):
+            if self._oldest_finished(mine, self.used_by(held.identity) + grow - limits.per_identity, victims) > 0:
+                return False
+            freed = sum(self._held[victim].size for victim in victims)
+            if self._oldest_finished(self._held, self.total + grow - freed - limits.total, victims) > 0:
                 return False
             for victim in victims:
                 self.remove(victim)
@@ -178,20 +170,15 @@ class Budget(Generic[K, V]):
         self._identity_bytes[identity] = self._identity_bytes.get(identity, 0) + size
         self.total += size
 
-    def _sizes(self, keys: list[K]) -> int:
-        return sum(self._held[k].size for k in keys)
-
-    def _oldest_finished(self, order: OrderedDict, needed: int, taken: list[K]) -> list[K]:
-        """`taken`, then finished entries of `order`, oldest first, until `needed` more bytes are covered
-        (running ones are passed over)."""
-        victims = list(taken)
-        chosen = set(taken)
+    def _oldest_finished(self, order: OrderedDict, needed: int, victims: list[K]) -> int:
+        """Add finished entries of `order` to `victims`, oldest first, until `needed` more bytes are covered
+        (running ones are passed over): the bytes still needed."""
+        chosen = set(victims)
         for key in order:
             if needed <= 0:
                 break
             held = self._held[key]
-            if held.running or key in chosen:
-                continue
-            victims.append(key)
-            needed -= held.size
-        return victims
+            if not (held.running or key in chosen):
+                victims.append(key)
+                needed -= held.size
+        return needed

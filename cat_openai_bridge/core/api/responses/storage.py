@@ -14,7 +14,7 @@ import hashlib
 import json
 import time
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from ...guards.redis_client import RedisClient, RedisUnavailable, Script
 from ...guards.replay_budget import ENTRY_OVERHEAD, Budget, ReplayLimits, charge_lua
@@ -32,23 +32,11 @@ class StoredResponse:
     history: list[dict[str, Any]]  # input items to continue from: the chain so far, then this output
 
     def encode(self) -> bytes:
-        return json.dumps(
-            {"response": self.response, "input_items": self.input_items, "history": self.history},
-            separators=(",", ":"),
-        ).encode("utf-8")
+        return json.dumps(vars(self), separators=(",", ":")).encode("utf-8")
 
     @classmethod
     def decode(cls, data: bytes) -> StoredResponse:
-        raw = json.loads(data)
-        return cls(raw["response"], raw["input_items"], raw["history"])
-
-
-class ResponseStore(Protocol):
-    async def put(self, identity: str, response_id: str, data: bytes, limits: StoreLimits) -> bool: ...
-
-    async def get(self, identity: str, response_id: str) -> bytes | None: ...
-
-    async def delete(self, identity: str, response_id: str) -> bool: ...
+        return cls(**json.loads(data))
 
 
 class MemoryResponseStore:
@@ -136,7 +124,7 @@ class ResponseStores:
         self.memory = MemoryResponseStore()
         self._redis: dict[str, RedisResponseStore] = {}
 
-    def of(self, redis_url: str) -> ResponseStore:
+    def of(self, redis_url: str) -> MemoryResponseStore | RedisResponseStore:
         if not redis_url:
             return self.memory
         if redis_url not in self._redis:
