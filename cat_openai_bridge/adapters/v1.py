@@ -2,8 +2,7 @@
 
 Here: who the caller is (v1's own permissions), the settings, the one model,
 the embedder; a turn runs in v1_stray_turn.py, on a private StrayCat in a
-thread of the bridge's own. Imports of `cat` stay inside functions: v2 imports
-this file too.
+thread of the bridge's own.
 """
 
 from __future__ import annotations
@@ -79,7 +78,7 @@ class V1Cat:
         for handler in (ccat.custom_auth_handler, ccat.core_auth_handler):
             user = handler.authorize_user_from_credential("http", credential, resource, permission, user_id=user_id)
             if user:
-                self._remember(user)
+                self._users.remember(user.name, user)
                 key = os.environ.get("CCAT_API_KEY")
                 master = bool(key) and credential == key
                 return Identity(user.name, user.name, master, master)
@@ -89,9 +88,6 @@ class V1Cat:
                 "needs (v1 user permissions, PUT /users/{id})."
             )
         return None
-
-    def _remember(self, user: Any) -> None:
-        self._users.remember(user.name, user)
 
     def act_as(self, caller: Identity, label: str) -> Identity:
         return Identity(label, label, delegated=True)

@@ -5,8 +5,9 @@ in a thread of the bridge's elastic pool (v1_threads.py): never on the event
 loop, where the Cat's websocket sends would deadlock, and never waiting for a
 thread that a hung turn holds. The private StrayCat's `send_ws_message` is
 this request's token pipe, so tokens stream to the client as the LLM makes
-them and never mix with another request's. Imports of `cat` stay inside
-functions: v2 imports this file too.
+them and never mix with another request's. The client's system text and the
+bridge's instructions reach the agent's prompt through a hook, defined only
+when a v1 Cat imports this.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+from ..cat_version import running_v2
 from ..core.config.settings import BridgeSettings
+from ..core.turn.agent_prompt import agent_prompt
 from ..core.turn.port import CatFailure, CatTurn, Identity, TextDelta, TurnEvent, TurnResult
 from .v1_qdrant import serialize_embedded_qdrant
 from .v1_threads import TurnThreads
@@ -143,9 +146,7 @@ class StrayTurns:
         pipe = _TurnPipe(loop)
         settings = await self._load_settings()
         stray = self._private_stray(turn.identity, pipe, turn.stream)
-        if turn.conversation.system and turn.system_policy != "ignore":
-            stray.openai_bridge_system = (turn.system_policy, turn.conversation.system)
-        stray.openai_bridge_instructions = turn.instructions
+        stray.openai_bridge_turn = turn  # for the agent_prompt_prefix hook below
         if settings.v1_history == "request" and not turn.plain:
             self._fill_history(stray, turn)
         future = in_a_thread(self._work, stray, turn, settings.v1_history, lambda: pipe.closed)
@@ -179,3 +180,16 @@ class StrayTurns:
             raise CatFailure("the Cat's LLM returned an empty answer")
         prompt, extra = recount_usage(stray.working_memory.model_interactions)
         return TurnResult(text, prompt, extra)
+
+
+if not running_v2():
+    from cat.mad_hatter.decorators import hook
+
+    def _template(text: str) -> str:
+        return text.replace("{", "{{").replace("}", "}}")  # the prefix is a langchain template
+
+    @hook(priority=0)  # after other plugins, so `replace` really replaces
+    def agent_prompt_prefix(prefix, cat):
+        """Only a request's private StrayCat carries its turn: every other conversation passes through untouched."""
+        turn = getattr(cat, "openai_bridge_turn", None)
+        return agent_prompt(prefix, turn, _template) if turn is not None else prefix

@@ -1,8 +1,7 @@
 """Cheshire Cat v2 (the `cheshire-cat-ai` package, 2.x).
 
 Every Cat agent is a model. Here: who the caller is, which models there are,
-the settings, the embedder; a turn runs in v2_agent_turn.py. Imports of `cat`
-stay inside functions: v1 imports this file too.
+the settings, the embedder; a turn runs in v2_agent_turn.py.
 """
 
 from __future__ import annotations

@@ -2,10 +2,9 @@
 
 A stream callback on the request context, the agent in a task of the same
 context, so its LLM tokens reach us as they are produced. The client's system
-prompt, instructions and tools reach the agent as directives; a client tool
+prompt, instructions and tools reach the agent as a directive; a client tool
 the model calls stops the agent so the client can run it. A cut answer
-cancels the run (the Cat hangs up on its LLM). Imports of `cat` stay inside
-functions: v1 imports this file too.
+cancels the run (the Cat hangs up on its LLM).
 """
 
 from __future__ import annotations
@@ -14,34 +13,14 @@ import asyncio
 import contextlib
 import dataclasses
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from functools import lru_cache
 from typing import Any
 
-from ..core.turn.conversation import ClientTool, ImagePart, TextPart, ToolCall, Turn
+from ..core.turn.agent_prompt import agent_prompt
+from ..core.turn.conversation import ImagePart, TextPart, ToolCall, Turn
 from ..core.turn.port import CatFailure, CatTurn, TextDelta, TurnEvent, TurnResult
-from .v2_results import plain_result, stopped_result, turn_result, why
-
-
-@lru_cache(maxsize=1)
-def _system_directive():
-    """A Directive class made on first use, so the Cat does not register it as a service."""
-    from cat.services.directives.base import Directive
-
-    class ClientSystemPrompt(Directive):
-        slug = "openai_bridge_client_system"
-
-        def __init__(self, policy: str, text: str) -> None:
-            self.policy = policy
-            self.text = text
-
-        async def start(self, agent) -> None:
-            if self.policy == "replace":
-                agent.system_prompt = self.text
-            else:
-                agent.system_prompt = f"{agent.system_prompt}\n\n{self.text}" if agent.system_prompt else self.text
-
-    return ClientSystemPrompt
+from .v2_results import stopped_result, turn_result, why
 
 
 class ClientToolsCalled(Exception):
@@ -53,8 +32,10 @@ class ClientToolsCalled(Exception):
 
 
 @lru_cache(maxsize=1)
-def _client_tool_classes():
-    """A Tool that hands the call back instead of running, and the directive that offers them; made on first use."""
+def _client_directive():
+    """The directive that gives the agent the client's system text, the bridge's instructions and the client's
+    tools (each a Tool that hands the call back instead of running); made on first use, so the Cat does not
+    register it as a service."""
     from cat.mad_hatter.decorators import Tool
     from cat.services.directives.base import Directive
 
@@ -62,22 +43,18 @@ def _client_tool_classes():
         async def execute(self, agent, tool_call):
             raise ClientToolsCalled(agent.result.messages[-1])
 
-    class ClientTools(Directive):
-        slug = "openai_bridge_client_tools"
+    class ClientTurn(Directive):
+        slug = "openai_bridge_client"
 
-        def __init__(self, tools) -> None:
-            self.tools = tools
+        def __init__(self, turn: CatTurn) -> None:
+            self.turn = turn
 
         async def start(self, agent) -> None:
-            agent.tools = [*agent.tools, *self.tools]
+            agent.system_prompt = agent_prompt(agent.system_prompt, self.turn)
+            offered = [HandedBackTool(None, t.name, t.description, t.parameters, {}) for t in self.turn.tools]
+            agent.tools = [*agent.tools, *offered]
 
-    return HandedBackTool, ClientTools
-
-
-def _client_tools_directive(tools: tuple[ClientTool, ...]):
-    tool_class, directive_class = _client_tool_classes()
-    offered = [tool_class(None, t.name, t.description, t.parameters, {}) for t in tools]
-    return directive_class(offered)
+    return ClientTurn
 
 
 def _cat_message(turn: Turn):
@@ -94,40 +71,30 @@ def _cat_message(turn: Turn):
     return Message(role=turn.role, content=content, tool_calls=calls, tool_call_id=turn.tool_call_id)
 
 
-def _client_system(turn: CatTurn) -> str:
-    """The client's system text, unless the settings say to ignore it."""
-    return "" if turn.system_policy == "ignore" else turn.conversation.system
-
-
-async def _work(turn: CatTurn) -> tuple[Any, Any, Any]:
-    """(agent, task, the coroutine to run): the agent with the client's system prompt and tools, or the bare LLM."""
+async def _work(turn: CatTurn) -> tuple[Any, Any, Callable[[], tuple[str, list[Any], list[Any]]]]:
+    """(agent, the coroutine to run, what its LLM calls read so far: the system prompt, the task's messages, what
+    the agent produced): the agent with the client's directive, or the bare LLM."""
     from cat.ambient.runtime import ccat
     from cat.types import Task
 
     agent = await ccat().get("agents", turn.target, raise_error=False)
     if agent is None:
         raise CatFailure(f"agent '{turn.target}' is not available")
-    system = turn.conversation.system
-    extra = []
-    if system and turn.system_policy != "ignore" and not turn.plain:
-        extra.append(_system_directive()(turn.system_policy, system))
-    if turn.instructions and not turn.plain:
-        extra.append(_system_directive()("append", turn.instructions))
-    if turn.tools and not turn.plain:
-        extra.append(_client_tools_directive(turn.tools))
-    if extra:
-        agent.directives = [*type(agent).directives, *extra]
     task = Task(messages=[_cat_message(t) for t in turn.conversation.turns], stream=turn.stream)
     if turn.plain:
         from cat.ambient import llm
 
-        # No agent prompt here to append to; `ignore` still means the client's system text goes nowhere.
-        prompt = "\n\n".join(p for p in (_client_system(turn), turn.instructions) if p)
-        return agent, task, llm(prompt, messages=task.messages, stream=turn.stream)
-    return agent, task, agent(task)
+        prompt = agent_prompt("", turn)  # no agent prompt to add to: the client's system text (unless ignored)
+        return agent, llm(prompt, messages=task.messages, stream=turn.stream), lambda: (prompt, task.messages, [])
+    agent.directives = [*type(agent).directives, _client_directive()(turn)]
+    return agent, agent(task), lambda: (agent.system_prompt, agent.task.messages, _produced(agent))
 
 
-async def _result(turn: CatTurn, agent: Any, task: Any, runner: asyncio.Task) -> TurnResult:
+def _produced(agent) -> list[Any]:
+    return list(getattr(getattr(agent, "result", None), "messages", []))  # none yet if the run was cut early
+
+
+async def _result(turn: CatTurn, agent: Any, runner: asyncio.Task, read: Callable) -> TurnResult:
     """The finished run as a TurnResult; a client tool call ends it on purpose, anything else raised fails it."""
     called: tuple[ToolCall, ...] = ()
     try:
@@ -141,9 +108,9 @@ async def _result(turn: CatTurn, agent: Any, task: Any, runner: asyncio.Task) ->
         failed = "the Cat's LLM failed" if turn.plain else f"the agent '{turn.target}' failed"
         raise CatFailure(failed, f"{type(exc).__name__}: {exc}") from None
     if turn.plain:
-        result = await asyncio.to_thread(plain_result, _client_system(turn), task, runner.result().text)
+        result = await asyncio.to_thread(stopped_result, *read(), runner.result().text)
     else:
-        counted = await asyncio.to_thread(turn_result, agent)
+        counted = await asyncio.to_thread(turn_result, *read())
         result = dataclasses.replace(counted, tool_calls=called, why=why(agent) if turn.why else None)
     if not result.text and not result.tool_calls:
         # e.g. a stream of non-SSE bytes, which the Cat's LLM client reads as an empty answer
@@ -151,11 +118,18 @@ async def _result(turn: CatTurn, agent: Any, task: Any, runner: asyncio.Task) ->
     return result
 
 
+async def _cancel(runner: asyncio.Task) -> None:
+    if not runner.done():
+        runner.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await runner
+
+
 async def run_turn(turn: CatTurn) -> AsyncIterator[TurnEvent]:
     """The answer's text as the LLM makes it, then the turn's result (or, at the client's cut, what it used)."""
     from cat.ambient.context_vars import ctx
 
-    agent, task, work = await _work(turn)
+    agent, work, read = await _work(turn)
     deltas: asyncio.Queue[str | None] = asyncio.Queue()
 
     async def on_event(event: dict) -> None:
@@ -180,29 +154,14 @@ async def run_turn(turn: CatTurn) -> AsyncIterator[TurnEvent]:
             produced.append(delta)
             yield TextDelta(delta)
             if turn.stop.is_set() and not runner.done():
-                yield await _stopped(turn, agent, task, runner, deltas, produced)
+                # The client's answer is complete: cancel the run (the Cat hangs up on its LLM), count what was used.
+                await _cancel(runner)
+                while not deltas.empty():  # produced before the cancel landed: the LLM made them, they count
+                    produced.append(deltas.get_nowait() or "")
+                yield await asyncio.to_thread(stopped_result, *read(), "".join(produced))
                 return
-        yield await _result(turn, agent, task, runner)
+        yield await _result(turn, agent, runner, read)
     finally:
         context.stream = None
         context.user = caller
-        if not runner.done():
-            runner.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await runner
-
-
-async def _stopped(
-    turn: CatTurn, agent: Any, task: Any, runner: asyncio.Task, deltas: asyncio.Queue, produced: list[str]
-) -> TurnResult:
-    """The client's answer is complete: cancel the run (the Cat hangs up on its LLM) and count what was used."""
-    runner.cancel()
-    with contextlib.suppress(asyncio.CancelledError, Exception):
-        await runner
-    while not deltas.empty():  # produced before the cancel landed: the LLM made them, they count
-        if (delta := deltas.get_nowait()) is not None:
-            produced.append(delta)
-    text = "".join(produced)
-    if turn.plain:
-        return await asyncio.to_thread(plain_result, _client_system(turn), task, text)
-    return await asyncio.to_thread(stopped_result, agent, text)
+        await _cancel(runner)

@@ -1,8 +1,9 @@
 """A Cat v2 turn's result: the answer, usage counted over every LLM call the agent made, and why.
 
-The Cat does not report usage, so it is counted here from the messages the
-agent read and wrote. Counting tokenizes every prompt: callers run these in a
-thread, as prompts may be long.
+The Cat does not report usage, so it is counted here from what each LLM call
+read (the system prompt, the task's `asked` messages, then what the agent had
+`produced` before it) and wrote. Counting tokenizes every prompt: callers run
+these in a thread, as prompts may be long.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ def _calls_text(message) -> str:
     return "".join(json.dumps({"name": c.name, "arguments": c.args}) for c in message.tool_calls)
 
 
-def _message_text(message) -> str:
-    return message.text + _calls_text(message) if message.tool_calls else message.text
+def _history(asked: list[Any], produced: list[Any]) -> list[tuple[str, str]]:
+    return [(m.role, m.text + _calls_text(m) if m.tool_calls else m.text) for m in [*asked, *produced]]
 
 
 def why(agent) -> dict:
@@ -42,10 +43,10 @@ def why(agent) -> dict:
     }
 
 
-def _prompts(system: list[tuple[str, str]], history: list[tuple[str, str]], calls: list[int]) -> int:
-    """Prompt tokens of LLM calls that each read `system` and the first `n` messages of `history`, for n in
-    `calls`: each message counted once (a long one is not tokenized again for every call of the turn)."""
-    base = tokens.count_chat(system)
+def _prompts(system_prompt: str, history: list[tuple[str, str]], calls: list[int]) -> int:
+    """Prompt tokens of LLM calls that each read the system prompt and the first `n` messages of `history`, for n
+    in `calls`: each message counted once (a long one is not tokenized again for every call of the turn)."""
+    base = tokens.count_chat([("system", system_prompt)] if system_prompt else [])
     costs = [tokens.TOKENS_PER_MESSAGE + tokens.count_text(role) + tokens.count_text(text) for role, text in history]
     prefix = [0]
     for cost in costs:
@@ -53,37 +54,21 @@ def _prompts(system: list[tuple[str, str]], history: list[tuple[str, str]], call
     return sum(base + prefix[n] for n in calls)
 
 
-def _read(agent, produced: list[Any]) -> tuple[list[tuple[str, str]], list[tuple[str, str]], int]:
-    """(system, history, asked): what every LLM call of the turn read, `history` being the task's `asked`
-    messages and then what the agent produced."""
-    history = [(m.role, _message_text(m)) for m in [*agent.task.messages, *produced]]
-    system = [("system", agent.system_prompt)] if agent.system_prompt else []
-    return system, history, len(agent.task.messages)
-
-
-def turn_result(agent) -> TurnResult:
-    """The final answer, and usage counted over every LLM call of the turn (in a thread: prompts may be long)."""
-    produced = list(agent.result.messages)
+def turn_result(system_prompt: str, asked: list[Any], produced: list[Any]) -> TurnResult:
+    """The final answer, usage counted over every LLM call of the finished run."""
     answers = [i for i, m in enumerate(produced) if m.role == "assistant"]
     final = produced[answers[-1]].text if answers else ""
-    system, history, asked = _read(agent, produced)
-    prompt_tokens = _prompts(system, history, [asked + i for i in answers])
-    extra = sum(tokens.count_text(history[asked + i][1]) for i in answers[:-1])
+    history = _history(asked, produced)
+    prompt_tokens = _prompts(system_prompt, history, [len(asked) + i for i in answers])
+    extra = sum(tokens.count_text(history[len(asked) + i][1]) for i in answers[:-1])
     return TurnResult(final, prompt_tokens, extra)
 
 
-def stopped_result(agent, text: str) -> TurnResult:
-    """A run stopped at the client's cut, in the middle of an LLM call: every call so far read its prompt, the
-    one in flight included; what the LLM produced is the text streamed (tool calls of finished steps aside)."""
-    produced = list(getattr(getattr(agent, "result", None), "messages", []))
-    system, history, asked = _read(agent, produced)
-    calls = [asked + i for i, m in enumerate(produced) if m.role == "assistant"] + [len(history)]
+def stopped_result(system_prompt: str, asked: list[Any], produced: list[Any], text: str) -> TurnResult:
+    """A run stopped at the client's cut, in the middle of an LLM call (or the bare LLM's one call): every call so
+    far read its prompt, the one in flight included; what the LLM produced is `text`, all it streamed (tool calls
+    of finished steps aside)."""
+    history = _history(asked, produced)
+    calls = [len(asked) + i for i, m in enumerate(produced) if m.role == "assistant"] + [len(history)]
     extra = sum(tokens.count_text(_calls_text(m)) for m in produced if m.role == "assistant" and m.tool_calls)
-    return TurnResult(text, _prompts(system, history, calls), extra)
-
-
-def plain_result(system: str, task, text: str) -> TurnResult:
-    """The bare LLM's answer (no agent): one call, reading the system text and the task's messages."""
-    history = [(m.role, _message_text(m)) for m in task.messages]
-    prompt = tokens.count_chat(([("system", system)] if system else []) + history)
-    return TurnResult(text, prompt)
+    return TurnResult(text, _prompts(system_prompt, history, calls), extra)
