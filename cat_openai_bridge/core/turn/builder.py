@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from .conversation import ClientTool, Conversation, ImagePart, Part, ToolCall, Turn
@@ -137,29 +138,49 @@ def client_tool(name: str, description: str | None, parameters: dict[str, Any] |
     )
 
 
+@dataclass(frozen=True)
+class OfferWords:
+    """How a protocol words `offer`'s refusals; `unknown` is formatted with the choice's `param` and `name`."""
+
+    needs_tools: str = "'tool_choice' needs 'tools' to choose from."
+    unique: str = "Tool names must be unique."
+    refused: str = (
+        "Client-declared tools are not supported on this Cat version (its agent cannot hand tool calls back); "
+        "send the request without 'tools'."
+    )
+    unknown: str = "Invalid value for '{param}': no function named '{name}' was given in 'tools'."
+
+
+OPENAI_WORDS = OfferWords()
+
+
 def offer(
-    tools: list[ClientTool], choice: str | None, name_param: str | None = None
+    tools: list[ClientTool],
+    choice: str | None,
+    name_param: str | None = None,
+    *,
+    allowed: bool = True,
+    words: OfferWords = OPENAI_WORDS,
 ) -> tuple[tuple[ClientTool, ...], str | None]:
     """The functions to offer the Cat's model for this request, and the call `tool_choice` demands (or None).
 
     `choice` is "auto", "none" or "required" (None when absent), or a function's name when `name_param` says
     where that name came from. "none" offers nothing; "required" demands a call to any of them (ANY_TOOL); a
-    named function is offered alone and demanded.
+    named function is offered alone and demanded. A Cat that cannot hand calls back (`allowed` False) refuses
+    any tools, once their names are checked.
     """
     if not tools:
         if choice not in (None, "auto", "none") or name_param is not None:
-            raise invalid_request("'tool_choice' needs 'tools' to choose from.", "tool_choice", "invalid_value")
+            raise invalid_request(words.needs_tools, "tool_choice", "invalid_value")
         return (), None
     if len({t.name for t in tools}) != len(tools):
-        raise invalid_request("Tool names must be unique.", "tools", "invalid_value")
+        raise invalid_request(words.unique, "tools", "invalid_value")
+    if not allowed:
+        raise invalid_request(words.refused, "tools", "unsupported_parameter")
     if name_param is not None:
         chosen = tuple(t for t in tools if t.name == choice)
         if not chosen:
-            raise invalid_request(
-                f"Invalid value for '{name_param}': no function named '{choice}' was given in 'tools'.",
-                name_param,
-                "invalid_value",
-            )
+            raise invalid_request(words.unknown.format(param=name_param, name=choice), name_param, "invalid_value")
         return chosen, choice
     if choice == "none":
         return (), None

@@ -12,9 +12,8 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from ...turn.builder import ConversationBuilder, images_refused, is_base64
+from ...turn.builder import ConversationBuilder, OfferWords, images_refused, is_base64, offer
 from ...turn.conversation import ClientTool, Conversation, ImagePart, Part, TextPart, ToolCall, Turn
-from ...turn.demands import ANY_TOOL
 from ...turn.errors import BridgeError, invalid_request
 from .protocol import (
     Base64ImageSource,
@@ -187,26 +186,22 @@ def _check_last(messages: Sequence[MessageParam], turns: list[Turn]) -> None:
         )
 
 
-def forced_tool_choice(choice: ToolChoice, offered: list[ClientTool]) -> tuple[tuple[ClientTool, ...], str]:
-    """`any` (some tool) and `tool` (that one, offered alone) force a call, as `required` and a named
-    function do on chat (turn/demands.py)."""
-    if choice.type == "any":
-        return tuple(offered), ANY_TOOL
-    chosen = tuple(t for t in offered if t.name == choice.name)
-    if not chosen:
-        raise invalid_request(
-            f"tool_choice.name: no tool named '{choice.name}' was given in 'tools'.",
-            "tool_choice.name",
-            "invalid_value",
-        )
-    return chosen, chosen[0].name
+ANTHROPIC_WORDS = OfferWords(
+    needs_tools="tool_choice: forcing a tool needs 'tools'.",
+    unique="tools: tool names must be unique.",
+    refused="Client tools are not supported on this Cat version (its agent cannot hand tool calls back); "
+    "send the request without 'tools'.",
+    unknown="{param}: no tool named '{name}' was given in 'tools'.",
+)
+CHOICES = {"auto": "auto", "none": "none", "any": "required"}  # chat's words; `tool` is chat's named function
 
 
 def client_tools(
     tools: list[ToolParam] | None, choice: ToolChoice | None, allowed: bool
 ) -> tuple[tuple[ClientTool, ...], str | None]:
     """The client's tools to offer the Cat's model for this request (none when `tool_choice` is "none"), and the
-    call `tool_choice` demands (or None)."""
+    call `tool_choice` demands (or None): `any` (some tool) and `tool` (that one, offered alone) force a call, as
+    `required` and a named function do on chat (turn/demands.py)."""
     offered = []
     for i, tool in enumerate(tools or []):
         if tool.type not in (None, "custom"):
@@ -221,19 +216,6 @@ def client_tools(
                 f"tools.{i}.input_schema: Field required", f"tools.{i}.input_schema", "missing_required_parameter"
             )
         offered.append(ClientTool(tool.name, tool.description or "", tool.input_schema))
-    if len({t.name for t in offered}) != len(offered):
-        raise invalid_request("tools: tool names must be unique.", "tools", "invalid_value")
-    if offered and not allowed:
-        raise invalid_request(
-            "Client tools are not supported on this Cat version (its agent cannot hand tool calls back); "
-            "send the request without 'tools'.",
-            "tools",
-            "unsupported_parameter",
-        )
-    if choice is not None and choice.type in ("any", "tool"):
-        if not offered:
-            raise invalid_request("tool_choice: forcing a tool needs 'tools'.", "tool_choice", "invalid_value")
-        return forced_tool_choice(choice, offered)
-    if choice is not None and choice.type == "none":
-        return (), None
-    return tuple(offered), None
+    if choice is not None and choice.type == "tool":
+        return offer(offered, choice.name, "tool_choice.name", allowed=allowed, words=ANTHROPIC_WORDS)
+    return offer(offered, None if choice is None else CHOICES[choice.type], allowed=allowed, words=ANTHROPIC_WORDS)

@@ -89,16 +89,9 @@ def function_tools(body: ResponsesRequest, allowed: bool) -> tuple[tuple[ClientT
                 "unsupported_value",
             )
         declared.append(tool)
-    if declared and not allowed:
-        raise invalid_request(
-            "Client-declared tools are not supported on this Cat version (its agent cannot hand tool calls back); "
-            "send the request without 'tools'.",
-            "tools",
-            "unsupported_parameter",
-        )
     offered = [client_tool(t.name, t.description, t.parameters) for t in declared]
     if isinstance(body.tool_choice, NamedToolChoice):  # Responses names the function flat
-        tools, call = offer(offered, body.tool_choice.name, "tool_choice.name")
+        tools, call = offer(offered, body.tool_choice.name, "tool_choice.name", allowed=allowed)
     else:
-        tools, call = offer(offered, body.tool_choice)
+        tools, call = offer(offered, body.tool_choice, allowed=allowed)
     return tools, call, [(t.name, t.parameters, bool(t.strict)) for t in declared]
