@@ -144,20 +144,28 @@ class Answer:
     stop_sequence: str | None = None  # the client's stop sequence the answer was cut at
 
 
-def _call_tokens(calls: tuple[ToolCall, ...]) -> int:
-    return sum(tokens.count_text(c.name) + tokens.count_text(c.arguments) for c in calls)
+async def _answer(cutter: AnswerCutter, result: TurnResult | None) -> Answer:
+    """How the answer ended: what `cutter` let out, the turn's tool calls unless it was cut, and the usage.
 
-
-async def _usage(result: TurnResult | None, sent: str, calls: tuple[ToolCall, ...]) -> tuple[Usage, int]:
-    """The client's usage, and the tokens to charge: the LLM may have produced more than the client got (a cut
+    The tokens charged may exceed the client's usage: the LLM may have produced more than the client got (a cut
     answer; on a Cat that cannot stop, all it generated)."""
-    completion = await tokens.count_text_off_loop(sent) + _call_tokens(calls)
-    if result is None:
-        return Usage(0, completion), completion
-    extra = result.extra_completion_tokens
-    produced = completion if result.text == sent else await tokens.count_text_off_loop(result.text)
-    usage = Usage(result.prompt_tokens, completion + extra)
-    return usage, result.prompt_tokens + max(completion, produced) + extra
+    calls = result.tool_calls if result is not None and not cutter.cut else ()
+    completion = await tokens.count_texts_off_loop([cutter.sent] + [t for c in calls for t in (c.name, c.arguments)])
+    produced = completion
+    if result is not None and result.text != cutter.sent:
+        produced = await tokens.count_texts_off_loop([result.text])
+    prompt = result.prompt_tokens if result else 0
+    extra = result.extra_completion_tokens if result else 0
+    return Answer(
+        cutter.sent,
+        "tool_calls" if calls else (cutter.finish_reason or "stop"),
+        Usage(prompt, completion + extra),
+        calls,
+        why=result.why if result else None,
+        prompt_counted=result is not None,
+        charged=prompt + max(completion, produced) + extra,
+        stop_sequence=cutter.stop_sequence,
+    )
 
 
 def _watched(cat: CatPort, turn: CatTurn, rules: OutputRules) -> CatTurn | None:
@@ -168,35 +176,34 @@ def _watched(cat: CatPort, turn: CatTurn, rules: OutputRules) -> CatTurn | None:
     return dataclasses.replace(turn, stream=True)
 
 
+def _ended(result: TurnResult | None) -> TurnResult:
+    if result is None:
+        raise CatFailure("the turn ended without an answer")
+    return result
+
+
 async def run_answer(cat: CatPort, turn: CatTurn, rules: OutputRules) -> Answer:
     """The whole answer, tool calls included. Raises CatFailure or CatTimeout."""
     watched = _watched(cat, turn, rules)
     events = Pump(cat.run(watched or turn), rules.timeout)
-    early = AnswerCutter(rules.limit, rules.stops)  # what a stream would have sent: where the run may stop
+    cutter = AnswerCutter(rules.limit, rules.stops)  # what a stream would have sent: where the run may stop
     result: TurnResult | None = None
     try:
         while (ev := await events.next()) is not None:
             if isinstance(ev, TurnResult):
                 result = ev
-            elif watched is not None and isinstance(ev, TextDelta) and not early.done:
-                early.feed(ev.text)
-                if early.done:
+            elif watched is not None and isinstance(ev, TextDelta) and not cutter.done:
+                cutter.feed(ev.text)
+                if cutter.done:
                     turn.stop.set()  # the answer is complete: the Cat ends its run and says what it used
     finally:
         await events.close()
-    if result is None:
-        raise CatFailure("the turn ended without an answer")
-    if early.done:
-        cutter, content, calls = early, early.sent, ()
-    else:  # the Cat's final answer, which hooks may have edited since it streamed
+    result = _ended(result)
+    if not cutter.done:  # the Cat's final answer, which hooks may have edited since it streamed
         cutter = AnswerCutter(rules.limit, rules.stops)
-        content, calls = cutter.feed(result.text) + cutter.finish(), result.tool_calls
-    if cutter.cut:
-        calls = ()
-    usage, charged = await _usage(result, content, calls)
-    reason = "tool_calls" if calls else (cutter.finish_reason or "stop")
-    stop_sequence = None if calls else cutter.stop_sequence
-    return Answer(content, reason, usage, calls, why=result.why, charged=charged, stop_sequence=stop_sequence)
+        cutter.feed(result.text)
+        cutter.finish()
+    return await _answer(cutter, result)
 
 
 StreamItem = str | Heartbeat | Answer
@@ -207,14 +214,12 @@ async def _result_of(events: Pump) -> TurnResult:
     while (ev := await events.next()) is not None:
         if isinstance(ev, TurnResult):
             return ev
-    raise CatFailure("the turn ended without an answer")
+    return _ended(None)
 
 
 def _tail(cutter: AnswerCutter, streamed: list[str], result: TurnResult | None, log: Callable[[str, str], None]) -> str:
     """What is left to send once the Cat's turn ended: the final answer's missing tail, cut by the rules."""
-    if result is None:
-        raise CatFailure("the turn ended without an answer")
-    tail, consistent = reconcile("".join(streamed), result.text)
+    tail, consistent = reconcile("".join(streamed), _ended(result).text)
     if not consistent:
         log("debug", "streamed tokens differ from the Cat's final answer; the stream keeps what was sent")
     return cutter.feed(tail) + cutter.finish()
@@ -246,24 +251,11 @@ async def answer_stream(
                 result = ev
         if not cutter.done and (out := _tail(cutter, streamed, result, log)):
             yield out
-        calls = result.tool_calls if result is not None and not cutter.cut else ()
         if result is None:
             turn.stop.set()  # cut: the client's answer is complete, the Cat may stop its LLM
             if wait_for_result or cat.stops_turns:
                 with contextlib.suppress(CatFailure, CatTimeout):  # whatever happens next, the answer is whole
                     result = await _result_of(events)
-        usage, charged = await _usage(result, cutter.sent, calls)
-        reason = "tool_calls" if calls else (cutter.finish_reason or "stop")
-        why = result.why if result else None
-        yield Answer(
-            cutter.sent,
-            reason,
-            usage,
-            calls,
-            why=why,
-            prompt_counted=result is not None,
-            charged=charged,
-            stop_sequence=cutter.stop_sequence,
-        )
+        yield await _answer(cutter, result)
     finally:
         await events.close()

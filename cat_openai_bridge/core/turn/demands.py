@@ -20,7 +20,7 @@ from typing import Any
 
 from .answer import Answer, OutputRules, StreamItem, answer_stream, run_answer
 from .conversation import Conversation, TextPart, Turn
-from .errors import BridgeError, invalid_request, structured_output_failed
+from .errors import invalid_request, structured_output_failed
 from .port import CatPort, CatTurn
 from .schema_rules import SchemaError, check_schema
 from .schema_validator import validate
@@ -46,15 +46,16 @@ def json_output(
         return None
     if kind == "json_object":
         return JsonOutput()
-    if schema is None:
-        schema = {}
-    try:
-        check_schema(schema, bool(strict))
-    except SchemaError as exc:
-        raise invalid_request(
-            f"Invalid schema for response_format '{name}': In context={exc.path}: {exc}.", param, "invalid_value"
-        ) from None
+    schema = {} if schema is None else schema
+    _check(schema, bool(strict), f"response_format '{name}'", param, "invalid_value")
     return JsonOutput(schema, name, description, bool(strict))
+
+
+def _check(schema: Any, strict: bool, what: str, param: str, code: str) -> None:
+    try:
+        check_schema(schema, strict)
+    except SchemaError as exc:
+        raise invalid_request(f"Invalid schema for {what}: In context={exc.path}: {exc}.", param, code) from None
 
 
 def strict_parameters(tools: Sequence[tuple[str, dict | None, bool]], param: str) -> dict[str, dict]:
@@ -65,14 +66,7 @@ def strict_parameters(tools: Sequence[tuple[str, dict | None, bool]], param: str
         if not strict:
             continue
         schema = parameters if parameters is not None else {"type": "object", "properties": {}}
-        try:
-            check_schema(schema, True)
-        except SchemaError as exc:
-            raise invalid_request(
-                f"Invalid schema for function '{name}': In context={exc.path}: {exc}.",
-                param.format(i=i),
-                "invalid_function_parameters",
-            ) from None
+        _check(schema, True, f"function '{name}'", param.format(i=i), "invalid_function_parameters")
         checked[name] = schema
     return checked
 
@@ -143,14 +137,6 @@ class Demands:
         problem = validate(value, self.output.schema)
         return f"the answer does not match the schema '{self.output.name}': {problem}" if problem else None
 
-    def correction(self, problem: str) -> str:
-        """The re-ask: what was wrong. The demand itself stays in the system prompt only: on v1 this message
-        enters the Cat's episodic memory, and a schema recalled into later prompts would mislead them."""
-        return f"Your previous answer could not be used: {problem}. Answer again, in the form the instructions ask."
-
-    def failure(self, problem: str) -> BridgeError:
-        return structured_output_failed(f"{problem}.")
-
 
 NO_DEMANDS = Demands()
 
@@ -163,9 +149,13 @@ def _arguments_problem(arguments: str, schema: dict) -> str | None:
     return validate(value, schema)
 
 
-def _reasked(turn: CatTurn, answer: Answer, correction: str) -> CatTurn:
-    """The same turn, with the answer that fell short and the correction appended as the last exchange."""
+def _reasked(turn: CatTurn, answer: Answer, problem: str) -> CatTurn:
+    """The same turn, with the answer that fell short and the correction appended as the last exchange.
+
+    The correction says only what was wrong. The demand itself stays in the system prompt only: on v1 this message
+    enters the Cat's episodic memory, and a schema recalled into later prompts would mislead them."""
     said = answer.content or " ".join(f"(called {c.name} with {c.arguments})" for c in answer.tool_calls)
+    correction = f"Your previous answer could not be used: {problem}. Answer again, in the form the instructions ask."
     turns = [*turn.conversation.turns, Turn("assistant", [TextPart(said)]), Turn("user", [TextPart(correction)])]
     return dataclasses.replace(turn, conversation=Conversation(turn.conversation.system, turns))
 
@@ -180,11 +170,11 @@ async def demanded_answer(cat: CatPort, turn: CatTurn, rules: OutputRules, deman
     cat.log("info", f"openai bridge: re-asking once: {problem}")
     remaining = rules.timeout - (time.monotonic() - started)
     again = await run_answer(
-        cat, _reasked(turn, answer, demands.correction(problem)), dataclasses.replace(rules, timeout=max(remaining, 1))
+        cat, _reasked(turn, answer, problem), dataclasses.replace(rules, timeout=max(remaining, 1))
     )
     problem = demands.problem(again)
     if problem is not None:
-        raise demands.failure(problem)
+        raise structured_output_failed(f"{problem}.")
     return dataclasses.replace(again, usage=answer.usage + again.usage, charged=answer.charged + again.charged)
 
 
@@ -205,5 +195,5 @@ async def demanded_stream(
     async with contextlib.aclosing(answer_stream(cat, turn, rules, cat.log, wait_for_result)) as items:
         async for item in items:
             if isinstance(item, Answer) and (problem := demands.problem(item)):
-                raise demands.failure(problem)
+                raise structured_output_failed(f"{problem}.")
             yield item

@@ -10,7 +10,7 @@ Cat's admins and the log, never an ordinary caller.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from .port import CatFailure, CatTimeout, Forbidden, Unsupported
@@ -63,6 +63,10 @@ def unauthorized(message: str) -> BridgeError:
     return BridgeError(401, message, "invalid_request_error", None, "invalid_api_key")
 
 
+def insufficient_permissions(message: str, param: str | None = None) -> BridgeError:
+    return BridgeError(403, message, "invalid_request_error", param, "insufficient_permissions")
+
+
 def missing_credentials(sent_authorization: bool) -> BridgeError:
     if sent_authorization:
         return unauthorized("Incorrect API key provided. Use the Cat's API key or a Cat JWT as the bearer token.")
@@ -72,126 +76,88 @@ def missing_credentials(sent_authorization: bool) -> BridgeError:
     )
 
 
-def insufficient_permissions(message: str, param: str | None = None) -> BridgeError:
-    return BridgeError(403, message, "invalid_request_error", param, "insufficient_permissions")
-
-
 def why_forbidden() -> BridgeError:
     return insufficient_permissions(
         "'cat_why' shows the Cat's prompts and tool results, so only the Cat's admins may ask for it.", "cat_why"
     )
 
 
-def missing_user_header(header: str) -> BridgeError:
-    return invalid_request(
-        f"This Cat runs master-key requests as the user named by the '{header}' header (setting user_header), and "
-        "this request has none. Forward it from the front end (Open WebUI: ENABLE_FORWARD_USER_INFO_HEADERS=true), "
-        "or clear user_header to run master-key requests as the Cat's admin.",
-        None,
-        "missing_user_header",
-    )
+@dataclass(frozen=True)
+class ErrorKind:
+    """The factory of one error, called with what its `message` is formatted with."""
+
+    status: int
+    code: str
+    message: str
+    param: str | None = None
+    type: str = "invalid_request_error"
+    headers: Mapping[str, str] | None = None
+
+    def __call__(self, *args: object) -> BridgeError:
+        return BridgeError(self.status, self.message.format(*args), self.type, self.param, self.code, self.headers)
 
 
-def model_not_found(model: str) -> BridgeError:
-    return BridgeError(
-        404,
-        f"The model `{model}` does not exist or you do not have access to it.",
-        "invalid_request_error",
-        "model",
-        "model_not_found",
-    )
+def _cat_side(status: int, code: str, message: str) -> ErrorKind:
+    """Raised once the Cat has started the turn (its hooks may have stored the user's message): SDKs must not
+    replay it blindly. An Idempotency-Key makes retries safe."""
+    return ErrorKind(status, code, message, type="api_error", headers={"x-should-retry": "false"})
 
 
-def embedder_not_configured() -> BridgeError:
-    """Not a 5xx: clients retry those, and no retry helps until an admin sets an embedder."""
-    return BridgeError(
-        400,
-        "The Cat has no embedder configured, so it cannot make embeddings. An admin can choose one in the Cat's "
-        "settings (Core Settings > Default Embedder, or PUT /settings/core__config__core with "
-        '"default_embedder": "openai_compatible:<model>"), or start scripts/start-cat.sh with LLM_EMBEDDING_MODEL.',
-        "invalid_request_error",
-        "model",
-        "embedder_not_configured",
-    )
-
-
-def wrong_dimensions(asked: int, size: int, embedder: str) -> BridgeError:
-    return invalid_request(
-        f"'dimensions' is {asked}, but the Cat's embedder ({embedder}) makes vectors of {size} dimensions only: "
-        f"send {size} or leave it out.",
-        "dimensions",
-        "invalid_value",
-    )
-
-
-def unsupported_endpoint(what: str) -> BridgeError:
-    return BridgeError(
-        404, f"{what} is not available on this Cat version.", "invalid_request_error", None, "unsupported_endpoint"
-    )
-
-
-def too_large(limit: int) -> BridgeError:
-    return BridgeError(
-        413,
-        f"The request body is larger than the {limit} bytes this bridge accepts.",
-        "invalid_request_error",
-        None,
-        "request_too_large",
-    )
-
-
-def key_reused() -> BridgeError:
-    return invalid_request(
-        "This Idempotency-Key was already used with a different request body.", None, "idempotency_key_reused"
-    )
-
-
-def key_too_long(limit: int) -> BridgeError:
-    return invalid_request(f"Idempotency-Key is longer than {limit} characters.", None, "invalid_idempotency_key")
-
-
-def key_in_progress() -> BridgeError:
-    return BridgeError(
-        409,
-        "A request with this Idempotency-Key is still running.",
-        "invalid_request_error",
-        None,
-        "idempotency_key_in_progress",
-        {"x-should-retry": "false"},
-    )
-
-
-def limiter_unavailable() -> BridgeError:
-    return BridgeError(
-        503,
-        "The rate limiter's Redis is unreachable and this bridge is set to fail closed. Please retry shortly.",
-        "server_error",
-        None,
-        "rate_limiter_unavailable",
-        {"retry-after": "1"},
-    )
-
-
-# Raised once the Cat has started the turn (its hooks may have stored the user's
-# message): SDKs must not replay it blindly. An Idempotency-Key makes retries safe.
-NO_BLIND_RETRY = {"x-should-retry": "false"}
-
-
-def upstream_failed(message: str) -> BridgeError:
-    """The Cat (or its LLM) failed: the client gets this, never a canned answer."""
-    return BridgeError(502, f"The Cat could not answer: {message}", "api_error", None, "cat_error", NO_BLIND_RETRY)
-
-
-def structured_output_failed(problem: str) -> BridgeError:
-    """The Cat answered, but not in the form the request demanded (JSON, its schema, a forced tool call)."""
-    return BridgeError(
-        502,
-        f"The Cat's answer does not have the form the request asked for: {problem}",
-        "api_error",
-        None,
-        "invalid_structured_output",
-        NO_BLIND_RETRY,
-    )
+missing_user_header = ErrorKind(
+    400,
+    "missing_user_header",
+    "This Cat runs master-key requests as the user named by the '{}' header (setting user_header), and "
+    "this request has none. Forward it from the front end (Open WebUI: ENABLE_FORWARD_USER_INFO_HEADERS=true), "
+    "or clear user_header to run master-key requests as the Cat's admin.",
+)
+model_not_found = ErrorKind(
+    404, "model_not_found", "The model `{}` does not exist or you do not have access to it.", "model"
+)
+# Not a 5xx: clients retry those, and no retry helps until an admin sets an embedder.
+embedder_not_configured = ErrorKind(
+    400,
+    "embedder_not_configured",
+    "The Cat has no embedder configured, so it cannot make embeddings. An admin can choose one in the Cat's "
+    "settings (Core Settings > Default Embedder, or PUT /settings/core__config__core with "
+    '"default_embedder": "openai_compatible:<model>"), or start scripts/start-cat.sh with LLM_EMBEDDING_MODEL.',
+    "model",
+)
+# (asked, size, embedder)
+wrong_dimensions = ErrorKind(
+    400,
+    "invalid_value",
+    "'dimensions' is {0}, but the Cat's embedder ({2}) makes vectors of {1} dimensions only: send {1} or leave it out.",
+    "dimensions",
+)
+unsupported_endpoint = ErrorKind(404, "unsupported_endpoint", "{} is not available on this Cat version.")
+too_large = ErrorKind(413, "request_too_large", "The request body is larger than the {} bytes this bridge accepts.")
+key_reused = ErrorKind(
+    400, "idempotency_key_reused", "This Idempotency-Key was already used with a different request body."
+)
+key_too_long = ErrorKind(400, "invalid_idempotency_key", "Idempotency-Key is longer than {} characters.")
+key_in_progress = ErrorKind(
+    409,
+    "idempotency_key_in_progress",
+    "A request with this Idempotency-Key is still running.",
+    headers={"x-should-retry": "false"},
+)
+limiter_unavailable = ErrorKind(
+    503,
+    "rate_limiter_unavailable",
+    "The rate limiter's Redis is unreachable and this bridge is set to fail closed. Please retry shortly.",
+    type="server_error",
+    headers={"retry-after": "1"},
+)
+# The Cat (or its LLM) failed: the client gets this, never a canned answer.
+upstream_failed = _cat_side(502, "cat_error", "The Cat could not answer: {}")
+# The Cat answered, but not in the form the request demanded (JSON, its schema, a forced tool call).
+structured_output_failed = _cat_side(
+    502, "invalid_structured_output", "The Cat's answer does not have the form the request asked for: {}"
+)
+upstream_timeout = _cat_side(504, "timeout", "The Cat did not answer within {:g} seconds.")
+server_error = ErrorKind(
+    500, "internal_error", "The bridge hit an internal error; see the Cat's log.", type="server_error"
+)
 
 
 @dataclass
@@ -201,26 +167,6 @@ class Audience:
     request_id: str
     admin: bool = False
     failure: str = ""  # the Cat's failure this request was answered with ("cat_error", "timeout"), for the metrics
-
-
-def cat_failed(failure: CatFailure, audience: Audience) -> BridgeError:
-    if not failure.detail:
-        return upstream_failed(str(failure))
-    if audience.admin:
-        return upstream_failed(f"{failure}: {failure.detail}")
-    return upstream_failed(f"{failure}. The Cat's log has the details under request id {audience.request_id}.")
-
-
-def upstream_timeout(seconds: float) -> BridgeError:
-    return BridgeError(
-        504, f"The Cat did not answer within {seconds:g} seconds.", "api_error", None, "timeout", NO_BLIND_RETRY
-    )
-
-
-def server_error() -> BridgeError:
-    return BridgeError(
-        500, "The bridge hit an internal error; see the Cat's log.", "server_error", None, "internal_error"
-    )
 
 
 def error_of(exc: BaseException, log: Callable[[str, str], None], audience: Audience) -> BridgeError:
@@ -235,9 +181,12 @@ def error_of(exc: BaseException, log: Callable[[str, str], None], audience: Audi
         return upstream_timeout(exc.seconds)
     if isinstance(exc, CatFailure):
         audience.failure = "cat_error"
-        if exc.detail:
-            log("error", f"openai bridge: {audience.request_id}: {exc}: {exc.detail}")
-        return cat_failed(exc, audience)
+        if not exc.detail:
+            return upstream_failed(exc)
+        log("error", f"openai bridge: {audience.request_id}: {exc}: {exc.detail}")
+        if audience.admin:
+            return upstream_failed(f"{exc}: {exc.detail}")
+        return upstream_failed(f"{exc}. The Cat's log has the details under request id {audience.request_id}.")
     if isinstance(exc, Forbidden):
         return insufficient_permissions(str(exc))
     if isinstance(exc, Unsupported):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from .schema_rules import SchemaError
@@ -49,11 +50,9 @@ class _Validator:
         self.steps += 1
         if self.steps > MAX_STEPS:
             raise _TooMuchWork
-        if schema is True or schema == {}:
-            return None
         if schema is False:
             return f"{at} is not allowed"
-        if not isinstance(schema, dict):
+        if not isinstance(schema, dict) or not schema:  # True, {}: anything goes
             return None
         if "$ref" in schema:
             if hops >= MAX_REF_HOPS:
@@ -62,45 +61,40 @@ class _Validator:
             if problem:
                 return problem
         for check in (self._type, self._choice, self._combined, self._number, self._string, self._array, self._object):
-            problem = check(value, schema, at, hops)
-            if problem:
-                return problem
+            for problem in check(value, schema, at, hops):
+                if problem:
+                    return problem
         return None
 
-    def _type(self, value: Any, schema: dict[str, Any], at: str, hops: int) -> str | None:
+    # Each keyword check yields its verdicts (None: fine) in order, lazily: `check` stops at the first problem.
+
+    def _type(self, value: Any, schema: dict[str, Any], at: str, hops: int) -> Iterator[str | None]:
         kind = schema.get("type")
-        if kind is None:
-            return None
         kinds = kind if isinstance(kind, list) else [kind]
-        if any(_is_type(value, k) for k in kinds):
-            return None
-        return f"{at} should be of type {' or '.join(map(str, kinds))}, not {_type_name(value)}"
+        if kind is not None and not any(_is_type(value, k) for k in kinds):
+            yield f"{at} should be of type {' or '.join(map(str, kinds))}, not {_type_name(value)}"
 
-    def _choice(self, value: Any, schema: dict[str, Any], at: str, hops: int) -> str | None:
+    def _choice(self, value: Any, schema: dict[str, Any], at: str, hops: int) -> Iterator[str | None]:
         if "const" in schema and not _equal(value, schema["const"]):
-            return f"{at} should be {_short(schema['const'])}"
+            yield f"{at} should be {_short(schema['const'])}"
         if "enum" in schema and not any(_equal(value, option) for option in schema["enum"]):
-            return f"{at} should be one of {_short(schema['enum'])}"
-        return None
+            yield f"{at} should be one of {_short(schema['enum'])}"
 
-    def _combined(self, value: Any, schema: dict[str, Any], at: str, hops: int) -> str | None:
+    def _combined(self, value: Any, schema: dict[str, Any], at: str, hops: int) -> Iterator[str | None]:
         for sub in schema.get("allOf") or ():
-            problem = self.check(value, sub, at, hops + 1)
-            if problem:
-                return problem
+            yield self.check(value, sub, at, hops + 1)
         if "anyOf" in schema and all(self.check(value, sub, at, hops + 1) for sub in schema["anyOf"]):
-            return f"{at} matches none of the schemas in anyOf"
+            yield f"{at} matches none of the schemas in anyOf"
         if "oneOf" in schema:
             matches = sum(1 for sub in schema["oneOf"] if not self.check(value, sub, at, hops + 1))
             if matches != 1:
-                return f"{at} matches {matches} of the schemas in oneOf, not exactly one"
+                yield f"{at} matches {matches} of the schemas in oneOf, not exactly one"
         if "not" in schema and not self.check(value, schema["not"], at, hops + 1):
-            return f"{at} matches the schema in 'not'"
-        return None
+            yield f"{at} matches the schema in 'not'"
 
-    def _number(self, value: Any, schema: dict[str, Any], at: str, hops: int) -> str | None:
+    def _number(self, value: Any, schema: dict[str, Any], at: str, hops: int) -> Iterator[str | None]:
         if not _is_type(value, "number"):
-            return None
+            return
         for key, broken in (
             ("minimum", lambda limit: value < limit),
             ("maximum", lambda limit: value > limit),
@@ -109,60 +103,46 @@ class _Validator:
         ):
             limit = schema.get(key)
             if isinstance(limit, (int, float)) and not isinstance(limit, bool) and broken(limit):
-                return f"{at} is {value}, which breaks {key} {limit}"
+                yield f"{at} is {value}, which breaks {key} {limit}"
         step = schema.get("multipleOf")
         if isinstance(step, (int, float)) and step > 0:
             quotient = value / step
             if math.isfinite(quotient) and not math.isclose(quotient, round(quotient), abs_tol=1e-9):
-                return f"{at} is {value}, not a multiple of {step}"
-        return None
+                yield f"{at} is {value}, not a multiple of {step}"
 
-    def _string(self, value: Any, schema: dict[str, Any], at: str, hops: int) -> str | None:
-        if not isinstance(value, str):
-            return None
-        problem = _size(at, len(value), schema, "Length", ("is shorter than", "is longer than"), "characters")
-        if problem:
-            return problem
-        pattern = schema.get("pattern")
-        if isinstance(pattern, str) and re.search(pattern, value) is None:
-            return f"{at} does not match the pattern {pattern!r}"
-        return None
+    def _string(self, value: Any, schema: dict[str, Any], at: str, hops: int) -> Iterator[str | None]:
+        if isinstance(value, str):
+            yield _size(at, len(value), schema, "Length", ("is shorter than", "is longer than"), "characters")
+            pattern = schema.get("pattern")
+            if isinstance(pattern, str) and re.search(pattern, value) is None:
+                yield f"{at} does not match the pattern {pattern!r}"
 
-    def _array(self, value: Any, schema: dict[str, Any], at: str, hops: int) -> str | None:
+    def _array(self, value: Any, schema: dict[str, Any], at: str, hops: int) -> Iterator[str | None]:
         if not isinstance(value, list):
-            return None
-        problem = _size(at, len(value), schema, "Items", ("has fewer than", "has more than"), "items")
-        if problem:
-            return problem
+            return
+        yield _size(at, len(value), schema, "Items", ("has fewer than", "has more than"), "items")
         prefix = schema.get("prefixItems") or []
         for i, item in enumerate(value):
-            sub = prefix[i] if i < len(prefix) else schema.get("items", True)
-            problem = self.check(item, sub, f"{at}[{i}]")
-            if problem:
-                return problem
+            yield self.check(item, prefix[i] if i < len(prefix) else schema.get("items", True), f"{at}[{i}]")
         if schema.get("uniqueItems") and len({_canonical(item) for item in value}) < len(value):
-            return f"{at} has duplicate items"
-        return None
+            yield f"{at} has duplicate items"
 
-    def _object(self, value: Any, schema: dict[str, Any], at: str, hops: int) -> str | None:
+    def _object(self, value: Any, schema: dict[str, Any], at: str, hops: int) -> Iterator[str | None]:
         if not isinstance(value, dict):
-            return None
+            return
         for name in schema.get("required") or ():
             if name not in value:
-                return f"{at} is missing the required property '{name}'"
+                yield f"{at} is missing the required property '{name}'"
         properties = schema.get("properties") or {}
         extra = schema.get("additionalProperties", True)
         for name, item in value.items():
-            where = f"{at}.{name}"
             if name in properties:
-                problem = self.check(item, properties[name], where)
+                yield self.check(item, properties[name], f"{at}.{name}")
             elif extra is False:
-                problem = f"{at} has the property '{name}', which the schema does not allow"
+                yield f"{at} has the property '{name}', which the schema does not allow"
             else:
-                problem = self.check(item, extra, where)
-            if problem:
-                return problem
-        return _size(at, len(value), schema, "Properties", ("has fewer than", "has more than"), "properties")
+                yield self.check(item, extra, f"{at}.{name}")
+        yield _size(at, len(value), schema, "Properties", ("has fewer than", "has more than"), "properties")
 
 
 def validate(value: Any, schema: Any) -> str | None:

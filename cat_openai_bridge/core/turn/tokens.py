@@ -16,7 +16,7 @@ client controls the text, so counting is bounded three ways:
   quadratic in a run of spaces or letters: 100,000 spaces took 4.6 s, 500,000
   took 76 s, 1 MiB crashed it). `count_text` counts at most `PRECISE_CHARS` of
   one text; longer texts count as that bound too. Whole prompts and answers are counted with
-  `count_chat_off_loop` / `count_text_off_loop`, in a thread (tiktoken lets go
+  `count_chat_off_loop` / `count_texts_off_loop`, in a thread (tiktoken lets go
   of the GIL), so the event loop never waits for them.
 - Only small texts are cached, in `CACHE_BYTES` at most.
 """
@@ -128,11 +128,6 @@ class _SmallTexts:
                 old, _ = self._counts.popitem(last=False)
                 self.bytes -= sys.getsizeof(old)
 
-    def clear(self) -> None:
-        with self._lock:
-            self._counts.clear()
-            self.bytes = 0
-
 
 CACHE = _SmallTexts(CACHE_BYTES)
 
@@ -208,13 +203,6 @@ async def count_texts_off_loop(texts: list[str]) -> int:
     if sum(len(text) for text in texts) <= THREAD_ABOVE_CHARS:
         return sum(count_text(text) for text in texts)
     return await asyncio.to_thread(lambda: sum(count_text(text) for text in texts))
-
-
-async def count_text_off_loop(text: str) -> int:
-    """`count_text` in a thread when the text is long."""
-    if len(text) <= THREAD_ABOVE_CHARS:
-        return count_text(text)
-    return await asyncio.to_thread(count_text, text)
 
 
 def head(text: str, limit: int) -> str:
