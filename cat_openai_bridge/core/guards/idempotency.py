@@ -91,11 +91,10 @@ async def once(claim_of: ClaimFunction, keyed: Keyed, headers: dict[str, str]) -
 
     Above the limit, `keyed.at_least` lets the response say at once that its key will not be replayable.
     """
-    key = keyed.key
-    if not key or not keyed.window:
+    if not keyed.key or not keyed.window:
         yield Idempotent(None, None, headers)
         return
-    if len(key) > MAX_KEY_LENGTH:
+    if len(keyed.key) > MAX_KEY_LENGTH:
         raise key_too_long(MAX_KEY_LENGTH)
     claim, stored = await claim_of(keyed)
     if stored is not None:

@@ -13,7 +13,6 @@ import hashlib
 import ssl
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from ..config.redis_url import RedisAddress
@@ -37,13 +36,10 @@ MAX_ITEMS = 64  # elements of one array reply
 MAX_BULK = 512 * 1024 * 1024  # bytes of one bulk string reply by default: Redis's own proto-max-bulk-len
 
 
-@dataclass(frozen=True)
 class Script:
-    source: str
-
-    @property
-    def sha(self) -> str:
-        return hashlib.sha1(self.source.encode()).hexdigest()
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.sha = hashlib.sha1(source.encode()).hexdigest()  # what EVALSHA names it by
 
 
 Arg = str | int | float | bytes

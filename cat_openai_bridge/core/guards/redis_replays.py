@@ -86,15 +86,9 @@ BACKEND_ERRORS = (RedisUnavailable, RedisReplyError, ValueError, IndexError, Typ
 
 
 def idempotency_unavailable() -> BridgeError:
-    return BridgeError(
-        503,
-        "The Redis that keeps Idempotency-Key answers is unreachable and this bridge is set to fail closed. "
-        "Please retry shortly.",
-        "server_error",
-        None,
-        "idempotency_unavailable",
-        {"retry-after": "1"},
-    )
+    message = "The Redis that keeps Idempotency-Key answers is unreachable and this bridge is set to fail closed. "
+    message += "Please retry shortly."
+    return BridgeError(503, message, "server_error", None, "idempotency_unavailable", {"retry-after": "1"})
 
 
 class RedisClaim:

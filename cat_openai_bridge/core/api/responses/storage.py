@@ -125,11 +125,9 @@ class ResponseStores:
         self._redis: dict[str, RedisResponseStore] = {}
 
     def of(self, redis_url: str) -> MemoryResponseStore | RedisResponseStore:
-        if not redis_url:
-            return self.memory
-        if redis_url not in self._redis:
+        if redis_url and redis_url not in self._redis:
             self._redis = {redis_url: RedisResponseStore(redis_url)}
-        return self._redis[redis_url]
+        return self._redis[redis_url] if redis_url else self.memory
 
 
 __all__ = ["ResponseStores", "StoredResponse", "StoreLimits", "RedisUnavailable"]

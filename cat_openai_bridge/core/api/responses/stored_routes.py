@@ -27,24 +27,13 @@ MAX_LISTED = 100
 
 
 def not_found(response_id: str, param: str | None) -> BridgeError:
-    return BridgeError(
-        404,
-        f"No response with id '{response_id}' was found (or it has expired).",
-        "invalid_request_error",
-        param,
-        "not_found",
-    )
+    message = f"No response with id '{response_id}' was found (or it has expired)."
+    return BridgeError(404, message, "invalid_request_error", param, "not_found")
 
 
 def store_unavailable() -> BridgeError:
-    return BridgeError(
-        503,
-        "The response store (Redis) is unreachable; try again.",
-        "api_error",
-        None,
-        "store_unavailable",
-        {"retry-after": "1"},
-    )
+    message = "The response store (Redis) is unreachable; try again."
+    return BridgeError(503, message, "api_error", None, "store_unavailable", {"retry-after": "1"})
 
 
 def limits_of(settings: BridgeSettings) -> StoreLimits:
@@ -205,11 +194,5 @@ class ListInputItems(_StoredRoute):
             ids = [item.get("id") for item in items]
             items = items[ids.index(after) + 1 :] if after in ids else []
         page = items[: int(limit_text)]
-        return Reply(
-            InputItemList(
-                data=page,
-                first_id=page[0]["id"] if page else None,
-                last_id=page[-1]["id"] if page else None,
-                has_more=len(items) > len(page),
-            )
-        )
+        first, last = (page[0]["id"], page[-1]["id"]) if page else (None, None)
+        return Reply(InputItemList(data=page, first_id=first, last_id=last, has_more=len(items) > len(page)))
