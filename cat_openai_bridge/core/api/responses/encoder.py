@@ -32,16 +32,14 @@ from .events import (
     TextDoneEvent,
 )
 from .protocol import (
-    FormatJSONObject,
-    FormatJSONObjectOut,
     FormatJSONSchema,
     FormatJSONSchemaOut,
-    FormatTextOut,
     FunctionToolOut,
     FunctionToolParam,
     IncompleteDetails,
     NamedToolChoice,
     OutputItem,
+    PlainFormatOut,
     Reasoning,
     Response,
     ResponseError,
@@ -79,22 +77,16 @@ def _message(ids: ResponseIds, text: str | None, status: str) -> ResponseOutputM
     return ResponseOutputMessage(id=ids.message_id, status=status, content=[] if text is None else [_text_part(text)])
 
 
-def call_item(
-    call: ToolCall, item_id: str, arguments: str | None = None, status: str = "completed"
-) -> ResponseFunctionToolCall:
-    return ResponseFunctionToolCall(
-        id=item_id,
-        call_id=call.id,
-        name=call.name,
-        status=status,
-        arguments=call.arguments if arguments is None else arguments,
-    )
+def _call_item(call: ToolCall, item_id: str, status: str = "completed") -> ResponseFunctionToolCall:
+    """A `function_call` item; in progress, its arguments are still to come."""
+    arguments = call.arguments if status == "completed" else ""
+    return ResponseFunctionToolCall(id=item_id, call_id=call.id, name=call.name, arguments=arguments, status=status)
 
 
 def _output(ids: ResponseIds, text: str | None, status: str, calls: Sequence[ToolCall]) -> list[OutputItem]:
     """The message (left out when the model only called tools), then one `function_call` item per call."""
     message: list[OutputItem] = [] if text is None or (calls and not text) else [_message(ids, text, status)]
-    return message + [call_item(c, ids.call_item_id(i)) for i, c in enumerate(calls)]
+    return message + [_call_item(c, ids.call_item_id(i)) for i, c in enumerate(calls)]
 
 
 def _error(error: BridgeError) -> ResponseError:
@@ -147,15 +139,13 @@ def response_object(
     )
 
 
-def _format_out(body: ResponsesRequest) -> FormatTextOut | FormatJSONObjectOut | FormatJSONSchemaOut:
+def _format_out(body: ResponsesRequest) -> PlainFormatOut | FormatJSONSchemaOut:
     fmt = body.text.format if body.text is not None else None
     if isinstance(fmt, FormatJSONSchema):
         return FormatJSONSchemaOut(
             name=fmt.name, schema=fmt.schema_ or {}, description=fmt.description, strict=fmt.strict
         )
-    if isinstance(fmt, FormatJSONObject):
-        return FormatJSONObjectOut()
-    return FormatTextOut()
+    return PlainFormatOut(type=fmt.type) if fmt is not None else PlainFormatOut()
 
 
 def _tool_choice_out(body: ResponsesRequest) -> str | ToolChoiceFunctionOut:
@@ -222,15 +212,14 @@ class ResponseEncoder(Encoder):
     def tool_call(self, index: int, call: ToolCall) -> Iterable[Event]:
         """The Cat hands calls over whole: one arguments delta each."""
         index, item_id = (1 if self.opened else 0) + index, self.ids.call_item_id(index)
-        added = call_item(call, item_id, arguments="", status="in_progress")
+        added = _call_item(call, item_id, "in_progress")
         yield self.event(OutputItemEvent, "response.output_item.added", output_index=index, item=added)
         where = {"item_id": item_id, "output_index": index}
         delta = call.arguments
         yield self.event(ArgumentsDeltaEvent, "response.function_call_arguments.delta", True, **where, delta=delta)
         yield self.event(ArgumentsDoneEvent, "response.function_call_arguments.done", **where, arguments=delta)
-        yield self.event(
-            OutputItemEvent, "response.output_item.done", output_index=index, item=call_item(call, item_id)
-        )
+        done = _call_item(call, item_id)
+        yield self.event(OutputItemEvent, "response.output_item.done", output_index=index, item=done)
 
     def finish(self, answer: Answer) -> Iterable[Event]:
         """A cut answer ends as OpenAI ends it: `response.incomplete`, not `response.completed`."""

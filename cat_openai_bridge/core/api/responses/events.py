@@ -27,36 +27,34 @@ class OutputItemEvent(ResponseEvent):
     item: OutputItem
 
 
-class ContentPartEvent(ResponseEvent):
+class ItemEvent(ResponseEvent):
+    """An event about one output item: a function call's arguments, and (with `content_index`) a message's text."""
+
     item_id: str
     output_index: int
+
+
+class ArgumentsDeltaEvent(ItemEvent):
+    delta: str
+
+
+class ArgumentsDoneEvent(ItemEvent):
+    arguments: str
+
+
+class ContentEvent(ItemEvent):
     content_index: int
+
+
+class ContentPartEvent(ContentEvent):
     part: ResponseOutputText
 
 
-class TextDeltaEvent(ResponseEvent):
-    item_id: str
-    output_index: int
-    content_index: int
+class TextDeltaEvent(ContentEvent):
     delta: str
     logprobs: list[Any] = Field(default_factory=list)
 
 
-class TextDoneEvent(ResponseEvent):
-    item_id: str
-    output_index: int
-    content_index: int
+class TextDoneEvent(ContentEvent):
     text: str
     logprobs: list[Any] = Field(default_factory=list)
-
-
-class ArgumentsDeltaEvent(ResponseEvent):
-    item_id: str
-    output_index: int
-    delta: str
-
-
-class ArgumentsDoneEvent(ResponseEvent):
-    item_id: str
-    output_index: int
-    arguments: str

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, model_validator
 
 from ...turn.wire import RequestModel, WireModel
+from ..chat.protocol import FunctionDefinition, JSONSchema, PlainFormat  # Responses names them flat
 
 # -- request ---------------------------------------------------------------------------------------------------
 
@@ -52,12 +53,8 @@ class FunctionCallOutput(RequestModel):
 InputItem = Annotated[InputMessage | FunctionCallInput | FunctionCallOutput, Field(discriminator="type")]
 
 
-class FunctionToolParam(RequestModel):
-    type: Literal["function"]
-    name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
-    description: str | None = None
-    parameters: dict[str, Any] | None = None
-    strict: bool | None = None
+class FunctionToolParam(FunctionDefinition):
+    type: Literal["function"]  # Responses declares chat's function flat
 
 
 class HostedToolParam(RequestModel):
@@ -84,23 +81,11 @@ class NamedToolChoice(RequestModel):
     name: str
 
 
-class FormatText(RequestModel):
-    type: Literal["text"]
+class FormatJSONSchema(JSONSchema):
+    type: Literal["json_schema"]  # likewise flat
 
 
-class FormatJSONObject(RequestModel):
-    type: Literal["json_object"]
-
-
-class FormatJSONSchema(RequestModel):
-    type: Literal["json_schema"]
-    name: str
-    schema_: dict[str, Any] | None = Field(None, alias="schema")
-    description: str | None = None
-    strict: bool | None = None
-
-
-TextFormat = Annotated[FormatText | FormatJSONObject | FormatJSONSchema, Field(discriminator="type")]
+TextFormat = Annotated[PlainFormat | FormatJSONSchema, Field(discriminator="type")]
 
 
 class TextConfigParam(RequestModel):
@@ -201,12 +186,8 @@ class Reasoning(WireModel):
     summary: str | None
 
 
-class FormatTextOut(WireModel):
-    type: Literal["text"] = "text"
-
-
-class FormatJSONObjectOut(WireModel):
-    type: Literal["json_object"] = "json_object"
+class PlainFormatOut(WireModel):
+    type: Literal["text", "json_object"] = "text"
 
 
 class FormatJSONSchemaOut(WireModel):
@@ -218,7 +199,7 @@ class FormatJSONSchemaOut(WireModel):
 
 
 class TextConfig(WireModel):
-    format: FormatTextOut | FormatJSONObjectOut | FormatJSONSchemaOut = Field(default_factory=FormatTextOut)
+    format: PlainFormatOut | FormatJSONSchemaOut = Field(default_factory=PlainFormatOut)
 
 
 class ToolChoiceFunctionOut(WireModel):
