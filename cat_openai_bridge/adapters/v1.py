@@ -11,14 +11,12 @@ import contextlib
 import os
 from collections.abc import AsyncIterator
 from importlib import metadata
-from typing import Any
 
 from starlette.requests import Request
 
 from ..core.config.settings import BridgeSettings
 from ..core.turn.port import Access, CatFailure, CatTurn, EmbedderInfo, Forbidden, Identity, ModelCard, TurnEvent
-from .v1_stray_turn import StrayTurns, in_a_thread
-from .v1_users import RecentUsers
+from .v1_stray_turn import CatUserIdentity, StrayTurns, in_a_thread
 
 PLUGIN_ID = __name__.split(".")[2] if __name__.startswith("cat.plugins.") else "cat_openai_bridge"
 MAIN = "main"  # the adapter's name for the Cat's one agent
@@ -55,11 +53,8 @@ class V1Cat:
     stops_turns = False  # a turn runs in its own thread, which nothing can stop: a cut answer lets it finish
 
     def __init__(self) -> None:
-        self._users: RecentUsers[Any] = RecentUsers()  # AuthUserInfo by user id, as the Cat's auth made it
         self._settings: tuple[int | None, BridgeSettings | None] = (None, None)
-        self._turns = StrayTurns(self._user_data, self.load_settings)
-
-    # -- identity and settings -------------------------------------------------
+        self._turns = StrayTurns(self.load_settings)
 
     def cat_version(self) -> str:
         for name in ("Cheshire-Cat", "cheshire-cat"):
@@ -78,10 +73,9 @@ class V1Cat:
         for handler in (ccat.custom_auth_handler, ccat.core_auth_handler):
             user = handler.authorize_user_from_credential("http", credential, resource, permission, user_id=user_id)
             if user:
-                self._users.remember(user.name, user)
                 key = os.environ.get("CCAT_API_KEY")
                 master = bool(key) and credential == key
-                return Identity(user.name, user.name, master, master)
+                return CatUserIdentity(user.name, user.name, master, master, user=user)
         if _cat_user_of(credential):  # a real user, only not allowed here: say so, as v1's own routes do (403)
             raise Forbidden(
                 f"This Cat user lacks the {resource_name} {permission_name} permission this route "
@@ -92,20 +86,13 @@ class V1Cat:
     def act_as(self, caller: Identity, label: str) -> Identity:
         return Identity(label, label, delegated=True)
 
-    def _user_data(self, identity: Identity) -> Any:
-        from cat.auth.permissions import AuthUserInfo
-
-        known = None if identity.delegated else self._users.get(identity.user_id)
-        return known if known is not None else AuthUserInfo(id=identity.user_id, name=identity.user_id)
-
     async def load_settings(self) -> BridgeSettings:
         """Read live: the Cat saves plugin settings to settings.json, so its mtime says when to reread."""
         from cat.looking_glass.cheshire_cat import CheshireCat
 
         plugin = CheshireCat().mad_hatter.plugins[PLUGIN_ID]
-        path = os.path.join(plugin.path, "settings.json")
         try:
-            stamp: int | None = os.stat(path).st_mtime_ns
+            stamp: int | None = os.stat(os.path.join(plugin.path, "settings.json")).st_mtime_ns
         except OSError:
             stamp = None
         cached_stamp, cached = self._settings
@@ -133,8 +120,6 @@ class V1Cat:
 
     def run(self, turn: CatTurn) -> AsyncIterator[TurnEvent]:
         return self._turns.run(turn)
-
-    # -- the rest ------------------------------------------------------------------
 
     async def embedder(self) -> EmbedderInfo | None:
         """v1 always has one (DumbEmbedder until another is chosen); its memory collections know its size."""

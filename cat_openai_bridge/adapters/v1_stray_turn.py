@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..cat_version import running_v2
@@ -23,26 +24,22 @@ from ..core.config.settings import BridgeSettings
 from ..core.turn.agent_prompt import agent_prompt
 from ..core.turn.port import CatFailure, CatTurn, Identity, TextDelta, TurnEvent, TurnResult
 from .v1_qdrant import serialize_embedded_qdrant
-from .v1_threads import TurnThreads
+from .v1_threads import TurnThreads, UserLocks
 from .v1_usage import recount_usage
-from .v1_users import UserLocks
 
 
 class _TurnPipe:
-    """Carries one request's tokens from the Cat's thread to the event loop; dropped once the client left."""
+    """Carries one request's tokens from the Cat's thread to the event loop, then None; dropped once the client
+    left."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
-        self.queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self.queue: asyncio.Queue[str | None] = asyncio.Queue()
         self.closed = False
 
-    def put(self, kind: str, value: Any) -> None:
-        if not self.closed:
-            self.loop.call_soon_threadsafe(self.queue.put_nowait, (kind, value))
-
     def send_ws_message(self, content: Any, msg_type: str = "notification") -> None:
-        if msg_type == "chat_token" and isinstance(content, str) and content:
-            self.put("token", content)
+        if msg_type == "chat_token" and isinstance(content, str) and content and not self.closed:
+            self.loop.call_soon_threadsafe(self.queue.put_nowait, content)
 
 
 _THREADS = TurnThreads()
@@ -58,23 +55,34 @@ def _quiet(*args: Any, **kwargs: Any) -> None:
     """The private StrayCat's other websocket sends: there is no websocket for an HTTP request."""
 
 
+@dataclass(frozen=True)
+class CatUserIdentity(Identity):
+    """A caller the Cat's auth made, with its record of them (AuthUserInfo), which the turn's StrayCat gets."""
+
+    user: Any = field(default=None, compare=False, repr=False)
+
+
+def _cat_user(identity: Identity) -> Any:
+    """The Cat's user for the turn: its auth's record, or (for a master key's delegated user) a bare one."""
+    from cat.auth.permissions import AuthUserInfo
+
+    if isinstance(identity, CatUserIdentity):
+        return identity.user
+    return AuthUserInfo(id=identity.user_id, name=identity.user_id)
+
+
 class StrayTurns:
-    """v1 turns, each on a private StrayCat in a pool thread.
+    """v1 turns, each on a private StrayCat in a pool thread, with the bridge's settings of `load_settings`."""
 
-    `user_data` is the Cat's user for an identity (as its auth made it), `load_settings` the bridge's settings."""
-
-    def __init__(
-        self, user_data: Callable[[Identity], Any], load_settings: Callable[[], Awaitable[BridgeSettings]]
-    ) -> None:
+    def __init__(self, load_settings: Callable[[], Awaitable[BridgeSettings]]) -> None:
         self._user_locks = UserLocks()  # `v1_history: server`: one turn at a time per user
-        self._user_data = user_data
         self._load_settings = load_settings
 
     def _private_stray(self, identity: Identity, pipe: _TurnPipe, stream: bool):
         from cat.looking_glass.stray_cat import StrayCat
         from cat.memory.working_memory import WorkingMemory
 
-        user = self._user_data(identity)
+        user = _cat_user(identity)
         if "main_loop" in inspect.signature(StrayCat.__init__).parameters:  # 1.8.x
             stray = StrayCat(user_id=user.name, user_data=user, main_loop=pipe.loop)
         else:  # 1.9.x: loads the user's cached working memory; a private one replaces it (server
@@ -150,13 +158,10 @@ class StrayTurns:
         if settings.v1_history == "request" and not turn.plain:
             self._fill_history(stray, turn)
         future = in_a_thread(self._work, stray, turn, settings.v1_history, lambda: pipe.closed)
-        future.add_done_callback(lambda _: pipe.queue.put_nowait(("done", None)))
+        future.add_done_callback(lambda _: pipe.queue.put_nowait(None))
         try:
-            while True:
-                kind, value = await pipe.queue.get()
-                if kind == "done":
-                    break
-                yield TextDelta(value)
+            while (token := await pipe.queue.get()) is not None:
+                yield TextDelta(token)
             try:
                 answer = future.result()
             except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):

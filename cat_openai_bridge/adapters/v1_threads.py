@@ -8,14 +8,18 @@ holds the GIL, and the caller is the event loop: with 30 threads busy in
 Python code that took 180 ms (median) on 2 cores, while every other request
 waited. Threads idle for `idle_seconds` end, so none are left behind; this is
 how the pool that v1's own `/message` uses (anyio's) behaves too.
+
+Here too, the per-user locks that keep a user's stored conversation to one
+turn at a time. Nothing here imports `cat`: it is tested without a Cat.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
+from contextlib import contextmanager
 from typing import Any
 
 Job = tuple[Future, Callable[..., Any], tuple[Any, ...]]
@@ -67,3 +71,38 @@ def _run(job: Job) -> None:
         done.set_result(fn(*args))
     except BaseException as exc:  # handed to the awaiting request, which reports it
         done.set_exception(exc)
+
+
+class UserLocks:
+    """One lock per user while someone holds or waits for it; the entry goes with its last user (a plain dict
+    grew by one lock for every user that ever sent a `v1_history: server` turn)."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, tuple[threading.Lock, int]] = {}  # user -> (lock, holders and waiters)
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+    @contextmanager
+    def holding(self, user_id: str, give_up: Callable[[], bool], poll: float = 0.2) -> Iterator[bool]:
+        """Hold the user's lock for the block (True), or False if `give_up()` said so while waiting for it."""
+        with self._guard:
+            lock, users = self._locks.get(user_id, (threading.Lock(), 0))
+            self._locks[user_id] = (lock, users + 1)
+        try:
+            while not lock.acquire(timeout=poll):
+                if give_up():
+                    yield False
+                    return
+            try:
+                yield True
+            finally:
+                lock.release()
+        finally:
+            with self._guard:
+                lock, users = self._locks[user_id]
+                if users == 1:
+                    del self._locks[user_id]
+                else:
+                    self._locks[user_id] = (lock, users - 1)

@@ -1,21 +1,11 @@
-"""The Cat v1 adapter's per-user state stays bounded: its user cache and its per-user locks."""
+"""The Cat v1 adapter's per-user locks stay bounded, and serialise their user."""
 
 from __future__ import annotations
 
 import threading
 import time
 
-from cat_openai_bridge.adapters.v1_users import RecentUsers, UserLocks
-
-
-def test_a_full_user_cache_drops_the_least_recent_user_not_everyone():
-    users: RecentUsers[str] = RecentUsers(size=3)
-    for name in ("ann", "bob", "cy"):
-        users.remember(name, f"{name}-info")
-    assert users.get("ann") == "ann-info"  # ann is now the most recent
-    users.remember("dee", "dee-info")
-    assert len(users) == 3
-    assert [users.get(n) for n in ("ann", "bob", "cy", "dee")] == ["ann-info", None, "cy-info", "dee-info"]
+from cat_openai_bridge.adapters.v1_threads import UserLocks
 
 
 def test_user_locks_are_forgotten_once_nobody_holds_or_waits_for_them():
