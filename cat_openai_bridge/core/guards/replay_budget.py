@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from ..config.settings import BridgeSettings
 
@@ -67,15 +67,13 @@ K = TypeVar("K")
 V = TypeVar("V")
 
 
-class _Held(Generic[V]):
-    __slots__ = ("identity", "size", "running", "until", "value")
-
-    def __init__(self, identity: str, size: int, value: V, until: float) -> None:
-        self.identity = identity
-        self.size = size
-        self.running = True
-        self.until = until  # running: when it is taken for never finished; finished: when it expires
-        self.value = value
+@dataclass(slots=True)
+class _Held:
+    identity: str
+    size: int
+    value: Any
+    until: float  # running: when it is taken for never finished; finished: when it expires
+    running: bool = True
 
 
 class Budget(Generic[K, V]):
@@ -85,7 +83,7 @@ class Budget(Generic[K, V]):
     """
 
     def __init__(self) -> None:
-        self._held: OrderedDict[K, _Held[V]] = OrderedDict()
+        self._held: OrderedDict[K, _Held] = OrderedDict()
         self._by_identity: dict[str, OrderedDict[K, None]] = {}
         self._identity_bytes: dict[str, int] = {}
         self.total = 0
