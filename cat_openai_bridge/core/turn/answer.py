@@ -1,8 +1,7 @@
 """One Cat turn as an answer, whatever protocol asked for it.
 
-Every protocol's JSON answer and stream come from the same turn events and the
-same `AnswerCutter`, so `max_tokens`, `stop` and usage mean the same thing in
-every mode; the protocol folders only encode what comes out of here.
+Every protocol's JSON answer and stream come from the same turn events and the same `AnswerCutter`, so `max_tokens`,
+`stop` and usage mean the same thing in every mode; the protocol folders only encode what comes out of here.
 """
 
 from __future__ import annotations

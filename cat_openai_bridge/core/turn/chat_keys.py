@@ -1,11 +1,9 @@
 """Which client chat a request belongs to, so each chat can keep its own Cat conversation.
 
-Front ends that know the chat say so (Open WebUI's X-OpenWebUI-Chat-Id, or
-`metadata.chat_id`); otherwise the chat is recognised by how it started, since
-every request of a chat resends the same first messages. Either way the key
-belongs to the user the turn runs as: two users sending the same chat id (or
-starting a chat with the same words) never share a key, so a memory plugin
-keyed by it cannot hand one user's conversation to another.
+Front ends that know the chat say so (Open WebUI's X-OpenWebUI-Chat-Id, or `metadata.chat_id`); otherwise the chat
+is recognised by how it started, since every request of a chat resends the same first messages. Either way the key
+belongs to the user the turn runs as: two users sending the same chat id (or starting a chat with the same words)
+never share a key, so a memory plugin keyed by it cannot hand one user's conversation to another.
 """
 
 from __future__ import annotations
@@ -31,14 +29,10 @@ def conversation_key(
 ) -> str:
     """`chat:<user scope>:<the client's chat id>`, or `derived:<user scope>:<hash of how the chat started>`."""
     scope = user_scope(identity)
-    if header:
-        sent = request.headers.get(header, "").strip()
-        if sent:
-            return f"chat:{scope}:{sent[:200]}"
-    for name in METADATA_KEYS:
-        value = (metadata or {}).get(name)
-        if isinstance(value, str) and value.strip():
-            return f"chat:{scope}:{value.strip()[:200]}"
+    sent = [request.headers.get(header, "") if header else ""] + [(metadata or {}).get(name) for name in METADATA_KEYS]
+    chat_id = next((value.strip() for value in sent if isinstance(value, str) and value.strip()), "")
+    if chat_id:
+        return f"chat:{scope}:{chat_id[:200]}"
     first_user = next((t for t in conversation.turns if t.role == "user"), None)
     seed = f"{conversation.system}\x00{first_user.text if first_user else ''}"
     return f"derived:{scope}:" + hashlib.sha256(seed.encode("utf-8")).hexdigest()[:24]

@@ -1,8 +1,7 @@
 """Cutting the Cat's answer at `max_tokens` and `stop`, as it streams.
 
-The Cat's LLM knows nothing of the client's limits, so the bridge enforces
-them on the Cat's output, chunk by chunk, holding back only as many characters
-as could be the start of a stop sequence.
+The Cat's LLM knows nothing of the client's limits, so the bridge enforces them on the Cat's output, chunk by chunk,
+holding back only as many characters as could be the start of a stop sequence.
 """
 
 from __future__ import annotations
@@ -22,16 +21,11 @@ class AnswerCutter:
         self._estimate = 0  # running token estimate of `sent`
         self.finish_reason: str | None = None
         self.stop_sequence: str | None = None  # the stop sequence the answer was cut at
-        self._cut = False
+        self.cut = False  # cut short (max tokens or a stop sequence), not ended by the Cat
 
     @property
     def done(self) -> bool:
         return self.finish_reason is not None
-
-    @property
-    def cut(self) -> bool:
-        """The answer was cut short (max tokens or a stop sequence), not ended by the Cat."""
-        return self._cut
 
     def feed(self, delta: str) -> str:
         if self.done or not delta:
@@ -41,7 +35,7 @@ class AnswerCutter:
         if cut is not None:
             at, stop = cut
             out = self._release(self._pending[:at])
-            self._cut = True
+            self.cut = True
             if not self.done:
                 self.finish_reason = "stop"
                 self.stop_sequence = stop
@@ -84,7 +78,7 @@ class AnswerCutter:
                 self.sent += out
                 self._pending = ""
                 self.finish_reason = "length"
-                self._cut = True
+                self.cut = True
                 return out
         self.sent += text
         return text

@@ -1,11 +1,9 @@
 """What a request demands of the answer's form: JSON (`response_format`, `text.format`) or a forced tool call.
 
-The Cat's LLM clients pass neither `response_format` nor `tool_choice` to the
-model, so the bridge makes them hold through the Cat's own agent: the demand
-goes into the agent's system prompt as an instruction (with the schema), the
-answer is checked when the turn ends, and a non-streamed answer that falls
-short gets one corrective re-ask in a second turn through the same agent.
-Whatever still falls short is an error, never a repaired or invented answer.
+The Cat's LLM clients pass neither `response_format` nor `tool_choice` to the model, so the bridge makes them hold
+through the Cat's own agent: the demand goes into the agent's system prompt as an instruction (with the schema), the
+answer is checked when the turn ends, and a non-streamed answer that falls short gets one corrective re-ask in a
+second turn through the same agent. Whatever still falls short is an error, never a repaired or invented answer.
 """
 
 from __future__ import annotations

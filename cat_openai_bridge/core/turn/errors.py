@@ -1,11 +1,9 @@
 """OpenAI-shaped errors: every factory, and the one mapper from any exception to an error.
 
-Every failure a client can see is a `BridgeError`, rendered as
-`{"error": {"message", "type", "param", "code"}}`, so SDKs raise their typed
-exceptions instead of choking on FastAPI's `{"detail": ...}`. Handlers and
-both stream encoders call `error_of`, so an exception means the same thing
-wherever it surfaces, and what the Cat's model provider said reaches the
-Cat's admins and the log, never an ordinary caller.
+Every failure a client can see is a `BridgeError`, rendered as `{"error": {"message", "type", "param", "code"}}`, so
+SDKs raise their typed exceptions instead of choking on FastAPI's `{"detail": ...}`. Handlers and both stream
+encoders call `error_of`, so an exception means the same thing wherever it surfaces, and what the Cat's model
+provider said reaches the Cat's admins and the log, never an ordinary caller.
 """
 
 from __future__ import annotations

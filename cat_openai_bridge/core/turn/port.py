@@ -1,10 +1,9 @@
 """What the core needs from a Cat, whatever its version.
 
-An adapter implements `CatPort`; the core never imports `cat`. A turn is an
-async stream of `TextDelta`s ending with exactly one `TurnResult`; a Cat that
-fails raises `CatFailure` and the client gets an error, never a stand-in text.
-Adapters speak in the exceptions below, never in HTTP: the core's error
-mapper (turn/errors.py) decides what the client sees.
+An adapter implements `CatPort`; the core never imports `cat`. A turn is an async stream of `TextDelta`s ending with
+exactly one `TurnResult`; a Cat that fails raises `CatFailure` and the client gets an error, never a stand-in text.
+Adapters speak in the exceptions below, never in HTTP: the core's error mapper (turn/errors.py) decides what the
+client sees.
 """
 
 from __future__ import annotations
@@ -151,11 +150,9 @@ class CatPort(Protocol):
 
     async def identify(self, request: Request, access: Access) -> Identity | None:
         """The caller, None for missing or bad credentials; raises Forbidden for a user lacking `access`."""
-        ...
 
     def act_as(self, caller: Identity, label: str) -> Identity:
         """The Cat user a master-key caller's `label` names (only ever called for master-key callers)."""
-        ...
 
     async def load_settings(self) -> BridgeSettings: ...
 
@@ -169,10 +166,8 @@ class CatPort(Protocol):
 
     async def embedder(self) -> EmbedderInfo | None:
         """The embedder the Cat's memory uses, None when none is configured (v2's placeholder)."""
-        ...
 
     async def embed(self, texts: list[str]) -> tuple[str, list[list[float]]]:
         """(the embedder's name, one vector per text); raises CatFailure."""
-        ...
 
     def log(self, level: str, message: str) -> None: ...

