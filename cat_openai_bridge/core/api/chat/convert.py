@@ -24,7 +24,6 @@ from .protocol import (
     ImageContentPart,
     NamedToolChoice,
     RefusalContentPart,
-    SystemMessage,
     TextContentPart,
     Tool,
     ToolChoice,
@@ -79,7 +78,7 @@ def _calls_turn(msg: AssistantMessage, param: str, builder: ConversationBuilder)
 
 
 def _add(msg: ChatMessage, param: str, builder: ConversationBuilder) -> None:
-    if isinstance(msg, SystemMessage):
+    if msg.role in ("system", "developer"):
         if msg.content is not None:
             parts = content_parts(msg.content, f"{param}.content", builder)
             builder.instruct("".join(p.text for p in parts if isinstance(p, TextPart)))

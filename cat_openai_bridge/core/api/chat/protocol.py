@@ -66,22 +66,16 @@ class ToolCallParam(RequestModel):
     function: FunctionCallParam
 
 
-class SystemMessage(RequestModel):
-    role: Literal["system", "developer"]
+class MessageParam(RequestModel):
+    """A system, developer or user message; an assistant's and a function's have another role."""
+
+    role: Literal["system", "developer", "user"]
     content: Content | None = None
     name: str | None = None
 
 
-class UserMessage(RequestModel):
-    role: Literal["user"]
-    content: Content | None = None
-    name: str | None = None
-
-
-class AssistantMessage(RequestModel):
+class AssistantMessage(MessageParam):
     role: Literal["assistant"]
-    content: Content | None = None
-    name: str | None = None
     tool_calls: list[ToolCallParam] | None = None
 
 
@@ -91,16 +85,11 @@ class ToolMessage(RequestModel):
     tool_call_id: str | None = None
 
 
-class FunctionMessage(RequestModel):
+class FunctionMessage(MessageParam):
     role: Literal["function"]
-    content: Content | None = None
-    name: str | None = None
 
 
-ChatMessage = Annotated[
-    SystemMessage | UserMessage | AssistantMessage | ToolMessage | FunctionMessage,
-    Field(discriminator="role"),
-]
+ChatMessage = Annotated[MessageParam | AssistantMessage | ToolMessage | FunctionMessage, Field(discriminator="role")]
 
 
 class FunctionDefinition(RequestModel):
@@ -117,7 +106,6 @@ class FunctionTool(RequestModel):
 
 class CustomTool(RequestModel):
     type: Literal["custom"]
-    custom: Any = None
 
 
 Tool = Annotated[FunctionTool | CustomTool, Field(discriminator="type")]

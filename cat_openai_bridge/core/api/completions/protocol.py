@@ -15,7 +15,12 @@ from pydantic import Field
 from ...turn.wire import WireModel
 from ..chat.protocol import CompletionUsage, CreateParamsBase  # openai-python has one usage type for both
 
-Prompt = str | list[str] | list[int] | list[list[int]]
+Prompt = str | list[str] | list[int] | list[list[int]]  # the embeddings' `input` too
+
+
+def batch_of(prompt: Prompt) -> list[str | list[int]]:
+    """A string or a token array is a batch of one."""
+    return [prompt] if isinstance(prompt, str) or (prompt and isinstance(prompt[0], int)) else list(prompt)
 
 
 class CompletionRequest(CreateParamsBase):

@@ -28,17 +28,14 @@ from ...turn.port import CatTimeout
 from ..chat.encoder import CompletionIds, completion_usage
 from ..chat.route import openai_rules
 from .encoder import TextChunkEncoder
-from .protocol import Completion, CompletionChoice, CompletionRequest, Prompt
+from .protocol import Completion, CompletionChoice, CompletionRequest, Prompt, batch_of
 
 MAX_PROMPTS = 20  # a batch's prompts run one after another, each a turn of its own: bounded in count and time
 
 
 def prompts_of(prompt: Prompt, stream: bool) -> list[str]:
     """A string, a token array, or a batch of them: each prompt is what a user says in a turn of its own."""
-    if isinstance(prompt, str) or (prompt and isinstance(prompt[0], int)):
-        batch: list = [prompt]
-    else:
-        batch = list(prompt)
+    batch = batch_of(prompt)
     if not batch or len(batch) > MAX_PROMPTS or (stream and len(batch) > 1):
         most = 1 if stream else MAX_PROMPTS
         raise invalid_request(
@@ -53,7 +50,7 @@ def prompts_of(prompt: Prompt, stream: bool) -> list[str]:
     return texts
 
 
-def _refuse_unsupported(body: CompletionRequest) -> None:
+def rules_of(body: CompletionRequest, settings: BridgeSettings) -> OutputRules:
     if body.suffix:
         raise invalid_request(
             "suffix is not supported: the Cat answers the prompt as a message, it does not fill in text.",
@@ -68,10 +65,6 @@ def _refuse_unsupported(body: CompletionRequest) -> None:
         raise invalid_request(
             "Only best_of=1 is supported: the Cat gives one answer per turn.", "best_of", "unsupported_value"
         )
-
-
-def rules_of(body: CompletionRequest, settings: BridgeSettings) -> OutputRules:
-    _refuse_unsupported(body)
     return openai_rules(settings, body, body.max_tokens, "max_tokens")
 
 

@@ -7,13 +7,12 @@ from typing import Literal
 from pydantic import Field
 
 from ...turn.wire import RequestModel, WireModel
-
-EmbeddingInput = str | list[str] | list[int] | list[list[int]]
+from ..completions.protocol import Prompt
 
 
 class EmbeddingRequest(RequestModel):
     model: str = Field(min_length=1)
-    input: EmbeddingInput
+    input: Prompt  # a string, a token array, or a batch of them
     encoding_format: Literal["float", "base64"] | None = None
     dimensions: int | None = Field(None, ge=1)
     user: str | None = None

@@ -24,6 +24,7 @@ from ...turn import tokens
 from ...turn.answer import Usage
 from ...turn.errors import embedder_not_configured, invalid_request, wrong_dimensions
 from ...turn.port import Access, CatTimeout
+from ..completions.protocol import batch_of
 from .protocol import CreateEmbeddingResponse, Embedding, EmbeddingRequest, EmbeddingUsage
 
 MAX_INPUTS = 2048
@@ -31,13 +32,7 @@ MAX_INPUTS = 2048
 
 def texts_of(body: EmbeddingRequest) -> list[str]:
     """The inputs as texts, validated as OpenAI does (non-empty, at most 2048)."""
-    raw = body.input
-    if isinstance(raw, str):
-        items: list[str | list[int]] = [raw]
-    elif raw and all(isinstance(x, int) for x in raw):
-        items = [raw]  # type: ignore[list-item]  # one token array
-    else:
-        items = list(raw)  # type: ignore[arg-type]
+    items = batch_of(body.input)
     if not items:
         raise invalid_request("'input' must not be empty.", "input", "empty_array")
     if len(items) > MAX_INPUTS:
