@@ -11,9 +11,7 @@ from .core.route_table import Bridge
 @lru_cache(maxsize=1)
 def bridge() -> Bridge:
     if running_v2():
-        from .adapters.v2 import V2Cat
-
-        return Bridge(V2Cat())
-    from .adapters.v1 import V1Cat
-
-    return Bridge(V1Cat())
+        from .adapters.v2 import V2Cat as Cat
+    else:
+        from .adapters.v1 import V1Cat as Cat
+    return Bridge(Cat())

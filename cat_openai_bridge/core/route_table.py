@@ -48,15 +48,6 @@ PATH_PARAMETER = re.compile(r"{(\w+)(?::\w+)?}")
 
 
 @dataclass(frozen=True, kw_only=True)
-class Shared:
-    """What the routes are built from: the one pipeline, the one store of responses, when the models were made."""
-
-    pipeline: Pipeline
-    keeper: Keeper
-    created: int
-
-
-@dataclass(frozen=True, kw_only=True)
 class Entry:
     """One endpoint: `method` and `path` (under `PREFIX`), the route that serves it, how /docs describe it.
 
@@ -66,7 +57,7 @@ class Entry:
     method: str
     path: str
     name: str
-    route: Callable[[Shared], Route]
+    route: Callable[[Bridge], Route]
     body: type[BaseModel] | None = None
     errors: Mapping[int | str, dict[str, Any]] | None = None
 
@@ -75,33 +66,33 @@ class Entry:
         return tuple(PATH_PARAMETER.findall(self.path))
 
 
-def _get(path: str, name: str, route: Callable[[Shared], Route]) -> Entry:
+def _get(path: str, name: str, route: Callable[[Bridge], Route]) -> Entry:
     return Entry(method="GET", path=path, name=name, route=route)
 
 
-def _post(path: str, name: str, route: Callable[[Shared], Route], body: type[BaseModel], errors=ERRORS) -> Entry:
+def _post(path: str, name: str, route: Callable[[Bridge], Route], body: type[BaseModel], errors=ERRORS) -> Entry:
     return Entry(method="POST", path=path, name=name, route=route, body=body, errors=errors)
 
 
 STORED = "/v1/responses/{response_id}"  # a stored response, read back or deleted by its id
 ENTRIES: tuple[Entry, ...] = (
-    _get("/health", "health", lambda s: Health(s.pipeline)),
-    _get("/metrics", "metrics", lambda s: Metrics(s.pipeline)),
-    _get("/v1/models", "list_models", lambda s: ListModels(s.pipeline, s.created)),
-    _get("/v1/models/{model_id:path}", "get_model", lambda s: GetModel(s.pipeline, s.created)),
-    _post("/v1/chat/completions", "chat_completions", lambda s: ChatCompletions(s.pipeline), ChatCompletionRequest),
-    _post("/message", "message", lambda s: Message(s.pipeline), SimpleMessageRequest),
-    _post("/v1/embeddings", "embeddings", lambda s: Embeddings(s.pipeline), EmbeddingRequest),
-    _post("/v1/responses", "responses", lambda s: Responses(s.pipeline, s.keeper), ResponsesRequest),
-    _get(STORED, "get_response", lambda s: GetResponse(s.pipeline, s.keeper)),
-    _get(STORED + "/input_items", "response_input_items", lambda s: ListInputItems(s.pipeline, s.keeper)),
-    Entry(method="DELETE", path=STORED, name="delete_response", route=lambda s: DeleteResponse(s.pipeline, s.keeper)),
-    _post("/v1/completions", "completions", lambda s: Completions(s.pipeline), CompletionRequest),
-    _post("/v1/messages", "anthropic_messages", lambda s: Messages(s.pipeline), MessageRequest, ANTHROPIC_ERRORS),
+    _get("/health", "health", lambda b: Health(b.pipeline)),
+    _get("/metrics", "metrics", lambda b: Metrics(b.pipeline)),
+    _get("/v1/models", "list_models", lambda b: ListModels(b.pipeline, b.created)),
+    _get("/v1/models/{model_id:path}", "get_model", lambda b: GetModel(b.pipeline, b.created)),
+    _post("/v1/chat/completions", "chat_completions", lambda b: ChatCompletions(b.pipeline), ChatCompletionRequest),
+    _post("/message", "message", lambda b: Message(b.pipeline), SimpleMessageRequest),
+    _post("/v1/embeddings", "embeddings", lambda b: Embeddings(b.pipeline), EmbeddingRequest),
+    _post("/v1/responses", "responses", lambda b: Responses(b.pipeline, b.keeper), ResponsesRequest),
+    _get(STORED, "get_response", lambda b: GetResponse(b.pipeline, b.keeper)),
+    _get(STORED + "/input_items", "response_input_items", lambda b: ListInputItems(b.pipeline, b.keeper)),
+    Entry(method="DELETE", path=STORED, name="delete_response", route=lambda b: DeleteResponse(b.pipeline, b.keeper)),
+    _post("/v1/completions", "completions", lambda b: Completions(b.pipeline), CompletionRequest),
+    _post("/v1/messages", "anthropic_messages", lambda b: Messages(b.pipeline), MessageRequest, ANTHROPIC_ERRORS),
     _post(
         "/v1/messages/count_tokens",
         "anthropic_count_tokens",
-        lambda s: CountTokens(s.pipeline),
+        lambda b: CountTokens(b.pipeline),
         MessageTokensRequest,
         ANTHROPIC_ERRORS,
     ),
@@ -109,16 +100,16 @@ ENTRIES: tuple[Entry, ...] = (
 
 
 class Bridge:
-    """The pipeline for one Cat, and one route per entry (the Responses routes share one store)."""
+    """The pipeline for one Cat, and one route per entry, built from it (the Responses routes share one store)."""
 
     entries = ENTRIES
 
     def __init__(self, cat: CatPort, limiter: Limiter | None = None) -> None:
         self.cat = cat
         self.pipeline = Pipeline(cat, limiter)
-        keeper = Keeper(ResponseStores(), lambda level, message: cat.log(level, message))
-        shared = Shared(pipeline=self.pipeline, keeper=keeper, created=int(time.time()))
-        self.routes: dict[str, Route] = {entry.name: entry.route(shared) for entry in self.entries}
+        self.keeper = Keeper(ResponseStores(), lambda level, message: cat.log(level, message))
+        self.created = int(time.time())  # when the models were made
+        self.routes: dict[str, Route] = {entry.name: entry.route(self) for entry in self.entries}
 
     async def serve(self, request: Request, entry: Entry) -> Response:
         return await self.pipeline.serve(request, self.routes[entry.name])

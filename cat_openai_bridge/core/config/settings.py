@@ -193,8 +193,9 @@ class BridgeSettings(BaseModel):
         try:
             RedisAddress.parse(value)
         except ValueError as exc:
-            reason = {"reason": str(exc)}
-            raise PydanticCustomError("invalid_url", "redis_url is not usable: {reason}", reason) from None
+            raise PydanticCustomError(
+                "invalid_url", "redis_url is not usable: {reason}", {"reason": str(exc)}
+            ) from None
         return value
 
 

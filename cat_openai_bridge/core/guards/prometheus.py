@@ -54,9 +54,6 @@ class Family:
             parts.append(extra)
         return "{" + ",".join(parts) + "}" if parts else ""
 
-    def head(self) -> list[str]:
-        return [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} {self.kind}"]
-
     def lines(self) -> list[str]:
         raise NotImplementedError
 
@@ -140,5 +137,5 @@ class Sampled(Family):
 def render(families: Iterable[Family]) -> str:
     lines: list[str] = []
     for family in families:
-        lines += family.head() + family.lines()
+        lines += [f"# HELP {family.name} {family.help}", f"# TYPE {family.name} {family.kind}", *family.lines()]
     return "\n".join(lines) + "\n"

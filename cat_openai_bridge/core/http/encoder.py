@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..turn.answer import HEARTBEAT, Answer, StreamItem
 from ..turn.conversation import ToolCall
@@ -67,9 +67,8 @@ def ending(encoder: Encoder, answer: Answer) -> list[Event]:
     events = [*encoder.close_text(answer)]
     for index, call in enumerate(answer.tool_calls):
         events += encoder.tool_call(index, call)
-    events += encoder.finish(answer)
-    last = events[-1]
-    return [*events[:-1], Event(last.data, last.output, final=True)]
+    *events, last = [*events, *encoder.finish(answer)]
+    return [*events, replace(last, final=True)]
 
 
 async def encode(

@@ -6,29 +6,40 @@ hides the body from FastAPI's schema; these extras put it back.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
-ERROR = {
-    "type": "object",
-    "required": ["error"],
-    "properties": {
-        "error": {
-            "type": "object",
-            "required": ["message", "type", "param", "code"],
-            "properties": {
-                "message": {"type": "string"},
-                "type": {"type": "string"},
-                "param": {"type": ["string", "null"]},
-                "code": {"type": ["string", "null"]},
-            },
-        }
-    },
-}
+from ..turn.errors import ErrorResponse
 
 
-# Anthropic's routes (/v1/messages) answer errors in Anthropic's shape.
+def schema_of(model: type[BaseModel], mode: Literal["validation", "serialization"] = "validation") -> dict:
+    """`model`'s JSON schema, self-contained: the Cat's components do not hold our models, so local `$ref`s are
+    resolved."""
+    schema = model.model_json_schema(mode=mode)
+    return _inline(schema, schema.pop("$defs", {}))
+
+
+def _inline(node: Any, defs: dict[str, Any]) -> Any:
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            return _inline(defs[ref.rsplit("/", 1)[-1]], defs)
+        return {k: _inline(v, defs) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_inline(v, defs) for v in node]
+    return node
+
+
+def body(model: type[BaseModel]) -> dict:
+    """`openapi_extra` declaring `model` as the JSON request body."""
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema_of(model)}}}}
+
+
+ERROR = schema_of(ErrorResponse, "serialization")  # what BridgeError.wire() sends
+
+# Anthropic's routes (/v1/messages) answer errors in Anthropic's shape; its model's schema would not say that `type`
+# (a default) is always sent.
 ANTHROPIC_ERROR = {
     "type": "object",
     "required": ["type", "error"],
@@ -64,22 +75,3 @@ ANTHROPIC_ERRORS: dict[int | str, dict[str, Any]] = {
     400: _error("The request is invalid; the message names the field.", ANTHROPIC_ERROR),
     401: _error("Missing or wrong x-api-key / bearer token.", ANTHROPIC_ERROR),
 }
-
-
-def body(model: type[BaseModel]) -> dict:
-    """`openapi_extra` declaring `model` as the JSON request body."""
-    schema = model.model_json_schema()
-    defs = schema.pop("$defs", {})
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": _inline(schema, defs)}}}}
-
-
-def _inline(node: Any, defs: dict[str, Any]) -> Any:
-    """Resolve local `$ref`s so the extra is self-contained (the Cat's components do not hold our models)."""
-    if isinstance(node, dict):
-        ref = node.get("$ref")
-        if isinstance(ref, str):
-            return _inline(defs[ref.rsplit("/", 1)[-1]], defs)
-        return {k: _inline(v, defs) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_inline(v, defs) for v in node]
-    return node

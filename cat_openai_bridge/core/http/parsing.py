@@ -104,10 +104,8 @@ def param_path(model: type[BaseModel], loc: tuple) -> str | None:
 def _first(model: type[BaseModel], errors: list) -> tuple[dict, str | None]:
     """The first error, or a deeper one under the same field: a union's branch that went further explains more."""
     params = [param_path(model, tuple(e.get("loc", ()))) for e in errors]
-    best = 0
-    for i, param in enumerate(params):
-        if params[0] and param and param.startswith(params[0]) and len(param) > len(params[best] or ""):
-            best = i
+    deeper = [i for i, param in enumerate(params) if params[0] and param and param.startswith(params[0])]
+    best = max(deeper, key=lambda i: len(params[i] or ""), default=0)
     return errors[best], params[best]
 
 
@@ -124,14 +122,10 @@ def _describe(err: dict, param: str | None) -> BridgeError:
     if kind in ("union_tag_not_found", "union_tag_invalid"):
         name = str(ctx.get("discriminator", "")).strip("'")
         param = f"{param}.{name}" if param else name
-        if kind == "union_tag_not_found":
-            return invalid_request(f"Missing required parameter: '{param}'.", param, "missing_required_parameter")
-        return invalid_request(
-            f"Invalid value: {ctx.get('tag')!r}. Supported values are: {ctx.get('expected_tags')}.",
-            param,
-            "invalid_value",
-        )
-    if kind == "missing":
+        if kind == "union_tag_invalid":
+            message = f"Invalid value: {ctx.get('tag')!r}. Supported values are: {ctx.get('expected_tags')}."
+            return invalid_request(message, param, "invalid_value")
+    if kind in ("missing", "union_tag_not_found"):
         return invalid_request(f"Missing required parameter: '{param}'.", param, "missing_required_parameter")
     if param is None:
         return invalid_request("The request body must be a JSON object.", None, "invalid_type")

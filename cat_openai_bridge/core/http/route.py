@@ -48,9 +48,6 @@ class Cost:
         return sum(len(turn.parts) for turn in self.prompt.turns) if self.prompt is not None else 0
 
 
-FREE = Cost()
-
-
 def turn_cost(prompt: Conversation, rules: OutputRules, demands: Demands = NO_DEMANDS, turns: int = 1) -> Cost:
     """A conversation turn's cost (or a batch's, `turns` of them): each may be re-asked once for its demands."""
     calls = turns * (2 if demands.any else 1)
@@ -66,7 +63,7 @@ class Job:
     admin_only: bool = False  # the body asks for what only the Cat's admins may see (`cat_why`)
 
     def cost(self) -> Cost:
-        return FREE
+        return Cost()
 
     def replay_floor(self) -> int:
         """A lower bound on the bytes of the answer, known before it runs (what it will echo of the request)."""
@@ -153,10 +150,6 @@ class Reply:
     media_type: str = "text/plain; charset=utf-8"
 
 
-def snake_case(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
-
-
 class Route(Generic[J]):
     name: ClassVar[str] = ""  # its label in the metrics (default: the class name in snake case)
     access: ClassVar[Access | None] = Access.CHAT  # None: no credentials needed
@@ -172,7 +165,7 @@ class Route(Generic[J]):
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
         if not cls.__dict__.get("name"):
-            cls.name = snake_case(cls.__name__)
+            cls.name = re.sub(r"(?<!^)(?=[A-Z])", "_", cls.__name__).lower()
 
     def parse(self, request: Request, raw: bytes, settings: BridgeSettings) -> Job:
         """A route without a body has nothing to parse."""
