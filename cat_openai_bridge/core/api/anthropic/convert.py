@@ -38,11 +38,12 @@ def system_text(system: str | list[TextBlockParam] | None) -> str:
     return system if isinstance(system, str) else "\n\n".join(block.text for block in system if block.text)
 
 
-def _system_message(blocks: list[ContentBlockParam], param: str) -> str:
+def _text_blocks(blocks: Sequence[ContentBlockParam], param: str, why: str) -> list[TextBlockParam]:
+    """`blocks`, which may only be text blocks (`why` says what takes them)."""
     for j, block in enumerate(blocks):
         if not isinstance(block, TextBlockParam):
-            raise _unsupported(block, f"{param}.{j}", " (a system message takes text blocks)")
-    return system_text([b for b in blocks if isinstance(b, TextBlockParam)])
+            raise _unsupported(block, f"{param}.{j}", why)
+    return [b for b in blocks if isinstance(b, TextBlockParam)]
 
 
 def _image(block: ImageBlockParam, param: str, allowed: bool) -> ImagePart:
@@ -79,12 +80,8 @@ def _unsupported(block: ContentBlockParam, param: str, why: str = "") -> BridgeE
 def _tool_result_text(block: ToolResultBlockParam, param: str) -> str:
     if block.content is None or isinstance(block.content, str):
         return block.content or ""
-    texts = []
-    for j, part in enumerate(block.content):
-        if not isinstance(part, TextBlockParam):
-            raise _unsupported(part, f"{param}.content.{j}", " (tool results reach the Cat as text)")
-        texts.append(part.text)
-    return "".join(texts)
+    texts = _text_blocks(block.content, f"{param}.content", " (tool results reach the Cat as text)")
+    return "".join(text.text for text in texts)
 
 
 class _Builder(ConversationBuilder):
@@ -160,7 +157,7 @@ def build_conversation(
         if isinstance(blocks, str):
             blocks = [TextBlockParam(type="text", text=blocks)]
         if message.role == "system":
-            builder.instruct(_system_message(blocks, param))
+            builder.instruct(system_text(_text_blocks(blocks, param, " (a system message takes text blocks)")))
         elif message.role == "user":
             builder.user(blocks, param)
         else:

@@ -67,11 +67,8 @@ def completion(ids: CompletionIds, answer: Answer) -> ChatCompletion:
         for c in answer.tool_calls
     ]
     # A message that only calls tools has `content: null`; `tool_calls` is sent only when there are some.
-    message = (
-        ChatCompletionMessage(content=answer.content or None, refusal=None, tool_calls=calls)
-        if calls
-        else ChatCompletionMessage(content=answer.content, refusal=None)
-    )
+    content, with_calls = (answer.content or None, {"tool_calls": calls}) if calls else (answer.content, {})
+    message = ChatCompletionMessage(content=content, refusal=None, **with_calls)
     extra = {"cat_why": answer.why} if answer.why is not None else {}
     choice = Choice(message=message, logprobs=None, finish_reason=answer.finish_reason)
     return ids.stamp(ChatCompletion, usage=completion_usage(answer.usage), choices=[choice], **extra)

@@ -55,6 +55,7 @@ from .protocol import (
 # The codes a Response's `error.code` may take (openai-python's ResponseError): typed clients parse that enum,
 # so a Cat failure or timeout is a `server_error` whose message says which.
 _RESPONSE_ERROR_CODES = {"server_error", "rate_limit_exceeded", "invalid_prompt"}
+ECHOED = {"instructions", "max_output_tokens", "previous_response_id", "temperature", "top_p", "user"}  # as asked
 
 
 @dataclass
@@ -118,24 +119,19 @@ def response_object(
         status="incomplete" if incomplete else status,
         error=_error(error) if error else None,
         incomplete_details=IncompleteDetails() if incomplete else None,
-        instructions=body.instructions,
-        max_output_tokens=body.max_output_tokens,
         model=ids.model,
         output=_output(ids, text, "incomplete" if incomplete else "completed", calls),
-        previous_response_id=body.previous_response_id,
         store=store,
         reasoning=Reasoning(effort=None, summary=None),
-        temperature=body.temperature,
         text=TextConfig(format=_format_out(body)),
         tool_choice=_tool_choice_out(body),
         tools=[
             FunctionToolOut(name=t.name, description=t.description, parameters=t.parameters, strict=strict.get(t.name))
             for t in tools
         ],
-        top_p=body.top_p,
         usage=_usage(answer.usage) if answer is not None else None,
-        user=body.user,
         metadata=body.metadata or {},
+        **body.model_dump(include=ECHOED),
     )
 
 
