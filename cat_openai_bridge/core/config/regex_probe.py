@@ -29,6 +29,7 @@ import subprocess
 import sys
 import threading
 import time
+from subprocess import DEVNULL, PIPE
 
 PROBE_LIMIT = 0.05  # CPU seconds one probe may take; a linear pattern needs ~0.0001 on 1,000 characters
 STARTUP_SECONDS = 10.0  # wall time for the worker to start on a busy machine
@@ -37,36 +38,19 @@ PATTERN_SECONDS = 1.0  # wall time for one pattern's probes (a linear one needs 
 _BASE_CHARACTERS = " \t\n\r" + "aZ0_-.,:;#/\\\"'()[]{}*+?|^$!" + "é€"
 
 
-def _literal_characters(pattern: str) -> list[str]:
-    """The characters the pattern names (letters, digits, punctuation), first ones first, at most 48."""
-    return list(dict.fromkeys(char for char in pattern if char.isprintable()))[:48]
-
-
-def _literal_words(pattern: str) -> list[str]:
-    """Runs of plain characters in the pattern source (e.g. '### Task:'), the likely repeated units."""
-    return [w for w in re.split(r"[\\^$.|?*+()\[\]{}]+", pattern) if w.strip()][:16]
-
-
 def probes(pattern: str, window: int) -> list[str]:
-    """Texts of exactly `window` characters on which backtracking patterns blow up."""
-    singles = list(dict.fromkeys(_BASE_CHARACTERS + "".join(_literal_characters(pattern))))
-    texts = [c * window for c in singles]
-    pair_sources = list(dict.fromkeys(" \na0" + "".join(_literal_characters(pattern)[:12])))
-    texts += [((a + b) * window)[:window] for a in pair_sources for b in pair_sources if a != b]
-    units = [unit for word in _literal_words(pattern) for unit in (word, word + " ", word + "\n")]
-    return texts + [(unit * window)[:window] for unit in [*units, string.ascii_lowercase + " "]]
-
-
-def _worst(pattern: str, window: int, probe_limit: float) -> float:
-    compiled = re.compile(pattern)
-    worst = 0.0
-    for text in probes(pattern, window):
-        began = time.process_time()  # CPU time: a busy machine pausing the worker does not count
-        compiled.match(text)
-        worst = max(worst, time.process_time() - began)
-        if worst > probe_limit:
-            break
-    return worst
+    """Texts of exactly `window` characters on which backtracking patterns blow up: units repeated."""
+    named = list(dict.fromkeys(char for char in pattern if char.isprintable()))  # the pattern's characters, in order
+    pair_sources = list(dict.fromkeys(" \na0" + "".join(named[:12])))
+    # runs of plain characters in the pattern source (e.g. '### Task:'): the likely repeated units
+    words = [w for w in re.split(r"[\\^$.|?*+()\[\]{}]+", pattern) if w.strip()][:16]
+    units = [
+        *dict.fromkeys(_BASE_CHARACTERS + "".join(named[:48])),
+        *(a + b for a in pair_sources for b in pair_sources if a != b),
+        *(unit for word in words for unit in (word, word + " ", word + "\n")),
+        string.ascii_lowercase + " ",
+    ]
+    return [(unit * window)[:window] for unit in units]
 
 
 def _worker() -> None:
@@ -74,7 +58,13 @@ def _worker() -> None:
     sys.stdout.write("ready\n")  # the parent's clock for the first pattern starts here, not at process start
     sys.stdout.flush()
     for index, pattern in enumerate(job["patterns"]):
-        worst = _worst(pattern, job["window"], job["probe_limit"])
+        compiled, worst = re.compile(pattern), 0.0
+        for text in probes(pattern, job["window"]):
+            began = time.process_time()  # CPU time: a busy machine pausing the worker does not count
+            compiled.match(text)
+            worst = max(worst, time.process_time() - began)
+            if worst > job["probe_limit"]:
+                break
         sys.stdout.write(json.dumps([index, worst]) + "\n")
         sys.stdout.flush()
 
@@ -90,13 +80,7 @@ def worst_seconds(patterns: list[str], window: int, probe_limit: float = PROBE_L
 
     Raises OSError when no worker process can be started (or it does not start within STARTUP_SECONDS).
     """
-    worker = subprocess.Popen(
-        [sys.executable, "-I", __file__],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    worker = subprocess.Popen([sys.executable, "-I", __file__], stdin=PIPE, stdout=PIPE, stderr=DEVNULL, text=True)
     results: list[float | None] = [None] * len(patterns)
     lines: queue.Queue = queue.Queue()
     try:

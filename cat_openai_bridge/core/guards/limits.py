@@ -100,24 +100,20 @@ class Lease:
     """An admitted request: settled once, with the tokens it really used, however the request ends.
 
     The pipeline holds it around a JSON answer (`held`); a stream takes it over
-    (`guard`) and settles it when its body ends, disconnects included.
+    (`guard`) and settles it when its body ends, disconnects included. `Lease()`
+    is a request no limit applies to: settling it does nothing.
     """
 
-    store: Store | None
-    key: str
-    quota: Quota
-    reserved: int  # tokens taken at admission: `cost`, at most the limit (0: the limit is off)
-    slot: str  # its id among the identity's requests in flight
-    on_error: Callable[[Exception], None]
+    store: Store | None = None
+    key: str = ""
+    quota: Quota = Quota()
+    reserved: int = 0  # tokens taken at admission: `cost`, at most the limit (0: the limit is off)
+    slot: str = ""  # its id among the identity's requests in flight
+    on_error: Callable[[Exception], None] = lambda exc: None
     prompt: int = 0  # the prompt's share of the cost, as far as it is known
     cap: int = 0  # the rest: the answer's cap
     used: int = 0  # tokens the turn used, as reported; 0 when it failed
     streaming: bool = False  # a stream's body owns it now (`guard`)
-
-    @classmethod
-    def free(cls) -> Lease:
-        """The lease of a request no limit applies to: settling it does nothing."""
-        return cls(None, "", Quota(), 0, "", lambda exc: None)
 
     def report(self, tokens: int, prompt_counted: bool = True) -> None:
         """The tokens the turn used (the prompt its LLM read and all it produced); when its prompt could not be
@@ -206,7 +202,7 @@ class Limiter:
         """Admit one request costing `cost` tokens (`prompt` of them its prompt), or raise its 429 (or 503 when
         Redis is down and failing closed)."""
         if not quota.active:
-            return Lease.free(), Verdict("")
+            return Lease(), Verdict("")
         lease = uuid.uuid4().hex
         store = self.store(redis_url)
         try:
@@ -214,7 +210,7 @@ class Limiter:
         except BACKEND_ERRORS as exc:
             self._failed(exc)
             if fail_open:
-                return Lease.free(), Verdict("")
+                return Lease(), Verdict("")
             raise limiter_unavailable() from None
         if not verdict.allowed:
             raise RateLimited(verdict)

@@ -136,13 +136,10 @@ class BridgeMetrics:
 
     def families(self) -> list[Family]:
         """Every family, in the order declared above, then the bridge's info."""
-        return [*(value for value in vars(self).values() if isinstance(value, Family)), self._info_family()]
-
-    def _info_family(self) -> Gauge:
         info = {"plugin_version": PLUGIN_VERSION, **self._info()}
-        family = Gauge("openai_bridge_info", "This bridge: its version, the Cat's and the adapter.", tuple(info))
-        family.inc(*info.values())
-        return family
+        about = Gauge("openai_bridge_info", "This bridge: its version, the Cat's and the adapter.", tuple(info))
+        about.inc(*info.values())
+        return [*(value for value in vars(self).values() if isinstance(value, Family)), about]
 
     def render(self) -> str:
         return render(self.families())

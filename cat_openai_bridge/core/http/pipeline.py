@@ -109,7 +109,7 @@ class Pipeline:
                 if once.replay is not None:
                     exchange.replayed = True
                     return once.replay
-            lease = Lease.free()
+            lease = Lease()
             if route.limited:
                 lease = await self._admit(identity, settings, headers, job.cost(), route.dialect)
             await stack.enter_async_context(lease.held())

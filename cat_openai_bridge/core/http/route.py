@@ -23,7 +23,7 @@ from ..turn.answer import Answer, OutputRules, Usage
 from ..turn.chat_keys import conversation_key
 from ..turn.conversation import ClientTool, Conversation
 from ..turn.demands import NO_DEMANDS, Demands, demanded_answer, demanded_stream
-from ..turn.errors import Audience, BridgeError, error_of
+from ..turn.errors import Audience, error_of
 from ..turn.port import Access, CatTurn, Identity
 from ..turn.wire import WireModel
 from .dialect import OPENAI, Dialect
@@ -178,9 +178,6 @@ class Route(Generic[J]):
     async def run(self, job: J, call: Call) -> Reply:
         raise NotImplementedError
 
-    def failure(self, call: Call) -> Callable[[BaseException], BridgeError]:
-        return lambda exc: error_of(exc, self.cat.log, call.audience)
-
     async def answered(self, call: Call, turn: CatTurn, rules: OutputRules, demands: Demands = NO_DEMANDS) -> Answer:
         """The whole answer (re-asked once where its demands fall short), its usage reported."""
         answer = await demanded_answer(self.cat, turn, rules, demands)
@@ -204,7 +201,7 @@ class Route(Generic[J]):
                 await keep(answer)
 
         items = demanded_stream(self.cat, turn, rules, demands, encoder.waits_for_usage)
-        return Reply(events=encode(encoder, items, settle, self.failure(call)))
+        return Reply(events=encode(encoder, items, settle, lambda exc: error_of(exc, self.cat.log, call.audience)))
 
     def debug(self, call: Call, message: str) -> None:
         if call.settings.debug_mode:
