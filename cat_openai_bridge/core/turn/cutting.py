@@ -31,14 +31,13 @@ class AnswerCutter:
         if self.done or not delta:
             return ""
         self._pending += delta
-        cut = self._find_stop()
-        if cut is not None:
-            at, stop = cut
+        if (hit := self._find_stop()) is not None:
+            at, i = hit
             out = self._release(self._pending[:at])
             self.cut = True
             if not self.done:
                 self.finish_reason = "stop"
-                self.stop_sequence = stop
+                self.stop_sequence = self.stops[i]
             return out
         keep = min(self._hold, len(self._pending))
         ready, self._pending = self._pending[: len(self._pending) - keep], self._pending[len(self._pending) - keep :]
@@ -54,22 +53,16 @@ class AnswerCutter:
             self.finish_reason = "stop"
         return out
 
-    def _find_stop(self) -> tuple[int, str] | None:
-        """Where the first stop sequence starts, and which (the earliest; the first listed on a tie)."""
-        hits = [(at, i) for i, at in enumerate(self._pending.find(s) for s in self.stops) if at >= 0]
-        if not hits:
-            return None
-        at, i = min(hits)
-        return at, self.stops[i]
+    def _find_stop(self) -> tuple[int, int] | None:
+        """Where the first stop sequence starts, and its index (the earliest; the first listed on a tie)."""
+        return min(((at, i) for i, at in enumerate(self._pending.find(s) for s in self.stops) if at >= 0), default=None)
 
     def _release(self, text: str) -> str:
         if not text:
             return ""
-        if self.limit is None:
-            self.sent += text
-            return text
-        self._estimate += tokens.count_text(text)
-        if self._estimate > self.limit:
+        if self.limit is not None:
+            self._estimate += tokens.count_text(text)
+        if self.limit is not None and self._estimate > self.limit:
             whole = self.sent + text
             self._estimate = tokens.count_text(whole)
             if self._estimate > self.limit:

@@ -166,10 +166,8 @@ async def demanded_answer(cat: CatPort, turn: CatTurn, rules: OutputRules, deman
     if problem is None:
         return answer
     cat.log("info", f"openai bridge: re-asking once: {problem}")
-    remaining = rules.timeout - (time.monotonic() - started)
-    again = await run_answer(
-        cat, _reasked(turn, answer, problem), dataclasses.replace(rules, timeout=max(remaining, 1))
-    )
+    remaining = max(rules.timeout - (time.monotonic() - started), 1)
+    again = await run_answer(cat, _reasked(turn, answer, problem), dataclasses.replace(rules, timeout=remaining))
     problem = demands.problem(again)
     if problem is not None:
         raise structured_output_failed(f"{problem}.")
@@ -181,9 +179,8 @@ async def demanded_stream(
 ) -> AsyncIterator[StreamItem]:
     """`answer_stream`, checked at its end: text already sent cannot be re-asked, so a shortfall is an error.
 
-    A forced call has nothing to stream before the turn made it: the whole answer is awaited (re-ask
-    included), then handed on as one piece.
-    """
+    A forced call has nothing to stream before the turn made it: the whole answer is awaited (re-ask included),
+    then handed on as one piece."""
     if demands.call is not None:
         answer = await demanded_answer(cat, turn, rules, demands)
         if answer.content:

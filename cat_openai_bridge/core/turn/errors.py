@@ -53,12 +53,29 @@ class BridgeError(Exception):
         return self.wire().model_dump()
 
 
+@dataclass(frozen=True)
+class ErrorKind:
+    """One kind of error (they differ only by their strings), called with what its `message` is formatted with."""
+
+    status: int
+    code: str
+    message: str
+    param: str | None = None
+    type: str = "invalid_request_error"
+    headers: Mapping[str, str] | None = None
+
+    def __call__(self, *args: object) -> BridgeError:
+        return BridgeError(self.status, self.message.format(*args), self.type, self.param, self.code, self.headers)
+
+
+def _cat_side(status: int, code: str, message: str) -> ErrorKind:
+    """Raised once the Cat has started the turn (its hooks may have stored the user's message): SDKs must not
+    replay it blindly. An Idempotency-Key makes retries safe."""
+    return ErrorKind(status, code, message, type="api_error", headers={"x-should-retry": "false"})
+
+
 def invalid_request(message: str, param: str | None = None, code: str | None = None) -> BridgeError:
     return BridgeError(400, message, "invalid_request_error", param, code)
-
-
-def unauthorized(message: str) -> BridgeError:
-    return BridgeError(401, message, "invalid_request_error", None, "invalid_api_key")
 
 
 def insufficient_permissions(message: str, param: str | None = None) -> BridgeError:
@@ -80,27 +97,7 @@ def why_forbidden() -> BridgeError:
     )
 
 
-@dataclass(frozen=True)
-class ErrorKind:
-    """The factory of one error, called with what its `message` is formatted with."""
-
-    status: int
-    code: str
-    message: str
-    param: str | None = None
-    type: str = "invalid_request_error"
-    headers: Mapping[str, str] | None = None
-
-    def __call__(self, *args: object) -> BridgeError:
-        return BridgeError(self.status, self.message.format(*args), self.type, self.param, self.code, self.headers)
-
-
-def _cat_side(status: int, code: str, message: str) -> ErrorKind:
-    """Raised once the Cat has started the turn (its hooks may have stored the user's message): SDKs must not
-    replay it blindly. An Idempotency-Key makes retries safe."""
-    return ErrorKind(status, code, message, type="api_error", headers={"x-should-retry": "false"})
-
-
+unauthorized = ErrorKind(401, "invalid_api_key", "{}")  # the message is the caller's
 missing_user_header = ErrorKind(
     400,
     "missing_user_header",
@@ -120,7 +117,7 @@ embedder_not_configured = ErrorKind(
     '"default_embedder": "openai_compatible:<model>"), or start scripts/start-cat.sh with LLM_EMBEDDING_MODEL.',
     "model",
 )
-# (asked, size, embedder)
+# formatted with (asked, size, embedder)
 wrong_dimensions = ErrorKind(
     400,
     "invalid_value",

@@ -22,9 +22,8 @@ from .conversation import ClientTool, Conversation, ToolCall
 class CatFailure(Exception):
     """The Cat's pipeline (or its LLM) failed to produce an answer.
 
-    Its message is the bridge's own words, fit for any caller; `detail` is what
-    the Cat or its model provider said (raw exception text: provider URLs,
-    request bodies, sometimes keys), which only the Cat's admins and its log see.
+    Its message is the bridge's own words, fit for any caller; `detail` is what the Cat or its model provider said
+    (raw exception text: provider URLs, request bodies, sometimes keys), which only the Cat's admins and its log see.
     """
 
     def __init__(self, message: str, detail: str = "") -> None:
@@ -111,8 +110,8 @@ class CatTurn:
     system_policy: str
     identity: Identity
     _: KW_ONLY
-    # A front end's housekeeping prompt (title, tags): answered by the Cat's own LLM
-    # without the agent, so it leaves nothing in the Cat's memory or history.
+    # A front end's housekeeping prompt (title, tags): answered by the Cat's own LLM without the agent, so it leaves
+    # nothing in the Cat's memory or history.
     plain: bool = False
     tools: tuple[ClientTool, ...] = ()  # the client's functions, offered to the Cat's model for this turn
     conversation_key: str = ""  # the client chat this turn belongs to, scoped to its user (turn/chat_keys.py)

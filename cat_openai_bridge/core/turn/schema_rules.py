@@ -14,41 +14,12 @@ from typing import Any
 MAX_DEPTH = 32  # nesting of a schema (OpenAI allows 10 levels of objects in strict mode)
 MAX_PATTERN = 1000  # characters of one `pattern`
 
-# Strict mode (https://platform.openai.com/docs/guides/structured-outputs#supported-schemas).
+# Strict mode (https://platform.openai.com/docs/guides/structured-outputs#supported-schemas), then annotations (no
+# effect on what validates).
 _STRICT_KEYWORDS = frozenset(
-    {
-        "type",
-        "properties",
-        "required",
-        "additionalProperties",
-        "items",
-        "enum",
-        "const",
-        "anyOf",
-        "$ref",
-        "$defs",
-        "definitions",
-        "pattern",
-        "format",
-        "multipleOf",
-        "maximum",
-        "exclusiveMaximum",
-        "minimum",
-        "exclusiveMinimum",
-        "minItems",
-        "maxItems",
-        "minLength",
-        "maxLength",
-        # annotations: no effect on what validates
-        "title",
-        "description",
-        "default",
-        "examples",
-        "$schema",
-        "$id",
-        "$comment",
-        "nullable",
-    }
+    "type properties required additionalProperties items enum const anyOf $ref $defs definitions pattern format "
+    "multipleOf maximum exclusiveMaximum minimum exclusiveMinimum minItems maxItems minLength maxLength "
+    "title description default examples $schema $id $comment nullable".split()
 )
 _TYPES = frozenset({"object", "array", "string", "number", "integer", "boolean", "null"})
 

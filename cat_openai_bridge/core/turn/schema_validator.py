@@ -12,12 +12,14 @@ import json
 import math
 import re
 from collections.abc import Iterator
+from operator import ge, gt, le, lt
 from typing import Any
 
 from .schema_rules import SchemaError
 
 MAX_REF_HOPS = 64  # `$ref`s followed in a row without descending into the data
 MAX_STEPS = 100_000  # schema nodes one validation may visit: nested anyOf/oneOf/$ref branches multiply otherwise
+_BOUNDS = {"minimum": lt, "maximum": gt, "exclusiveMinimum": le, "exclusiveMaximum": ge}  # broken(value, bound)
 _PYTHON_TYPES = {"object": dict, "array": list, "string": str, "boolean": bool, "null": type(None)}
 
 
@@ -94,14 +96,9 @@ class _Validator:
     def _number(self, value: Any, schema: dict[str, Any], at: str, hops: int) -> Iterator[str | None]:
         if not _is_type(value, "number"):
             return
-        for key, broken in (
-            ("minimum", lambda limit: value < limit),
-            ("maximum", lambda limit: value > limit),
-            ("exclusiveMinimum", lambda limit: value <= limit),
-            ("exclusiveMaximum", lambda limit: value >= limit),
-        ):
+        for key, broken in _BOUNDS.items():
             limit = schema.get(key)
-            if isinstance(limit, (int, float)) and not isinstance(limit, bool) and broken(limit):
+            if isinstance(limit, (int, float)) and not isinstance(limit, bool) and broken(value, limit):
                 yield f"{at} is {value}, which breaks {key} {limit}"
         step = schema.get("multipleOf")
         if isinstance(step, (int, float)) and step > 0:

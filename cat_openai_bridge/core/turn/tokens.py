@@ -163,10 +163,9 @@ def count_text(text: str) -> int:
 
 def count_chat(messages: Iterable[tuple[str, str]]) -> int:
     """Prompt tokens of a chat call, given (role, text) pairs."""
-    total = TOKENS_REPLY_PRIMING
-    for role, text in messages:
-        total += TOKENS_PER_MESSAGE + count_text(role) + count_text(text)
-    return total
+    return TOKENS_REPLY_PRIMING + sum(
+        TOKENS_PER_MESSAGE + count_text(role) + count_text(text) for role, text in messages
+    )
 
 
 def estimate_chat(messages: Iterable[tuple[str, str]]) -> tuple[int, bool]:
@@ -189,9 +188,8 @@ def estimate_chat(messages: Iterable[tuple[str, str]]) -> tuple[int, bool]:
 
 async def count_chat_off_loop(messages: list[tuple[str, str]]) -> int:
     """`count_chat` in a thread when its texts are long (it may take a good part of a second)."""
-    if sum(len(text) for _, text in messages) <= THREAD_ABOVE_CHARS:
-        return count_chat(messages)
-    return await asyncio.to_thread(count_chat, messages)
+    texts = [text for message in messages for text in message]
+    return TOKENS_REPLY_PRIMING + TOKENS_PER_MESSAGE * len(messages) + await count_texts_off_loop(texts)
 
 
 async def count_texts_off_loop(texts: list[str]) -> int:

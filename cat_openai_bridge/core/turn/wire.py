@@ -8,7 +8,8 @@ is always sent. That one rule lets a model say both `"usage": null` and "no usag
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+import functools
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -17,21 +18,17 @@ class RequestModel(BaseModel):
     model_config = ConfigDict(extra="ignore", strict=True, protected_namespaces=())
 
 
+@functools.cache
+def _always_sent(cls: type[BaseModel]) -> frozenset[str]:
+    """The fields a model sends even when not given; computed on first use, once its class (and fields) exist."""
+    return frozenset(n for n, f in cls.model_fields.items() if f.default is not None or f.default_factory is not None)
+
+
 class WireModel(BaseModel):
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
-    _always: ClassVar[frozenset[str] | None] = None
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        cls._always = None  # computed on first use: the fields are complete only after class creation
 
     def model_post_init(self, __context: Any) -> None:
-        cls = type(self)
-        if cls._always is None:
-            cls._always = frozenset(
-                name for name, f in cls.model_fields.items() if f.default is not None or f.default_factory is not None
-            )
-        self.__pydantic_fields_set__.update(cls._always)
+        self.__pydantic_fields_set__.update(_always_sent(type(self)))
 
     def wire(self) -> bytes:
         return self.model_dump_json(exclude_unset=True, by_alias=True).encode("utf-8")
