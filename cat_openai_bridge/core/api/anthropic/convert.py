@@ -20,6 +20,7 @@ from .protocol import (
     ContentBlockParam,
     ImageBlockParam,
     MessageParam,
+    MessageTokensRequest,
     TextBlockParam,
     ThinkingBlockParam,
     ToolChoice,
@@ -142,16 +143,12 @@ class _Builder(ConversationBuilder):
 
 
 def build_conversation(
-    system: str | list[TextBlockParam] | None,
-    messages: Sequence[MessageParam],
-    *,
-    allow_images: bool = True,
-    allow_tools: bool = False,
+    body: MessageTokensRequest, *, allow_images: bool = True, allow_tools: bool = False
 ) -> Conversation:
     """Raise a 400 naming the field on the first problem."""
     builder = _Builder(allow_images=allow_images, allow_tools=allow_tools)
-    builder.instruct(system_text(system))  # the agent has one system prompt: system messages join it, in order
-    for i, message in enumerate(messages):
+    builder.instruct(system_text(body.system))  # the agent has one system prompt: system messages join it, in order
+    for i, message in enumerate(body.messages):
         param = f"messages.{i}.content"
         blocks = message.content
         if isinstance(blocks, str):
@@ -162,7 +159,7 @@ def build_conversation(
             builder.user(blocks, param)
         else:
             builder.assistant(blocks, param)
-    _check_last(messages, builder.turns)
+    _check_last(body.messages, builder.turns)
     return builder.conversation()
 
 

@@ -53,10 +53,7 @@ class Messages(Route[MessagesJob]):
         rules = output_rules(settings, bool(body.stream), body.max_tokens, "max_tokens", body.stop_sequences)
         tools, forced = client_tools(body.tools, body.tool_choice, self.cat.supports_client_tools)
         conversation = build_conversation(
-            body.system,
-            body.messages,
-            allow_images=self.cat.supports_images,
-            allow_tools=self.cat.supports_client_tools,
+            body, allow_images=self.cat.supports_images, allow_tools=self.cat.supports_client_tools
         )
         return MessagesJob(
             model=body.model,
@@ -120,7 +117,7 @@ class CountTokens(Route[CountJob]):
         body = parse_body(MessageTokensRequest, raw)
         check_message_count(len(body.messages), settings, "messages")
         tools, _ = client_tools(body.tools, None, allowed=True)
-        conversation = build_conversation(body.system, body.messages, allow_images=True, allow_tools=True)
+        conversation = build_conversation(body, allow_images=True, allow_tools=True)
         return CountJob(model=body.model, prompt=conversation, tools=tools)
 
     async def run(self, job: CountJob, call: Call) -> Reply:
