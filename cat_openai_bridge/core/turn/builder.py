@@ -5,7 +5,7 @@ calls and results with the field each came from; what a conversation must mean
 is checked here once: roles in order, a tool result answering an earlier call,
 images the Cat can see, a named tool among those offered, unique tool names.
 The words are OpenAI's; Anthropic, which words its errors its own way, shares
-the builder's state and the image refusal.
+the builder's state and the image refusal, and gives `offer` its OfferWords.
 """
 
 from __future__ import annotations

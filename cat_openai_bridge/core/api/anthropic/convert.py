@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import Literal
 
 from ...turn.builder import ConversationBuilder, OfferWords, images_refused, is_base64, offer
 from ...turn.conversation import ClientTool, Conversation, ImagePart, Part, TextPart, ToolCall, Turn
@@ -27,10 +28,13 @@ from .protocol import (
     ToolParam,
     ToolResultBlockParam,
     ToolUseBlockParam,
-    UnsupportedBlockParam,
 )
 
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
+TAKES = {
+    "user": " (a user message takes text, image and tool_result blocks)",
+    "assistant": " (an assistant message takes text and tool_use blocks)",
+}
 
 
 def system_text(system: str | list[TextBlockParam] | None) -> str:
@@ -97,31 +101,20 @@ class _Builder(ConversationBuilder):
                 "unsupported_content",
             )
 
-    def user(self, blocks: list[ContentBlockParam], param: str) -> None:
-        parts: list[Part] = []
-        for j, block in enumerate(blocks):
-            where = f"{param}.{j}"
-            if isinstance(block, ToolResultBlockParam):
-                self._tools_allowed(where)
-                if not self.asked(block.tool_use_id):
-                    raise invalid_request(
-                        f"{where}: tool_result block(s) must answer a tool_use block of the previous assistant "
-                        f"message (unknown tool_use_id {block.tool_use_id!r}).",
-                        f"{where}.tool_use_id",
-                        "invalid_value",
-                    )
-                self.add("tool", [TextPart(_tool_result_text(block, where))], block.tool_use_id)
-            elif isinstance(block, TextBlockParam):
-                if block.text:
-                    parts.append(TextPart(block.text))
-            elif isinstance(block, ImageBlockParam):
-                parts.append(_image(block, where, self.allow_images))
-            else:
-                raise _unsupported(block, where, " (a user message takes text, image and tool_result blocks)")
-        if parts:
-            self.add("user", parts)
+    def _result(self, block: ToolResultBlockParam, where: str) -> None:
+        self._tools_allowed(where)
+        if not self.asked(block.tool_use_id):
+            raise invalid_request(
+                f"{where}: tool_result block(s) must answer a tool_use block of the previous assistant "
+                f"message (unknown tool_use_id {block.tool_use_id!r}).",
+                f"{where}.tool_use_id",
+                "invalid_value",
+            )
+        self.add("tool", [TextPart(_tool_result_text(block, where))], block.tool_use_id)
 
-    def assistant(self, blocks: list[ContentBlockParam], param: str) -> None:
+    def message(self, role: Literal["user", "assistant"], blocks: list[ContentBlockParam], param: str) -> None:
+        """A user's text, images and tool results (each a turn of its own, before the text), or an assistant's
+        text and tool calls."""
         parts: list[Part] = []
         calls: list[ToolCall] = []
         for j, block in enumerate(blocks):
@@ -129,17 +122,19 @@ class _Builder(ConversationBuilder):
             if isinstance(block, TextBlockParam):
                 if block.text:
                     parts.append(TextPart(block.text))
-            elif isinstance(block, ToolUseBlockParam):
+            elif role == "user" and isinstance(block, ImageBlockParam):
+                parts.append(_image(block, where, self.allow_images))
+            elif role == "user" and isinstance(block, ToolResultBlockParam):
+                self._result(block, where)
+            elif role == "assistant" and isinstance(block, ToolUseBlockParam):
                 self._tools_allowed(where)
                 calls.append(ToolCall(block.id, block.name, json.dumps(block.input)))
-            elif isinstance(block, ThinkingBlockParam):
-                continue
-            elif isinstance(block, (ImageBlockParam, ToolResultBlockParam, UnsupportedBlockParam)):
-                raise _unsupported(block, where, " (an assistant message takes text and tool_use blocks)")
+            elif not (role == "assistant" and isinstance(block, ThinkingBlockParam)):
+                raise _unsupported(block, where, TAKES[role])
         if calls:
             self.calls(calls, parts, param)
         elif parts:
-            self.add("assistant", parts)
+            self.add(role, parts)
 
 
 def build_conversation(
@@ -155,10 +150,8 @@ def build_conversation(
             blocks = [TextBlockParam(type="text", text=blocks)]
         if message.role == "system":
             builder.instruct(system_text(_text_blocks(blocks, param, " (a system message takes text blocks)")))
-        elif message.role == "user":
-            builder.user(blocks, param)
         else:
-            builder.assistant(blocks, param)
+            builder.message(message.role, blocks, param)
     _check_last(body.messages, builder.turns)
     return builder.conversation()
 
