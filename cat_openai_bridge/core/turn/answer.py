@@ -120,7 +120,10 @@ class Pump:
         except StopAsyncIteration:
             return None
 
-    async def close(self) -> None:
+    async def __aenter__(self) -> Pump:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
         if self._pending is not None and not self._pending.done():
             self._pending.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -184,10 +187,9 @@ def _ended(result: TurnResult | None) -> TurnResult:
 async def run_answer(cat: CatPort, turn: CatTurn, rules: OutputRules) -> Answer:
     """The whole answer, tool calls included. Raises CatFailure or CatTimeout."""
     watched = _watched(cat, turn, rules)
-    events = Pump(cat.run(watched or turn), rules.timeout)
     cutter = AnswerCutter(rules.limit, rules.stops)  # what a stream would have sent: where the run may stop
     result: TurnResult | None = None
-    try:
+    async with Pump(cat.run(watched or turn), rules.timeout) as events:
         while (ev := await events.next()) is not None:
             if isinstance(ev, TurnResult):
                 result = ev
@@ -195,8 +197,6 @@ async def run_answer(cat: CatPort, turn: CatTurn, rules: OutputRules) -> Answer:
                 cutter.feed(ev.text)
                 if cutter.done:
                     turn.stop.set()  # the answer is complete: the Cat ends its run and says what it used
-    finally:
-        await events.close()
     result = _ended(result)
     if not cutter.done:  # the Cat's final answer, which hooks may have edited since it streamed
         cutter = AnswerCutter(rules.limit, rules.stops)
@@ -232,13 +232,11 @@ async def answer_stream(
     Once the answer is cut, the Cat is asked to stop its run; one that can (v2) ends it at once and says what its
     LLM read and produced. One that cannot (v1) is waited for only when `wait_for_result` (the ending reports
     usage); otherwise the answer ends at the cut and its prompt is charged as reserved.
-    Raises CatTimeout or CatFailure; the encoders turn them into their error events.
-    """
-    events = Pump(cat.run(turn), rules.timeout, rules.heartbeat)
+    Raises CatTimeout or CatFailure; the encoders turn them into their error events."""
     cutter = AnswerCutter(rules.limit, rules.stops)
     streamed: list[str] = []
     result: TurnResult | None = None
-    try:
+    async with Pump(cat.run(turn), rules.timeout, rules.heartbeat) as events:
         while not cutter.done and (ev := await events.next(beat=True)) is not None:
             if ev is HEARTBEAT:
                 yield HEARTBEAT
@@ -256,5 +254,3 @@ async def answer_stream(
                 with contextlib.suppress(CatFailure, CatTimeout):  # whatever happens next, the answer is whole
                     result = await _result_of(events)
         yield await _answer(cutter, result)
-    finally:
-        await events.close()

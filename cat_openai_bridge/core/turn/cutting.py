@@ -78,12 +78,10 @@ class AnswerCutter:
 
 
 def reconcile(streamed: str, final: str) -> tuple[str, bool]:
-    """What to send after the stream so the client ends with the Cat's answer.
+    """What to send after the stream so the client ends with the Cat's answer: (tail, consistent).
 
-    Returns (tail, consistent). Tokens streamed before tool calls or an answer
-    rewritten by a hook make `streamed` differ from `final`; what was sent
-    cannot be taken back, so only a missing tail is added.
-    """
+    Tokens streamed before tool calls or an answer rewritten by a hook make `streamed` differ from `final`; what was
+    sent cannot be taken back, so only a missing tail is added."""
     if streamed == final or streamed.endswith(final):
         return "", True
     if final.startswith(streamed):

@@ -130,9 +130,7 @@ class Demands:
             return "the answer is JSON nested too deeply to read"
         if not isinstance(value, dict):
             return "the answer is JSON but not a JSON object"
-        if self.output.schema is None:
-            return None
-        problem = validate(value, self.output.schema)
+        problem = None if self.output.schema is None else validate(value, self.output.schema)
         return f"the answer does not match the schema '{self.output.name}': {problem}" if problem else None
 
 

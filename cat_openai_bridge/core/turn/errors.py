@@ -26,25 +26,20 @@ class ErrorResponse(WireModel):
     error: ErrorObject
 
 
+@dataclass(eq=False)
 class BridgeError(Exception):
     """An error with its HTTP status and OpenAI error object."""
 
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        type: str = "invalid_request_error",
-        param: str | None = None,
-        code: str | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.type = type
-        self.param = param
-        self.code = code
-        self.headers = dict(headers or {})
+    status: int
+    message: str
+    type: str = "invalid_request_error"
+    param: str | None = None
+    code: str | None = None
+    headers: Mapping[str, str] | None = None
+
+    def __post_init__(self) -> None:
+        super().__init__(self.message)
+        self.headers = dict(self.headers or {})
 
     def wire(self) -> ErrorResponse:
         return ErrorResponse(error=ErrorObject(message=self.message, type=self.type, param=self.param, code=self.code))
@@ -68,10 +63,13 @@ class ErrorKind:
         return BridgeError(self.status, self.message.format(*args), self.type, self.param, self.code, self.headers)
 
 
+NO_RETRY = {"x-should-retry": "false"}  # the SDKs would retry a 409 or a 5xx otherwise
+
+
 def _cat_side(status: int, code: str, message: str) -> ErrorKind:
     """Raised once the Cat has started the turn (its hooks may have stored the user's message): SDKs must not
     replay it blindly. An Idempotency-Key makes retries safe."""
-    return ErrorKind(status, code, message, type="api_error", headers={"x-should-retry": "false"})
+    return ErrorKind(status, code, message, type="api_error", headers=NO_RETRY)
 
 
 def invalid_request(message: str, param: str | None = None, code: str | None = None) -> BridgeError:
@@ -131,10 +129,7 @@ key_reused = ErrorKind(
 )
 key_too_long = ErrorKind(400, "invalid_idempotency_key", "Idempotency-Key is longer than {} characters.")
 key_in_progress = ErrorKind(
-    409,
-    "idempotency_key_in_progress",
-    "A request with this Idempotency-Key is still running.",
-    headers={"x-should-retry": "false"},
+    409, "idempotency_key_in_progress", "A request with this Idempotency-Key is still running.", headers=NO_RETRY
 )
 limiter_unavailable = ErrorKind(
     503,

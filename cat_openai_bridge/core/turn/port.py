@@ -23,8 +23,7 @@ class CatFailure(Exception):
     """The Cat's pipeline (or its LLM) failed to produce an answer.
 
     Its message is the bridge's own words, fit for any caller; `detail` is what the Cat or its model provider said
-    (raw exception text: provider URLs, request bodies, sometimes keys), which only the Cat's admins and its log see.
-    """
+    (raw exception text: provider URLs, request bodies, sometimes keys), which only the Cat's admins and its log see."""
 
     def __init__(self, message: str, detail: str = "") -> None:
         super().__init__(message)
@@ -85,10 +84,9 @@ class ModelCard:
 class StopSignal:
     """The core's word that the client's answer is complete (cut at `max_tokens` or a stop sequence).
 
-    An adapter that can (`CatPort.stops_turns`) checks it whenever it resumes after handing over a TextDelta,
-    ends the Cat's run there (its LLM call is abandoned) and ends the turn with a TurnResult counting what the
-    LLM had read and produced by then. Set from the event loop, read by the adapter on it: a plain flag.
-    """
+    An adapter that can (`CatPort.stops_turns`) checks it whenever it resumes after handing over a TextDelta, ends
+    the Cat's run there (its LLM call is abandoned) and ends the turn with a TurnResult counting what the LLM had
+    read and produced by then. Set from the event loop, read by the adapter on it: a plain flag."""
 
     __slots__ = ("_set",)
 

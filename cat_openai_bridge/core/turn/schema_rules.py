@@ -65,9 +65,8 @@ def check_schema(schema: Any, strict: bool, path: tuple[str, ...] = (), depth: i
     for k in kinds:
         if k not in _TYPES:
             raise SchemaError(f"'{k}' is not a JSON Schema type", _where((*path, "type")))
-    pattern = schema.get("pattern")
-    if pattern is not None:
-        _check_pattern(pattern, (*path, "pattern"))
+    if schema.get("pattern") is not None:
+        _check_pattern(schema["pattern"], (*path, "pattern"))
     ref = schema.get("$ref")
     if ref is not None and not (isinstance(ref, str) and (ref == "#" or ref.startswith("#/"))):
         raise SchemaError("only local references ('#' or '#/...') are supported", _where((*path, "$ref")))
@@ -86,8 +85,7 @@ def _check_pattern(pattern: Any, path: tuple[str, ...]) -> None:
         raise SchemaError(f"the pattern is not a valid regular expression ({exc})", _where(path)) from None
     if nested_repeat(pattern):
         raise SchemaError(
-            "the pattern repeats a group that itself repeats, which can take exponential time to match",
-            _where(path),
+            "the pattern repeats a group that itself repeats, which can take exponential time to match", _where(path)
         )
 
 
@@ -156,9 +154,8 @@ def _check_strict(schema: dict[str, Any], kinds: list[Any], path: tuple[str, ...
                 "'additionalProperties' is required to be supplied and to be false",
                 _where((*path, "additionalProperties")),
             )
-        names = list((schema.get("properties") or {}).keys())
         required = schema.get("required") or []
-        missing = [n for n in names if n not in required]
+        missing = [n for n in schema.get("properties") or {} if n not in required]
         if missing:
             raise SchemaError(
                 f"'required' is required to be supplied and to be an array including every key in "

@@ -165,9 +165,7 @@ def _size(at: str, size: int, schema: dict[str, Any], bound: str, words: tuple[s
 
 def _is_type(value: Any, kind: Any) -> bool:
     if kind == "integer":
-        return (isinstance(value, int) and not isinstance(value, bool)) or (
-            isinstance(value, float) and value.is_integer()
-        )
+        return _is_type(value, "number") and (isinstance(value, int) or value.is_integer())
     if kind == "number":
         return isinstance(value, (int, float)) and not isinstance(value, bool)
     expected = _PYTHON_TYPES.get(kind)

@@ -88,9 +88,7 @@ def decode(token_ids: list[int], param: str = "input") -> str:
 
 def upper_bound(text: str) -> int:
     """At least as many tokens as `text` has, in one pass over it and no BPE: its UTF-8 length."""
-    if text.isascii():
-        return len(text)
-    return len(text.encode("utf-8", "surrogatepass"))
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
 
 
 class _SmallTexts:
@@ -172,8 +170,7 @@ def estimate_chat(messages: Iterable[tuple[str, str]]) -> tuple[int, bool]:
     """(an upper bound of `count_chat`, whether it is exact), cheap enough for the event loop before admission.
 
     Small texts are counted precisely (most are cached) until `ON_LOOP_CHARS` have been counted; the rest count
-    as their UTF-8 length.
-    """
+    as their UTF-8 length."""
     total, exact, budget = TOKENS_REPLY_PRIMING, True, ON_LOOP_CHARS
     for role, text in messages:
         total += TOKENS_PER_MESSAGE + count_text(role)
