@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
+from .api.anthropic.dialect import ERRORS as ANTHROPIC_ERRORS
 from .api.anthropic.protocol import MessageRequest, MessageTokensRequest
 from .api.anthropic.route import CountTokens, Messages
 from .api.chat.protocol import ChatCompletionRequest
@@ -36,7 +37,7 @@ from .api.responses.route import Responses
 from .api.responses.storage import ResponseStores
 from .api.responses.stored_routes import DeleteResponse, GetResponse, Keeper, ListInputItems
 from .guards.limits import Limiter
-from .http.openapi import ANTHROPIC_ERRORS, ERRORS
+from .http.openapi import ERRORS
 from .http.pipeline import Pipeline
 from .turn.port import CatPort
 

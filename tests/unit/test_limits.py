@@ -123,9 +123,9 @@ def test_memory_is_bounded_by_pruning_idle_identities():
     clock = Clock()
     store = MemoryStore(clock, prune_above=100)
     for i in range(101):
-        store.admit_now(f"user{i}", Quota(requests_per_minute=60), 0, "l")
+        asyncio.run(store.admit(f"user{i}", Quota(requests_per_minute=60), 0, "l"))
     clock.now += 120
-    store.admit_now("late", Quota(requests_per_minute=60), 0, "l")
+    asyncio.run(store.admit("late", Quota(requests_per_minute=60), 0, "l"))
     assert len(store) == 1
 
 

@@ -46,9 +46,6 @@ class MemoryStore:
         self._prune_above = prune_above
 
     async def admit(self, key: str, quota: Quota, cost: int, lease: str) -> Verdict:
-        return self.admit_now(key, quota, cost, lease)
-
-    def admit_now(self, key: str, quota: Quota, cost: int, lease: str) -> Verdict:
         with self._lock:
             now = self._clock()
             rpm, tpm = quota.requests_per_minute, quota.tokens_per_minute

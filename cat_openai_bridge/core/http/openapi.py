@@ -38,40 +38,17 @@ def body(model: type[BaseModel]) -> dict:
 
 ERROR = schema_of(ErrorResponse, "serialization")  # what BridgeError.wire() sends
 
-# Anthropic's routes (/v1/messages) answer errors in Anthropic's shape; its model's schema would not say that `type`
-# (a default) is always sent.
-ANTHROPIC_ERROR = {
-    "type": "object",
-    "required": ["type", "error"],
-    "properties": {
-        "type": {"const": "error"},
-        "error": {
-            "type": "object",
-            "required": ["type", "message"],
-            "properties": {"type": {"type": "string"}, "message": {"type": "string"}},
-        },
-        "request_id": {"type": "string"},
-    },
-}
 
-
-def _error(description: str, schema: dict = ERROR) -> dict:
+def error_doc(description: str, schema: dict = ERROR) -> dict:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    400: _error("The request is invalid; `param` names the field."),
-    401: _error("Missing or wrong API key / JWT."),
-    404: _error("Unknown model."),
-    413: _error("Request body too large."),
-    429: _error("Rate limit reached; see `retry-after`."),
-    502: _error("The Cat or its LLM failed."),
-    504: _error("The Cat did not answer in time."),
-}
-
-
-ANTHROPIC_ERRORS: dict[int | str, dict[str, Any]] = {
-    **{status: _error(described["description"], ANTHROPIC_ERROR) for status, described in ERRORS.items()},
-    400: _error("The request is invalid; the message names the field.", ANTHROPIC_ERROR),
-    401: _error("Missing or wrong x-api-key / bearer token.", ANTHROPIC_ERROR),
+    400: error_doc("The request is invalid; `param` names the field."),
+    401: error_doc("Missing or wrong API key / JWT."),
+    404: error_doc("Unknown model."),
+    413: error_doc("Request body too large."),
+    429: error_doc("Rate limit reached; see `retry-after`."),
+    502: error_doc("The Cat or its LLM failed."),
+    504: error_doc("The Cat did not answer in time."),
 }

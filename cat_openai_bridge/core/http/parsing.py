@@ -30,18 +30,12 @@ def refuse(message: str, param: str | None, code: str) -> PydanticCustomError:
 
 
 def _strip(tp: Any) -> Any:
-    """Optional[X] -> X; Annotated[X, ...] -> X (remembering a discriminator)."""
-    while True:
-        origin = typing.get_origin(tp)
-        if origin is typing.Annotated:
-            tp = typing.get_args(tp)[0]
-            continue
-        if origin in UNIONS:
-            args = [a for a in typing.get_args(tp) if a is not type(None)]
-            if len(args) == 1:
-                tp = args[0]
-                continue
-        return tp
+    """Optional[X] -> X; Annotated[X, ...] -> X."""
+    origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        return _strip(typing.get_args(tp)[0])
+    args = [a for a in typing.get_args(tp) if a is not type(None)] if origin in UNIONS else []
+    return _strip(args[0]) if len(args) == 1 else tp
 
 
 def _is_model(tp: Any) -> bool:
@@ -50,12 +44,10 @@ def _is_model(tp: Any) -> bool:
 
 
 def _discriminator(tp: Any) -> str | None:
-    if typing.get_origin(tp) is typing.Annotated:
-        for meta in typing.get_args(tp)[1:]:
-            name = getattr(meta, "discriminator", None)
-            if isinstance(name, str):
-                return name
-    return None
+    metadata = typing.get_args(tp)[1:] if typing.get_origin(tp) is typing.Annotated else ()
+    return next(
+        (meta.discriminator for meta in metadata if isinstance(getattr(meta, "discriminator", None), str)), None
+    )
 
 
 def _branch(tp: Any, tag: Any, discriminator: str | None) -> Any:

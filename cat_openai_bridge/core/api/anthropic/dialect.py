@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ...guards.quota import RateLimited, Verdict
-from ...http import sse
+from ...http import openapi, sse
 from ...http.dialect import Dialect
 from ...http.edge import json_response
 from ...turn.errors import BridgeError, unauthorized
@@ -31,6 +31,15 @@ TYPES = {
     429: "rate_limit_error",
     503: "overloaded_error",
     504: "timeout_error",
+}
+
+
+# /docs: the same error responses in Anthropic's shape (its `type` has a default, and is always sent).
+ERROR_SCHEMA = {**openapi.schema_of(ErrorResponse, "serialization"), "required": ["type", "error"]}
+ERRORS = {
+    **{status: openapi.error_doc(shown["description"], ERROR_SCHEMA) for status, shown in openapi.ERRORS.items()},
+    400: openapi.error_doc("The request is invalid; the message names the field.", ERROR_SCHEMA),
+    401: openapi.error_doc("Missing or wrong x-api-key / bearer token.", ERROR_SCHEMA),
 }
 
 
