@@ -124,7 +124,7 @@ V1 = {
     # Each bridge client is a v1 user of its own too, so both sides' users keep episodic memories alike.
     "bridge": replace(BRIDGE, user_header="user_id", user_prefix=V1_BRIDGE_USER, wipe=V1_WIPE),
     # Concurrent native turns are safe only because the bridge, on its first turn, serialises v1's embedded
-    # Qdrant client for every caller in the process (adapters/v1_qdrant.py); the overhead warm-up runs a bridge
+    # Qdrant client for every caller in the process (adapters/v1_threads.py); the overhead warm-up runs a bridge
     # turn before anything concurrent. An unpatched v1 corrupts its collection at ~16 concurrent turns.
     "native": Endpoint(
         "Cat native (v1 /message and websocket)",

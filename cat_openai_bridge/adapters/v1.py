@@ -16,7 +16,7 @@ from starlette.requests import Request
 
 from ..core.config.settings import BridgeSettings
 from ..core.turn.port import Access, CatFailure, CatTurn, EmbedderInfo, Forbidden, Identity, ModelCard, TurnEvent
-from .v1_stray_turn import CatUserIdentity, StrayTurns, in_a_thread
+from .v1_stray_turn import CatUserIdentity, in_a_thread, run_turn
 
 PLUGIN_ID = __name__.split(".")[2] if __name__.startswith("cat.plugins.") else "cat_openai_bridge"
 MAIN = "main"  # the adapter's name for the Cat's one agent
@@ -54,7 +54,6 @@ class V1Cat:
 
     def __init__(self) -> None:
         self._settings: tuple[int | None, BridgeSettings | None] = (None, None)
-        self._turns = StrayTurns(self.load_settings)
 
     def cat_version(self) -> str:
         for name in ("Cheshire-Cat", "cheshire-cat"):
@@ -119,7 +118,7 @@ class V1Cat:
         return MAIN if model == settings.model_alias else None
 
     def run(self, turn: CatTurn) -> AsyncIterator[TurnEvent]:
-        return self._turns.run(turn)
+        return run_turn(turn, self.load_settings)
 
     async def embedder(self) -> EmbedderInfo | None:
         """v1 always has one (DumbEmbedder until another is chosen); its memory collections know its size."""

@@ -23,9 +23,8 @@ from ..cat_version import running_v2
 from ..core.config.settings import BridgeSettings
 from ..core.turn.agent_prompt import agent_prompt
 from ..core.turn.port import CatFailure, CatTurn, Identity, TextDelta, TurnEvent, TurnResult
-from .v1_qdrant import serialize_embedded_qdrant
-from .v1_threads import TurnThreads, UserLocks
-from .v1_usage import recount_usage
+from .usage import recount_usage
+from .v1_threads import TurnThreads, UserLocks, serialize_embedded_qdrant
 
 
 class _TurnPipe:
@@ -43,6 +42,7 @@ class _TurnPipe:
 
 
 _THREADS = TurnThreads()
+_USER_LOCKS = UserLocks()  # `v1_history: server`: one turn at a time per user
 
 
 def in_a_thread(fn: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
@@ -57,134 +57,121 @@ def _quiet(*args: Any, **kwargs: Any) -> None:
 
 @dataclass(frozen=True)
 class CatUserIdentity(Identity):
-    """A caller the Cat's auth made, with its record of them (AuthUserInfo), which the turn's StrayCat gets."""
+    """A caller the Cat's auth made, with its record of them (AuthUserInfo) for the turn's StrayCat; a master
+    key's delegated user is a plain Identity, and its StrayCat gets a bare record of its name."""
 
     user: Any = field(default=None, compare=False, repr=False)
 
 
-def _cat_user(identity: Identity) -> Any:
-    """The Cat's user for the turn: its auth's record, or (for a master key's delegated user) a bare one."""
+def _private_stray(identity: Identity, pipe: _TurnPipe, stream: bool):
     from cat.auth.permissions import AuthUserInfo
+    from cat.looking_glass.stray_cat import StrayCat
+    from cat.memory.working_memory import WorkingMemory
 
-    if isinstance(identity, CatUserIdentity):
-        return identity.user
-    return AuthUserInfo(id=identity.user_id, name=identity.user_id)
+    user = getattr(identity, "user", None) or AuthUserInfo(id=identity.user_id, name=identity.user_id)
+    if "main_loop" in inspect.signature(StrayCat.__init__).parameters:  # 1.8.x
+        stray = StrayCat(user_id=user.name, user_data=user, main_loop=pipe.loop)
+    else:  # 1.9.x: loads the user's cached working memory; a private one replaces it (server
+        stray = StrayCat(user)  # history reloads the user's own under a lock, in _work)
+        stray.working_memory = WorkingMemory()
+    # A JSON answer is the turn's final text: its tokens are dropped here, as v1 drops them without a
+    # websocket, instead of waking the event loop (and taking the GIL from the other turns) once per
+    # token for text nobody reads.
+    stray.send_ws_message = pipe.send_ws_message if stream else _quiet
+    stray.send_chat_message = stray.send_notification = stray.send_error = _quiet
+    serialize_embedded_qdrant()  # turns run concurrently here: the embedded Qdrant must not see it
+    return stray
 
 
-class StrayTurns:
-    """v1 turns, each on a private StrayCat in a pool thread, with the bridge's settings of `load_settings`."""
+def _fill_history(stray, turn: CatTurn) -> None:
+    """OpenAI semantics: the request's earlier messages are the conversation the Cat sees."""
+    from cat.convo.messages import CatMessage, UserMessage
 
-    def __init__(self, load_settings: Callable[[], Awaitable[BridgeSettings]]) -> None:
-        self._user_locks = UserLocks()  # `v1_history: server`: one turn at a time per user
-        self._load_settings = load_settings
+    for past in turn.conversation.turns[:-1]:
+        if past.role == "user":
+            stray.working_memory.update_history(UserMessage(user_id=stray.user_id, text=past.text))
+        elif past.role == "assistant":
+            stray.working_memory.update_history(CatMessage(user_id=stray.user_id, text=past.text))
 
-    def _private_stray(self, identity: Identity, pipe: _TurnPipe, stream: bool):
-        from cat.looking_glass.stray_cat import StrayCat
-        from cat.memory.working_memory import WorkingMemory
 
-        user = _cat_user(identity)
-        if "main_loop" in inspect.signature(StrayCat.__init__).parameters:  # 1.8.x
-            stray = StrayCat(user_id=user.name, user_data=user, main_loop=pipe.loop)
-        else:  # 1.9.x: loads the user's cached working memory; a private one replaces it (server
-            stray = StrayCat(user)  # history reloads the user's own under a lock, in _work)
-            stray.working_memory = WorkingMemory()
-        # A JSON answer is the turn's final text: its tokens are dropped here, as v1 drops them without a
-        # websocket, instead of waking the event loop (and taking the GIL from the other turns) once per
-        # token for text nobody reads.
-        stray.send_ws_message = pipe.send_ws_message if stream else _quiet
-        stray.send_chat_message = _quiet
-        stray.send_notification = _quiet
-        stray.send_error = _quiet
-        serialize_embedded_qdrant()  # turns run concurrently here: the embedded Qdrant must not see it
-        return stray
-
-    def _fill_history(self, stray, turn: CatTurn) -> None:
-        """OpenAI semantics: the request's earlier messages are the conversation the Cat sees."""
-        from cat.convo.messages import CatMessage, UserMessage
-
-        for past in turn.conversation.turns[:-1]:
-            if past.role == "user":
-                stray.working_memory.update_history(UserMessage(user_id=stray.user_id, text=past.text))
-            elif past.role == "assistant":
-                stray.working_memory.update_history(CatMessage(user_id=stray.user_id, text=past.text))
-
-    def _work(self, stray, turn: CatTurn, history: str, abandoned: Callable[[], bool]):
-        """In its own thread: the Cat's own turn (or, for housekeeping prompts, its LLM alone)."""
-        text = turn.conversation.last_user_text
-        if turn.plain:
-            return stray.llm(f"{text}\n\n{turn.instructions}" if turn.instructions else text, stream=turn.stream)
-        server_side = history == "server"
-        with contextlib.ExitStack() as held:
-            if server_side:
-                # One turn at a time per user; a turn whose client left while it waited never runs
-                # (it would add an exchange nobody saw to the user's stored conversation).
-                if not held.enter_context(self._user_locks.holding(stray.user_id, abandoned)) or abandoned():
-                    return None
-                stray.working_memory = self._stored_memory(stray)  # read under the lock: never a stale copy
-            before = list(stray.working_memory.history)
-            try:
-                answer = stray({"user_id": stray.user_id, "text": text})
-            except BaseException:
-                # A failed turn leaves the stored conversation as it was: v1 appended the user's message
-                # before its agent ran, and would keep it without an answer. The client resends it.
-                stray.working_memory.history = before
-                raise
-            if isinstance(answer, dict):  # v1's error dicts (e.g. memory recall failed): the same
-                stray.working_memory.history = before
-            if server_side and hasattr(stray, "update_working_memory_cache"):
-                stray.update_working_memory_cache()
-        return answer
-
-    def _stored_memory(self, stray):
-        """The user's own working memory, the one the Cat's websocket and /memory routes use."""
-        if hasattr(stray, "load_working_memory_from_cache"):  # 1.9: the Cat's cache, keyed by user
-            stray.load_working_memory_from_cache()
-            return stray.working_memory
-        from cat.looking_glass.stray_cat import StrayCat  # 1.8: the user's persistent StrayCat
-        from cat.startup import cheshire_cat_api
-
-        state = cheshire_cat_api.state
-        user = stray.user_data
-        if user.id not in state.strays:
-            state.strays[user.id] = StrayCat(user_id=user.name, user_data=user, main_loop=state.event_loop)
-        return state.strays[user.id].working_memory
-
-    async def run(self, turn: CatTurn) -> AsyncIterator[TurnEvent]:
-        loop = asyncio.get_running_loop()
-        pipe = _TurnPipe(loop)
-        settings = await self._load_settings()
-        stray = self._private_stray(turn.identity, pipe, turn.stream)
-        stray.openai_bridge_turn = turn  # for the agent_prompt_prefix hook below
-        if settings.v1_history == "request" and not turn.plain:
-            self._fill_history(stray, turn)
-        future = in_a_thread(self._work, stray, turn, settings.v1_history, lambda: pipe.closed)
-        future.add_done_callback(lambda _: pipe.queue.put_nowait(None))
+def _work(stray, turn: CatTurn, history: str, abandoned: Callable[[], bool]):
+    """In its own thread: the Cat's own turn (or, for housekeeping prompts, its LLM alone)."""
+    text = turn.conversation.last_user_text
+    if turn.plain:
+        return stray.llm(f"{text}\n\n{turn.instructions}" if turn.instructions else text, stream=turn.stream)
+    server_side = history == "server"
+    with contextlib.ExitStack() as held:
+        if server_side:
+            # One turn at a time per user; a turn whose client left while it waited never runs
+            # (it would add an exchange nobody saw to the user's stored conversation).
+            if not held.enter_context(_USER_LOCKS.holding(stray.user_id, abandoned)) or abandoned():
+                return None
+            stray.working_memory = _stored_memory(stray)  # read under the lock: never a stale copy
+        before = list(stray.working_memory.history)
         try:
-            while (token := await pipe.queue.get()) is not None:
-                yield TextDelta(token)
-            try:
-                answer = future.result()
-            except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
-                raise
-            except BaseException as exc:  # also what is no Exception: a Rust panic in the Cat's own tokenizer
-                # the provider's own words go to admins and the log only (CatFailure.detail)
-                raise CatFailure("the Cat's turn failed", f"{type(exc).__name__}: {exc}") from None
-            # Recounting a turn's prompts (tiktoken over every prompt the Cat sent) can take seconds for a large
-            # message: it runs in a pool thread too, so the event loop keeps serving everyone else meanwhile.
-            yield await in_a_thread(self._result, stray, answer)
-        finally:
-            pipe.closed = True  # a client that left: the thread finishes, its output is dropped
+            answer = stray({"user_id": stray.user_id, "text": text})
+        except BaseException:
+            # A failed turn leaves the stored conversation as it was: v1 appended the user's message
+            # before its agent ran, and would keep it without an answer. The client resends it.
+            stray.working_memory.history = before
+            raise
+        if isinstance(answer, dict):  # v1's error dicts (e.g. memory recall failed): the same
+            stray.working_memory.history = before
+        if server_side and hasattr(stray, "update_working_memory_cache"):
+            stray.update_working_memory_cache()
+    return answer
 
-    def _result(self, stray, answer: Any) -> TurnResult:
-        if isinstance(answer, dict):  # the Cat reports some failures as dicts instead of raising
-            raise CatFailure(
-                "the Cat reported an error", str(answer.get("description") or answer.get("error") or answer)
-            )
-        text = answer if isinstance(answer, str) else getattr(answer, "text", None)
-        if not isinstance(text, str) or not text:
-            raise CatFailure("the Cat's LLM returned an empty answer")
-        prompt, extra = recount_usage(stray.working_memory.model_interactions)
-        return TurnResult(text, prompt, extra)
+
+def _stored_memory(stray):
+    """The user's own working memory, the one the Cat's websocket and /memory routes use."""
+    if hasattr(stray, "load_working_memory_from_cache"):  # 1.9: the Cat's cache, keyed by user
+        stray.load_working_memory_from_cache()
+        return stray.working_memory
+    from cat.looking_glass.stray_cat import StrayCat  # 1.8: the user's persistent StrayCat
+    from cat.startup import cheshire_cat_api
+
+    state = cheshire_cat_api.state
+    user = stray.user_data
+    if user.id not in state.strays:
+        state.strays[user.id] = StrayCat(user_id=user.name, user_data=user, main_loop=state.event_loop)
+    return state.strays[user.id].working_memory
+
+
+async def run_turn(turn: CatTurn, load_settings: Callable[[], Awaitable[BridgeSettings]]) -> AsyncIterator[TurnEvent]:
+    """The turn on a private StrayCat, in a thread of the pool."""
+    pipe = _TurnPipe(asyncio.get_running_loop())
+    settings = await load_settings()
+    stray = _private_stray(turn.identity, pipe, turn.stream)
+    stray.openai_bridge_turn = turn  # for the agent_prompt_prefix hook below
+    if settings.v1_history == "request" and not turn.plain:
+        _fill_history(stray, turn)
+    future = in_a_thread(_work, stray, turn, settings.v1_history, lambda: pipe.closed)
+    future.add_done_callback(lambda _: pipe.queue.put_nowait(None))
+    try:
+        while (token := await pipe.queue.get()) is not None:
+            yield TextDelta(token)
+        try:
+            answer = future.result()
+        except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:  # also what is no Exception: a Rust panic in the Cat's own tokenizer
+            # the provider's own words go to admins and the log only (CatFailure.detail)
+            raise CatFailure("the Cat's turn failed", f"{type(exc).__name__}: {exc}") from None
+        # Recounting a turn's prompts (tiktoken over every prompt the Cat sent) can take seconds for a large
+        # message: it runs in a pool thread too, so the event loop keeps serving everyone else meanwhile.
+        yield await in_a_thread(_result, stray, answer)
+    finally:
+        pipe.closed = True  # a client that left: the thread finishes, its output is dropped
+
+
+def _result(stray, answer: Any) -> TurnResult:
+    if isinstance(answer, dict):  # the Cat reports some failures as dicts instead of raising
+        raise CatFailure("the Cat reported an error", str(answer.get("description") or answer.get("error") or answer))
+    text = answer if isinstance(answer, str) else getattr(answer, "text", None)
+    if not isinstance(text, str) or not text:
+        raise CatFailure("the Cat's LLM returned an empty answer")
+    prompt, extra = recount_usage(stray.working_memory.model_interactions)
+    return TurnResult(text, prompt, extra)
 
 
 if not running_v2():

@@ -1,4 +1,6 @@
-"""The threads Cat v1 turns run in: a small elastic pool of the bridge's own.
+"""What running Cat v1 turns side by side takes: threads, per-user locks, one caller at a time in its Qdrant.
+
+The threads are a small elastic pool of the bridge's own.
 
 A v1 turn cannot be cancelled, and one may hang as long as its LLM does, so a
 bounded pool would let hung turns starve the others: here a turn always gets
@@ -9,12 +11,21 @@ Python code that took 180 ms (median) on 2 cores, while every other request
 waited. Threads idle for `idle_seconds` end, so none are left behind; this is
 how the pool that v1's own `/message` uses (anyio's) behaves too.
 
-Here too, the per-user locks that keep a user's stored conversation to one
-turn at a time. Nothing here imports `cat`: it is tested without a Cat.
+Without `CCAT_QDRANT_HOST`, v1 keeps its vector memory in qdrant-client's
+local mode: one `QdrantClient` per process (`VectorMemory.local_vector_db`),
+shared by every collection, and not thread-safe. Concurrent turns corrupt it
+(a numpy shape mismatch or IndexError in its payload mask) and every turn
+fails from then on until restart. So the client's own calls are serialised:
+every caller in the process (the bridge, the Cat's websocket and `/message`,
+the rabbit hole, other plugins) then takes turns for the milliseconds a Qdrant
+call lasts, while embedding calls, hooks and LLM calls stay concurrent. A
+Qdrant server needs none of it.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 import queue
 import threading
 from collections.abc import Callable, Iterator
@@ -26,12 +37,11 @@ Job = tuple[Future, Callable[..., Any], tuple[Any, ...]]
 
 
 class TurnThreads:
-    def __init__(self, idle_seconds: float = 10.0, name: str = "openai-bridge-v1-turn") -> None:
+    def __init__(self, idle_seconds: float = 10.0) -> None:
         self._jobs: queue.SimpleQueue[Job] = queue.SimpleQueue()
         self._idle = 0  # threads waiting for a job, less the jobs already handed to them
         self._lock = threading.Lock()
         self._idle_seconds = idle_seconds
-        self._name = name
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
         done: Future = Future()
@@ -41,12 +51,17 @@ class TurnThreads:
                 self._idle -= 1
                 self._jobs.put(job)
                 return done
-        threading.Thread(target=self._serve, args=(job,), name=self._name, daemon=True).start()
+        threading.Thread(target=self._serve, args=(job,), name="openai-bridge-v1-turn", daemon=True).start()
         return done
 
     def _serve(self, job: Job | None) -> None:
         while job is not None:
-            _run(job)
+            done, fn, args = job
+            if done.set_running_or_notify_cancel():
+                try:
+                    done.set_result(fn(*args))
+                except BaseException as exc:  # handed to the awaiting request, which reports it
+                    done.set_exception(exc)
             job = self._next()
 
     def _next(self) -> Job | None:
@@ -61,16 +76,6 @@ class TurnThreads:
                 except queue.Empty:
                     self._idle -= 1
                     return None
-
-
-def _run(job: Job) -> None:
-    done, fn, args = job
-    if not done.set_running_or_notify_cancel():
-        return
-    try:
-        done.set_result(fn(*args))
-    except BaseException as exc:  # handed to the awaiting request, which reports it
-        done.set_exception(exc)
 
 
 class UserLocks:
@@ -106,3 +111,32 @@ class UserLocks:
                     del self._locks[user_id]
                 else:
                     self._locks[user_id] = (lock, users - 1)
+
+
+_MARK = "_openai_bridge_serialized"
+_install_lock = threading.Lock()
+
+
+def serialize_embedded_qdrant() -> None:
+    """Idempotent. A remote Qdrant (CCAT_QDRANT_HOST) has no embedded client: the server handles concurrency."""
+    from cat.memory.vector_memory import VectorMemory
+
+    client = getattr(VectorMemory, "local_vector_db", None)
+    if client is None or getattr(client, _MARK, False):
+        return
+    with _install_lock:
+        if not getattr(client, _MARK, False):
+            lock = threading.RLock()  # reentrant: some client methods call others
+            for name, _ in inspect.getmembers(type(client), inspect.isfunction):
+                if not name.startswith("_"):
+                    setattr(client, name, _locked(lock, getattr(client, name)))
+            setattr(client, _MARK, True)
+
+
+def _locked(lock: threading.RLock, method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return method(*args, **kwargs)
+
+    return call

@@ -20,7 +20,7 @@ from typing import Any
 from ..core.turn.agent_prompt import agent_prompt
 from ..core.turn.conversation import ImagePart, TextPart, ToolCall, Turn
 from ..core.turn.port import CatFailure, CatTurn, TextDelta, TurnEvent, TurnResult
-from .v2_results import stopped_result, turn_result, why
+from .usage import stopped_result, turn_result, why
 
 
 class ClientToolsCalled(Exception):

@@ -95,7 +95,7 @@ def episodic_texts(cat, user_id: str, text: str) -> list:
 
 def test_concurrent_bridge_and_native_turns_keep_the_embedded_memory_whole(cat, llm_log):
     """24 concurrent turns, a third on v1's own /message: unserialised, the embedded Qdrant corrupts at once
-    and every later turn fails (adapters/v1_qdrant.py); serialised, every turn and its memory are intact."""
+    and every later turn fails (adapters/v1_threads.py); serialised, every turn and its memory are intact."""
     tag = uuid.uuid4().hex[:8]
     texts = {f"crowd{i}-{tag}": f"note {i} from crowd {tag} [[reply:ok {i}]] [[delay:50]]" for i in range(24)}
 

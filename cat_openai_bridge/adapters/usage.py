@@ -1,14 +1,18 @@
-"""A Cat v2 turn's result: the answer, usage counted over every LLM call the agent made, and why.
+"""A turn's usage, counted from what the Cat recorded of its LLM calls, and what a v2 agent did (why).
 
-The Cat does not report usage, so it is counted here from what each LLM call
-read (the system prompt, the task's `asked` messages, then what the agent had
-`produced` before it) and wrote. Counting tokenizes every prompt: callers run
-these in a thread, as prompts may be long.
+v2 reports no usage: it is counted from what each LLM call read (the system
+prompt, the task's `asked` messages, then what the agent had `produced` before
+it) and wrote. v1 records each call's prompt texts and reply, but inflates its
+own `input_tokens` by 20% "to be safe": the prompts are counted again. Counting
+tokenizes every prompt: callers run these in a thread, as prompts may be long.
 """
 
 from __future__ import annotations
 
+import ast
+import contextlib
 import json
+import re
 from typing import Any
 
 from ..core.turn import tokens
@@ -72,3 +76,31 @@ def stopped_result(system_prompt: str, asked: list[Any], produced: list[Any], te
     calls = [len(asked) + i for i, m in enumerate(produced) if m.role == "assistant"] + [len(history)]
     extra = sum(tokens.count_text(_calls_text(m)) for m in produced if m.role == "assistant" and m.tool_calls)
     return TurnResult(text, _prompts(system_prompt, history, calls), extra)
+
+
+def recount_usage(interactions: list[Any]) -> tuple[int, int]:
+    """v1: prompt tokens of every LLM call of the turn, and the output of all but the last."""
+    calls = [i for i in interactions if getattr(i, "model_type", "") == "llm"]
+    prompt = sum(tokens.count_chat(("user", p) for p in _prompt_messages(call.prompt)) for call in calls)
+    extra = sum(call.output_tokens for call in calls[:-1])
+    return prompt, extra
+
+
+_SPEAKER = re.compile(r"(?:^|\n)(?:System|Human|AI|Tool|Function): ")
+
+
+def _prompt_messages(prompt: Any) -> list[str]:
+    """The texts of one LLM call's messages: 1.9 keeps them as a list, 1.8 as langchain's
+    "System: ...\nHuman: ..." buffer string, split back here so both count alike."""
+    if not isinstance(prompt, str):
+        return [str(p) for p in prompt]
+    parts = _SPEAKER.split(prompt)
+    return [_part_text(p) for p in parts[1:]] if len(parts) > 1 and parts[0] == "" else [prompt]
+
+
+def _part_text(text: str) -> str:
+    """1.8 writes a message with content parts as their Python repr: count the text the LLM got."""
+    if text.startswith("[{") and text.endswith("}]"):
+        with contextlib.suppress(ValueError, SyntaxError, TypeError, AttributeError):
+            return "".join(p.get("text", "") for p in ast.literal_eval(text) if isinstance(p, dict))
+    return text
