@@ -20,7 +20,6 @@ class HealthReport(WireModel):
 
 
 class Health(Route[Job]):
-    name = "health"
     access = None
     reads_body = False
     limited = False

@@ -24,7 +24,6 @@ def _token_matches(authorization: str, token: str) -> bool:
 
 
 class Metrics(Route[Job]):
-    name = "metrics"
     access = None  # checked in `run`: a scrape token is not a Cat credential
     reads_body = False
     limited = False

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError  # its errors serialize; a ValueError's make the Cat answer 500
@@ -20,6 +20,7 @@ SystemMessagePolicy = Literal["append", "replace", "ignore"]
 FailureMode = Literal["open", "closed"]
 TaskPromptMode = Literal["llm", "agent"]
 HistoryMode = Literal["request", "server"]
+HeaderName = Annotated[str, Field(max_length=128, pattern=r"^[A-Za-z0-9-]*$")]  # empty, or an HTTP header's name
 
 
 class BridgeSettings(BaseModel):
@@ -79,17 +80,13 @@ class BridgeSettings(BaseModel):
         description="With the Cat's master API key, let the body's `user` (or `user_id`) pick the Cat user the "
         "turn runs as.",
     )
-    user_header: str = Field(
+    user_header: HeaderName = Field(
         "",
-        max_length=128,
-        pattern=r"^[A-Za-z0-9-]*$",
         description="With the Cat's master API key, a request header naming the Cat user the turn runs as, e.g. "
         "X-OpenWebUI-User-Id (empty = off).",
     )
-    chat_id_header: str = Field(
+    chat_id_header: HeaderName = Field(
         "X-OpenWebUI-Chat-Id",
-        max_length=128,
-        pattern=r"^[A-Za-z0-9-]*$",
         description="Request header naming the client chat, so each chat keeps its own Cat conversation "
         "(then `metadata.chat_id`; otherwise derived from the chat's first messages).",
     )

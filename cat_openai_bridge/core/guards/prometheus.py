@@ -49,9 +49,7 @@ class Family:
         return tuple(OTHER for _ in values)
 
     def _selector(self, values: Labels, extra: str = "") -> str:
-        parts = [f'{name}="{_escape(value)}"' for name, value in zip(self.labels, values)]
-        if extra:
-            parts.append(extra)
+        parts = [f'{name}="{_escape(value)}"' for name, value in zip(self.labels, values)] + ([extra] if extra else [])
         return "{" + ",".join(parts) + "}" if parts else ""
 
     def lines(self) -> list[str]:
