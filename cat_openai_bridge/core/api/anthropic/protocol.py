@@ -162,7 +162,6 @@ class MessageRequest(MessageTokensRequest):
 class TextBlock(WireModel):
     type: Literal["text"] = "text"
     text: str
-    citations: None = None
 
 
 class ToolUseBlock(WireModel):

@@ -7,7 +7,6 @@ of the user it belongs to is loaded.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 
 from starlette.requests import Request
@@ -49,8 +48,7 @@ class ResponsesRequestJob(Job):
     store: bool
 
     def with_conversation(self, conversation: Conversation, history: list) -> ResponsesJob:
-        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        return ResponsesJob(**fields, conversation=conversation, history=history)
+        return ResponsesJob(**vars(self), conversation=conversation, history=history)
 
 
 @dataclass(frozen=True, kw_only=True)
