@@ -23,7 +23,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from ..turn.errors import limiter_unavailable
-from .quota import CONCURRENCY_RETRY, WINDOW, Quota, RateLimited, Store, Verdict, duration
+from .quota import CONCURRENCY_RETRY, WINDOW, Quota, RateLimited, Verdict, duration
 from .redis_client import RedisReplyError, RedisUnavailable
 from .redis_limits import RedisStore
 
@@ -101,7 +101,7 @@ class Lease:
     is a request no limit applies to: settling it does nothing.
     """
 
-    store: Store | None = None
+    store: MemoryStore | RedisStore | None = None
     key: str = ""
     quota: Quota = Quota()
     reserved: int = 0  # tokens taken at admission: `cost`, at most the limit (0: the limit is off)
@@ -177,7 +177,7 @@ class Limiter:
         self.failures: list[str] = []  # recent backend failures, newest last (bounded)
         self.failure_count = 0  # all of them, for the metrics
 
-    def store(self, redis_url: str) -> Store:
+    def store(self, redis_url: str) -> MemoryStore | RedisStore:
         if not redis_url:
             return self.memory
         if redis_url not in self._redis:

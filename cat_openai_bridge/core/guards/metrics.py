@@ -40,9 +40,6 @@ class Exchange:
         self._done = False
         metrics.in_flight.inc(route)
 
-    def usage(self, prompt_tokens: int, completion_tokens: int) -> None:
-        self.prompt_tokens, self.completion_tokens = prompt_tokens, completion_tokens
-
     def first_output(self) -> None:
         if self._first is None:
             self._first = time.perf_counter()

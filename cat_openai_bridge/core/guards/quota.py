@@ -1,4 +1,4 @@
-"""What a limit is and what it says: quotas, windows, verdicts and their OpenAI headers, and the store interface.
+"""What a limit is and what it says: quotas, windows, verdicts and their OpenAI headers.
 
 Shared by the in-process store (limits.py) and the Redis one (redis_limits.py).
 """
@@ -8,7 +8,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 
 from ..turn.errors import BridgeError
 
@@ -100,9 +99,3 @@ def duration(seconds: float) -> str:
 def window_of(limit: int, tat: float, now: float) -> Window:
     interval = WINDOW / limit
     return Window(limit, max(0, int((WINDOW - (tat - now)) / interval + 1e-9)), max(0.0, tat - now))
-
-
-class Store(Protocol):
-    async def admit(self, key: str, quota: Quota, cost: int, lease: str) -> Verdict: ...
-
-    async def settle(self, key: str, quota: Quota, correction: int, lease: str) -> None: ...

@@ -84,7 +84,9 @@ class Pipeline:
         settings = await self.cat.load_settings()
         raw = await read_body(request, settings.max_request_bytes) if route.reads_body else b""
         job = route.parse(request, raw, settings)
-        target = await self._target(job.model, settings)
+        target = "" if job.model is None else await self.cat.resolve_model(job.model, settings)
+        if target is None:
+            raise model_not_found(job.model)  # type: ignore[arg-type]  # named, and unknown
         exchange.model = job.model or ""  # only a model the Cat knows gets here: labels stay a closed set
         identity = self._acting(request, identity, settings, job.label, route.access is Access.CHAT)
         audience.admin = identity is not None and identity.is_admin
@@ -156,14 +158,6 @@ class Pipeline:
         if identity is None:
             raise route.dialect.missing_credentials(request)
         return identity
-
-    async def _target(self, model: str | None, settings: BridgeSettings) -> str:
-        if model is None:
-            return ""
-        target = await self.cat.resolve_model(model, settings)
-        if target is None:
-            raise model_not_found(model)
-        return target
 
     def _acting(
         self, request: Request, identity: Identity | None, settings: BridgeSettings, label: str | None, turn: bool

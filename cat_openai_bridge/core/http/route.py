@@ -104,7 +104,7 @@ class Call:
         """What the answer used: the limiter settles with what it charges (the LLM's whole output, sent or not),
         the metrics count the usage the client was told."""
         self.lease.report(usage.total_tokens if charged is None else charged, prompt_counted)
-        self.exchange.usage(usage.prompt_tokens, usage.completion_tokens)
+        self.exchange.prompt_tokens, self.exchange.completion_tokens = usage.prompt_tokens, usage.completion_tokens
 
     def turn(
         self,
