@@ -151,16 +151,13 @@ class OfferWords:
     unknown: str = "Invalid value for '{param}': no function named '{name}' was given in 'tools'."
 
 
-OPENAI_WORDS = OfferWords()
-
-
 def offer(
     tools: list[ClientTool],
     choice: str | None,
     name_param: str | None = None,
     *,
     allowed: bool = True,
-    words: OfferWords = OPENAI_WORDS,
+    words: OfferWords = OfferWords(),
 ) -> tuple[tuple[ClientTool, ...], str | None]:
     """The functions to offer the Cat's model for this request, and the call `tool_choice` demands (or None).
 

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, model_validator
 
 from ...http.parsing import refuse
-from ...turn.builder import OPENAI_WORDS
+from ...turn.builder import OfferWords
 from ...turn.wire import RequestModel, WireModel
 
 # -- request: content parts, messages, tools -------------------------------------------------------------------
@@ -184,7 +184,7 @@ class ChatCompletionRequest(CreateParamsBase):
     def _cat_can_take_tools(cls, data: Any, info: Any) -> Any:
         """A Cat without client tools refuses `tools` as a whole, before looking at their details."""
         if isinstance(data, dict) and data.get("tools") and (info.context or {}).get("client_tools") is False:
-            raise refuse(OPENAI_WORDS.refused, "tools", "unsupported_parameter")
+            raise refuse(OfferWords.refused, "tools", "unsupported_parameter")
         return data
 
     def completion_limit(self) -> int | None:

@@ -113,6 +113,8 @@ def response_object(
     strict = {t.name: t.strict for t in body.tools or () if isinstance(t, FunctionToolParam)}
     incomplete = status == "completed" and answer is not None and answer.finish_reason == "length"
     text, calls = (answer.content, answer.tool_calls) if answer is not None else (None, ())
+    choice = body.tool_choice
+    choice_out = ToolChoiceFunctionOut(name=choice.name) if isinstance(choice, NamedToolChoice) else choice or "auto"
     return Response(
         id=ids.id,
         created_at=ids.created_at,
@@ -124,7 +126,7 @@ def response_object(
         store=store,
         reasoning=Reasoning(effort=None, summary=None),
         text=TextConfig(format=_format_out(body)),
-        tool_choice=_tool_choice_out(body),
+        tool_choice=choice_out,
         tools=[
             FunctionToolOut(name=t.name, description=t.description, parameters=t.parameters, strict=strict.get(t.name))
             for t in tools
@@ -142,13 +144,6 @@ def _format_out(body: ResponsesRequest) -> PlainFormatOut | FormatJSONSchemaOut:
             name=fmt.name, schema=fmt.schema_ or {}, description=fmt.description, strict=fmt.strict
         )
     return PlainFormatOut(type=fmt.type) if fmt is not None else PlainFormatOut()
-
-
-def _tool_choice_out(body: ResponsesRequest) -> str | ToolChoiceFunctionOut:
-    choice = body.tool_choice
-    if isinstance(choice, NamedToolChoice):
-        return ToolChoiceFunctionOut(name=choice.name)
-    return choice or "auto"
 
 
 class ResponseEncoder(Encoder):
