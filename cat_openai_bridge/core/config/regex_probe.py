@@ -89,11 +89,10 @@ def worst_seconds(patterns: list[str], window: int, probe_limit: float = PROBE_L
         worker.stdin.close()
         threading.Thread(target=_read_lines, args=(worker.stdout, lines), daemon=True).start()
         try:
-            started = lines.get(timeout=STARTUP_SECONDS) == "ready\n"
+            if lines.get(timeout=STARTUP_SECONDS) != "ready\n":
+                raise queue.Empty
         except queue.Empty:
-            started = False
-        if not started:
-            raise OSError("the regex probe worker did not start")
+            raise OSError("the regex probe worker did not start") from None
         for _ in patterns:
             try:
                 line = lines.get(timeout=PATTERN_SECONDS)

@@ -63,15 +63,11 @@ class BoundedStream(StreamingResponse):
                 await self.body_iterator.aclose()  # type: ignore[attr-defined]  # now, not when collected
 
 
-if sys.version_info >= (3, 11):
-
-    async def _within(awaitable, seconds: float) -> None:
+async def _within(awaitable, seconds: float) -> None:
+    if sys.version_info >= (3, 11):
         async with asyncio.timeout(seconds):  # no task per send, unlike wait_for on 3.11
             await awaitable
-
-else:  # pragma: no cover - Python 3.10
-
-    async def _within(awaitable, seconds: float) -> None:
+    else:  # pragma: no cover - Python 3.10
         await asyncio.wait_for(awaitable, seconds)
 
 
