@@ -76,11 +76,10 @@ class MemoryStore:
             if quota.tokens_per_minute and correction:
                 tat = max(self._tokens.get(key, now), now)
                 self._tokens[key] = max(now, tat + correction * WINDOW / quota.tokens_per_minute)
-            leases = self._leases.get(key)
-            if leases is not None:
-                leases.pop(lease, None)
-                if not leases:
-                    del self._leases[key]
+            leases = self._leases.get(key, {})
+            leases.pop(lease, None)
+            if not leases:
+                self._leases.pop(key, None)
 
     def _prune(self, now: float) -> None:
         for table in (self._requests, self._tokens):

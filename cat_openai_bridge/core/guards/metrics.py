@@ -58,10 +58,9 @@ class Exchange:
             m.prompt_tokens.inc(route, self.model, by=self.prompt_tokens)
         if self.completion_tokens:
             m.completion_tokens.inc(route, self.model, by=self.completion_tokens)
-        if failure == CAT_ERROR:
-            m.cat_failures.inc(route)
-        elif failure == TIMEOUT:
-            m.cat_timeouts.inc(route)
+        failed = {CAT_ERROR: m.cat_failures, TIMEOUT: m.cat_timeouts}.get(failure)
+        if failed is not None:
+            failed.inc(route)
         if self.replayed:
             m.replays.inc(route)
 

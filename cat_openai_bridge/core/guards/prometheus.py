@@ -104,10 +104,6 @@ class Histogram(Family):
         counts[bisect_left(self.bounds, seconds)] += 1  # the first bucket whose upper bound (le) holds it
         total[0] += seconds
 
-    def count(self, *values: str) -> int:
-        found = self.series.get(values)
-        return sum(found[0]) if found else 0
-
     def lines(self) -> list[str]:
         out = []
         for key, (counts, total) in sorted(self.series.items()):

@@ -1,13 +1,10 @@
 """The one request pipeline every route runs: parse -> prepare -> run -> encode.
 
-A route (route.py) says what it is and what its request costs. `Pipeline.serve` does the steps
-they share, in one order: request id, identity, live settings, body, the
-route's own parse, model, acting user, admin-only fields (checked against the
-user the turn runs as), idempotency claim, admission of the route's declared cost. The route then runs the
-Cat and hands back a `Reply`; the pipeline encodes it, keeps it for replays,
-settles the lease and records the request's metrics however it ends. Every
-exception leaves through `error_of`, the one error mapper, which shows the
-Cat's own error details to admins only.
+A route (route.py) says what it is and what its request costs; `Pipeline.serve`
+does the steps all routes share, in one order, and encodes, keeps for replays,
+settles and records what the route answers, however it ends. Every exception
+leaves through `error_of`, the one error mapper, which shows the Cat's own
+error details to admins only.
 """
 
 from __future__ import annotations

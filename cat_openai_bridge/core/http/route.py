@@ -124,6 +124,7 @@ class Call:
         """
         settings = self.settings
         front_end = self.identity.master_key or self.identity.delegated
+        key = conversation_key(self.request, self.identity, settings.chat_id_header, metadata, conversation)
         return CatTurn(
             conversation=conversation,
             target=self.target,
@@ -132,9 +133,7 @@ class Call:
             identity=self.identity,
             plain=front_end and demands.call is None and settings.is_task_prompt(conversation.last_user_text),
             tools=tools,
-            conversation_key=conversation_key(
-                self.request, self.identity, settings.chat_id_header, metadata, conversation
-            ),
+            conversation_key=key,
             why=why,
             instructions=demands.instructions(),
         )
