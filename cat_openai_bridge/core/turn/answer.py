@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 from collections.abc import AsyncIterator, Callable
-from dataclasses import KW_ONLY, dataclass, field
+from dataclasses import KW_ONLY, dataclass, field, replace
 
 from ..config.settings import BridgeSettings
 from . import tokens
@@ -65,13 +64,9 @@ def output_rules(
             param,
             "invalid_value",
         )
+    limit = asked if asked is not None else ceiling
     return OutputRules(
-        stream,
-        asked if asked is not None else ceiling,
-        settings.request_timeout,
-        stops or [],
-        include_usage,
-        settings.stream_heartbeat_seconds,
+        stream, limit, settings.request_timeout, stops or [], include_usage, settings.stream_heartbeat_seconds
     )
 
 
@@ -153,9 +148,7 @@ async def _answer(cutter: AnswerCutter, result: TurnResult | None) -> Answer:
     answer; on a Cat that cannot stop, all it generated)."""
     calls = result.tool_calls if result is not None and not cutter.cut else ()
     completion = await tokens.count_texts_off_loop([cutter.sent] + [t for c in calls for t in (c.name, c.arguments)])
-    produced = completion
-    if result is not None and result.text != cutter.sent:
-        produced = await tokens.count_texts_off_loop([result.text])
+    produced = await tokens.count_texts_off_loop([result.text]) if result and result.text != cutter.sent else completion
     prompt = result.prompt_tokens if result else 0
     extra = result.extra_completion_tokens if result else 0
     return Answer(
@@ -175,7 +168,7 @@ def _watched(cat: CatPort, turn: CatTurn, rules: OutputRules) -> CatTurn | None:
     Cat's LLM is stopped once the answer reaches `max_tokens` or a stop sequence, instead of running to its end."""
     if not cat.stops_turns or (rules.limit is None and not rules.stops):
         return None
-    return dataclasses.replace(turn, stream=True)
+    return replace(turn, stream=True)
 
 
 def _ended(result: TurnResult | None) -> TurnResult:

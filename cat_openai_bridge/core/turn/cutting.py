@@ -49,8 +49,7 @@ class AnswerCutter:
             return ""
         out = self._release(self._pending)
         self._pending = ""
-        if not self.done:
-            self.finish_reason = "stop"
+        self.finish_reason = self.finish_reason or "stop"
         return out
 
     def _find_stop(self) -> tuple[int, int] | None:

@@ -9,11 +9,10 @@ second turn through the same agent. Whatever still falls short is an error, neve
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .answer import Answer, OutputRules, StreamItem, answer_stream, run_answer
@@ -153,7 +152,7 @@ def _reasked(turn: CatTurn, answer: Answer, problem: str) -> CatTurn:
     said = answer.content or " ".join(f"(called {c.name} with {c.arguments})" for c in answer.tool_calls)
     correction = f"Your previous answer could not be used: {problem}. Answer again, in the form the instructions ask."
     turns = [*turn.conversation.turns, Turn("assistant", [TextPart(said)]), Turn("user", [TextPart(correction)])]
-    return dataclasses.replace(turn, conversation=Conversation(turn.conversation.system, turns))
+    return replace(turn, conversation=Conversation(turn.conversation.system, turns))
 
 
 async def demanded_answer(cat: CatPort, turn: CatTurn, rules: OutputRules, demands: Demands) -> Answer:
@@ -165,11 +164,11 @@ async def demanded_answer(cat: CatPort, turn: CatTurn, rules: OutputRules, deman
         return answer
     cat.log("info", f"openai bridge: re-asking once: {problem}")
     remaining = max(rules.timeout - (time.monotonic() - started), 1)
-    again = await run_answer(cat, _reasked(turn, answer, problem), dataclasses.replace(rules, timeout=remaining))
+    again = await run_answer(cat, _reasked(turn, answer, problem), replace(rules, timeout=remaining))
     problem = demands.problem(again)
     if problem is not None:
         raise structured_output_failed(f"{problem}.")
-    return dataclasses.replace(again, usage=answer.usage + again.usage, charged=answer.charged + again.charged)
+    return replace(again, usage=answer.usage + again.usage, charged=answer.charged + again.charged)
 
 
 async def demanded_stream(

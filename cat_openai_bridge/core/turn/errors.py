@@ -76,10 +76,6 @@ def invalid_request(message: str, param: str | None = None, code: str | None = N
     return BridgeError(400, message, "invalid_request_error", param, code)
 
 
-def insufficient_permissions(message: str, param: str | None = None) -> BridgeError:
-    return BridgeError(403, message, "invalid_request_error", param, "insufficient_permissions")
-
-
 def missing_credentials(sent_authorization: bool) -> BridgeError:
     if sent_authorization:
         return unauthorized("Incorrect API key provided. Use the Cat's API key or a Cat JWT as the bearer token.")
@@ -89,13 +85,14 @@ def missing_credentials(sent_authorization: bool) -> BridgeError:
     )
 
 
-def why_forbidden() -> BridgeError:
-    return insufficient_permissions(
-        "'cat_why' shows the Cat's prompts and tool results, so only the Cat's admins may ask for it.", "cat_why"
-    )
-
-
 unauthorized = ErrorKind(401, "invalid_api_key", "{}")  # the message is the caller's
+insufficient_permissions = ErrorKind(403, "insufficient_permissions", "{}")
+why_forbidden = ErrorKind(
+    403,
+    "insufficient_permissions",
+    "'cat_why' shows the Cat's prompts and tool results, so only the Cat's admins may ask for it.",
+    "cat_why",
+)
 missing_user_header = ErrorKind(
     400,
     "missing_user_header",

@@ -81,6 +81,7 @@ class ModelCard:
     description: str = ""
 
 
+@dataclass(eq=False, slots=True)
 class StopSignal:
     """The core's word that the client's answer is complete (cut at `max_tokens` or a stop sequence).
 
@@ -88,10 +89,7 @@ class StopSignal:
     the Cat's run there (its LLM call is abandoned) and ends the turn with a TurnResult counting what the LLM had
     read and produced by then. Set from the event loop, read by the adapter on it: a plain flag."""
 
-    __slots__ = ("_set",)
-
-    def __init__(self) -> None:
-        self._set = False
+    _set: bool = False
 
     def set(self) -> None:
         self._set = True

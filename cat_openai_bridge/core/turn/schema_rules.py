@@ -99,12 +99,10 @@ def nested_repeat(pattern: str) -> bool:
     while i < len(pattern):
         ch = pattern[i]
         if ch == "\\":
-            i += 2
-            continue
-        if ch == "[":  # a class: its * and + are literal
-            i = _class_end(pattern, i)
-            continue
-        if ch == "(":
+            i += 1  # and the escaped character
+        elif ch == "[":  # a class: its * and + are literal
+            i = _class_end(pattern, i) - 1
+        elif ch == "(":
             inner.append(False)
         elif ch == ")" and inner:
             repeats_inside = inner.pop()
@@ -119,24 +117,18 @@ def nested_repeat(pattern: str) -> bool:
 
 
 def _repeat_at(pattern: str, i: int) -> bool:
-    if i >= len(pattern):
-        return False
-    if pattern[i] in "*+":
-        return True
-    if pattern[i] == "{":
-        close = pattern.find("}", i, i + 24)
-        body = pattern[i + 1 : close] if close > 0 else ""
-        low, comma, high = body.partition(",")
-        return bool(comma) and low.strip().isdigit() and (not high.strip() or int(high or 0) > 1)
-    return False
+    if not pattern.startswith("{", i):
+        return pattern.startswith(("*", "+"), i)
+    close = pattern.find("}", i, i + 24)
+    body = pattern[i + 1 : close] if close > 0 else ""
+    low, comma, high = body.partition(",")
+    return bool(comma) and low.strip().isdigit() and (not high.strip() or int(high or 0) > 1)
 
 
 def _class_end(pattern: str, i: int) -> int:
     j = i + 1
-    if j < len(pattern) and pattern[j] == "^":
-        j += 1
-    if j < len(pattern) and pattern[j] == "]":
-        j += 1
+    j += pattern.startswith("^", j)
+    j += pattern.startswith("]", j)  # first in the class, ']' is a literal
     while j < len(pattern) and pattern[j] != "]":
         j += 2 if pattern[j] == "\\" else 1
     return j + 1

@@ -20,6 +20,7 @@ from .schema_rules import SchemaError
 MAX_REF_HOPS = 64  # `$ref`s followed in a row without descending into the data
 MAX_STEPS = 100_000  # schema nodes one validation may visit: nested anyOf/oneOf/$ref branches multiply otherwise
 _BOUNDS = {"minimum": lt, "maximum": gt, "exclusiveMinimum": le, "exclusiveMaximum": ge}  # broken(value, bound)
+_TYPE_NAMES = ("null", "boolean", "integer", "number", "string", "array", "object")  # the first that fits names it
 _PYTHON_TYPES = {"object": dict, "array": list, "string": str, "boolean": bool, "null": type(None)}
 
 
@@ -132,12 +133,10 @@ class _Validator:
         properties = schema.get("properties") or {}
         extra = schema.get("additionalProperties", True)
         for name, item in value.items():
-            if name in properties:
-                yield self.check(item, properties[name], f"{at}.{name}")
-            elif extra is False:
+            if name not in properties and extra is False:
                 yield f"{at} has the property '{name}', which the schema does not allow"
             else:
-                yield self.check(item, extra, f"{at}.{name}")
+                yield self.check(item, properties.get(name, extra), f"{at}.{name}")
         yield _size(at, len(value), schema, "Properties", ("has fewer than", "has more than"), "properties")
 
 
@@ -173,10 +172,7 @@ def _is_type(value: Any, kind: Any) -> bool:
 
 
 def _type_name(value: Any) -> str:
-    for kind in ("null", "boolean", "integer", "number", "string", "array", "object"):
-        if _is_type(value, kind):
-            return kind
-    return type(value).__name__
+    return next((kind for kind in _TYPE_NAMES if _is_type(value, kind)), type(value).__name__)
 
 
 def _canonical(value: Any) -> str:

