@@ -20,6 +20,7 @@ SystemMessagePolicy = Literal["append", "replace", "ignore"]
 FailureMode = Literal["open", "closed"]
 TaskPromptMode = Literal["llm", "agent"]
 HistoryMode = Literal["request", "server"]
+ReplayBytes = Annotated[int, Field(ge=64 * 1024, le=4 * 1024**3)]  # the replays' byte budgets
 HeaderName = Annotated[str, Field(max_length=128, pattern=r"^[A-Za-z0-9-]*$")]  # empty, or an HTTP header's name
 
 
@@ -99,16 +100,12 @@ class BridgeSettings(BaseModel):
     idempotency_window_seconds: int = Field(
         600, ge=0, le=86400, description="How long an Idempotency-Key replays its first answer (0 = keys ignored)."
     )
-    idempotency_store_bytes: int = Field(
+    idempotency_store_bytes: ReplayBytes = Field(
         64 * 1024 * 1024,
-        ge=64 * 1024,
-        le=4 * 1024**3,
         description="Bytes of answers kept for Idempotency-Key replays, all users together; the oldest go first.",
     )
-    idempotency_identity_bytes: int = Field(
+    idempotency_identity_bytes: ReplayBytes = Field(
         8 * 1024 * 1024,
-        ge=64 * 1024,
-        le=4 * 1024**3,
         description="Bytes of answers kept for Idempotency-Key replays per Cat user; their oldest go first.",
     )
     idempotency_answer_bytes: int = Field(

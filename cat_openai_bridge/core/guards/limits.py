@@ -167,7 +167,7 @@ class Limiter:
     """The one piece of mutable state the bridge keeps: its stores, by backend."""
 
     def __init__(
-        self, clock: Callable[[], float] = time.monotonic, warn: Callable[[str], None] = lambda message: None
+        self, clock: Callable[[], float] = time.monotonic, warn: Callable[[str], None] = lambda _: None
     ) -> None:
         self.memory = MemoryStore(clock)
         self._redis: dict[str, RedisStore] = {}

@@ -103,7 +103,7 @@ def _admitted(reply: Any) -> tuple[str, float, float, float]:
         try:
             value = float(text) / 1000
         except ValueError:
-            raise RedisProtocolError(f"ADMIT answered {text[:40]!r} for a duration") from None
+            value = math.nan  # refused below
         if not (math.isfinite(value) and -1.0 <= value <= MAX_AHEAD):
             raise RedisProtocolError(f"ADMIT answered {text[:40]!r} for a duration")
         seconds.append(value)

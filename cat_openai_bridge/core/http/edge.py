@@ -23,11 +23,11 @@ def json_response(body: WireModel, status: int = 200, headers: dict[str, str] | 
 
 
 class Stalled(Exception):
-    """The client read nothing while one send waited `send_timeout` seconds."""
+    """The client read nothing while one send waited its `timeout`."""
 
 
 class BoundedStream(StreamingResponse):
-    """A stream whose every send may wait at most `send_timeout` for the client to read.
+    """A stream whose every send may wait at most `timeout` seconds for the client to read.
 
     A client that stops reading fills the socket buffers, and the server's send then waits for it forever,
     holding the request's task, the Cat's run and the answer in memory well past `request_timeout`. Past the
@@ -36,19 +36,15 @@ class BoundedStream(StreamingResponse):
     """
 
     def __init__(
-        self,
-        body: AsyncIterator[bytes],
-        headers: dict[str, str],
-        send_timeout: float,
-        on_stall: Callable[[float], None],
+        self, body: AsyncIterator[bytes], headers: dict[str, str], timeout: float, on_stall: Callable[[float], None]
     ) -> None:
         super().__init__(body, media_type=STREAM_MEDIA_TYPE, headers={**STREAM_HEADERS, **headers})
-        self._send_timeout, self._on_stall = send_timeout, on_stall
+        self._timeout, self._on_stall = timeout, on_stall
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def bounded(message: Message) -> None:
             try:
-                await _within(send(message), self._send_timeout)
+                await _within(send(message), self._timeout)
             except asyncio.TimeoutError:
                 raise Stalled() from None
 
@@ -57,7 +53,7 @@ class BoundedStream(StreamingResponse):
         except Exception as exc:
             if not _holds(exc, Stalled):
                 raise
-            self._on_stall(self._send_timeout)
+            self._on_stall(self._timeout)
         finally:
             with contextlib.suppress(Exception):
                 await self.body_iterator.aclose()  # type: ignore[attr-defined]  # now, not when collected
