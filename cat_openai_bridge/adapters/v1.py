@@ -94,9 +94,8 @@ class V1Cat:
             stamp: int | None = os.stat(os.path.join(plugin.path, "settings.json")).st_mtime_ns
         except OSError:
             stamp = None
-        cached_stamp, cached = self._settings
-        if cached is not None and stamp is not None and stamp == cached_stamp:
-            return cached
+        if stamp is not None and stamp == self._settings[0]:
+            return self._settings[1]  # type: ignore[return-value]  # set with its stamp
         raw = plugin.load_settings() or {}
         try:
             settings = BridgeSettings.model_validate(raw)

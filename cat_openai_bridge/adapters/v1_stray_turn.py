@@ -87,11 +87,10 @@ def _fill_history(stray, turn: CatTurn) -> None:
     """OpenAI semantics: the request's earlier messages are the conversation the Cat sees."""
     from cat.convo.messages import CatMessage, UserMessage
 
+    kinds = {"user": UserMessage, "assistant": CatMessage}
     for past in turn.conversation.turns[:-1]:
-        if past.role == "user":
-            stray.working_memory.update_history(UserMessage(user_id=stray.user_id, text=past.text))
-        elif past.role == "assistant":
-            stray.working_memory.update_history(CatMessage(user_id=stray.user_id, text=past.text))
+        if past.role in kinds:
+            stray.working_memory.update_history(kinds[past.role](user_id=stray.user_id, text=past.text))
 
 
 def _work(stray, turn: CatTurn, history: str, abandoned: Callable[[], bool]):

@@ -24,11 +24,7 @@ from .usage import stopped_result, turn_result, why
 
 
 class ClientToolsCalled(Exception):
-    """The Cat's model called a client's tool: the agent stops so the client can run it."""
-
-    def __init__(self, message) -> None:
-        super().__init__("client tool called")
-        self.message = message
+    """The Cat's model called a client's tool: the agent stops so the client can run it (args: the message)."""
 
 
 @lru_cache(maxsize=1)
@@ -87,11 +83,7 @@ async def _work(turn: CatTurn) -> tuple[Any, Any, Callable[[], tuple[str, list[A
         prompt = agent_prompt("", turn)  # no agent prompt to add to: the client's system text (unless ignored)
         return agent, llm(prompt, messages=task.messages, stream=turn.stream), lambda: (prompt, task.messages, [])
     agent.directives = [*type(agent).directives, _client_directive()(turn)]
-    return agent, agent(task), lambda: (agent.system_prompt, agent.task.messages, _produced(agent))
-
-
-def _produced(agent) -> list[Any]:
-    return list(getattr(getattr(agent, "result", None), "messages", []))  # none yet if the run was cut early
+    return agent, agent(task), lambda: (agent.system_prompt, agent.task.messages, list(agent.result.messages))
 
 
 async def _result(turn: CatTurn, agent: Any, runner: asyncio.Task, read: Callable) -> TurnResult:
@@ -101,7 +93,7 @@ async def _result(turn: CatTurn, agent: Any, runner: asyncio.Task, read: Callabl
         runner.result()
     except ClientToolsCalled as stop:
         offered = {t.name for t in turn.tools}
-        called = tuple(ToolCall(c.id, c.name, json.dumps(c.args)) for c in stop.message.tool_calls if c.name in offered)
+        called = tuple(ToolCall(c.id, c.name, json.dumps(c.args)) for c in stop.args[0].tool_calls if c.name in offered)
     except asyncio.CancelledError:
         raise CatFailure("the Cat's run was cancelled") from None
     except Exception as exc:  # the provider's own words go to admins and the log only (CatFailure.detail)
