@@ -127,9 +127,6 @@ class BridgeMetrics:
         )
         self._info = info  # read at the first scrape: the Cat may not say its version while the plugin loads
 
-    def exchange(self, route: str) -> Exchange:
-        return Exchange(self, route)
-
     def families(self) -> list[Family]:
         """Every family, in the order declared above, then the bridge's info."""
         info = {"plugin_version": PLUGIN_VERSION, **self._info()}

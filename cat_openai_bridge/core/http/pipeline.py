@@ -60,7 +60,7 @@ class Pipeline:
     async def serve(self, request: Request, route: Route) -> Response:
         audience = Audience(f"req_{uuid.uuid4().hex}")
         headers = route.dialect.request_headers(audience.request_id)
-        exchange = self.metrics.exchange(route.name)
+        exchange = Exchange(self.metrics, route.name)
         try:
             response = await self._serve(request, route, headers, audience, exchange)
         except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
@@ -202,6 +202,4 @@ class Pipeline:
         return lease
 
     def _stalled(self, seconds: float) -> None:
-        self.cat.log(
-            "warning", f"openai bridge: a stream's client read nothing for {seconds:g} s (stream_send_timeout); ended"
-        )
+        self._warn(f"a stream's client read nothing for {seconds:g} s (stream_send_timeout); ended")

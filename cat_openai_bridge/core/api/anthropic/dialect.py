@@ -75,8 +75,7 @@ class AnthropicDialect(Dialect):
 
     def error_response(self, error: BridgeError, headers: dict[str, str]) -> Response:
         extra = self.limit_headers(error.verdict) if isinstance(error, RateLimited) else error.headers
-        body = error_body(error, headers.get("request-id"))
-        return json_response(body, error.status, {**headers, **extra})
+        return json_response(error_body(error, headers.get("request-id")), error.status, {**headers, **extra})
 
 
 ANTHROPIC = AnthropicDialect()
