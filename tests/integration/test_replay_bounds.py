@@ -1,6 +1,6 @@
 """Idempotency-Key on a live Cat: what is kept is bounded, a key is bound to its route.
 
-The store's byte bounds and eviction are tested in detail on a fake Cat (tests/unit/test_pipeline.py); here the
+The store's byte bounds and eviction are tested in detail on a fake Cat (tests/unit/test_idempotency.py); here the
 same rules hold end to end, on both Cats.
 """
 
