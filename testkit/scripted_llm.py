@@ -124,10 +124,13 @@ def v1_tools_output(system: str) -> list[str]:
 
 
 class Script:
-    """What to answer, read from the last user message."""
+    """What to answer, read from the last user message (or, in a call without one, the last system message: Cat v1
+    1.8's `llm(prompt)` sends its prompt as the only, system, message; 1.9's sends it as a user message)."""
 
     def __init__(self, messages: list[dict[str, Any]], default_delay: float, tools: list | None = None) -> None:
         users = [message_text(m) for m in messages if m.get("role") == "user"]
+        if not users:
+            users = [message_text(m) for m in messages if m.get("role") == "system"][-1:]
         last = users[-1] if users else ""
         if any("[[stubborn]]" in u for u in users) and not DIRECTIVE.search(last):
             last = next(u for u in reversed(users) if DIRECTIVE.search(u))

@@ -67,7 +67,11 @@ def test_every_front_ends_housekeeping_prompt_goes_to_the_cats_llm_alone(setting
     answer = client.chat.completions.create(model="cheshire-cat", messages=user_says(TEMPLATES[name]))
     assert answer.choices[0].message.content == "Echo: " + TEMPLATES[name].strip()
     sent = llm_log()[-1]["body"]["messages"]
-    assert [(m["role"], text_of(m["content"])) for m in sent] == [("user", TEMPLATES[name])]  # no agent, no memory
+    # The Cat's LLM alone (no agent, no memory): one message, the prompt. Cat v1 1.8's `llm()` sends it as a
+    # system message, 1.9's and v2's as a user message.
+    cat_version = httpx.get(base_url.removesuffix("/v1") + "/health", timeout=10).json()["cat_version"]
+    role = "system" if cat_version.startswith("1.8.") else "user"
+    assert [(m["role"], text_of(m["content"])) for m in sent] == [(role, TEMPLATES[name])]
 
 
 def test_a_user_cannot_step_around_the_agent_with_a_task_prompt(settings, base_url, llm_log, adapter):
