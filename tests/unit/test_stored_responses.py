@@ -44,6 +44,15 @@ async def create(client: httpx.AsyncClient, input: Any = "hi there", **extra: An
     return made.json()
 
 
+def stored_routes(response_id: str) -> list[tuple[str, str]]:
+    """Every route that reads or deletes one stored response."""
+    return [
+        ("GET", f"/v1/responses/{response_id}"),
+        ("GET", f"/v1/responses/{response_id}/input_items"),
+        ("DELETE", f"/v1/responses/{response_id}"),
+    ]
+
+
 def not_found(response_id: str) -> dict[str, Any]:
     return {
         "error": {
@@ -86,11 +95,7 @@ async def test_a_stored_response_reads_back_lists_its_input_and_deletes(client):
     assert deleted.status_code == 200
     assert deleted.json() == {"id": response_id, "object": "response", "deleted": True}
 
-    for method, path in (
-        ("GET", f"/v1/responses/{response_id}"),
-        ("GET", f"/v1/responses/{response_id}/input_items"),
-        ("DELETE", f"/v1/responses/{response_id}"),
-    ):
+    for method, path in stored_routes(response_id):
         gone = await client.request(method, path, headers=ALICE)
         assert (method, path, gone.status_code) == (method, path, 404)
         assert gone.json() == not_found(response_id)
@@ -176,11 +181,7 @@ async def test_input_items_refuses_bad_paging_with_a_400(client, params, param, 
 async def test_another_users_response_does_not_exist_for_them(client):
     made = await create(client)
     response_id = made["id"]
-    for method, path in (
-        ("GET", f"/v1/responses/{response_id}"),
-        ("GET", f"/v1/responses/{response_id}/input_items"),
-        ("DELETE", f"/v1/responses/{response_id}"),
-    ):
+    for method, path in stored_routes(response_id):
         other = await client.request(method, path, headers=BOB)
         assert (method, path, other.status_code) == (method, path, 404)
         assert other.json() == not_found(response_id)
