@@ -1,8 +1,5 @@
-"""One Cat turn as an answer, whatever protocol asked for it.
-
-Every protocol's JSON answer and stream come from the same turn events and the same `AnswerCutter`, so `max_tokens`,
-`stop` and usage mean the same thing in every mode; the protocol folders only encode what comes out of here.
-"""
+"""One Cat turn as an answer: every protocol and mode cuts and counts it here, so `max_tokens`, `stop` and usage
+mean the same thing everywhere."""
 
 from __future__ import annotations
 
@@ -34,8 +31,6 @@ class Usage:
 
 @dataclass(frozen=True)
 class OutputRules:
-    """What a request may get out of the Cat, checked against the bridge's settings."""
-
     stream: bool
     limit: int | None
     timeout: float
@@ -52,7 +47,6 @@ def output_rules(
     stops: list[str] | None = None,
     include_usage: bool = False,
 ) -> OutputRules:
-    """The rules every protocol shares: streaming allowed, the token ceiling, the timeout."""
     if stream and not settings.enable_streaming:
         raise invalid_request(
             "Streaming is disabled on this Cat (setting enable_streaming).", "stream", "streaming_disabled"
@@ -71,7 +65,6 @@ def output_rules(
 
 
 def check_message_count(count: int, settings: BridgeSettings, param: str) -> None:
-    """`max_messages` holds for every route that takes a conversation."""
     if count > settings.max_messages:
         raise invalid_request(
             f"Too many messages: {count}. This bridge accepts at most {settings.max_messages}.",
@@ -128,8 +121,6 @@ class Pump:
 
 @dataclass(frozen=True)
 class Answer:
-    """How an answer ended, once its text is out (or, for JSON, with all of it)."""
-
     content: str
     finish_reason: str
     usage: Usage  # what the client is told: its prompt, and the completion it received (plus tool steps)
@@ -142,10 +133,7 @@ class Answer:
 
 
 async def _answer(cutter: AnswerCutter, result: TurnResult | None) -> Answer:
-    """How the answer ended: what `cutter` let out, the turn's tool calls unless it was cut, and the usage.
-
-    The tokens charged may exceed the client's usage: the LLM may have produced more than the client got (a cut
-    answer; on a Cat that cannot stop, all it generated)."""
+    """The charge may exceed the client's usage: the LLM may have produced more than the client got."""
     calls = result.tool_calls if result is not None and not cutter.cut else ()
     completion = await tokens.count_texts_off_loop([cutter.sent] + [t for c in calls for t in (c.name, c.arguments)])
     produced = await tokens.count_texts_off_loop([result.text]) if result and result.text != cutter.sent else completion
@@ -163,14 +151,6 @@ async def _answer(cutter: AnswerCutter, result: TurnResult | None) -> Answer:
     )
 
 
-def _watched(cat: CatPort, turn: CatTurn, rules: OutputRules) -> CatTurn | None:
-    """The turn streamed inside the bridge, when a cut may come and the Cat can stop at it (else None): the
-    Cat's LLM is stopped once the answer reaches `max_tokens` or a stop sequence, instead of running to its end."""
-    if not cat.stops_turns or (rules.limit is None and not rules.stops):
-        return None
-    return replace(turn, stream=True)
-
-
 def _ended(result: TurnResult | None) -> TurnResult:
     if result is None:
         raise CatFailure("the turn ended without an answer")
@@ -178,8 +158,8 @@ def _ended(result: TurnResult | None) -> TurnResult:
 
 
 async def run_answer(cat: CatPort, turn: CatTurn, rules: OutputRules) -> Answer:
-    """The whole answer, tool calls included. Raises CatFailure or CatTimeout."""
-    watched = _watched(cat, turn, rules)
+    # Streamed inside the bridge when a cut may come and the Cat can stop its LLM there, instead of at its end.
+    watched = replace(turn, stream=True) if cat.stops_turns and (rules.limit is not None or rules.stops) else None
     cutter = AnswerCutter(rules.limit, rules.stops)  # what a stream would have sent: where the run may stop
     result: TurnResult | None = None
     async with Pump(cat.run(watched or turn), rules.timeout) as events:
@@ -201,16 +181,14 @@ async def run_answer(cat: CatPort, turn: CatTurn, rules: OutputRules) -> Answer:
 StreamItem = str | Heartbeat | Answer
 
 
-async def _result_of(events: Pump) -> TurnResult:
-    """Read on to the turn's result (after a cut: its prompt still counts)."""
+async def _result_of(events: Pump) -> TurnResult | None:
     while (ev := await events.next()) is not None:
         if isinstance(ev, TurnResult):
             return ev
-    return _ended(None)
+    return None
 
 
 def _tail(cutter: AnswerCutter, streamed: list[str], result: TurnResult | None, log: Callable[[str, str], None]) -> str:
-    """What is left to send once the Cat's turn ended: the final answer's missing tail, cut by the rules."""
     tail, consistent = reconcile("".join(streamed), _ended(result).text)
     if not consistent:
         log("debug", "streamed tokens differ from the Cat's final answer; the stream keeps what was sent")
@@ -220,12 +198,8 @@ def _tail(cutter: AnswerCutter, streamed: list[str], result: TurnResult | None, 
 async def answer_stream(
     cat: CatPort, turn: CatTurn, rules: OutputRules, log: Callable[[str, str], None], wait_for_result: bool = False
 ) -> AsyncIterator[StreamItem]:
-    """The answer's text as the Cat produces it, cut by the rules, then one `Answer` (its `content` what was sent).
-
-    Once the answer is cut, the Cat is asked to stop its run; one that can (v2) ends it at once and says what its
-    LLM read and produced. One that cannot (v1) is waited for only when `wait_for_result` (the ending reports
-    usage); otherwise the answer ends at the cut and its prompt is charged as reserved.
-    Raises CatTimeout or CatFailure; the encoders turn them into their error events."""
+    """The answer's text, cut by the rules, then one `Answer`. After a cut, a Cat that cannot stop (v1) is waited for
+    only when `wait_for_result` (the ending reports usage); otherwise its prompt is charged as reserved."""
     cutter = AnswerCutter(rules.limit, rules.stops)
     streamed: list[str] = []
     result: TurnResult | None = None
@@ -245,5 +219,5 @@ async def answer_stream(
             turn.stop.set()  # cut: the client's answer is complete, the Cat may stop its LLM
             if wait_for_result or cat.stops_turns:
                 with contextlib.suppress(CatFailure, CatTimeout):  # whatever happens next, the answer is whole
-                    result = await _result_of(events)
+                    result = await _result_of(events)  # after a cut, its prompt still counts
         yield await _answer(cutter, result)

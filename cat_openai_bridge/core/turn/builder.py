@@ -1,12 +1,5 @@
-"""The meaning checks every protocol's conversion shares, and the builder that applies them in order.
-
-Each protocol folder reads its own wire shapes and hands over neutral parts,
-calls and results with the field each came from; what a conversation must mean
-is checked here once: roles in order, a tool result answering an earlier call,
-images the Cat can see, a named tool among those offered, unique tool names.
-The words are OpenAI's; Anthropic, which words its errors its own way, shares
-the builder's state and the image refusal, and gives `offer` its OfferWords.
-"""
+"""The meaning checks every protocol's conversion shares (roles in order, tool results answering calls, images,
+offered tools), in OpenAI's words; Anthropic words its own refusals (OfferWords)."""
 
 from __future__ import annotations
 
@@ -50,7 +43,6 @@ def is_base64(data: str) -> bool:
 
 
 def data_url_image(url: str, param: str) -> ImagePart:
-    """An inline `data:image/...;base64,` URL as an image; the bridge fetches nothing."""
     match = _DATA_URL.match(url)
     if not match:
         raise invalid_request(
@@ -65,7 +57,7 @@ def data_url_image(url: str, param: str) -> ImagePart:
 
 
 class ConversationBuilder:
-    """Turns in order, each checked against those before it; `system` gathers the instructions met on the way."""
+    """Turns in order, each checked against those before it."""
 
     def __init__(self, *, allow_images: bool, allow_tools: bool) -> None:
         self.allow_images = allow_images
@@ -75,7 +67,6 @@ class ConversationBuilder:
         self._asked: set[str] = set()  # the ids of the calls so far, that a tool result must answer
 
     def image(self, url: str, where: str, url_field: str, *, user: bool) -> ImagePart:
-        """Only a user's turn shows the Cat images, and only a Cat that sees them."""
         if not (user and self.allow_images):
             raise images_refused(f"{where}.type")
         return data_url_image(url, f"{where}.{url_field}")
@@ -94,7 +85,7 @@ class ConversationBuilder:
             )
 
     def calls(self, calls: list[ToolCall], parts: list[Part], param: str, *, join: bool = False) -> None:
-        """An assistant turn calling client tools; `join` adds the calls to an assistant turn just before."""
+        """`join` adds the calls to an assistant turn just before."""
         self.check_calls(param)
         self._asked.update(call.id for call in calls)
         last = self.turns[-1] if self.turns else None
@@ -119,7 +110,6 @@ class ConversationBuilder:
         return Conversation("\n\n".join(self.system), self.turns)
 
     def finish(self, last_param: str, content_param: str) -> Conversation:
-        """The Cat answers a user turn (or tool results): the last turn must be one, and say something."""
         if not self.turns or self.turns[-1].role not in ("user", "tool"):
             raise invalid_request(
                 "The last message must come from the user (or carry tool results): the Cat answers a user turn.",
@@ -132,7 +122,6 @@ class ConversationBuilder:
 
 
 def client_tool(name: str, description: str | None, parameters: dict[str, Any] | None) -> ClientTool:
-    """A function the client declared; no `parameters` means it takes none."""
     return ClientTool(
         name, description or "", parameters if parameters is not None else {"type": "object", "properties": {}}
     )
@@ -140,7 +129,7 @@ def client_tool(name: str, description: str | None, parameters: dict[str, Any] |
 
 @dataclass(frozen=True)
 class OfferWords:
-    """How a protocol words `offer`'s refusals; `unknown` is formatted with the choice's `param` and `name`."""
+    """`unknown` is formatted with the choice's `param` and `name`."""
 
     needs_tools: str = "'tool_choice' needs 'tools' to choose from."
     unique: str = "Tool names must be unique."
@@ -159,13 +148,8 @@ def offer(
     allowed: bool = True,
     words: OfferWords = OfferWords(),
 ) -> tuple[tuple[ClientTool, ...], str | None]:
-    """The functions to offer the Cat's model for this request, and the call `tool_choice` demands (or None).
-
-    `choice` is "auto", "none" or "required" (None when absent), or a function's name when `name_param` says
-    where that name came from. "none" offers nothing; "required" demands a call to any of them (ANY_TOOL); a
-    named function is offered alone and demanded. A Cat that cannot hand calls back (`allowed` False) refuses
-    any tools, once their names are checked.
-    """
+    """The functions to offer and the call `tool_choice` demands (or None). `choice` is "auto", "none", "required"
+    or None, or a function's name when `name_param` says where it came from."""
     if not tools:
         if choice not in (None, "auto", "none") or name_param is not None:
             raise invalid_request(words.needs_tools, "tool_choice", "invalid_value")

@@ -1,10 +1,5 @@
-"""Which client chat a request belongs to, so each chat can keep its own Cat conversation.
-
-Front ends that know the chat say so (Open WebUI's X-OpenWebUI-Chat-Id, or `metadata.chat_id`); otherwise the chat
-is recognised by how it started, since every request of a chat resends the same first messages. Either way the key
-belongs to the user the turn runs as: two users sending the same chat id (or starting a chat with the same words)
-never share a key, so a memory plugin keyed by it cannot hand one user's conversation to another.
-"""
+"""Which client chat a request belongs to: the id a front end sends, or else a hash of how the chat started (every
+request resends it). Keys are scoped to the user, so a memory plugin keyed by them never mixes two users' chats."""
 
 from __future__ import annotations
 

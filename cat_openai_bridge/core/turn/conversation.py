@@ -1,9 +1,4 @@
-"""The neutral conversation every protocol is turned into, and what the Cat's model may call.
-
-Chat Completions `messages`, Responses `input` and `/custom/message` all
-become one `Conversation`; adapters hand it to their Cat. Nothing here knows
-a wire format: the protocol folders build these from validated requests.
-"""
+"""The neutral conversation every protocol's request becomes, and what the Cat's model may call."""
 
 from __future__ import annotations
 
@@ -28,8 +23,6 @@ Part = TextPart | ImagePart
 
 @dataclass(frozen=True)
 class ClientTool:
-    """A function the client offers the Cat's model for one request."""
-
     name: str
     description: str
     parameters: dict[str, Any]
@@ -42,7 +35,7 @@ class ToolCall:
     arguments: str  # JSON text, as OpenAI sends it
 
     def args(self) -> dict[str, Any]:
-        """The arguments as an object, for Cats that want one (unparseable text is kept under `_raw`)."""
+        """For Cats that want an object (unparseable text is kept under `_raw`)."""
         try:
             value = json.loads(self.arguments or "{}")
         except ValueError:
@@ -73,6 +66,6 @@ class Conversation:
         return users[-1].text if users else ""
 
     def pairs(self) -> list[tuple[str, str]]:
-        """(role, text) of what the Cat's LLM will see from the client, for token estimates."""
+        """For token estimates."""
         head = [("system", self.system)] if self.system else []
         return head + [(t.role, t.text) for t in self.turns]

@@ -1,8 +1,5 @@
-"""Cutting the Cat's answer at `max_tokens` and `stop`, as it streams.
-
-The Cat's LLM knows nothing of the client's limits, so the bridge enforces them on the Cat's output, chunk by chunk,
-holding back only as many characters as could be the start of a stop sequence.
-"""
+"""Cutting the Cat's answer at `max_tokens` and `stop` as it streams: the Cat's LLM knows nothing of the client's
+limits, so only as many characters are held back as could start a stop sequence."""
 
 from __future__ import annotations
 
@@ -10,8 +7,6 @@ from . import tokens
 
 
 class AnswerCutter:
-    """Feed deltas in, get the text that may be sent out and whether it ended."""
-
     def __init__(self, limit: int | None, stops: list[str]) -> None:
         self.limit = limit
         self.stops = [s for s in stops if s]
@@ -66,7 +61,7 @@ class AnswerCutter:
             self._estimate = tokens.count_text(whole)
             if self._estimate > self.limit:
                 allowed = tokens.head(whole, self.limit)
-                out = allowed[len(self.sent) :] if len(allowed) > len(self.sent) else ""
+                out = allowed[len(self.sent) :]
                 self.sent += out
                 self._pending = ""
                 self.finish_reason = "length"
@@ -77,10 +72,8 @@ class AnswerCutter:
 
 
 def reconcile(streamed: str, final: str) -> tuple[str, bool]:
-    """What to send after the stream so the client ends with the Cat's answer: (tail, consistent).
-
-    Tokens streamed before tool calls or an answer rewritten by a hook make `streamed` differ from `final`; what was
-    sent cannot be taken back, so only a missing tail is added."""
+    """(tail, consistent): tool calls or a hook may rewrite the answer after it streamed, and what was sent cannot be
+    taken back, so only a missing tail is added."""
     if streamed == final or streamed.endswith(final):
         return "", True
     if final.startswith(streamed):

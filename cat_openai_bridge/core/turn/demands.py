@@ -1,9 +1,7 @@
 """What a request demands of the answer's form: JSON (`response_format`, `text.format`) or a forced tool call.
 
-The Cat's LLM clients pass neither `response_format` nor `tool_choice` to the model, so the bridge makes them hold
-through the Cat's own agent: the demand goes into the agent's system prompt as an instruction (with the schema), the
-answer is checked when the turn ends, and a non-streamed answer that falls short gets one corrective re-ask in a
-second turn through the same agent. Whatever still falls short is an error, never a repaired or invented answer.
+The Cat's LLM clients pass neither on to the model, so the demand goes into the agent's system prompt, the answer is
+checked, and a non-streamed one that falls short is re-asked once; what still falls short is an error, never repaired.
 """
 
 from __future__ import annotations
@@ -27,8 +25,6 @@ ANY_TOOL = "*"  # tool_choice "required": any of the client's functions
 
 @dataclass(frozen=True)
 class JsonOutput:
-    """`json_object` (no schema) or `json_schema`."""
-
     schema: dict[str, Any] | None = None
     name: str = "response"
     description: str | None = None
@@ -38,7 +34,7 @@ class JsonOutput:
 def json_output(
     kind: str, param: str, name: str = "response", schema: Any = None, description: str | None = None, strict=False
 ) -> JsonOutput | None:
-    """The request's format as a JsonOutput (None for text); a schema OpenAI would refuse is a 400 here too."""
+    """None for text; a schema OpenAI would refuse is a 400 here too."""
     if kind == "text":
         return None
     if kind == "json_object":
@@ -56,8 +52,7 @@ def _check(schema: Any, strict: bool, what: str, param: str, code: str) -> None:
 
 
 def strict_parameters(tools: Sequence[tuple[str, dict | None, bool]], param: str) -> dict[str, dict]:
-    """The parameters of every `strict: true` function (name, parameters, strict), checked against OpenAI's
-    strict-mode rules; `param` is where the i-th function's parameters sit, e.g. "tools.[{i}].parameters"."""
+    """The parameters of every `strict: true` function, checked; `param` is e.g. "tools.[{i}].parameters"."""
     checked = {}
     for i, (name, parameters, strict) in enumerate(tools):
         if not strict:
@@ -80,7 +75,6 @@ class Demands:
         return self.output is not None or self.call is not None or bool(self.strict_tools)
 
     def instructions(self) -> str:
-        """What the agent's system prompt gets, so the Cat's LLM knows the form its answer must take."""
         lines = []
         if self.call == ANY_TOOL:
             names = ", ".join(f"`{n}`" for n in self.offered)
@@ -101,7 +95,7 @@ class Demands:
         return "\n".join(lines)
 
     def problem(self, answer: Answer) -> str | None:
-        """Why the answer falls short, or None. A cut answer (`length`) is the client's own limit: not checked."""
+        """Why the answer falls short, or None. A cut answer is the client's own limit: not checked."""
         if answer.finish_reason == "length":
             return None
         if not answer.tool_calls:
@@ -145,10 +139,8 @@ def _arguments_problem(arguments: str, schema: dict) -> str | None:
 
 
 def _reasked(turn: CatTurn, answer: Answer, problem: str) -> CatTurn:
-    """The same turn, with the answer that fell short and the correction appended as the last exchange.
-
-    The correction says only what was wrong. The demand itself stays in the system prompt only: on v1 this message
-    enters the Cat's episodic memory, and a schema recalled into later prompts would mislead them."""
+    """The correction says only what was wrong: on v1 it enters the Cat's episodic memory, and a schema recalled
+    into later prompts would mislead them."""
     said = answer.content or " ".join(f"(called {c.name} with {c.arguments})" for c in answer.tool_calls)
     correction = f"Your previous answer could not be used: {problem}. Answer again, in the form the instructions ask."
     turns = [*turn.conversation.turns, Turn("assistant", [TextPart(said)]), Turn("user", [TextPart(correction)])]
@@ -156,7 +148,6 @@ def _reasked(turn: CatTurn, answer: Answer, problem: str) -> CatTurn:
 
 
 async def demanded_answer(cat: CatPort, turn: CatTurn, rules: OutputRules, demands: Demands) -> Answer:
-    """The whole answer, meeting the demands after at most one re-ask; raises the failure otherwise."""
     started = time.monotonic()
     answer = await run_answer(cat, turn, rules)
     problem = demands.problem(answer)
@@ -174,10 +165,8 @@ async def demanded_answer(cat: CatPort, turn: CatTurn, rules: OutputRules, deman
 async def demanded_stream(
     cat: CatPort, turn: CatTurn, rules: OutputRules, demands: Demands, wait_for_result: bool = False
 ) -> AsyncIterator[StreamItem]:
-    """`answer_stream`, checked at its end: text already sent cannot be re-asked, so a shortfall is an error.
-
-    A forced call has nothing to stream before the turn made it: the whole answer is awaited (re-ask included),
-    then handed on as one piece."""
+    """Text already sent cannot be re-asked, so a shortfall is an error; a forced call has nothing to stream before
+    the turn made it, so its whole answer (re-ask included) is awaited."""
     if demands.call is not None:
         answer = await demanded_answer(cat, turn, rules, demands)
         if answer.content:

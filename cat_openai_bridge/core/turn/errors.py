@@ -1,10 +1,5 @@
-"""OpenAI-shaped errors: every factory, and the one mapper from any exception to an error.
-
-Every failure a client can see is a `BridgeError`, rendered as `{"error": {"message", "type", "param", "code"}}`, so
-SDKs raise their typed exceptions instead of choking on FastAPI's `{"detail": ...}`. Handlers and both stream
-encoders call `error_of`, so an exception means the same thing wherever it surfaces, and what the Cat's model
-provider said reaches the Cat's admins and the log, never an ordinary caller.
-"""
+"""OpenAI-shaped errors (SDKs raise their typed exceptions, not choke on FastAPI's `{"detail": ...}`), and `error_of`,
+the one mapper from any exception to what a client sees, wherever it surfaces."""
 
 from __future__ import annotations
 
@@ -28,8 +23,6 @@ class ErrorResponse(WireModel):
 
 @dataclass(eq=False)
 class BridgeError(Exception):
-    """An error with its HTTP status and OpenAI error object."""
-
     status: int
     message: str
     type: str = "invalid_request_error"
@@ -50,7 +43,7 @@ class BridgeError(Exception):
 
 @dataclass(frozen=True)
 class ErrorKind:
-    """One kind of error (they differ only by their strings), called with what its `message` is formatted with."""
+    """Called with what its `message` is formatted with."""
 
     status: int
     code: str
@@ -67,8 +60,7 @@ NO_RETRY = {"x-should-retry": "false"}  # the SDKs would retry a 409 or a 5xx ot
 
 
 def _cat_side(status: int, code: str, message: str) -> ErrorKind:
-    """Raised once the Cat has started the turn (its hooks may have stored the user's message): SDKs must not
-    replay it blindly. An Idempotency-Key makes retries safe."""
+    """The Cat started the turn (its hooks may have stored the message): SDKs must not replay it blindly."""
     return ErrorKind(status, code, message, type="api_error", headers=NO_RETRY)
 
 
@@ -149,7 +141,7 @@ server_error = ErrorKind(
 
 @dataclass
 class Audience:
-    """Who reads an error: the Cat's admins see what the Cat or its provider said; everyone else the request id."""
+    """The Cat's admins see what the Cat or its provider said (it may hold URLs, keys); others the request id."""
 
     request_id: str
     admin: bool = False
@@ -157,8 +149,6 @@ class Audience:
 
 
 def error_of(exc: BaseException, log: Callable[[str, str], None], audience: Audience) -> BridgeError:
-    """Any exception as the error `audience` sees; what the Cat or its provider said is logged with the request id,
-    unexpected errors are logged and never shown."""
     if isinstance(exc, BridgeError):
         if exc.code in ("cat_error", "timeout"):
             audience.failure = exc.code

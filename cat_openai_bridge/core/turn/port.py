@@ -1,14 +1,13 @@
-"""What the core needs from a Cat, whatever its version.
+"""What the core needs from a Cat, whatever its version; the core never imports `cat`.
 
-An adapter implements `CatPort`; the core never imports `cat`. A turn is an async stream of `TextDelta`s ending with
-exactly one `TurnResult`; a Cat that fails raises `CatFailure` and the client gets an error, never a stand-in text.
-Adapters speak in the exceptions below, never in HTTP: the core's error mapper (turn/errors.py) decides what the
-client sees.
+A turn is an async stream of `TextDelta`s ending with exactly one `TurnResult`. Adapters speak in the exceptions
+below, never in HTTP: turn/errors.py decides what the client sees, never a stand-in text.
 """
 
 from __future__ import annotations
 
 import enum
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Protocol
@@ -20,10 +19,8 @@ from .conversation import ClientTool, Conversation, ToolCall
 
 
 class CatFailure(Exception):
-    """The Cat's pipeline (or its LLM) failed to produce an answer.
-
-    Its message is the bridge's own words, fit for any caller; `detail` is what the Cat or its model provider said
-    (raw exception text: provider URLs, request bodies, sometimes keys), which only the Cat's admins and its log see."""
+    """The message is the bridge's words, fit for any caller; `detail` is what the Cat or its provider said (URLs,
+    request bodies, sometimes keys), which only the Cat's admins and its log see."""
 
     def __init__(self, message: str, detail: str = "") -> None:
         super().__init__(message)
@@ -31,24 +28,20 @@ class CatFailure(Exception):
 
 
 class CatTimeout(Exception):
-    """The Cat did not finish a turn (or an embedding call) within the request's time."""
-
     def __init__(self, seconds: float) -> None:
         super().__init__(f"no answer within {seconds:g} s")
         self.seconds = seconds
 
 
 class Forbidden(Exception):
-    """A real Cat user whose permissions do not cover what the route does; the message names what is missing."""
+    """The caller's Cat permissions do not cover the route; the message names what is missing."""
 
 
 class Unsupported(Exception):
-    """This Cat version cannot do what the route asks (e.g. no embedder API)."""
+    """This Cat version cannot do what the route asks."""
 
 
 class Access(enum.Enum):
-    """What a route does, so an adapter can ask its Cat for the matching permission."""
-
     MODELS = "models"  # list the Cat's models (v1: LLM READ)
     CHAT = "chat"  # run a conversation turn (v1: CONVERSATION WRITE)
     EMBEDDINGS = "embeddings"  # use the Cat's embedder (v1: EMBEDDER READ)
@@ -57,7 +50,7 @@ class Access(enum.Enum):
 
 @dataclass(frozen=True)
 class Identity:
-    """Who the Cat answers as: taken from the credential, never from the body."""
+    """Taken from the credential, never from the body."""
 
     user_id: str
     name: str
@@ -68,8 +61,6 @@ class Identity:
 
 @dataclass(frozen=True)
 class EmbedderInfo:
-    """The Cat's configured embedder: its name (the `model` of an embeddings answer), its size once known."""
-
     name: str
     size: int | None = None  # vector length: v1 knows it from its memory, v2 learns it from its first vectors
 
@@ -79,23 +70,6 @@ class ModelCard:
     id: str
     owned_by: str
     description: str = ""
-
-
-@dataclass(eq=False, slots=True)
-class StopSignal:
-    """The core's word that the client's answer is complete (cut at `max_tokens` or a stop sequence).
-
-    An adapter that can (`CatPort.stops_turns`) checks it whenever it resumes after handing over a TextDelta, ends
-    the Cat's run there (its LLM call is abandoned) and ends the turn with a TurnResult counting what the LLM had
-    read and produced by then. Set from the event loop, read by the adapter on it: a plain flag."""
-
-    _set: bool = False
-
-    def set(self) -> None:
-        self._set = True
-
-    def is_set(self) -> bool:
-        return self._set
 
 
 @dataclass(frozen=True)
@@ -115,7 +89,9 @@ class CatTurn:
     # The form the answer must take (JSON, a schema, a forced call), for the agent's system prompt whatever
     # the system_message_policy: it is the bridge's instruction, not the client's system message.
     instructions: str = ""
-    stop: StopSignal = field(default_factory=StopSignal, compare=False, repr=False)
+    # Set once the client's answer is cut: an adapter that `stops_turns` checks it after each TextDelta, abandons
+    # the LLM call and ends the turn with a TurnResult counting what the LLM had read and produced by then.
+    stop: threading.Event = field(default_factory=threading.Event, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -144,7 +120,7 @@ class CatPort(Protocol):
     def cat_version(self) -> str: ...
 
     async def identify(self, request: Request, access: Access) -> Identity | None:
-        """The caller, None for missing or bad credentials; raises Forbidden for a user lacking `access`."""
+        """None for missing or bad credentials; raises Forbidden for a user lacking `access`."""
 
     def act_as(self, caller: Identity, label: str) -> Identity:
         """The Cat user a master-key caller's `label` names (only ever called for master-key callers)."""
@@ -160,7 +136,7 @@ class CatPort(Protocol):
     def run(self, turn: CatTurn) -> AsyncIterator[TurnEvent]: ...
 
     async def embedder(self) -> EmbedderInfo | None:
-        """The embedder the Cat's memory uses, None when none is configured (v2's placeholder)."""
+        """None when none is configured (v2's placeholder)."""
 
     async def embed(self, texts: list[str]) -> tuple[str, list[list[float]]]:
         """(the embedder's name, one vector per text); raises CatFailure."""

@@ -1,9 +1,5 @@
-"""A client's JSON Schema for structured outputs, checked as the request is read: usable, and (strict) OpenAI's rules.
-
-Whatever the mode, a schema is bounded before anything runs it: its depth, its `$ref`s (local only), and its
-`pattern`s, which must compile and must not have the shape of catastrophic backtracking (`nested_repeat`). The
-answer is validated against it in schema_validator.py.
-"""
+"""A client's JSON Schema, checked as the request is read: bounded before anything runs it (depth, local `$ref`s,
+`pattern`s that compile and cannot backtrack catastrophically), and (strict) OpenAI's rules."""
 
 from __future__ import annotations
 
@@ -53,7 +49,6 @@ def _children(schema: dict[str, Any], path: tuple[str, ...]) -> Iterator[tuple[A
 
 
 def check_schema(schema: Any, strict: bool, path: tuple[str, ...] = (), depth: int = 0) -> None:
-    """Raise SchemaError where the schema is unusable, or (strict) breaks OpenAI's strict-mode rules."""
     if depth > MAX_DEPTH:
         raise SchemaError(f"the schema is nested more than {MAX_DEPTH} levels deep", _where(path))
     if isinstance(schema, bool) and not strict:
@@ -90,10 +85,8 @@ def _check_pattern(pattern: Any, path: tuple[str, ...]) -> None:
 
 
 def nested_repeat(pattern: str) -> bool:
-    """A group that repeats and holds a repeat, e.g. (a+)+ or (\\w+\\s?)*: the shape of catastrophic backtracking.
-
-    One pass over the pattern (a regex to find this would itself backtrack).
-    """
+    """A group that repeats and holds a repeat, e.g. (a+)+ or (\\w+\\s?)*, found in one pass (a regex would itself
+    backtrack)."""
     inner: list[bool] = []  # per open group: does it contain a repeat?
     i = 0
     while i < len(pattern):

@@ -1,9 +1,7 @@
 """The Cat's answer validated against a client's JSON Schema (checked first in schema_rules.py).
 
-A validator of our own rather than `jsonschema`: Cat v2 ships `jsonschema` but the v1 image does not, and a plugin's
-`requirements.txt` can name only one package on v2. It covers the keywords OpenAI documents for structured outputs
-(and the common composition ones), resolves local `$ref`s only, and is bounded: schema depth, `$ref` hops without
-consuming data, and the regexes it runs. The unit tests check it against `jsonschema` on the same cases.
+Our own, not `jsonschema`: the v1 image lacks it, and a plugin's `requirements.txt` can name only one package on v2.
+It covers OpenAI's structured-output keywords, local `$ref`s only, and is bounded; unit tests compare it to jsonschema.
 """
 
 from __future__ import annotations
@@ -25,12 +23,10 @@ _PYTHON_TYPES = {"object": dict, "array": list, "string": str, "boolean": bool, 
 
 
 class _TooMuchWork(Exception):
-    """A validation past MAX_STEPS: a schema whose branches multiply (anyOf of anyOf of ...)."""
+    pass
 
 
 class _Validator:
-    """One validation: the root schema (for `$ref`), and the schema nodes visited so far."""
-
     def __init__(self, root: Any) -> None:
         self.root = root
         self.steps = 0
@@ -153,7 +149,6 @@ def validate(value: Any, schema: Any) -> str | None:
 
 
 def _size(at: str, size: int, schema: dict[str, Any], bound: str, words: tuple[str, str], unit: str) -> str | None:
-    """`min<bound>` and `max<bound>` (Length, Items, Properties) against a size, as a sentence in `unit`s."""
     low, high = schema.get(f"min{bound}"), schema.get(f"max{bound}")
     if isinstance(low, int) and size < low:
         return f"{at} {words[0]} {low} {unit}"

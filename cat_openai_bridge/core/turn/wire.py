@@ -1,9 +1,7 @@
-"""The two bases of every wire shape: requests we read, and bodies, chunks and events we send.
+"""The bases of what we read (unknown fields ignored, like OpenAI; known ones strict) and what we send.
 
-Requests ignore unknown fields (front ends send extras OpenAI also ignores) and check known ones strictly, without
-coercion. What we send is declared field by field, like openai-python's types, and leaves as compact UTF-8 JSON. A
-field that defaults to None is sent only when it was given (a chunk's `usage`, a delta's `role`); every other field
-is always sent. That one rule lets a model say both `"usage": null` and "no usage key" exactly as OpenAI does.
+A sent field that defaults to None is sent only when given, every other always: so a model can say both
+`"usage": null` and "no usage key", exactly as OpenAI does.
 """
 
 from __future__ import annotations
@@ -20,7 +18,7 @@ class RequestModel(BaseModel):
 
 @functools.cache
 def _always_sent(cls: type[BaseModel]) -> frozenset[str]:
-    """The fields a model sends even when not given; computed on first use, once its class (and fields) exist."""
+    """Computed on first use, once the class (and its fields) exist."""
     return frozenset(n for n, f in cls.model_fields.items() if f.default is not None or f.default_factory is not None)
 
 
