@@ -1,9 +1,5 @@
-"""The plugin's endpoints: one per entry of the route table, registered with the Cat under /custom.
-
-Handlers take the raw request so that the body is validated by the bridge
-(OpenAI errors), not by FastAPI (`detail`); /docs still show each body from
-the table. The Cat finds endpoints among this module's names, hence `globals()`.
-"""
+"""The plugin's endpoints, one per route table entry. Handlers take the raw request so the bridge validates the
+body (OpenAI errors), not FastAPI; the Cat finds endpoints among this module's names, hence `globals()`."""
 
 from __future__ import annotations
 

@@ -1,10 +1,5 @@
-"""Registers `BridgeSettings` with whichever Cat imports this file.
-
-v2 finds a `Service` with `service_type = "config"` (edited at
-`PUT /settings/<plugin>__config__openai_bridge`); it owns the settings cache,
-since saving is where a cached value must be dropped. v1 finds a
-`settings_model` plugin function. Only the branch for the running Cat is defined.
-"""
+"""Registers `BridgeSettings` with whichever Cat imports this file: v2 finds a config `Service` (which owns the
+settings cache, since saving is where a cached value must be dropped), v1 a `settings_model` plugin function."""
 
 from __future__ import annotations
 

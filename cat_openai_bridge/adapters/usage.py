@@ -1,16 +1,13 @@
-"""A turn's usage, counted from what the Cat recorded of its LLM calls, and what a v2 agent did (why).
+"""A turn's usage, counted from what the Cat recorded of its LLM calls (callers run these in a thread).
 
-v2 reports no usage: it is counted from what each LLM call read (the system
-prompt, the task's `asked` messages, then what the agent had `produced` before
-it) and wrote. v1 records each call's prompt texts and reply, but inflates its
-own `input_tokens` by 20% "to be safe": the prompts are counted again. Counting
-tokenizes every prompt: callers run these in a thread, as prompts may be long.
+v2 reports no usage, and v1 inflates its own `input_tokens` by 20% "to be safe": both are recounted here.
 """
 
 from __future__ import annotations
 
 import ast
 import contextlib
+import itertools
 import json
 import re
 from typing import Any
@@ -48,18 +45,15 @@ def why(agent) -> dict:
 
 
 def _prompts(system_prompt: str, history: list[tuple[str, str]], calls: list[int]) -> int:
-    """Prompt tokens of LLM calls that each read the system prompt and the first `n` messages of `history`, for n
-    in `calls`: each message counted once (a long one is not tokenized again for every call of the turn)."""
+    """Prompt tokens of calls that each read the system prompt and the first `n` of `history`, n in `calls`; each
+    message is tokenized once, not once per call."""
     base = tokens.count_chat([("system", system_prompt)] if system_prompt else [])
-    costs = [tokens.TOKENS_PER_MESSAGE + tokens.count_text(role) + tokens.count_text(text) for role, text in history]
-    prefix = [0]
-    for cost in costs:
-        prefix.append(prefix[-1] + cost)
+    costs = (tokens.TOKENS_PER_MESSAGE + tokens.count_text(role) + tokens.count_text(text) for role, text in history)
+    prefix = [0, *itertools.accumulate(costs)]
     return sum(base + prefix[n] for n in calls)
 
 
 def turn_result(system_prompt: str, asked: list[Any], produced: list[Any]) -> TurnResult:
-    """The final answer, usage counted over every LLM call of the finished run."""
     answers = [i for i, m in enumerate(produced) if m.role == "assistant"]
     final = produced[answers[-1]].text if answers else ""
     history = _history(asked, produced)
@@ -69,9 +63,7 @@ def turn_result(system_prompt: str, asked: list[Any], produced: list[Any]) -> Tu
 
 
 def stopped_result(system_prompt: str, asked: list[Any], produced: list[Any], text: str) -> TurnResult:
-    """A run stopped at the client's cut, in the middle of an LLM call (or the bare LLM's one call): every call so
-    far read its prompt, the one in flight included; what the LLM produced is `text`, all it streamed (tool calls
-    of finished steps aside)."""
+    """A run cut in the middle of an LLM call: every call so far read its prompt, the one in flight included."""
     history = _history(asked, produced)
     calls = [len(asked) + i for i, m in enumerate(produced) if m.role == "assistant"] + [len(history)]
     extra = sum(tokens.count_text(_calls_text(m)) for m in produced if m.role == "assistant" and m.tool_calls)
@@ -90,8 +82,7 @@ _SPEAKER = re.compile(r"(?:^|\n)(?:System|Human|AI|Tool|Function): ")
 
 
 def _prompt_messages(prompt: Any) -> list[str]:
-    """The texts of one LLM call's messages: 1.9 keeps them as a list, 1.8 as langchain's
-    "System: ...\nHuman: ..." buffer string, split back here so both count alike."""
+    """1.9 keeps a call's messages as a list, 1.8 as langchain's "System: ...\nHuman: ..." string, split here."""
     if not isinstance(prompt, str):
         return [str(p) for p in prompt]
     parts = _SPEAKER.split(prompt)

@@ -1,9 +1,4 @@
-"""Cheshire Cat v1 (1.8.0 - 1.9.2): the Docker line most users run.
-
-Here: who the caller is (v1's own permissions), the settings, the one model,
-the embedder; a turn runs in v1_stray_turn.py, on a private StrayCat in a
-thread of the bridge's own.
-"""
+"""Cheshire Cat v1 (1.8.0 - 1.9.2): the Docker line most users run. A turn runs in v1_stray_turn.py."""
 
 from __future__ import annotations
 
@@ -21,8 +16,6 @@ from .v1_stray_turn import CatUserIdentity, in_a_thread, run_turn
 PLUGIN_ID = __name__.split(".")[2] if __name__.startswith("cat.plugins.") else "cat_openai_bridge"
 MAIN = "main"  # the adapter's name for the Cat's one agent
 
-
-# The v1 permission each kind of route needs, as the Cat's own routes ask them.
 PERMISSIONS: dict[Access, tuple[str, str]] = {
     Access.MODELS: ("LLM", "READ"),
     Access.CHAT: ("CONVERSATION", "WRITE"),
@@ -32,7 +25,6 @@ PERMISSIONS: dict[Access, tuple[str, str]] = {
 
 
 def _cat_user_of(credential: str | None) -> bool:
-    """Whether `credential` is a valid JWT of a user in v1's user store (as its core auth handler checks)."""
     import jwt
     from cat.db.crud import get_users
     from cat.env import get_env
@@ -86,7 +78,7 @@ class V1Cat:
         return Identity(label, label, delegated=True)
 
     async def load_settings(self) -> BridgeSettings:
-        """Read live: the Cat saves plugin settings to settings.json, so its mtime says when to reread."""
+        """The Cat saves plugin settings to settings.json: its mtime says when to reread."""
         from cat.looking_glass.cheshire_cat import CheshireCat
 
         plugin = CheshireCat().mad_hatter.plugins[PLUGIN_ID]

@@ -1,13 +1,8 @@
-"""A Cat v1 turn: the Cat's own `StrayCat` conversation turn on a private StrayCat per request.
+"""A Cat v1 turn: the Cat's own turn on a private StrayCat per request, in a thread of v1_threads.py's pool.
 
-The whole turn runs (hooks, memory recall, agent, `before_cat_sends_message`)
-in a thread of the bridge's elastic pool (v1_threads.py): never on the event
-loop, where the Cat's websocket sends would deadlock, and never waiting for a
-thread that a hung turn holds. The private StrayCat's `send_ws_message` is
-this request's token pipe, so tokens stream to the client as the LLM makes
-them and never mix with another request's. The client's system text and the
-bridge's instructions reach the agent's prompt through a hook, defined only
-when a v1 Cat imports this.
+Never on the event loop, where the Cat's websocket sends would deadlock. The
+private StrayCat's `send_ws_message` is this request's token pipe, so tokens
+never mix with another request's.
 """
 
 from __future__ import annotations
@@ -28,8 +23,7 @@ from .v1_threads import TurnThreads, UserLocks, serialize_embedded_qdrant
 
 
 class _TurnPipe:
-    """Carries one request's tokens from the Cat's thread to the event loop, then None; dropped once the client
-    left."""
+    """One request's tokens from the Cat's thread to the event loop, then None; dropped once the client left."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
@@ -46,19 +40,16 @@ _USER_LOCKS = UserLocks()  # `v1_history: server`: one turn at a time per user
 
 
 def in_a_thread(fn: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
-    """Run `fn` in a thread of the pool: an idle one, or a new one. v1 cannot cancel a turn (a hung LLM call
-    runs on after the client got its 504), so a turn never waits for a thread another turn holds."""
     return asyncio.wrap_future(_THREADS.submit(fn, *args))
 
 
-def _quiet(*args: Any, **kwargs: Any) -> None:
-    """The private StrayCat's other websocket sends: there is no websocket for an HTTP request."""
+def _quiet(*args: Any, **kwargs: Any) -> None:  # no websocket for an HTTP request
+    pass
 
 
 @dataclass(frozen=True)
 class CatUserIdentity(Identity):
-    """A caller the Cat's auth made, with its record of them (AuthUserInfo) for the turn's StrayCat; a master
-    key's delegated user is a plain Identity, and its StrayCat gets a bare record of its name."""
+    """A caller the Cat's auth made, with its AuthUserInfo for the turn's StrayCat (a delegated user has none)."""
 
     user: Any = field(default=None, compare=False, repr=False)
 
@@ -74,9 +65,7 @@ def _private_stray(identity: Identity, pipe: _TurnPipe, stream: bool):
     else:  # 1.9.x: loads the user's cached working memory; a private one replaces it (server
         stray = StrayCat(user)  # history reloads the user's own under a lock, in _work)
         stray.working_memory = WorkingMemory()
-    # A JSON answer is the turn's final text: its tokens are dropped here, as v1 drops them without a
-    # websocket, instead of waking the event loop (and taking the GIL from the other turns) once per
-    # token for text nobody reads.
+    # A JSON answer's tokens are dropped, not sent to wake the event loop once per token for nobody.
     stray.send_ws_message = pipe.send_ws_message if stream else _quiet
     stray.send_chat_message = stray.send_notification = stray.send_error = _quiet
     serialize_embedded_qdrant()  # turns run concurrently here: the embedded Qdrant must not see it
@@ -84,7 +73,6 @@ def _private_stray(identity: Identity, pipe: _TurnPipe, stream: bool):
 
 
 def _fill_history(stray, turn: CatTurn) -> None:
-    """OpenAI semantics: the request's earlier messages are the conversation the Cat sees."""
     from cat.convo.messages import CatMessage, UserMessage
 
     kinds = {"user": UserMessage, "assistant": CatMessage}
@@ -94,15 +82,13 @@ def _fill_history(stray, turn: CatTurn) -> None:
 
 
 def _work(stray, turn: CatTurn, history: str, abandoned: Callable[[], bool]):
-    """In its own thread: the Cat's own turn (or, for housekeeping prompts, its LLM alone)."""
     text = turn.conversation.last_user_text
     if turn.plain:
         return stray.llm(f"{text}\n\n{turn.instructions}" if turn.instructions else text, stream=turn.stream)
     server_side = history == "server"
     with contextlib.ExitStack() as held:
         if server_side:
-            # One turn at a time per user; a turn whose client left while it waited never runs
-            # (it would add an exchange nobody saw to the user's stored conversation).
+            # One turn at a time per user; one whose client left while it waited never runs.
             if not held.enter_context(_USER_LOCKS.holding(stray.user_id, abandoned)) or abandoned():
                 return None
             stray.working_memory = _stored_memory(stray)  # read under the lock: never a stale copy
@@ -110,8 +96,7 @@ def _work(stray, turn: CatTurn, history: str, abandoned: Callable[[], bool]):
         try:
             answer = stray({"user_id": stray.user_id, "text": text})
         except BaseException:
-            # A failed turn leaves the stored conversation as it was: v1 appended the user's message
-            # before its agent ran, and would keep it without an answer. The client resends it.
+            # v1 appended the user's message before its agent ran: a failed turn takes it back.
             stray.working_memory.history = before
             raise
         if isinstance(answer, dict):  # v1's error dicts (e.g. memory recall failed): the same
@@ -122,7 +107,6 @@ def _work(stray, turn: CatTurn, history: str, abandoned: Callable[[], bool]):
 
 
 def _stored_memory(stray):
-    """The user's own working memory, the one the Cat's websocket and /memory routes use."""
     if hasattr(stray, "load_working_memory_from_cache"):  # 1.9: the Cat's cache, keyed by user
         stray.load_working_memory_from_cache()
         return stray.working_memory
@@ -137,7 +121,6 @@ def _stored_memory(stray):
 
 
 async def run_turn(turn: CatTurn, load_settings: Callable[[], Awaitable[BridgeSettings]]) -> AsyncIterator[TurnEvent]:
-    """The turn on a private StrayCat, in a thread of the pool."""
     pipe = _TurnPipe(asyncio.get_running_loop())
     settings = await load_settings()
     stray = _private_stray(turn.identity, pipe, turn.stream)
@@ -153,11 +136,9 @@ async def run_turn(turn: CatTurn, load_settings: Callable[[], Awaitable[BridgeSe
             answer = future.result()
         except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
             raise
-        except BaseException as exc:  # also what is no Exception: a Rust panic in the Cat's own tokenizer
-            # the provider's own words go to admins and the log only (CatFailure.detail)
+        except BaseException as exc:  # also a Rust panic in the Cat's tokenizer; the detail goes to admins only
             raise CatFailure("the Cat's turn failed", f"{type(exc).__name__}: {exc}") from None
-        # Recounting a turn's prompts (tiktoken over every prompt the Cat sent) can take seconds for a large
-        # message: it runs in a pool thread too, so the event loop keeps serving everyone else meanwhile.
+        # Recounting every prompt the Cat sent can take seconds: off the event loop too.
         yield await in_a_thread(_result, stray, answer)
     finally:
         pipe.closed = True  # a client that left: the thread finishes, its output is dropped
@@ -181,6 +162,5 @@ if not running_v2():
 
     @hook(priority=0)  # after other plugins, so `replace` really replaces
     def agent_prompt_prefix(prefix, cat):
-        """Only a request's private StrayCat carries its turn: every other conversation passes through untouched."""
         turn = getattr(cat, "openai_bridge_turn", None)
         return agent_prompt(prefix, turn, _template) if turn is not None else prefix

@@ -1,25 +1,15 @@
-"""What running Cat v1 turns side by side takes: threads, per-user locks, one caller at a time in its Qdrant.
+"""Running Cat v1 turns side by side: an elastic thread pool, per-user locks, a serialised embedded Qdrant.
 
-The threads are a small elastic pool of the bridge's own.
+A v1 turn cannot be cancelled and may hang as long as its LLM, so a bounded
+pool would let hung turns starve the others: a turn gets an idle thread or a
+new one at once. Idle threads are reused because starting one blocks the event
+loop until it first holds the GIL (180 ms median with 30 busy threads on 2
+cores); they end after `idle_seconds`, as anyio's pool (v1's `/message`) does.
 
-A v1 turn cannot be cancelled, and one may hang as long as its LLM does, so a
-bounded pool would let hung turns starve the others: here a turn always gets
-a thread at once, an idle one if there is one, else a new one. Reusing them
-matters because starting a thread blocks the caller until the new thread first
-holds the GIL, and the caller is the event loop: with 30 threads busy in
-Python code that took 180 ms (median) on 2 cores, while every other request
-waited. Threads idle for `idle_seconds` end, so none are left behind; this is
-how the pool that v1's own `/message` uses (anyio's) behaves too.
-
-Without `CCAT_QDRANT_HOST`, v1 keeps its vector memory in qdrant-client's
-local mode: one `QdrantClient` per process (`VectorMemory.local_vector_db`),
-shared by every collection, and not thread-safe. Concurrent turns corrupt it
-(a numpy shape mismatch or IndexError in its payload mask) and every turn
-fails from then on until restart. So the client's own calls are serialised:
-every caller in the process (the bridge, the Cat's websocket and `/message`,
-the rabbit hole, other plugins) then takes turns for the milliseconds a Qdrant
-call lasts, while embedding calls, hooks and LLM calls stay concurrent. A
-Qdrant server needs none of it.
+Without `CCAT_QDRANT_HOST`, v1's vector memory is one local-mode `QdrantClient`
+per process, not thread-safe: concurrent turns corrupt it and every turn fails
+until restart. So its calls are serialised for every caller in the process,
+while embedding, hooks and LLM calls stay concurrent.
 """
 
 from __future__ import annotations
@@ -79,8 +69,7 @@ class TurnThreads:
 
 
 class UserLocks:
-    """One lock per user while someone holds or waits for it; the entry goes with its last user (a plain dict
-    grew by one lock for every user that ever sent a `v1_history: server` turn)."""
+    """One lock per user while someone holds or waits for it: the entry goes with its last user."""
 
     def __init__(self) -> None:
         self._guard = threading.Lock()

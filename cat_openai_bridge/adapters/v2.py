@@ -1,8 +1,5 @@
-"""Cheshire Cat v2 (the `cheshire-cat-ai` package, 2.x).
-
-Every Cat agent is a model. Here: who the caller is, which models there are,
-the settings, the embedder; a turn runs in v2_agent_turn.py.
-"""
+"""Cheshire Cat v2 (the `cheshire-cat-ai` package, 2.x): every Cat agent is a model. A turn runs in
+v2_agent_turn.py."""
 
 from __future__ import annotations
 
@@ -34,11 +31,8 @@ class V2Cat:
         return metadata.version("cheshire-cat-ai")
 
     async def identify(self, request: Request, access: Access) -> Identity | None:
-        """The Cat authenticated the request before our route ran; v2 routes need no more than a user.
-
-        A route that takes its key from another header (Anthropic's `x-api-key`) hands over the request with
-        that key as its bearer: the Cat's own auth handlers check it, and its user becomes the request's user,
-        as the Cat's middleware would have made it."""
+        """The Cat authenticated the request already; a key from another header (Anthropic's `x-api-key`) comes
+        as the request's bearer, checked by the Cat's own auth, as its middleware would have."""
         from cat import config
         from cat.ambient.context_vars import ctx
 
@@ -106,7 +100,6 @@ class V2Cat:
         return run_turn(turn)
 
     async def embed(self, texts: list[str]) -> tuple[str, list[list[float]]]:
-        """The Cat's configured embedder, the one its memory plugins use."""
         from cat.ambient import embedder
 
         slug = str((await self._core_settings()).default_embedder)

@@ -1,10 +1,7 @@
-"""A Cat v2 turn: the agent run the way the Cat's own AG-UI stream runs it.
+"""A Cat v2 turn, run as the Cat's own AG-UI stream runs it: a stream callback on the request context.
 
-A stream callback on the request context, the agent in a task of the same
-context, so its LLM tokens reach us as they are produced. The client's system
-prompt, instructions and tools reach the agent as a directive; a client tool
-the model calls stops the agent so the client can run it. A cut answer
-cancels the run (the Cat hangs up on its LLM).
+The client's system prompt, instructions and tools reach the agent as a
+directive; a client tool the model calls stops the agent so the client runs it.
 """
 
 from __future__ import annotations
@@ -29,9 +26,7 @@ class ClientToolsCalled(Exception):
 
 @lru_cache(maxsize=1)
 def _client_directive():
-    """The directive that gives the agent the client's system text, the bridge's instructions and the client's
-    tools (each a Tool that hands the call back instead of running); made on first use, so the Cat does not
-    register it as a service."""
+    """Made on first use, so the Cat does not register it as a service."""
     from cat.mad_hatter.decorators import Tool
     from cat.services.directives.base import Directive
 
@@ -68,8 +63,7 @@ def _cat_message(turn: Turn):
 
 
 async def _work(turn: CatTurn) -> tuple[Any, Any, Callable[[], tuple[str, list[Any], list[Any]]]]:
-    """(agent, the coroutine to run, what its LLM calls read so far: the system prompt, the task's messages, what
-    the agent produced): the agent with the client's directive, or the bare LLM."""
+    """(agent, the coroutine to run, what its LLM calls read so far); the agent, or the bare LLM."""
     from cat.ambient.runtime import ccat
     from cat.types import Task
 
@@ -87,7 +81,6 @@ async def _work(turn: CatTurn) -> tuple[Any, Any, Callable[[], tuple[str, list[A
 
 
 async def _result(turn: CatTurn, agent: Any, runner: asyncio.Task, read: Callable) -> TurnResult:
-    """The finished run as a TurnResult; a client tool call ends it on purpose, anything else raised fails it."""
     called: tuple[ToolCall, ...] = ()
     try:
         runner.result()
@@ -118,7 +111,6 @@ async def _cancel(runner: asyncio.Task) -> None:
 
 
 async def run_turn(turn: CatTurn) -> AsyncIterator[TurnEvent]:
-    """The answer's text as the LLM makes it, then the turn's result (or, at the client's cut, what it used)."""
     from cat.ambient.context_vars import ctx
 
     agent, work, read = await _work(turn)
@@ -146,7 +138,7 @@ async def run_turn(turn: CatTurn) -> AsyncIterator[TurnEvent]:
             produced.append(delta)
             yield TextDelta(delta)
             if turn.stop.is_set() and not runner.done():
-                # The client's answer is complete: cancel the run (the Cat hangs up on its LLM), count what was used.
+                # The client's answer is complete: cancel the run, count what was used.
                 await _cancel(runner)
                 while not deltas.empty():  # produced before the cancel landed: the LLM made them, they count
                     produced.append(deltas.get_nowait() or "")

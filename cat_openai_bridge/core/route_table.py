@@ -1,10 +1,4 @@
-"""The route table: every endpoint of the bridge, once, and the `Bridge` that serves them.
-
-`routes.py` registers each entry with the Cat, the unit tests' app mounts the
-same entries, and the Cat's /docs describe each from its `body` and `errors`.
-Each route reads top to bottom as parse -> prepare -> run -> encode; the
-pipeline does every shared step.
-"""
+"""The route table: every endpoint of the bridge, once (for the Cat and the unit tests alike), and the `Bridge`."""
 
 from __future__ import annotations
 
@@ -50,10 +44,7 @@ PATH_PARAMETER = re.compile(r"{(\w+)(?::\w+)?}")
 
 @dataclass(frozen=True, kw_only=True)
 class Entry:
-    """One endpoint: `method` and `path` (under `PREFIX`), the route that serves it, how /docs describe it.
-
-    `name` names the endpoint (`openai_bridge_<name>` in the Cat). The handler reads the raw body, so FastAPI
-    neither validates nor documents it: `body` is the model /docs show for it, `errors` the error responses."""
+    """The handler reads the raw body, so FastAPI neither validates nor documents it: /docs show `body`."""
 
     method: str
     path: str
@@ -101,8 +92,6 @@ ENTRIES: tuple[Entry, ...] = (
 
 
 class Bridge:
-    """The pipeline for one Cat, and one route per entry, built from it (the Responses routes share one store)."""
-
     entries = ENTRIES
 
     def __init__(self, cat: CatPort, limiter: Limiter | None = None) -> None:

@@ -1,22 +1,13 @@
 """Whether an admin's regular expression backtracks catastrophically, found out before it meets a user's message.
 
-Python's `re` backtracks, and a match cannot be interrupted: it holds the GIL,
-so a thread with a timeout does not help, and one bad pattern on one crafted
-message freezes the whole Cat. Deciding "will this pattern ever blow up" from
-its text alone is not possible in general, so each new pattern is *run*: in a
-separate Python process (killed if it does not answer in time), against
-adversarial probes as long as the text the bridge ever matches (`window`), and
-refused if any single probe costs more than `probe_limit` seconds of CPU.
-The probes are the shapes that trigger backtracking blow-ups: long runs of one
-character (whitespace, newlines, letters, digits, every literal the pattern
-names), alternating pairs of those characters, and the pattern's own literal
-words repeated. Exponential patterns (`(\\w+\\s?)*x`, `(a|a)*b`) never finish on
-these; polynomial ones (`\\s*\\s*\\s*x`) take seconds at this length.
+A `re` match holds the GIL and cannot be interrupted, so one bad pattern on one
+crafted message freezes the whole Cat. Each new pattern is therefore *run*, in
+a separate process killed if it does not answer in time, against adversarial
+probes `window` characters long, and refused past `probe_limit` CPU seconds.
 
-This file is also the worker: `python -I regex_probe.py` reads one JSON line
-(`{"patterns", "window", "probe_limit"}`) and writes one JSON line per pattern
-as it finishes (`[index, worst_seconds]`). It imports only the standard library,
-so the child starts in milliseconds whichever Cat loaded the plugin.
+This file is also the worker (`python -I regex_probe.py`: a JSON job line in,
+`[index, worst_seconds]` lines out); it imports only the standard library, so
+it starts in milliseconds.
 """
 
 from __future__ import annotations
@@ -39,7 +30,7 @@ _BASE_CHARACTERS = " \t\n\r" + "aZ0_-.,:;#/\\\"'()[]{}*+?|^$!" + "é€"
 
 
 def probes(pattern: str, window: int) -> list[str]:
-    """Texts of exactly `window` characters on which backtracking patterns blow up: units repeated."""
+    """Long runs of one character, of pairs, and of the pattern's literal words: where backtracking blows up."""
     named = list(dict.fromkeys(char for char in pattern if char.isprintable()))  # the pattern's characters, in order
     pair_sources = list(dict.fromkeys(" \na0" + "".join(named[:12])))
     # runs of plain characters in the pattern source (e.g. '### Task:'): the likely repeated units
@@ -76,10 +67,7 @@ def _read_lines(stream, lines: queue.Queue) -> None:
 
 
 def worst_seconds(patterns: list[str], window: int, probe_limit: float = PROBE_LIMIT) -> list[float | None]:
-    """Per pattern, the CPU seconds of its most expensive probe; None where the worker had to be killed.
-
-    Raises OSError when no worker process can be started (or it does not start within STARTUP_SECONDS).
-    """
+    """Per pattern, its most expensive probe's CPU seconds (None: the worker was killed); OSError: no worker."""
     worker = subprocess.Popen([sys.executable, "-I", __file__], stdin=PIPE, stdout=PIPE, stderr=DEVNULL, text=True)
     results: list[float | None] = [None] * len(patterns)
     lines: queue.Queue = queue.Queue()

@@ -1,8 +1,4 @@
-"""The bridge's settings, as the Cat's admin shows and validates them.
-
-Both adapters hand this same model to their Cat, so a value the model refuses
-is refused by the admin on every version.
-"""
+"""The bridge's settings, as the Cat's admin shows and validates them (the same model on every Cat version)."""
 
 from __future__ import annotations
 
@@ -172,13 +168,11 @@ class BridgeSettings(BaseModel):
         return value
 
     def is_task_prompt(self, text: str) -> bool:
-        """A front end's housekeeping prompt, by how `text` starts (bounded: see config/task_prompts.py)."""
         return self.task_prompt_mode == "llm" and task_prompts.matches(self.task_prompt_patterns, text)
 
     @field_validator("redis_url")
     @classmethod
     def _redis_url(cls, value: str) -> str:
-        """Checked whole when saved, so a URL the client cannot use never reaches a request."""
         value = value.strip()
         if not value:
             return value
@@ -194,16 +188,10 @@ class BridgeSettings(BaseModel):
 
 
 class SettingsCache:
-    """The last settings read, dropped the moment the Cat saves new ones (and after `max_age` anyway).
+    """The last settings read (a millisecond per request otherwise), dropped when the Cat saves new ones.
 
-    Reading the Cat's settings store costs about a millisecond, most of the
-    bridge's own time per request; saving goes through our settings service,
-    which calls `forget`, so a change still applies to the very next request.
     `max_age` bounds staleness for writes this process cannot see (another
-    replica sharing the Cat's database). One read at a time: requests that
-    find the value stale while a read is under way wait for that read, instead
-    of each starting its own (on v2 every read is a SQLite connection in a
-    thread of its own: 64 at once when 64 clients find the value expired).
+    replica). One read at a time: on v2 each is a SQLite connection in a thread.
     """
 
     def __init__(self, max_age: float = 1.0, clock=None) -> None:

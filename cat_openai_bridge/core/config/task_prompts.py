@@ -1,26 +1,12 @@
 """Front ends' housekeeping prompts (titles, tags, follow-ups...): how they are recognised, in bounded time.
 
-A housekeeping prompt is recognised by how the last user message *starts*:
-every front end below sends its template as one user message, template first.
-So a pattern is matched with `re.match` against the first `WINDOW` characters
-only: whatever a client sends, recognising it costs at most one pass over
-1,000 characters per pattern, never a scan of a megabyte of newlines (the
-multi-line search this replaced was quadratic in them: 100,000 newlines
-froze the Cat for 10 s). An admin's own patterns are run against adversarial
-probes of that length when the settings are saved (regex_probe.py) and refused
-if they backtrack catastrophically.
-
-The defaults recognise, from the front ends' own sources:
-- Open WebUI (backend/open_webui/config.py, 0.6 - 0.12): the title, tags,
-  follow-up, search/retrieval query, autocomplete, image prompt and document
-  suggestion templates all start `### Task:`; the emoji template (voice calls)
-  starts "Your task is to reflect the speaker's likely facial expression"; the
-  mixture-of-agents template "You have been provided with a set of responses
-  from various models to the latest user query".
-- LibreChat (title generation in @librechat/agents, src/utils/title.ts): the
-  default `completion` method's prompt "Provide a concise, 5-word-or-less title
-  for the conversation", and the `structured` / `functions` methods' "Analyze
-  this conversation and provide:".
+Every front end sends its template first in one user message, so a pattern is
+matched with `re.match` against the first `WINDOW` characters only, never a
+scan of a megabyte of newlines (the multi-line search this replaced froze the
+Cat for 10 s on 100,000 of them). An admin's own patterns are probed when the
+settings are saved (regex_probe.py). The defaults come from Open WebUI's
+backend/open_webui/config.py (0.6 - 0.12) and LibreChat's title generation
+(@librechat/agents, src/utils/title.ts).
 """
 
 from __future__ import annotations
@@ -46,7 +32,6 @@ _MAX_VERDICTS = 1024
 
 
 def matches(patterns: list[str], text: str) -> bool:
-    """Whether `text` starts like one of the patterns; at most `WINDOW` characters are looked at."""
     head = text[:WINDOW]
     return any(re.match(pattern, head) for pattern in patterns)
 
@@ -62,11 +47,7 @@ def _unsafe(pattern: str, worst: float | None) -> str | None:
 
 
 def check(patterns: list[str]) -> None:
-    """Refuse (PydanticCustomError) a pattern that does not compile or backtracks catastrophically.
-
-    Verdicts are kept per pattern, so settings reloads (v2 reads them every
-    second, and validates what it reads) never start the probe worker again.
-    """
+    """Verdicts are kept per pattern: settings reloads (v2 validates what it reads) never probe again."""
     for pattern in patterns:
         try:
             re.compile(pattern)

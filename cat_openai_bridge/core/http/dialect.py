@@ -1,10 +1,6 @@
 """What a family of protocols says its own way on every route: where the key is, limit headers, errors.
 
-OpenAI's routes and Anthropic's run the same pipeline and differ only here: an
-Anthropic client sends its key as `x-api-key`, reads `anthropic-ratelimit-*`
-headers and parses `{"type": "error", "error": {...}}`. A route names its
-dialect; the pipeline asks it, so an exception means the same thing on every
-route and reads as that route's clients expect.
+OpenAI's routes and Anthropic's run the same pipeline and differ only here.
 """
 
 from __future__ import annotations
@@ -26,9 +22,8 @@ class Dialect:
         return {"x-request-id": request_id}
 
     def credentials(self, request: Request) -> Request:
-        """The request the Cat is asked to authenticate: its own `Authorization` wins; else the dialect's header,
-        as `Authorization: Bearer <key>`, so the Cat checks that key exactly as its own bearer (only the headers
-        differ: the body is still to be read from the original)."""
+        """`Authorization` wins; else the dialect's header becomes `Authorization: Bearer <key>`, so the Cat checks
+        that key exactly as its own bearer (the body is still read from the original)."""
         key = request.headers.get(self.key_header, "") if self.key_header else ""
         if request.headers.get("authorization") or not key or not key.isascii():
             return request

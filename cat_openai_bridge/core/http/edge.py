@@ -23,17 +23,12 @@ def json_response(body: WireModel, status: int = 200, headers: dict[str, str] | 
 
 
 class Stalled(Exception):
-    """The client read nothing while one send waited its `timeout`."""
+    pass
 
 
 class BoundedStream(StreamingResponse):
-    """A stream whose every send may wait at most `timeout` seconds for the client to read.
-
-    A client that stops reading fills the socket buffers, and the server's send then waits for it forever,
-    holding the request's task, the Cat's run and the answer in memory well past `request_timeout`. Past the
-    bound the stream ends: its body is closed (leases, idempotency claims and the Cat's run are released) and the
-    server drops the connection (it logs that the response was not completed).
-    """
+    """A stream whose every send may wait at most `timeout` seconds for the client to read: otherwise a client
+    that stops reading holds the request, the Cat's run and the answer forever. Past it the body is closed."""
 
     def __init__(
         self, body: AsyncIterator[bytes], headers: dict[str, str], timeout: float, on_stall: Callable[[float], None]
@@ -75,7 +70,6 @@ def _holds(exc: BaseException, kind: type[BaseException]) -> bool:
 
 
 async def read_body(request: Request, limit: int) -> bytes:
-    """The body, refused with a 413 as soon as it passes `limit` bytes."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise too_large(limit)

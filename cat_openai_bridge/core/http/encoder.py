@@ -1,15 +1,8 @@
 """The one stream loop: a Cat answer's items in, one protocol's events out.
 
-Every protocol streams the same moments of an answer: a start, text as the
-Cat produces it, heartbeats while it is silent, the client's tool calls, a
-finish, or a failure once the headers are gone. An `Encoder` says only what
-each moment looks like on its wire; `encode` runs them in the one order all
-protocols share and settles the answer's usage however the stream ends.
-Adding a protocol means writing an encoder, not a loop.
-
-Each `Event` says what it is next to its bytes, so the layers above (first
-output for the metrics, a whole stream for replays) read the flags and never
-search what was already encoded.
+An `Encoder` says only what each moment of an answer looks like on its wire;
+`encode` runs them in the one order all protocols share. Each `Event` carries
+flags, so the layers above never search what was already encoded.
 """
 
 from __future__ import annotations
@@ -47,15 +40,12 @@ class Encoder:
         yield Event(self.ping)
 
     def close_text(self, answer: Answer) -> Iterable[Event]:
-        """The text is complete (before the calls, if any)."""
         return ()
 
     def tool_call(self, index: int, call: ToolCall) -> Iterable[Event]:
-        """One client tool call; the Cat hands each over whole."""
         return ()
 
     def finish(self, answer: Answer) -> Iterable[Event]:
-        """The answer's end (reason, usage); its last event is the stream's final one."""
         raise NotImplementedError
 
     def failed(self, error: BridgeError) -> Event:
@@ -63,7 +53,6 @@ class Encoder:
 
 
 def ending(encoder: Encoder, answer: Answer) -> list[Event]:
-    """The stream's last events once the answer is whole, the very last one marked final."""
     events = [*encoder.close_text(answer)]
     for index, call in enumerate(answer.tool_calls):
         events += encoder.tool_call(index, call)
@@ -77,8 +66,8 @@ async def encode(
     settle: Callable[[Answer], Awaitable[None]],
     failure: Callable[[BaseException], BridgeError],
 ) -> AsyncIterator[Event]:
-    """The stream every protocol sends. `settle` reports the answer's usage (and keeps it, where the route does)
-    before the ending goes out; after the headers, any failure is the protocol's error event, never a trace."""
+    """`settle` reports the answer's usage before the ending goes out; after the headers, any failure is the
+    protocol's error event, never a trace."""
     for event in encoder.start():
         yield event
     try:

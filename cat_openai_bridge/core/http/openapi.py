@@ -1,8 +1,4 @@
-"""OpenAPI descriptions of the bridge's routes, for the Cat's /docs and contract fuzzing.
-
-The handlers read the raw body (so errors are OpenAI's, not FastAPI's), which
-hides the body from FastAPI's schema; these extras put it back.
-"""
+"""OpenAPI descriptions of the bridge's routes: handlers read the raw body, hidden from FastAPI's schema."""
 
 from __future__ import annotations
 
@@ -14,8 +10,7 @@ from ..turn.errors import ErrorResponse
 
 
 def schema_of(model: type[BaseModel], mode: Literal["validation", "serialization"] = "validation") -> dict:
-    """`model`'s JSON schema, self-contained: the Cat's components do not hold our models, so local `$ref`s are
-    resolved."""
+    """Self-contained: the Cat's components do not hold our models, so local `$ref`s are resolved."""
     schema = model.model_json_schema(mode=mode)
     return _inline(schema, schema.pop("$defs", {}))
 
@@ -32,7 +27,6 @@ def _inline(node: Any, defs: dict[str, Any]) -> Any:
 
 
 def body(model: type[BaseModel]) -> dict:
-    """`openapi_extra` declaring `model` as the JSON request body."""
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema_of(model)}}}}
 
 

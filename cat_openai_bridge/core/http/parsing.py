@@ -1,10 +1,8 @@
 """Raw JSON bytes into a request model, or a 400 naming the field in OpenAI's notation.
 
-Pydantic's error locations carry union branch tags (`'str'`, `'list[...]'`,
-a discriminator's value such as `'user'`); OpenAI names the field alone
-(`messages.[0].content.[0].text`). The location is walked against the
-model's own types, so a tag is never mistaken for a field of the same name.
-Validators refuse with `refuse(...)`, which carries OpenAI's code and param.
+Pydantic's error locations carry union branch tags (`'str'`, a discriminator's
+value): the location is walked against the model's own types, so a tag is
+never mistaken for a field of the same name.
 """
 
 from __future__ import annotations
@@ -25,12 +23,10 @@ UNIONS = (typing.Union, types.UnionType)
 
 
 def refuse(message: str, param: str | None, code: str) -> PydanticCustomError:
-    """A validator's refusal, with the exact OpenAI code and param the client gets."""
     return PydanticCustomError(REFUSAL, "{message}", {"message": message, "param": param, "code": code})
 
 
 def _strip(tp: Any) -> Any:
-    """Optional[X] -> X; Annotated[X, ...] -> X."""
     origin = typing.get_origin(tp)
     if origin is typing.Annotated:
         return _strip(typing.get_args(tp)[0])
@@ -132,7 +128,6 @@ def _describe(err: dict, param: str | None) -> BridgeError:
 
 
 def parse_body(model: type[M], raw: bytes, context: dict | None = None) -> M:
-    """Validate raw JSON bytes into `model`, or raise the most telling error as a 400."""
     try:
         return model.model_validate_json(raw, context=context)
     except ValidationError as exc:

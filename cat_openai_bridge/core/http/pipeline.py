@@ -1,10 +1,6 @@
 """The one request pipeline every route runs: parse -> prepare -> run -> encode.
 
-A route (route.py) says what it is and what its request costs; `Pipeline.serve`
-does the steps all routes share, in one order, and encodes, keeps for replays,
-settles and records what the route answers, however it ends. Every exception
-leaves through `error_of`, the one error mapper, which shows the Cat's own
-error details to admins only.
+Every exception leaves through `error_of`, which shows the Cat's own error details to admins only.
 """
 
 from __future__ import annotations
@@ -36,7 +32,7 @@ from .route import Call, Cost, Route
 
 
 class Pipeline:
-    """Holds the adapter, the limiter, the replays and the metrics; nothing else lives between requests."""
+    """Nothing but the adapter, the limiter, the replays and the metrics lives between requests."""
 
     def __init__(self, cat: CatPort, limiter: Limiter | None = None) -> None:
         self.cat = cat
@@ -50,7 +46,7 @@ class Pipeline:
         )
 
     def _replays(self, redis_url: str) -> Replays | RedisReplays:
-        """Replays in process, or in the Redis every replica shares (one backend at a time, as the limiter's)."""
+        """One backend at a time, as the limiter's."""
         if not redis_url:
             return self.replays
         if redis_url not in self._shared:
@@ -136,7 +132,6 @@ class Pipeline:
 
     @staticmethod
     async def _metered(events: AsyncIterator[Event], exchange: Exchange, audience: Audience) -> AsyncIterator[bytes]:
-        """A stream as the metrics see it: its first output event, and its end (whole, failed, or left)."""
         waiting = True
         try:
             async for event in events:
@@ -159,11 +154,8 @@ class Pipeline:
     def _acting(
         self, request: Request, identity: Identity | None, settings: BridgeSettings, label: str | None, turn: bool
     ) -> Identity:
-        """Who the turn runs as: the caller, or the user a master-key caller names (header, then trusted `user`).
-
-        With `user_header` set, the master key is a front end's: a turn without the header would run as the
-        Cat's admin (its memory, its `cat_why`) for whoever sent it, so it is refused instead (400).
-        """
+        """The caller, or the user a master-key caller names. With `user_header` set, the master key is a front
+        end's: a turn without the header would run as the Cat's admin for whoever sent it, so it is refused."""
         if identity is None or not identity.master_key:
             return identity  # type: ignore[return-value]  # public routes have none and need none
         forwarded = request.headers.get(settings.user_header, "").strip() if settings.user_header else ""
@@ -178,12 +170,8 @@ class Pipeline:
     async def _admit(
         self, identity: Identity, settings: BridgeSettings, headers: dict[str, str], cost: Cost, dialect: Dialect
     ) -> Lease:
-        """Apply the identity's limits; the lease is settled by the pipeline when the answer is done.
-
-        Tokens are reserved for the prompt and the answer's cap, as OpenAI counts `max_tokens` against a token
-        limit. The prompt's share is a cheap upper bound (no tokenizing of long texts on the event loop before
-        the decision); once admitted, a long prompt is counted precisely in a thread and the reservation follows.
-        """
+        """Tokens are reserved for the prompt and the answer's cap, as OpenAI counts `max_tokens`. The prompt's
+        share is a cheap upper bound first; once admitted, a long prompt is counted precisely in a thread."""
         quota = Quota(
             settings.rate_limit_per_minute,
             settings.tokens_per_minute,

@@ -1,10 +1,5 @@
-"""What a route is to the pipeline: its job, its cost, its call and its reply.
-
-A route says what it is (`Route`: what it does in the Cat's terms, whether it
-reads a body, is limited, may be replayed), parses its request into a `Job`
-that is complete when built, declares what that job costs (`Cost`), and runs
-it with a `Call` (everything the shared steps found) into a `Reply`.
-"""
+"""What a route is to the pipeline: it parses its request into a `Job`, declares its `Cost`, and runs it with a
+`Call` (everything the shared steps found) into a `Reply`."""
 
 from __future__ import annotations
 
@@ -35,8 +30,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, kw_only=True)
 class Cost:
-    """What a request may cost the Cat, declared by its route from the parsed request; admitted once, before it
-    runs, by the pipeline."""
+    """What a request may cost the Cat; admitted once, before it runs."""
 
     turns: int = 0  # Cat turns it runs (a batch of prompts runs one each)
     llm_calls: int = 0  # LLM calls it may make (a structured answer's re-ask is one more)
@@ -49,15 +43,13 @@ class Cost:
 
 
 def turn_cost(prompt: Conversation, rules: OutputRules, demands: Demands = NO_DEMANDS, turns: int = 1) -> Cost:
-    """A conversation turn's cost (or a batch's, `turns` of them): each may be re-asked once for its demands."""
+    """Each turn may be re-asked once for its demands."""
     calls = turns * (2 if demands.any else 1)
     return Cost(turns=turns, llm_calls=calls, prompt=prompt, completion_cap=(rules.limit or 0) * turns)
 
 
 @dataclass(frozen=True, kw_only=True)
 class Job:
-    """What a route's parse step found in the request, as far as the shared steps care."""
-
     model: str | None = None  # resolved to the adapter's target (None: the route takes no model)
     label: str | None = None  # the body's user label (`user`), for master-key callers
     admin_only: bool = False  # the body asks for what only the Cat's admins may see (`cat_why`)
@@ -66,14 +58,12 @@ class Job:
         return Cost()
 
     def replay_floor(self) -> int:
-        """A lower bound on the bytes of the answer, known before it runs (what it will echo of the request)."""
+        """A lower bound on the answer's bytes, known before it runs (what it will echo of the request)."""
         return 0
 
 
 @dataclass(frozen=True, kw_only=True)
 class TurnJob(Job):
-    """A request that runs one conversation turn of the Cat."""
-
     rules: OutputRules
     conversation: Conversation
     tools: tuple[ClientTool, ...] = ()
@@ -88,8 +78,6 @@ J = TypeVar("J", bound=Job)
 
 @dataclass(kw_only=True)
 class Call:
-    """One request past the shared steps: everything a route's run step may use."""
-
     request: Request
     settings: BridgeSettings
     identity: Identity  # who the turn runs as
@@ -101,8 +89,7 @@ class Call:
     started: float = field(default_factory=time.perf_counter)
 
     def report(self, usage: Usage, prompt_counted: bool = True, charged: int | None = None) -> None:
-        """What the answer used: the limiter settles with what it charges (the LLM's whole output, sent or not),
-        the metrics count the usage the client was told."""
+        """The limiter settles with what it charges (the LLM's whole output), the metrics with what was sent."""
         self.lease.report(usage.total_tokens if charged is None else charged, prompt_counted)
         self.exchange.prompt_tokens, self.exchange.completion_tokens = usage.prompt_tokens, usage.completion_tokens
 
@@ -116,12 +103,8 @@ class Call:
         why: bool = False,
         demands: Demands = NO_DEMANDS,
     ) -> CatTurn:
-        """A client's conversation turn as the Cat runs it, whichever protocol it came in.
-
-        Housekeeping prompts go around the agent only for a chat front end (the master key, or a user it acts for):
-        anyone else could otherwise start a message with `### Task:` and talk to the bare model. A forced tool
-        call needs the agent, which alone offers the client's functions.
-        """
+        """Housekeeping prompts go around the agent only for a front end (the master key, or a user it acts for):
+        anyone else could start a message with `### Task:` and talk to the bare model. Forced tool calls need it."""
         settings = self.settings
         front_end = self.identity.master_key or self.identity.delegated
         key = conversation_key(self.request, self.identity, settings.chat_id_header, metadata, conversation)
@@ -141,8 +124,6 @@ class Call:
 
 @dataclass(frozen=True)
 class Reply:
-    """What a route answers: a JSON body, plain text, or a stream of events."""
-
     body: WireModel | None = None
     events: AsyncIterator[Event] | None = None
     text: str | None = None
@@ -167,7 +148,6 @@ class Route(Generic[J]):
             cls.name = re.sub(r"(?<!^)(?=[A-Z])", "_", cls.__name__).lower()
 
     def parse(self, request: Request, raw: bytes, settings: BridgeSettings) -> Job:
-        """A route without a body has nothing to parse."""
         return Job()
 
     async def prepare(self, job: Job, identity: Identity, settings: BridgeSettings) -> J:
@@ -178,7 +158,6 @@ class Route(Generic[J]):
         raise NotImplementedError
 
     async def answered(self, call: Call, turn: CatTurn, rules: OutputRules, demands: Demands = NO_DEMANDS) -> Answer:
-        """The whole answer (re-asked once where its demands fall short), its usage reported."""
         answer = await demanded_answer(self.cat, turn, rules, demands)
         call.report(answer.usage, charged=answer.charged)
         return answer

@@ -9,6 +9,5 @@ PING = b": ping\n\n"  # an SSE comment: clients skip it, proxies see traffic
 
 
 def event(payload: WireModel, name: str = "") -> bytes:
-    """One `data:` event (with an `event:` line when named, as the Responses API sends them)."""
     head = f"event: {name}\n".encode() if name else b""
     return head + b"data: " + payload.wire() + b"\n\n"
