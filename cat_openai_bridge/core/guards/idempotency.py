@@ -1,17 +1,9 @@
-"""Idempotency-Key: a retried request replays its first answer instead of a second Cat turn.
+"""Idempotency-Key: a retried request replays its first answer instead of running a second Cat turn.
 
-SDKs retry timeouts and 5xx on their own; without this, each retry would store
-the user's message in the Cat again. A key is scoped to the caller's identity
-and bound to the route and the request body. A duplicate that arrives while
-the first is still running waits for it and replays its answer; a first
-attempt that failed frees the key, so a deliberate retry runs again. Kept in
-process (memory_replays.py); with `redis_url` set, in Redis (redis_replays.py),
-so a retry replays whichever replica it reaches. Both are bounded by the same bytes
-(replay_budget.py): an answer larger than the limit is not kept, its key is
-simply not replayable, and the response says so (`Idempotency-Replayable:
-false`) when that is known before its headers go out. `once` is the
-pipeline's whole view of either store: a replay, or an `Idempotent` run that
-keeps what it answered.
+SDKs retry timeouts and 5xx by themselves: without this, each retry would store the user's message in the Cat again.
+A key belongs to the caller's identity and is bound to the route and body. A duplicate waits for a running first
+attempt and replays it; a failed attempt frees the key, so a deliberate retry runs again. An answer too large to keep
+leaves its key not replayable (`Idempotency-Replayable: false` when known before the headers go out).
 """
 
 from __future__ import annotations
@@ -34,8 +26,6 @@ PER_REQUEST_HEADERS = ("x-ratelimit-", "x-request-id", "anthropic-ratelimit-", "
 
 
 class Recorded(Protocol):
-    """A stream event as a recording sees it: its bytes, and whether it ends a stream that ended well."""
-
     data: bytes
     final: bool
 
@@ -45,8 +35,6 @@ E = TypeVar("E", bound=Recorded)
 
 @dataclass(frozen=True)
 class Stored:
-    """A finished answer exactly as it went out, to be sent again byte for byte."""
-
     status: int
     media_type: str
     headers: dict[str, str]
@@ -54,13 +42,11 @@ class Stored:
 
 
 def fingerprint(route: str, body: bytes) -> str:
-    """The request a key was first used for: the same key on another route is another request."""
+    """The same key on another route is another request."""
     return hashlib.sha256(route.encode() + b"\0" + body).hexdigest()
 
 
 class ClaimOf(Protocol):
-    """A store's claim on a key (in process: `Claim`; in Redis: `RedisClaim`)."""
-
     def room(self, answer_bytes: int) -> bool: ...
 
     async def complete(self, stored: Stored) -> None: ...
@@ -70,8 +56,6 @@ class ClaimOf(Protocol):
 
 @dataclass(frozen=True, kw_only=True)
 class Keyed:
-    """A request as idempotency sees it: whose, under which key, which request, and how long it is kept."""
-
     identity: str
     key: str | None  # the Idempotency-Key header (None: no key, nothing kept)
     route: str
@@ -87,10 +71,7 @@ ClaimFunction = Callable[[Keyed], Awaitable[tuple[ClaimOf | None, Stored | None]
 
 @asynccontextmanager
 async def once(claim_of: ClaimFunction, keyed: Keyed, headers: dict[str, str]) -> AsyncIterator[Idempotent]:
-    """What every store does with a request's key: replay, or run and keep (`claim_of` is the store's claim).
-
-    Above the limit, `keyed.at_least` lets the response say at once that its key will not be replayable.
-    """
+    """Replay the key's answer, or run and keep it (`claim_of`: the store's claim)."""
     if not keyed.key or not keyed.window:
         yield Idempotent(None, None, headers)
         return
@@ -112,8 +93,6 @@ async def once(claim_of: ClaimFunction, keyed: Keyed, headers: dict[str, str]) -
 
 
 class Idempotent:
-    """What one request answered, kept for replays once it ended well (and if it fits)."""
-
     def __init__(self, claim: ClaimOf | None, replay: Response | None, headers: dict[str, str]) -> None:
         self._claim = claim
         self.replay = replay
@@ -121,7 +100,7 @@ class Idempotent:
         self._keeps = claim is not None
 
     def not_replayable(self) -> None:
-        """This answer will not be kept: the key stays claimed while it runs (duplicates wait), then is freed."""
+        """The key stays claimed while the answer runs (duplicates wait), then is freed."""
         self._keeps = False
         self._headers.update(NOT_REPLAYABLE)
 
@@ -149,11 +128,8 @@ class Idempotent:
         return response
 
     async def recording(self, events: AsyncIterator[E], media_type: str, headers: dict[str, str]) -> AsyncIterator[E]:
-        """Pass a stream through; keep it (with the stream's media type and headers) only if it ended well (its
-        last event is `final`) and it fit.
-
-        A recording that outgrows the limits is dropped as it goes (its headers are gone by then: the key is
-        freed at the end, so a retry runs again)."""
+        """Keep the stream only if its last event is `final` and it fit; one that outgrows the limits is dropped as
+        it goes (its headers are out by then: the key is freed at the end)."""
         sent: list[bytes] = []
         size = 0
         last: E | None = None

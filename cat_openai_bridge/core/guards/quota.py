@@ -1,7 +1,4 @@
-"""What a limit is and what it says: quotas, windows, verdicts and their OpenAI headers.
-
-Shared by the in-process store (limits.py) and the Redis one (redis_limits.py).
-"""
+"""What a limit is and says: quotas, verdicts and their OpenAI headers, for both stores (limits.py, redis_limits.py)."""
 
 from __future__ import annotations
 
@@ -43,7 +40,7 @@ class Verdict:
 
     @classmethod
     def of(cls, quota: Quota, reason: str, requests_ahead: float, tokens_ahead: float, retry: float) -> Verdict:
-        """Both stores' verdict, from how far each limit's theoretical arrival time is ahead of now (seconds)."""
+        """From how far each limit's theoretical arrival time is ahead of now (seconds)."""
         rpm, tpm = quota.requests_per_minute, quota.tokens_per_minute
         requests = window_of(rpm, requests_ahead, 0.0) if rpm else None
         return cls(reason, requests, window_of(tpm, tokens_ahead, 0.0) if tpm else None, retry)

@@ -1,9 +1,5 @@
-"""A minimal asyncio Redis client: just enough RESP2 to run the limiter's scripts.
-
-The Cat v2 installs a plugin's requirements from a one-line file only, and
-the limiter needs two commands; a small client here avoids a dependency that
-could fight the Cat's own pins.
-"""
+"""A minimal asyncio Redis client (RESP2): the Cat v2 installs one requirement line only, and a Redis package could
+fight the Cat's own pins."""
 
 from __future__ import annotations
 
@@ -19,12 +15,11 @@ from ..config.redis_url import RedisAddress
 
 
 class RedisUnavailable(Exception):
-    """Redis could not be reached, did not answer in time, or answered what makes no sense (`RedisProtocolError`)."""
+    """Unreachable, not answering in time, or answering what makes no sense (`RedisProtocolError`)."""
 
 
 class RedisProtocolError(RedisUnavailable):
-    """A reply that is not RESP, or not the shape a script returns: the connection is dropped, the limiter's
-    failure mode decides (never a 500)."""
+    """A reply that is not RESP, or not a script's shape: the connection is dropped, the failure mode decides."""
 
 
 class RedisReplyError(Exception):
@@ -151,8 +146,7 @@ class RedisClient:
         return None
 
     async def call(self, *args: Arg, check: Callable[[Any], Any] | None = None) -> Any:
-        """One command; `check` turns the reply into what the caller wants or raises RedisProtocolError (and the
-        connection that carried a reply that makes no sense is closed)."""
+        """One command; `check` turns the reply into what the caller wants, or raises RedisProtocolError."""
         try:
             return await asyncio.wait_for(self._call(args, check), self.timeout)
         except RedisUnavailable:

@@ -1,24 +1,9 @@
 """Idempotency-Key replays kept in Redis, so a retry replays its first answer whichever replica it reaches.
 
-The in-process store's rules (memory_replays.py), shared by every replica on
-the same `redis_url`. A key is one Redis hash per (identity, key), in the
-identity's hash slot as the limits' keys are:
-
-- `running`: claimed by one replica's run, as a short lease (`CLAIM_SECONDS`)
-  renewed while it works, so a dead replica's claim lapses within seconds
-  instead of blocking its key.
-- `done`: the answer exactly as it went out, kept for the window.
-
-A duplicate that finds its key running, on any replica, polls (`POLL_FIRST`
-doubling to `POLL_MAX`) and replays the answer once done; if the run fails or
-its claim lapses, the duplicate claims and runs. It waits at most the
-request's time, then gets the 409. The byte bounds are ReplayLimits' (an
-answer over `per_answer` is not kept: its key is released and a retry runs
-again; over `per_identity` the oldest go first); Redis's `maxmemory` bounds
-them all. Round trips: one to claim, one to complete (plus a renewal every
-`RENEW_EVERY` seconds of a long run, and a waiting duplicate's polls). When
-Redis fails, `redis_failure_mode` decides: `open` serves without replay
-protection (logged), `closed` answers 503.
+One Redis hash per (identity, key), in the identity's hash slot: `running` (a short lease, `CLAIM_SECONDS`, renewed
+while the run works, so a dead replica's claim lapses within seconds) or `done` (the answer as it went out, kept for
+the window). A duplicate polls until done, claims if the run failed or lapsed, and gets the 409 after waiting the
+request's time. When Redis fails, `redis_failure_mode` decides: `open` serves without replay protection, `closed` 503.
 """
 
 from __future__ import annotations
@@ -102,12 +87,11 @@ class RedisClaim:
         self._renewing = asyncio.ensure_future(self._renew(keyed.wait + 60))
 
     def room(self, answer_bytes: int) -> bool:
-        """Whether an answer this large may be kept; Redis makes the room when it is completed."""
+        """Redis makes the room when it is completed."""
         return answer_bytes <= min(self._keyed.limits.per_answer, self._keyed.limits.per_identity)
 
     async def _renew(self, lifetime: float) -> None:
-        """Keep the claim alive while this replica runs the request, at most `lifetime` (a stream whose body
-        never ran is never completed: its claim then lapses like a dead replica's)."""
+        """At most `lifetime`: a stream whose body never ran is never completed, and lapses like a dead replica's."""
         deadline = time.monotonic() + lifetime
         while time.monotonic() < deadline:
             await asyncio.sleep(RENEW_EVERY)
@@ -127,8 +111,7 @@ class RedisClaim:
         await self._end(HOLD, self._keys[:1], [self.owner])
 
     async def _end(self, script: Script, keys: tuple[str, ...], args: list) -> None:
-        """Stop renewing, then complete or release; a failure loses only the replay (the answer is out already,
-        and the claim lapses by itself within CLAIM_SECONDS)."""
+        """A failure loses only the replay: the answer is out, and the claim lapses within CLAIM_SECONDS."""
         self._renewing.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._renewing
@@ -139,8 +122,6 @@ class RedisClaim:
 
 
 class RedisReplays:
-    """The replays of every replica that points at one Redis."""
-
     def __init__(self, url: str, prefix: str = "openai-bridge", warn: Callable[[str], None] = lambda _: None) -> None:
         self.client = RedisClient(url)
         self.prefix = prefix
@@ -161,7 +142,6 @@ class RedisReplays:
         return f"{base}:idem:{digest}", f"{base}:idem-index", f"{base}:idem-bytes"
 
     async def claim(self, keyed: Keyed) -> tuple[RedisClaim | None, Stored | None]:
-        """A claim to run the request, or the stored answer to replay; waits for a run elsewhere to end."""
         keys = self.keys(keyed.identity, keyed.key or "")
         digest = fingerprint(keyed.route, keyed.body)
         deadline = time.monotonic() + keyed.wait
@@ -184,8 +164,6 @@ class RedisReplays:
             delay = min(delay * 2, POLL_MAX)
 
     def claimer(self, fail_open: bool = True) -> ClaimFunction:
-        """This store's claim, for `once`; when Redis fails, `fail_open` serves without replay protection."""
-
         async def claim_or_fail(keyed: Keyed):
             try:
                 return await self.claim(keyed)

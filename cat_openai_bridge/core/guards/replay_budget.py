@@ -1,18 +1,8 @@
-"""What a store of answers may keep, in bytes: in all, per identity, and per answer; and for how long.
+"""What a store of answers may keep, in bytes: in all, per identity and per answer; and for how long.
 
-A Responses stream repeats the request's `metadata`, `instructions` and
-`tools` in three events, so a count of entries says nothing about memory:
-one keyed request with 3 MiB of metadata kept about 9 MiB. The bounds are
-bytes, defined once here (`ReplayLimits`, from the settings) with the
-in-process accounting that enforces them (`Budget`, which holds the entries
-too: the idempotency store's and the stored Responses'); `charge_lua` is the
-same accounting per identity for the Redis stores.
-
-Entries that are still running are never evicted, only passed over: the
-oldest finished entries go first. A running entry's recording is charged as
-it grows, so a stream being recorded cannot grow past the bounds either;
-when no room can be made, the recording is dropped and the key is simply not
-replayable.
+Bytes, not entries: a Responses stream repeats the request's metadata, instructions and tools in three events (3 MiB
+of metadata kept about 9 MiB). `Budget` enforces them in process, `charge_lua` per identity in Redis. Running entries
+are never evicted, only passed over, and are charged as they grow: a recording with no room left is dropped.
 """
 
 from __future__ import annotations
@@ -39,15 +29,10 @@ class ReplayLimits:
             settings.idempotency_store_bytes, settings.idempotency_identity_bytes, settings.idempotency_answer_bytes
         )
 
-    def keeps(self, answer_bytes: int) -> bool:
-        """Whether an answer this large may be kept at all."""
-        return answer_bytes <= min(self.per_answer, self.per_identity, self.total)
-
 
 def charge_lua(member: str, size: str, bound: str, ttl_ms: str, victim: str = "id", evictable: str = "true") -> str:
-    """Lua for a Redis store: push `member` (`size` bytes) on the identity's index KEYS[2] (a list of "member size",
-    newest first), count it in KEYS[3], evict the oldest (`victim`: the key of a popped `id`) until the identity is
-    within `bound`, and keep index and count as long as the newest entry. Leaves `used` set."""
+    """Lua: push `member` (`size` bytes) on the identity's index KEYS[2] ("member size", newest first), count it in
+    KEYS[3], and evict the oldest (`victim`: the key of a popped `id`) until the identity is within `bound`."""
     return f"""
 redis.call('LPUSH', KEYS[2], {member} .. ' ' .. {size})
 local used = redis.call('INCRBY', KEYS[3], {size})
@@ -77,10 +62,7 @@ class _Held:
 
 
 class Budget(Generic[K, V]):
-    """Entries with the bytes each holds, per identity and in all; evicts the oldest finished ones to make room.
-
-    Order is the order entries were added, or finished (`finish` moves an entry to the end).
-    """
+    """Entries and their bytes, in the order they were added or finished; the oldest finished are evicted first."""
 
     def __init__(self) -> None:
         self._held: OrderedDict[K, _Held] = OrderedDict()
@@ -95,8 +77,7 @@ class Budget(Generic[K, V]):
         return self._identity_bytes.get(identity, 0)
 
     def get(self, key: K, now: float | None = None) -> V | None:
-        """The entry's value; with `now`, a finished one that expired is dropped instead (a shorter window than
-        the entries before it, which `expire` stops at)."""
+        """With `now`, an expired finished entry is dropped (its window may end before older ones': `expire` stops)."""
         held = self._held.get(key)
         if held is not None and now is not None and not held.running and held.until <= now:
             self.remove(key)
@@ -104,8 +85,7 @@ class Budget(Generic[K, V]):
         return None if held is None else held.value
 
     def expire(self, now: float) -> list[V]:
-        """Drop the finished entries whose time is over, oldest first, and the running ones never finished
-        before them: their values."""
+        """Drop (and return) the expired entries up to the first finished one still valid."""
         gone = []
         for key, held in self._held.items():
             if held.until <= now:
@@ -134,7 +114,6 @@ class Budget(Generic[K, V]):
         return held.value
 
     def finish(self, key: K, until: float) -> None:
-        """The entry is whole until `until`: it may be evicted from now on, after those that finished before it."""
         held = self._held.get(key)
         if held is not None:
             held.running, held.until = False, until
@@ -142,14 +121,13 @@ class Budget(Generic[K, V]):
             self._by_identity[held.identity].move_to_end(key)
 
     def resize(self, key: K, size: int, limits: ReplayLimits) -> bool:
-        """Charge `key` for `size` bytes, evicting finished entries for room; False (and nothing changed) when
-        the limits cannot be met."""
+        """Charge `key` for `size` bytes, evicting finished entries; False (nothing changed) if it cannot fit."""
         held = self._held.get(key)
         if held is None:
             return False
         grow = size - held.size
         if grow > 0:
-            if not limits.keeps(size - ENTRY_OVERHEAD):
+            if size - ENTRY_OVERHEAD > min(limits.per_answer, limits.per_identity, limits.total):
                 return False
             victims: list[K] = []  # the identity's oldest first, then anyone's for the bound in all
             mine = self._by_identity[held.identity]
@@ -169,8 +147,7 @@ class Budget(Generic[K, V]):
         self.total += size
 
     def _oldest_finished(self, order: OrderedDict, needed: int, victims: list[K]) -> int:
-        """Add finished entries of `order` to `victims`, oldest first, until `needed` more bytes are covered
-        (running ones are passed over): the bytes still needed."""
+        """Add `order`'s oldest finished entries to `victims` until `needed` bytes are covered: what is still needed."""
         chosen = set(victims)
         for key in order:
             if needed <= 0:
