@@ -1,10 +1,6 @@
 """Validated Anthropic `system`, `messages` and `tools` -> the neutral conversation and client tools of a Cat turn.
 
-Anthropic puts tool calls in the assistant's content (`tool_use` blocks) and
-their results in the next user message (`tool_result` blocks, before any
-text); the Cat's turn sees the same assistant tool calls and `tool` turns as
-a chat completion's. What the Cat cannot take is refused here, in Anthropic's
-words, with the field that caused it.
+`tool_use` and `tool_result` blocks become the same assistant calls and `tool` turns as a chat completion's.
 """
 
 from __future__ import annotations
@@ -44,7 +40,6 @@ def system_text(system: str | list[TextBlockParam] | None) -> str:
 
 
 def _text_blocks(blocks: Sequence[ContentBlockParam], param: str, why: str) -> list[TextBlockParam]:
-    """`blocks`, which may only be text blocks (`why` says what takes them)."""
     for j, block in enumerate(blocks):
         if not isinstance(block, TextBlockParam):
             raise _unsupported(block, f"{param}.{j}", why)
@@ -113,8 +108,7 @@ class _Builder(ConversationBuilder):
         self.add("tool", [TextPart(_tool_result_text(block, where))], block.tool_use_id)
 
     def message(self, role: Literal["user", "assistant"], blocks: list[ContentBlockParam], param: str) -> None:
-        """A user's text, images and tool results (each a turn of its own, before the text), or an assistant's
-        text and tool calls."""
+        """A user's tool results are turns of their own, before its text (Anthropic sends them first)."""
         parts: list[Part] = []
         calls: list[ToolCall] = []
         for j, block in enumerate(blocks):
@@ -140,7 +134,6 @@ class _Builder(ConversationBuilder):
 def build_conversation(
     body: MessageTokensRequest, *, allow_images: bool = True, allow_tools: bool = False
 ) -> Conversation:
-    """Raise a 400 naming the field on the first problem."""
     builder = _Builder(allow_images=allow_images, allow_tools=allow_tools)
     builder.instruct(system_text(body.system))  # the agent has one system prompt: system messages join it, in order
     for i, message in enumerate(body.messages):
@@ -186,9 +179,7 @@ CHOICES = {"auto": "auto", "none": "none", "any": "required"}  # chat's words; `
 def client_tools(
     tools: list[ToolParam] | None, choice: ToolChoice | None, allowed: bool
 ) -> tuple[tuple[ClientTool, ...], str | None]:
-    """The client's tools to offer the Cat's model for this request (none when `tool_choice` is "none"), and the
-    call `tool_choice` demands (or None): `any` (some tool) and `tool` (that one, offered alone) force a call, as
-    `required` and a named function do on chat (turn/demands.py)."""
+    """`any` and `tool` force a call, as chat's `required` and a named function do (turn/demands.py)."""
     offered = []
     for i, tool in enumerate(tools or []):
         if tool.type not in (None, "custom"):

@@ -1,10 +1,6 @@
 """The Anthropic dialect: `x-api-key`, `anthropic-ratelimit-*` headers, and errors in Anthropic's shape.
 
-The one place a `BridgeError` becomes what an Anthropic client reads, as a
-JSON body or as a stream's `error` event: `{"type": "error", "error":
-{"type", "message"}}` with the same status the OpenAI routes answer. The
-error `type`s are the ones the `anthropic` SDK's `ErrorObject` knows, so a
-typed client parses every one of them.
+Error `type`s are only those the `anthropic` SDK knows, so a typed client parses every one.
 """
 
 from __future__ import annotations

@@ -1,11 +1,6 @@
 """Anthropic Messages on the wire: the `message` object, and its stream of events.
 
-A stream is `message_start`, one `content_block_delta` per Cat token in a
-text block (opened with the first text, so a turn that only calls tools
-streams just its `tool_use` blocks, as Anthropic does), a `tool_use` block
-per client tool call, `message_delta` (stop reason, real usage),
-`message_stop`. A failure after the headers went out ends it with
-Anthropic's `error` event, never a `message_stop`.
+The text block opens with the first text, so a turn that only calls tools streams just its `tool_use` blocks.
 """
 
 from __future__ import annotations
@@ -46,7 +41,6 @@ def stop_reason(answer: Answer) -> StopReason:
 
 
 def message_of(message_id: str, model: str, answer: Answer) -> Message:
-    """The whole answer: its text (left out when the model only called tools), then one block per tool call."""
     text: list[ContentBlock] = [TextBlock(text=answer.content)] if answer.content or not answer.tool_calls else []
     return Message(
         id=message_id,
@@ -59,9 +53,7 @@ def message_of(message_id: str, model: str, answer: Answer) -> Message:
 
 
 class MessageEncoder(Encoder):
-    """Numbers one stream's content blocks. `message_start` carries the client's part of the prompt
-    (`input_estimate`): the prompt the Cat really sends (its own system prompt, memories) is known when the turn
-    ends, and `message_delta` carries the whole."""
+    """`message_start` can only estimate the prompt (the Cat adds its own); `message_delta` carries the whole."""
 
     ping = sse.event(StreamEvent(type="ping"), "ping")
 
@@ -113,7 +105,6 @@ class MessageEncoder(Encoder):
             yield self._close()
 
     def tool_call(self, index: int, call: ToolCall) -> Iterable[Event]:
-        """The Cat hands calls over whole: one input_json_delta each."""
         yield self._open(ToolUseBlock(id=call.id, name=call.name, input={}))
         yield self._delta(InputJSONDelta(partial_json=call.arguments))
         yield self._close()

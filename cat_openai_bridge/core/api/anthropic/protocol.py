@@ -1,9 +1,6 @@
-"""The Anthropic Messages API on the wire: the request we read, the `message` object and stream events we send.
+"""The Anthropic Messages API on the wire, named like `anthropic.types` (the contract tests parse with them).
 
-Named like the `anthropic` SDK's types (`anthropic.types`), whose models the
-contract tests parse every emitted object and event with. Content blocks are
-unions discriminated on `type`; blocks the Cat cannot take (documents, search
-results) are declared so a request naming them gets a 400 that says so.
+Blocks the Cat cannot take (documents, search results) are declared so a request naming them gets a 400 saying so.
 """
 
 from __future__ import annotations
@@ -13,8 +10,6 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from ...turn.wire import RequestModel, WireModel
-
-# -- request: content blocks -----------------------------------------------------------------------------------
 
 
 class TextBlockParam(RequestModel):
@@ -96,12 +91,7 @@ class MessageParam(RequestModel):
     content: str | list[ContentBlockParam]
 
 
-# -- request: tools, the request itself -------------------------------------------------------------------------
-
-
 class ToolParam(RequestModel):
-    """A client tool (`type` absent or "custom"); Anthropic's server tools carry another `type` and are refused."""
-
     type: str | None = None
     name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,128}$")
     description: str | None = None
@@ -125,15 +115,11 @@ class OutputFormat(RequestModel):
 
 
 class OutputConfig(RequestModel):
-    """`effort` is the model's business (accepted); a `json_schema` format is a structured output."""
-
     effort: str | None = None
     format: OutputFormat | None = None
 
 
 class MessageTokensRequest(RequestModel):
-    """`POST /v1/messages/count_tokens`: what the model would be sent."""
-
     model: str = Field(min_length=1)
     messages: list[MessageParam] = Field(min_length=1)
     system: str | list[TextBlockParam] | None = None
@@ -143,7 +129,7 @@ class MessageTokensRequest(RequestModel):
 
 
 class MessageRequest(MessageTokensRequest):
-    """`POST /v1/messages`. Sampling parameters are type-checked and left to the Cat's LLM settings."""
+    """Sampling parameters are type-checked and left to the Cat's LLM settings."""
 
     max_tokens: int = Field(ge=1)
     stop_sequences: list[str] | None = None
@@ -154,9 +140,6 @@ class MessageRequest(MessageTokensRequest):
     top_k: int | None = Field(None, ge=0)
     service_tier: str | None = None
     output_config: OutputConfig | None = None
-
-
-# -- response: the message object -----------------------------------------------------------------------------
 
 
 class TextBlock(WireModel):
@@ -199,12 +182,7 @@ class MessageTokensCount(WireModel):
     input_tokens: int
 
 
-# -- stream events (each leaves with an `event:` line equal to its `type`) -------------------------------------
-
-
 class StreamEvent(WireModel):
-    """`message_stop` and `ping` are their type alone; the other events add their fields."""
-
     type: str
 
 
@@ -213,8 +191,6 @@ class MessageStartEvent(StreamEvent):
 
 
 class ContentBlockEvent(StreamEvent):
-    """`content_block_stop`; the block's start and its deltas carry more."""
-
     index: int
 
 
@@ -249,9 +225,6 @@ class MessageDeltaUsage(WireModel):
 class MessageDeltaEvent(StreamEvent):
     delta: MessageDelta
     usage: MessageDeltaUsage
-
-
-# -- errors ----------------------------------------------------------------------------------------------------
 
 
 class ErrorObject(WireModel):

@@ -83,9 +83,6 @@ class Messages(Route[MessagesJob]):
         return Reply(message_of(message_id, body.model, answer))
 
 
-# -- count_tokens ----------------------------------------------------------------------------------------------
-
-
 @dataclass(frozen=True, kw_only=True)
 class CountJob(Job):
     prompt: Conversation
@@ -93,13 +90,10 @@ class CountJob(Job):
 
 
 def count_prompt(conversation: Conversation, tools: tuple[ClientTool, ...]) -> int:
-    """The client's prompt in cl100k tokens: its system prompt, messages and tool calls, and the tools offered.
-
-    The Cat adds its own system prompt and memories when it runs the turn; those are in the answer's usage."""
-    pairs = conversation.pairs()
+    """The client's prompt in cl100k tokens; the Cat's own system prompt and memories are in an answer's usage."""
     calls = [call.arguments for turn in conversation.turns for call in turn.tool_calls]
     return (
-        tokens.count_chat(pairs)
+        tokens.count_chat(conversation.pairs())
         + sum(tokens.count_text(arguments) for arguments in calls)
         + sum(tokens.count_text(f"{t.name}\n{t.description}\n{json.dumps(t.parameters)}") for t in tools)
     )
@@ -109,7 +103,6 @@ class CountTokens(Route[CountJob]):
     """Counting runs no turn, so any conversation the API accepts is counted, on every Cat version."""
 
     name = "anthropic.count_tokens"
-
     dialect = ANTHROPIC
     idempotent = False
 

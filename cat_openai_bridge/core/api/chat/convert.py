@@ -1,10 +1,6 @@
 """Validated `messages` and `tools` -> the neutral conversation and client tools the Cat gets.
 
-The whole array is kept (clients resend the history; regenerate and edit rely
-on it), system and developer messages are gathered for the agent's prompt, and
-what the Cat cannot take is refused here with the field that caused it. The
-shapes were checked by the protocol models; the meaning (roles in order, tool
-results answering a call, images the Cat can see) by the shared builder.
+The whole array is kept: clients resend the history, and regenerate and edit rely on it.
 """
 
 from __future__ import annotations
@@ -33,7 +29,6 @@ from .protocol import (
 
 
 def content_parts(content: Content, param: str, builder: ConversationBuilder, user: bool = False) -> list[Part]:
-    """A message's content as parts the Cat takes (text, and images where it sees them)."""
     if isinstance(content, str):
         return [TextPart(content)] if content else []
     parts: list[Part] = []
@@ -96,7 +91,6 @@ def _add(msg: ChatMessage, param: str, builder: ConversationBuilder) -> None:
 def build_conversation(
     messages: Sequence[ChatMessage], *, allow_images: bool = True, allow_tools: bool = False
 ) -> Conversation:
-    """Raise a 400 naming the field on the first problem."""
     builder = ConversationBuilder(allow_images=allow_images, allow_tools=allow_tools)
     for i, msg in enumerate(messages):
         _add(msg, f"messages.[{i}]", builder)
@@ -104,7 +98,6 @@ def build_conversation(
 
 
 def client_tools(tools: list[Tool] | None, choice: ToolChoice | None) -> tuple[tuple[ClientTool, ...], str | None]:
-    """The functions to offer the Cat's model for this request, and the call `tool_choice` demands (or None)."""
     offered = []
     for i, tool in enumerate(tools or ()):
         if isinstance(tool, CustomTool):

@@ -1,9 +1,6 @@
 """Chat Completions on the wire: the `chat.completion` object, and its stream of chunks.
 
-A stream is role chunk, one chunk per Cat token, tool-call deltas, finish
-chunk, usage (when asked), `cat_why` (when asked), `[DONE]`. A failure after
-the headers went out ends it with an OpenAI error event and no
-`finish_reason`, so no client mistakes half an answer for a whole one.
+A failed stream ends with an error event and no `finish_reason`, so no client takes half an answer for a whole one.
 """
 
 from __future__ import annotations
@@ -57,7 +54,6 @@ class CompletionIds:
             object.__setattr__(self, "id", f"{self.prefix}-{uuid.uuid4().hex}")
 
     def stamp(self, kind: type[W], **fields: Any) -> W:
-        """An object or chunk of `kind`, marked with this request's id, time and model."""
         return kind(id=self.id, created=self.created, model=self.model, system_fingerprint=None, **fields)
 
 

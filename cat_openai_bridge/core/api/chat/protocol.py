@@ -1,9 +1,6 @@
-"""Chat Completions on the wire: the request we read and the `chat.completion` objects and chunks we send.
+"""Chat Completions on the wire, named like `openai.types.chat` (the contract tests parse with them).
 
-Named like openai-python's types (`openai.types.chat`), whose models the
-contract tests parse every emitted body and chunk with. Validators check
-meaning only; the Cat's own limits (which features a Cat version has) come in
-through the validation context.
+What a Cat version cannot do comes in through the validation context.
 """
 
 from __future__ import annotations
@@ -15,8 +12,6 @@ from pydantic import Field, model_validator
 from ...http.parsing import refuse
 from ...turn.builder import OfferWords
 from ...turn.wire import RequestModel, WireModel
-
-# -- request: content parts, messages, tools -------------------------------------------------------------------
 
 
 class TextContentPart(RequestModel):
@@ -39,7 +34,7 @@ class ImageContentPart(RequestModel):
 
 
 class UnsupportedContentPart(RequestModel):
-    """Audio and files, declared so a request naming them gets a 400 that says so."""
+    """Declared so a request naming them gets a 400 that says so."""
 
     type: Literal["input_audio", "file"]
 
@@ -67,8 +62,6 @@ class ToolCallParam(RequestModel):
 
 
 class MessageParam(RequestModel):
-    """A system, developer or user message; an assistant's and a function's have another role."""
-
     role: Literal["system", "developer", "user"]
     content: Content | None = None
     name: str | None = None
@@ -190,9 +183,6 @@ class ChatCompletionRequest(CreateParamsBase):
     def completion_limit(self) -> int | None:
         """The client's cap on completion tokens (`max_completion_tokens` wins)."""
         return self.max_completion_tokens if self.max_completion_tokens is not None else self.max_tokens
-
-
-# -- response: the chat.completion object and its chunks ---------------------------------------------------------
 
 
 class CompletionUsage(WireModel):

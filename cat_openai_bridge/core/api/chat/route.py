@@ -12,11 +12,11 @@ from ...http.parsing import parse_body
 from ...http.route import Call, Reply, Route, TurnJob
 from ...turn.answer import OutputRules, check_message_count, output_rules
 from ...turn.conversation import ClientTool
-from ...turn.demands import Demands, json_output, strict_parameters
+from ...turn.demands import Demands, JsonOutput, json_output, strict_parameters
 from ...turn.errors import invalid_request
 from .convert import build_conversation, client_tools, function_specs
 from .encoder import ChunkEncoder, CompletionIds, completion
-from .protocol import ChatCompletionRequest, CreateParamsBase, JSONSchemaFormat
+from .protocol import ChatCompletionRequest, CreateParamsBase, JSONSchema, JSONSchemaFormat, PlainFormat
 
 
 def openai_rules(settings: BridgeSettings, body: CreateParamsBase, asked: int | None, param: str) -> OutputRules:
@@ -44,15 +44,17 @@ def rules_of(body: ChatCompletionRequest, settings: BridgeSettings) -> OutputRul
     return openai_rules(settings, body, body.completion_limit(), param)
 
 
+def json_format(fmt: PlainFormat | JSONSchema | None, param: str, schema_param: str = "") -> JsonOutput | None:
+    """`response_format` (Responses: `text.format`), checked as OpenAI checks it."""
+    if isinstance(fmt, JSONSchema):
+        return json_output("json_schema", schema_param or param, fmt.name, fmt.schema_, fmt.description, fmt.strict)
+    return None if fmt is None else json_output(fmt.type, param)
+
+
 def demands_of(body: ChatCompletionRequest, tools: tuple[ClientTool, ...], call: str | None) -> Demands:
-    """`response_format`, a forced `tool_choice` and `strict` functions, checked as OpenAI checks them."""
+    """`response_format`, a forced `tool_choice` and `strict` functions."""
     fmt = body.response_format
-    output = None
-    if isinstance(fmt, JSONSchemaFormat):
-        spec = fmt.json_schema
-        output = json_output("json_schema", "response_format", spec.name, spec.schema_, spec.description, spec.strict)
-    elif fmt is not None:
-        output = json_output(fmt.type, "response_format")
+    output = json_format(fmt.json_schema if isinstance(fmt, JSONSchemaFormat) else fmt, "response_format")
     strict = strict_parameters(function_specs(body.tools), "tools.[{i}].function.parameters")
     return Demands(output, call, strict, tuple(t.name for t in tools))
 

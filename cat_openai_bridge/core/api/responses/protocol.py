@@ -1,9 +1,4 @@
-"""The Responses API on the wire: the request we read, the `response` object and the stream events we send.
-
-Named like openai-python's `openai.types.responses`, whose models the contract
-tests parse every emitted object and event with. Input items are a union
-discriminated on `type`; a message item may leave `type` out, as OpenAI allows.
-"""
+"""The Responses API on the wire, named like `openai.types.responses` (the contract tests parse with them)."""
 
 from __future__ import annotations
 
@@ -13,8 +8,6 @@ from pydantic import Field, model_validator
 
 from ...turn.wire import RequestModel, WireModel
 from ..chat.protocol import FunctionDefinition, JSONSchema, PlainFormat  # Responses names them flat
-
-# -- request ---------------------------------------------------------------------------------------------------
 
 
 class InputText(RequestModel):
@@ -112,18 +105,10 @@ class ResponsesRequest(RequestModel):
     @classmethod
     def _items_default_to_messages(cls, data: Any) -> Any:
         """OpenAI takes an item without `type` as a message."""
-        if not isinstance(data, dict):
-            return data
-        items = data.get("input")
-        if isinstance(items, list) and any(isinstance(i, dict) and "type" not in i for i in items):
-            data = {
-                **data,
-                "input": [{**i, "type": "message"} if isinstance(i, dict) and "type" not in i else i for i in items],
-            }
+        if isinstance(data, dict) and isinstance(data.get("input"), list):
+            items = [{**i, "type": "message"} if isinstance(i, dict) and "type" not in i else i for i in data["input"]]
+            return {**data, "input": items}
         return data
-
-
-# -- response --------------------------------------------------------------------------------------------------
 
 
 class ResponseOutputText(WireModel):

@@ -1,13 +1,8 @@
-"""`POST /v1/responses`: the same Cat turn as a chat completion, as a `response` object or its typed events.
-
-A response is stored (unless `store: false`) so that `previous_response_id`
-can continue it; a continued request is built once the stored conversation
-of the user it belongs to is loaded.
-"""
+"""`POST /v1/responses`: the same Cat turn as a chat completion, as a `response` object or its typed events."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from starlette.requests import Request
 
@@ -16,47 +11,33 @@ from ...http.parsing import parse_body
 from ...http.route import Call, Cost, Job, Reply, Route, turn_cost
 from ...turn.answer import Answer, OutputRules, check_message_count, output_rules
 from ...turn.conversation import ClientTool, Conversation
-from ...turn.demands import Demands, json_output, strict_parameters
+from ...turn.demands import Demands, strict_parameters
 from ...turn.port import Identity
+from ..chat.route import json_format
 from .convert import conversation_of, function_tools
 from .encoder import ResponseEncoder, ResponseIds
-from .protocol import FormatJSONSchema, ResponsesRequest
+from .protocol import ResponsesRequest
 from .stored_routes import Keeper, own_items, wants_store
 
 
 def demands_of(body: ResponsesRequest, tools: tuple[ClientTool, ...], call: str | None, specs: list) -> Demands:
-    """`text.format`, a forced `tool_choice` and `strict` functions, checked as OpenAI checks them."""
-    fmt = body.text.format if body.text is not None else None
-    output = None
-    if isinstance(fmt, FormatJSONSchema):
-        output = json_output("json_schema", "text.format.schema", fmt.name, fmt.schema_, fmt.description, fmt.strict)
-    elif fmt is not None:
-        output = json_output(fmt.type, "text.format")
-    strict = strict_parameters(specs, "tools.[{i}].parameters")
-    return Demands(output, call, strict, tuple(t.name for t in tools))
+    output = json_format(body.text.format if body.text is not None else None, "text.format", "text.format.schema")
+    return Demands(output, call, strict_parameters(specs, "tools.[{i}].parameters"), tuple(t.name for t in tools))
 
 
 @dataclass(frozen=True, kw_only=True)
-class ResponsesRequestJob(Job):
-    """A parsed request, before any stored conversation it continues is loaded."""
-
+class ResponsesJob(Job):
     body: ResponsesRequest
     rules: OutputRules
     tools: tuple[ClientTool, ...]
     demands: Demands
     own: list  # this request's input, as stored items (empty when it is not stored)
     store: bool
-
-    def with_conversation(self, conversation: Conversation, history: list) -> ResponsesJob:
-        return ResponsesJob(**vars(self), conversation=conversation, history=history)
-
-
-@dataclass(frozen=True, kw_only=True)
-class ResponsesJob(ResponsesRequestJob):
-    conversation: Conversation
+    conversation: Conversation | None = None  # None until the stored conversation it continues is loaded
     history: list = field(default_factory=list)  # the stored conversation it continues
 
     def cost(self) -> Cost:
+        assert self.conversation is not None
         return turn_cost(self.conversation, self.rules, self.demands)
 
     def replay_floor(self) -> int:
@@ -79,12 +60,12 @@ class Responses(Route[ResponsesJob]):
             body, history, allow_images=self.cat.supports_images, allow_tools=self.cat.supports_client_tools
         )
 
-    def parse(self, request: Request, raw: bytes, settings: BridgeSettings) -> ResponsesRequestJob:
+    def parse(self, request: Request, raw: bytes, settings: BridgeSettings) -> ResponsesJob:
         body = parse_body(ResponsesRequest, raw)
         rules = output_rules(settings, bool(body.stream), body.max_output_tokens, "max_output_tokens")
         tools, forced, specs = function_tools(body, allowed=self.cat.supports_client_tools)
         store = wants_store(body, settings)
-        job = ResponsesRequestJob(
+        return ResponsesJob(
             model=body.model,
             label=body.user,
             body=body,
@@ -93,18 +74,17 @@ class Responses(Route[ResponsesJob]):
             demands=demands_of(body, tools, forced, specs),
             own=own_items(body) if store else [],
             store=store,
+            # continued once the stored conversation is loaded, for its own user
+            conversation=None if body.previous_response_id else self._conversation(body, settings, []),
         )
-        if body.previous_response_id:  # continued once the stored conversation is loaded, for its own user
-            return job
-        return job.with_conversation(self._conversation(body, settings, []), [])
 
     async def prepare(self, job: Job, identity: Identity, settings: BridgeSettings) -> ResponsesJob:
-        if isinstance(job, ResponsesJob):
+        assert isinstance(job, ResponsesJob)
+        if job.conversation is not None:
             return job
-        assert isinstance(job, ResponsesRequestJob)
-        body = job.body
-        stored = await self.keeper.load(identity, settings, body.previous_response_id or "", "previous_response_id")
-        return job.with_conversation(self._conversation(body, settings, stored.history), stored.history)
+        stored = await self.keeper.load(identity, settings, job.body.previous_response_id or "", "previous_response_id")
+        conversation = self._conversation(job.body, settings, stored.history)
+        return replace(job, conversation=conversation, history=stored.history)
 
     async def run(self, job: ResponsesJob, call: Call) -> Reply:
         body, rules, demands = job.body, job.rules, job.demands

@@ -1,11 +1,7 @@
 """Stored responses: what `previous_response_id` continues and `GET /v1/responses/{id}` reads back.
 
-A stored response is its Response object, its own input items (for
-`input_items`) and the conversation to continue from (the chain's items up to
-and including its output). Each is kept per identity: another user's id is
-simply not found. Bounded in bytes per response, per identity and (in process)
-in all, and by age: the oldest go first. With `redis_url` set, every replica
-reads the same store; Redis's own `maxmemory` bounds it in all there.
+Kept per identity (another user's id is simply not found), bounded in bytes and age, oldest first. With
+`redis_url` set every replica reads the same store, and Redis's own `maxmemory` bounds it in all.
 """
 
 from __future__ import annotations
@@ -16,7 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from ...guards.redis_client import RedisClient, RedisUnavailable, Script
+from ...guards.redis_client import RedisClient, Script
 from ...guards.replay_budget import ENTRY_OVERHEAD, Budget, ReplayLimits, charge_lua
 
 
@@ -128,6 +124,3 @@ class ResponseStores:
         if redis_url and redis_url not in self._redis:
             self._redis = {redis_url: RedisResponseStore(redis_url)}
         return self._redis[redis_url] if redis_url else self.memory
-
-
-__all__ = ["ResponseStores", "StoredResponse", "StoreLimits", "RedisUnavailable"]

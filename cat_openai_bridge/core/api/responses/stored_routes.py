@@ -1,15 +1,13 @@
 """`store` and `previous_response_id`, and the routes that read stored responses back.
 
-What a stored response keeps is enough to continue it: the chain's input and
-output items so far, in the shape Responses takes as `input`; continuing reads
-them into the conversation before the new input (convert.py).
-`instructions` are not carried over, as OpenAI does not carry them.
+A stored response keeps the chain's items in the shape Responses takes as `input`; `instructions` are not carried
+over, as OpenAI does not carry them.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from starlette.requests import Request
@@ -112,13 +110,9 @@ def wants_store(body: ResponsesRequest, settings: BridgeSettings) -> bool:
 
 
 @dataclass(frozen=True, kw_only=True)
-class StoredId(Job):
+class StoredJob(Job):
     response_id: str
-
-
-@dataclass(frozen=True, kw_only=True)
-class StoredJob(StoredId):
-    stored: StoredResponse  # the caller's own, loaded
+    stored: StoredResponse | None = None  # the caller's own, once loaded
 
 
 class ResponseDeleted(WireModel):
@@ -146,13 +140,12 @@ class _StoredRoute(Route[StoredJob]):
         super().__init__(pipeline)
         self.keeper = keeper
 
-    def parse(self, request: Request, raw: bytes, settings: BridgeSettings) -> StoredId:
-        return StoredId(response_id=str(request.path_params.get("response_id", "")))
+    def parse(self, request: Request, raw: bytes, settings: BridgeSettings) -> StoredJob:
+        return StoredJob(response_id=str(request.path_params.get("response_id", "")))
 
     async def prepare(self, job: Job, identity: Identity, settings: BridgeSettings) -> StoredJob:
-        assert isinstance(job, StoredId)
-        stored = await self.keeper.load(identity, settings, job.response_id, None)
-        return StoredJob(response_id=job.response_id, stored=stored)
+        assert isinstance(job, StoredJob)
+        return replace(job, stored=await self.keeper.load(identity, settings, job.response_id, None))
 
 
 class GetResponse(_StoredRoute):
@@ -174,7 +167,7 @@ class DeleteResponse(_StoredRoute):
 
 
 class ListInputItems(_StoredRoute):
-    """`GET /v1/responses/{id}/input_items`: `order` (desc by default, as OpenAI), `limit` (1-100), `after`."""
+    """`order` (desc by default, as OpenAI), `limit` (1-100), `after`."""
 
     name = "responses.input_items"
 
