@@ -1,7 +1,5 @@
-"""A turn's usage, counted from what the Cat recorded of its LLM calls (callers run these in a thread).
-
-v2 reports no usage, and v1 inflates its own `input_tokens` by 20% "to be safe": both are recounted here.
-"""
+"""A turn's usage, recounted from the Cat's record of its LLM calls (callers run these in a thread): v2 reports
+none, and v1 inflates its own `input_tokens` by 20% "to be safe"."""
 
 from __future__ import annotations
 

@@ -1,9 +1,5 @@
-"""A Cat v1 turn: the Cat's own turn on a private StrayCat per request, in a thread of v1_threads.py's pool.
-
-Never on the event loop, where the Cat's websocket sends would deadlock. The
-private StrayCat's `send_ws_message` is this request's token pipe, so tokens
-never mix with another request's.
-"""
+"""A Cat v1 turn on a private StrayCat per request (tokens never mix with another request's), in a thread of
+v1_threads.py's pool: never on the event loop, where the Cat's websocket sends would deadlock."""
 
 from __future__ import annotations
 

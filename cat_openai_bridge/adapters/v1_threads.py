@@ -1,15 +1,9 @@
 """Running Cat v1 turns side by side: an elastic thread pool, per-user locks, a serialised embedded Qdrant.
 
-A v1 turn cannot be cancelled and may hang as long as its LLM, so a bounded
-pool would let hung turns starve the others: a turn gets an idle thread or a
-new one at once. Idle threads are reused because starting one blocks the event
-loop until it first holds the GIL (180 ms median with 30 busy threads on 2
-cores); they end after `idle_seconds`, as anyio's pool (v1's `/message`) does.
-
-Without `CCAT_QDRANT_HOST`, v1's vector memory is one local-mode `QdrantClient`
-per process, not thread-safe: concurrent turns corrupt it and every turn fails
-until restart. So its calls are serialised for every caller in the process,
-while embedding, hooks and LLM calls stay concurrent.
+A v1 turn cannot be cancelled and may hang as long as its LLM, so a bounded pool would let hung turns starve the
+others. Idle threads are reused, as starting one blocks the event loop until it first holds the GIL (180 ms with
+30 busy threads on 2 cores). v1's local-mode `QdrantClient` (no `CCAT_QDRANT_HOST`) is not thread-safe:
+concurrent turns corrupt it until restart, so its calls are serialised for every caller in the process.
 """
 
 from __future__ import annotations

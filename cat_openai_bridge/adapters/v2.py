@@ -1,5 +1,4 @@
-"""Cheshire Cat v2 (the `cheshire-cat-ai` package, 2.x): every Cat agent is a model. A turn runs in
-v2_agent_turn.py."""
+"""Cheshire Cat v2 (the `cheshire-cat-ai` package, 2.x): every Cat agent is a model."""
 
 from __future__ import annotations
 

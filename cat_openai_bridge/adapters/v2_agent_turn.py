@@ -1,8 +1,5 @@
-"""A Cat v2 turn, run as the Cat's own AG-UI stream runs it: a stream callback on the request context.
-
-The client's system prompt, instructions and tools reach the agent as a
-directive; a client tool the model calls stops the agent so the client runs it.
-"""
+"""A Cat v2 turn, run as the Cat's own AG-UI stream runs it; the client's system prompt, instructions and tools
+reach the agent as a directive, and a client tool the model calls stops the agent so the client runs it."""
 
 from __future__ import annotations
 

@@ -25,10 +25,10 @@ class RedisAddress:
             raise ValueError("query strings and fragments are not supported (put the database number in the path)")
         try:
             port = parts.port  # raises ValueError for `redis://host:notaport` and ports out of range
+            if port == 0:
+                raise ValueError
         except ValueError:
             raise ValueError("the port must be a number from 1 to 65535") from None
-        if port == 0:
-            raise ValueError("the port must be a number from 1 to 65535")
         if not parts.hostname:
             raise ValueError("it names no host")
         db = parts.path[1:] if parts.path.startswith("/") else parts.path

@@ -1,13 +1,8 @@
 """Whether an admin's regular expression backtracks catastrophically, found out before it meets a user's message.
 
-A `re` match holds the GIL and cannot be interrupted, so one bad pattern on one
-crafted message freezes the whole Cat. Each new pattern is therefore *run*, in
-a separate process killed if it does not answer in time, against adversarial
-probes `window` characters long, and refused past `probe_limit` CPU seconds.
-
-This file is also the worker (`python -I regex_probe.py`: a JSON job line in,
-`[index, worst_seconds]` lines out); it imports only the standard library, so
-it starts in milliseconds.
+A `re` match holds the GIL and cannot be interrupted: one bad pattern freezes the whole Cat. So each new pattern
+is run, in a process killed if it does not answer in time, against adversarial probes. This file is also that
+worker (`python -I regex_probe.py`), importing only the standard library so that it starts in milliseconds.
 """
 
 from __future__ import annotations

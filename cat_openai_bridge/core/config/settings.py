@@ -188,11 +188,8 @@ class BridgeSettings(BaseModel):
 
 
 class SettingsCache:
-    """The last settings read (a millisecond per request otherwise), dropped when the Cat saves new ones.
-
-    `max_age` bounds staleness for writes this process cannot see (another
-    replica). One read at a time: on v2 each is a SQLite connection in a thread.
-    """
+    """The last settings read, dropped when the Cat saves new ones; `max_age` bounds staleness for another
+    replica's writes. One read at a time: on v2 each is a SQLite connection in a thread."""
 
     def __init__(self, max_age: float = 1.0, clock=None) -> None:
         self._clock = clock or time.monotonic

@@ -1,12 +1,8 @@
 """Front ends' housekeeping prompts (titles, tags, follow-ups...): how they are recognised, in bounded time.
 
-Every front end sends its template first in one user message, so a pattern is
-matched with `re.match` against the first `WINDOW` characters only, never a
-scan of a megabyte of newlines (the multi-line search this replaced froze the
-Cat for 10 s on 100,000 of them). An admin's own patterns are probed when the
-settings are saved (regex_probe.py). The defaults come from Open WebUI's
-backend/open_webui/config.py (0.6 - 0.12) and LibreChat's title generation
-(@librechat/agents, src/utils/title.ts).
+Front ends send their template first, so a pattern is matched against the first `WINDOW` characters only (a
+multi-line search froze the Cat for 10 s on 100,000 newlines). The defaults come from Open WebUI's config.py
+(0.6 - 0.12) and LibreChat's title generation (@librechat/agents, src/utils/title.ts).
 """
 
 from __future__ import annotations

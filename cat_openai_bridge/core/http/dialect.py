@@ -1,7 +1,4 @@
-"""What a family of protocols says its own way on every route: where the key is, limit headers, errors.
-
-OpenAI's routes and Anthropic's run the same pipeline and differ only here.
-"""
+"""Where OpenAI's routes and Anthropic's differ on one pipeline: where the key is, limit headers, errors."""
 
 from __future__ import annotations
 

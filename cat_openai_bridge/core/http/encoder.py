@@ -1,9 +1,5 @@
-"""The one stream loop: a Cat answer's items in, one protocol's events out.
-
-An `Encoder` says only what each moment of an answer looks like on its wire;
-`encode` runs them in the one order all protocols share. Each `Event` carries
-flags, so the layers above never search what was already encoded.
-"""
+"""The one stream loop: an `Encoder` says what each moment of an answer looks like on its wire, `encode` runs
+them in the one order all protocols share; an `Event`'s flags spare the layers above a search of its bytes."""
 
 from __future__ import annotations
 

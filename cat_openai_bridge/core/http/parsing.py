@@ -1,9 +1,5 @@
-"""Raw JSON bytes into a request model, or a 400 naming the field in OpenAI's notation.
-
-Pydantic's error locations carry union branch tags (`'str'`, a discriminator's
-value): the location is walked against the model's own types, so a tag is
-never mistaken for a field of the same name.
-"""
+"""Raw JSON bytes into a request model, or a 400 naming the field in OpenAI's notation: pydantic's error location
+is walked against the model's types, so a union branch tag is never mistaken for a field of the same name."""
 
 from __future__ import annotations
 

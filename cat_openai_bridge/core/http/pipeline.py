@@ -1,7 +1,5 @@
-"""The one request pipeline every route runs: parse -> prepare -> run -> encode.
-
-Every exception leaves through `error_of`, which shows the Cat's own error details to admins only.
-"""
+"""The one request pipeline every route runs: parse -> prepare -> run -> encode. Every exception leaves through
+`error_of`, which shows the Cat's own error details to admins only."""
 
 from __future__ import annotations
 
