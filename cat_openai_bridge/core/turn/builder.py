@@ -4,7 +4,6 @@ offered tools), in OpenAI's words; Anthropic words its own refusals (OfferWords)
 from __future__ import annotations
 
 import base64
-import binascii
 import re
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -37,23 +36,9 @@ def missing(param: str) -> BridgeError:
 def is_base64(data: str) -> bool:
     try:
         base64.b64decode(data, validate=True)
-    except (binascii.Error, ValueError):
+    except ValueError:  # binascii.Error is one
         return False
     return True
-
-
-def data_url_image(url: str, param: str) -> ImagePart:
-    match = _DATA_URL.match(url)
-    if not match:
-        raise invalid_request(
-            "Only inline images (data:image/...;base64 URLs) are accepted; the bridge does not fetch remote URLs.",
-            param,
-            "unsupported_image_url",
-        )
-    data = match.group("data").strip()
-    if not is_base64(data):
-        raise invalid_request("The image data URL is not valid base64.", param, "invalid_image")
-    return ImagePart(match.group("mime"), data)
 
 
 class ConversationBuilder:
@@ -69,7 +54,18 @@ class ConversationBuilder:
     def image(self, url: str, where: str, url_field: str, *, user: bool) -> ImagePart:
         if not (user and self.allow_images):
             raise images_refused(f"{where}.type")
-        return data_url_image(url, f"{where}.{url_field}")
+        param = f"{where}.{url_field}"
+        match = _DATA_URL.match(url)
+        if not match:
+            raise invalid_request(
+                "Only inline images (data:image/...;base64 URLs) are accepted; the bridge does not fetch remote URLs.",
+                param,
+                "unsupported_image_url",
+            )
+        data = match.group("data").strip()
+        if not is_base64(data):
+            raise invalid_request("The image data URL is not valid base64.", param, "invalid_image")
+        return ImagePart(match.group("mime"), data)
 
     def instruct(self, text: str) -> None:
         if text:
@@ -88,8 +84,7 @@ class ConversationBuilder:
         """`join` adds the calls to an assistant turn just before."""
         self.check_calls(param)
         self._asked.update(call.id for call in calls)
-        last = self.turns[-1] if self.turns else None
-        if join and last is not None and last.role == "assistant":
+        if join and self.turns and (last := self.turns[-1]).role == "assistant":
             self.turns[-1] = Turn("assistant", last.parts, (*last.tool_calls, *calls))
         else:
             self.turns.append(Turn("assistant", parts, tuple(calls)))

@@ -14,16 +14,12 @@ from .port import Identity
 METADATA_KEYS = ("chat_id", "conversation_id", "thread_id")
 
 
-def user_scope(identity: Identity) -> str:
-    """A fixed-length tag of the user, so `<scope>:<chat id>` can never be read two ways, whatever the id holds."""
-    return hashlib.sha256(identity.user_id.encode("utf-8")).hexdigest()[:16]
-
-
 def conversation_key(
     request: Request, identity: Identity, header: str, metadata: dict[str, Any] | None, conversation: Conversation
 ) -> str:
     """`chat:<user scope>:<the client's chat id>`, or `derived:<user scope>:<hash of how the chat started>`."""
-    scope = user_scope(identity)
+    # Fixed length, so `<scope>:<chat id>` can never be read two ways.
+    scope = hashlib.sha256(identity.user_id.encode("utf-8")).hexdigest()[:16]
     sent = [request.headers.get(header, "") if header else ""] + [(metadata or {}).get(name) for name in METADATA_KEYS]
     chat_id = next((value.strip() for value in sent if isinstance(value, str) and value.strip()), "")
     if chat_id:

@@ -1,8 +1,5 @@
-"""What a request demands of the answer's form: JSON (`response_format`, `text.format`) or a forced tool call.
-
-The Cat's LLM clients pass neither on to the model, so the demand goes into the agent's system prompt, the answer is
-checked, and a non-streamed one that falls short is re-asked once; what still falls short is an error, never repaired.
-"""
+"""What a request demands of the answer's form: JSON or a forced tool call. The Cat's LLM clients pass neither on,
+so the demand goes into the agent's system prompt, and an answer that falls short is re-asked once, never repaired."""
 
 from __future__ import annotations
 
@@ -14,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .answer import Answer, OutputRules, StreamItem, answer_stream, run_answer
-from .conversation import Conversation, TextPart, Turn
+from .conversation import Conversation, TextPart, ToolCall, Turn
 from .errors import invalid_request, structured_output_failed
 from .port import CatPort, CatTurn
 from .schema_rules import SchemaError, check_schema
@@ -98,19 +95,25 @@ class Demands:
         """Why the answer falls short, or None. A cut answer is the client's own limit: not checked."""
         if answer.finish_reason == "length":
             return None
-        if not answer.tool_calls:
-            if self.call == ANY_TOOL:
-                return "the Cat's agent answered with text instead of calling one of the client's functions"
-            if self.call is not None:
-                return f"the Cat's agent answered with text instead of calling the function '{self.call}'"
-            return self._output_problem(answer.content)
-        for call in answer.tool_calls:
-            schema = self.strict_tools.get(call.name)
-            if schema is not None:
-                problem = _arguments_problem(call.arguments, schema)
-                if problem:
-                    return f"the arguments of the call to '{call.name}' are not valid: {problem}"
-        return None
+        if answer.tool_calls:
+            return next(filter(None, map(self._call_problem, answer.tool_calls)), None)
+        if self.call == ANY_TOOL:
+            return "the Cat's agent answered with text instead of calling one of the client's functions"
+        if self.call is not None:
+            return f"the Cat's agent answered with text instead of calling the function '{self.call}'"
+        return self._output_problem(answer.content)
+
+    def _call_problem(self, call: ToolCall) -> str | None:
+        schema = self.strict_tools.get(call.name)
+        if schema is None:
+            return None
+        try:
+            value = json.loads(call.arguments or "{}")
+        except (ValueError, RecursionError):
+            problem = "they are not valid JSON"
+        else:
+            problem = validate(value, schema)
+        return f"the arguments of the call to '{call.name}' are not valid: {problem}" if problem else None
 
     def _output_problem(self, content: str) -> str | None:
         if self.output is None:
@@ -128,14 +131,6 @@ class Demands:
 
 
 NO_DEMANDS = Demands()
-
-
-def _arguments_problem(arguments: str, schema: dict) -> str | None:
-    try:
-        value = json.loads(arguments or "{}")
-    except (ValueError, RecursionError):
-        return "they are not valid JSON"
-    return validate(value, schema)
 
 
 def _reasked(turn: CatTurn, answer: Answer, problem: str) -> CatTurn:

@@ -1,8 +1,5 @@
-"""What the core needs from a Cat, whatever its version; the core never imports `cat`.
-
-A turn is an async stream of `TextDelta`s ending with exactly one `TurnResult`. Adapters speak in the exceptions
-below, never in HTTP: turn/errors.py decides what the client sees, never a stand-in text.
-"""
+"""What the core needs from a Cat, whatever its version: a turn is a stream of `TextDelta`s ending with one
+`TurnResult`; failures are the exceptions below, never HTTP (turn/errors.py decides what the client sees)."""
 
 from __future__ import annotations
 
@@ -80,17 +77,14 @@ class CatTurn:
     system_policy: str
     identity: Identity
     _: KW_ONLY
-    # A front end's housekeeping prompt (title, tags): answered by the Cat's own LLM without the agent, so it leaves
-    # nothing in the Cat's memory or history.
+    # A front end's housekeeping prompt (title, tags): the Cat's LLM answers it without the agent or its memory.
     plain: bool = False
     tools: tuple[ClientTool, ...] = ()  # the client's functions, offered to the Cat's model for this turn
     conversation_key: str = ""  # the client chat this turn belongs to, scoped to its user (turn/chat_keys.py)
     why: bool = False  # the client asked for the Cat's reasons (an admin-only extension)
-    # The form the answer must take (JSON, a schema, a forced call), for the agent's system prompt whatever
-    # the system_message_policy: it is the bridge's instruction, not the client's system message.
+    # The form the answer must take: the bridge's instruction, sent whatever the system_message_policy.
     instructions: str = ""
-    # Set once the client's answer is cut: an adapter that `stops_turns` checks it after each TextDelta, abandons
-    # the LLM call and ends the turn with a TurnResult counting what the LLM had read and produced by then.
+    # Set once the answer is cut: a Cat that `stops_turns` abandons its LLM call and reports what it used so far.
     stop: threading.Event = field(default_factory=threading.Event, compare=False, repr=False)
 
 

@@ -1,8 +1,5 @@
-"""The Cat's answer validated against a client's JSON Schema (checked first in schema_rules.py).
-
-Our own, not `jsonschema`: the v1 image lacks it, and a plugin's `requirements.txt` can name only one package on v2.
-It covers OpenAI's structured-output keywords, local `$ref`s only, and is bounded; unit tests compare it to jsonschema.
-"""
+"""The Cat's answer validated against a client's JSON Schema (checked first in schema_rules.py). Our own, not
+`jsonschema`: the v1 image lacks it, and a plugin's `requirements.txt` can name only one package on v2."""
 
 from __future__ import annotations
 
@@ -58,7 +55,7 @@ class _Validator:
             problem = self.check(value, self.resolve(schema["$ref"], at), at, hops + 1)
             if problem:
                 return problem
-        for check in (self._type, self._choice, self._combined, self._number, self._string, self._array, self._object):
+        for check in (self._type, self._combined, self._number, self._string, self._array, self._object):
             for problem in check(value, schema, at, hops):
                 if problem:
                     return problem
@@ -71,8 +68,6 @@ class _Validator:
         kinds = kind if isinstance(kind, list) else [kind]
         if kind is not None and not any(_is_type(value, k) for k in kinds):
             yield f"{at} should be of type {' or '.join(map(str, kinds))}, not {_type_name(value)}"
-
-    def _choice(self, value: Any, schema: dict[str, Any], at: str, hops: int) -> Iterator[str | None]:
         if "const" in schema and _canonical(value) != _canonical(schema["const"]):
             yield f"{at} should be {_short(schema['const'])}"
         if "enum" in schema and _canonical(value) not in map(_canonical, schema["enum"]):

@@ -1,8 +1,7 @@
 """Token counting with tiktoken's cl100k_base (the offline copy first: a Cat without internet never downloads).
 
-A client controls the text and BPE costs grow with it (older tiktoken, the Cat v1's, is quadratic in a run of spaces:
-500,000 took 76 s), so BPE only sees pieces of `CHUNK_CHARS`, texts past a bound count as their UTF-8 length (a cl100k
-token is at least one byte), long counts run in a thread, and only small texts are cached.
+A client controls the text and older tiktoken (the Cat v1's) is quadratic in a run of spaces, so BPE only sees short
+pieces, texts past a bound count as their UTF-8 length (an upper bound), and long counts run in a thread.
 """
 
 from __future__ import annotations

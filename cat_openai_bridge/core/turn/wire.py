@@ -1,8 +1,5 @@
-"""The bases of what we read (unknown fields ignored, like OpenAI; known ones strict) and what we send.
-
-A sent field that defaults to None is sent only when given, every other always: so a model can say both
-`"usage": null` and "no usage key", exactly as OpenAI does.
-"""
+"""The bases of what we read (unknown fields ignored, like OpenAI) and send: a field that defaults to None is sent
+only when given, every other always, so a model can say both `"usage": null` and "no usage key", as OpenAI does."""
 
 from __future__ import annotations
 
