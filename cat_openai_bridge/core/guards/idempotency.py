@@ -1,9 +1,8 @@
-"""Idempotency-Key: a retried request replays its first answer instead of running a second Cat turn.
+"""Idempotency-Key: a retry replays its first answer, since each new Cat turn would store the user's message again.
 
-SDKs retry timeouts and 5xx by themselves: without this, each retry would store the user's message in the Cat again.
-A key belongs to the caller's identity and is bound to the route and body. A duplicate waits for a running first
-attempt and replays it; a failed attempt frees the key, so a deliberate retry runs again. An answer too large to keep
-leaves its key not replayable (`Idempotency-Replayable: false` when known before the headers go out).
+A key is the caller identity's, bound to the route and body. A duplicate waits for a running first attempt and replays
+it; a failed attempt frees the key, so a deliberate retry runs again. An answer too large to keep leaves its key not
+replayable (`Idempotency-Replayable: false` when known before the headers go out).
 """
 
 from __future__ import annotations
@@ -110,11 +109,8 @@ class Idempotent:
             await claim.abandon()
 
     async def _store(self, status: int, media_type: str, extra_headers: dict[str, str], body: bytes) -> None:
-        if self._claim is None:
-            return
-        if not self._keeps:
-            await self.give_up()
-            return
+        if self._claim is None or not self._keeps:
+            return await self.give_up()
         claim, self._claim = self._claim, None
         kept = {k: v for k, v in self._headers.items() if not k.startswith(PER_REQUEST_HEADERS)}
         await claim.complete(Stored(status, media_type, {**extra_headers, **kept}, body))

@@ -1,7 +1,6 @@
-"""Per-identity limits: requests and tokens per minute (GCRA), and requests in flight (expiring leases).
+"""Per-identity limits: requests and tokens per minute (GCRA), and requests in flight (leases that expire).
 
-GCRA keeps one number per identity and limit, so memory stays flat and a minute's quota may be spent in a burst.
-Tokens are reserved at admission (the prompt and the answer's cap) and settled with what the turn used. A lease
+GCRA keeps one number per identity and limit: memory stays flat, and a minute's quota may be spent in a burst. A lease
 expires, so a replica that dies cannot hold a slot forever. With `redis_url` the same algorithm runs as Lua in Redis.
 """
 
@@ -84,9 +83,7 @@ class MemoryStore:
 
 @dataclass(eq=False)
 class Lease:
-    """An admitted request, settled once with the tokens it used however it ends (a stream's: when its body ends).
-
-    `Lease()` is a request no limit applies to."""
+    """An admitted request, settled once with the tokens it used however it ends; `Lease()`: no limit applies."""
 
     store: MemoryStore | RedisStore | None = None
     key: str = ""

@@ -149,8 +149,6 @@ class RedisClient:
         """One command; `check` turns the reply into what the caller wants, or raises RedisProtocolError."""
         try:
             return await asyncio.wait_for(self._call(args, check), self.timeout)
-        except RedisUnavailable:
-            raise
         except (OSError, ConnectionError, asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError) as exc:
             raise RedisUnavailable(f"{type(exc).__name__}: {exc}") from None
 

@@ -84,8 +84,7 @@ class RedisStore:
         return Verdict.of(quota, *await self.client.run(ADMIT, self._keys(key), args, check=_admitted))
 
     async def settle(self, key: str, quota: Quota, correction: int, lease: str) -> None:
-        req, tok, inflight = self._keys(key)
-        await self.client.run(SETTLE, [tok, inflight], [quota.tokens_per_minute, correction, lease], check=_settled)
+        await self.client.run(SETTLE, self._keys(key)[1:], [quota.tokens_per_minute, correction, lease], check=_settled)
 
 
 REASONS = ("", "requests", "tokens", "concurrency")

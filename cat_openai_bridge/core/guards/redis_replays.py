@@ -149,12 +149,11 @@ class RedisReplays:
         owner = uuid.uuid4().hex
         while True:
             reply = await self.client.run(CLAIM, keys[:1], [digest, owner, int(CLAIM_SECONDS * 1000)])
-            kind = reply[0]
-            if kind == "claimed":
+            if reply[0] == "claimed":
                 return RedisClaim(self, keys, owner, keyed), None
-            if kind == "reused":
+            if reply[0] == "reused":
                 raise key_reused()
-            if kind == "done":
+            if reply[0] == "done":
                 status, media_type, headers, text = reply[1:5]
                 return None, Stored(int(status), media_type, json.loads(headers), text.encode("utf-8"))
             remaining = deadline - time.monotonic()
