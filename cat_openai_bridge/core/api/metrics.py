@@ -1,9 +1,6 @@
 """`GET /custom/metrics`: this replica's figures in the Prometheus text format, for its admins or its scraper.
 
-A scrape token (setting `metrics_token`) is no Cat credential, so this route
-checks it itself, in constant time, before asking the Cat who the caller is;
-anyone else must be one of the Cat's admins. The figures are this process's
-(guards/metrics.py): scrape every replica.
+The figures are this process's (guards/metrics.py): scrape every replica.
 """
 
 from __future__ import annotations
@@ -24,7 +21,7 @@ def _token_matches(authorization: str, token: str) -> bool:
 
 
 class Metrics(Route[Job]):
-    access = None  # checked in `run`: a scrape token is not a Cat credential
+    access = None  # checked in `run` (in constant time): a scrape token is not a Cat credential
     reads_body = False
     limited = False
     idempotent = False

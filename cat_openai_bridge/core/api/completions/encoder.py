@@ -1,9 +1,4 @@
-"""Legacy completions on the wire: a `text_completion` object, or its chunks.
-
-A stream (one prompt) is the echoed prompt (when asked), one chunk per Cat
-token, a finish chunk, usage when asked, `[DONE]`; a failure ends it with an
-error event instead.
-"""
+"""Legacy completions' chunks: a chat stream's, with `text_completion` choices and the echoed prompt first."""
 
 from __future__ import annotations
 

@@ -1,10 +1,4 @@
-"""Legacy completions on the wire: the request we read and the `text_completion` objects and chunks we send.
-
-Named like openai-python's `openai.types.Completion`, whose model the contract
-tests parse every emitted body and chunk with. A streamed chunk has the same
-shape as the whole object (as OpenAI sends it), its `finish_reason` null until
-the last one.
-"""
+"""Legacy completions on the wire, named like `openai.types.Completion`; a chunk is shaped like the whole object."""
 
 from __future__ import annotations
 
@@ -19,7 +13,6 @@ Prompt = str | list[str] | list[int] | list[list[int]]  # the embeddings' `input
 
 
 def batch_of(prompt: Prompt) -> list[str | list[int]]:
-    """A string or a token array is a batch of one."""
     return [prompt] if isinstance(prompt, str) or (prompt and isinstance(prompt[0], int)) else list(prompt)
 
 

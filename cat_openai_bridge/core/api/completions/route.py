@@ -1,12 +1,7 @@
 """`POST /v1/completions`: a prompt as one user turn through the Cat's agent, answered as a `text_completion`.
 
-Legacy clients (`completions.create`, LangChain's `OpenAI` LLM, evaluation
-harnesses) still call it. The prompt is what the user says; the Cat answers it
-like any chat message (memory, hooks, agent), so there is no raw continuation
-of the text: `suffix` and `logprobs` are refused, `echo` puts the prompt in
-front of the answer. A batch of prompts (LangChain sends its `batch()` as one)
-runs as one turn per prompt, one after another, each its own choice; a
-stream takes one prompt.
+The Cat answers a prompt like any chat message, so there is no raw continuation (`suffix`, `logprobs` refused).
+A batch (LangChain sends its `batch()` as one) runs one turn per prompt, one after another; a stream takes one.
 """
 
 from __future__ import annotations
@@ -34,7 +29,6 @@ MAX_PROMPTS = 20  # a batch's prompts run one after another, each a turn of its 
 
 
 def prompts_of(prompt: Prompt, stream: bool) -> list[str]:
-    """A string, a token array, or a batch of them: each prompt is what a user says in a turn of its own."""
     batch = batch_of(prompt)
     if not batch or len(batch) > MAX_PROMPTS or (stream and len(batch) > 1):
         most = 1 if stream else MAX_PROMPTS
@@ -79,9 +73,8 @@ class CompletionJob(Job):
     prompts: list[str]
 
     def cost(self) -> Cost:
-        """Each prompt of the batch is a turn of its own, with its own cap."""
         counted = Conversation("", [Turn("user", [TextPart(text)]) for text in self.prompts])
-        return turn_cost(counted, self.rules, turns=len(self.prompts))
+        return turn_cost(counted, self.rules, turns=len(self.prompts))  # each prompt a turn, with its own cap
 
 
 class Completions(Route[CompletionJob]):
@@ -110,7 +103,6 @@ class Completions(Route[CompletionJob]):
     async def batch(
         self, prompts: list[str], echo: bool, rules: OutputRules, ids: CompletionIds, call: Call
     ) -> Completion:
-        """One turn per prompt, one after another, all within the request's time."""
         deadline = time.monotonic() + rules.timeout
         choices, used, charged = [], Usage(0, 0), 0
         for index, prompt in enumerate(prompts):

@@ -1,10 +1,6 @@
-"""`POST /v1/embeddings` through the Cat's own embedder.
+"""`POST /v1/embeddings` through the Cat's own embedder, so RAG tools get vectors that match its memory.
 
-RAG tools that embed with the same model as the Cat's memory get vectors that
-match it. Token-array inputs (LangChain sends them) are decoded with the same
-cl100k vocabulary those clients encode with. The Cat has one embedder: any
-`model` selects it, and the answer names it. It has one size too: `dimensions`
-may only repeat it (clients such as llm send it), so no vector is ever cut.
+Any `model` selects the one embedder; `dimensions` may only repeat its size (clients such as llm send it).
 """
 
 from __future__ import annotations
@@ -31,7 +27,6 @@ MAX_INPUTS = 2048
 
 
 def texts_of(body: EmbeddingRequest) -> list[str]:
-    """The inputs as texts, validated as OpenAI does (non-empty, at most 2048)."""
     items = batch_of(body.input)
     if not items:
         raise invalid_request("'input' must not be empty.", "input", "empty_array")

@@ -1,11 +1,6 @@
 """Responses `instructions`, `input` items and `tools` -> the neutral conversation and client tools of a Cat turn.
 
-Responses declares tools flat (`{"type": "function", "name", "parameters"}`),
-returns calls as `function_call` output items and takes results back as
-`function_call_output` input items: a call joins the assistant turn just
-before it (the text before the calls, or parallel calls), a result is a
-`tool` turn. A continued response's stored items, kept in the shape Responses
-takes as `input`, come first.
+A `function_call` item joins the assistant turn just before it (its text, or parallel calls).
 """
 
 from __future__ import annotations
@@ -65,21 +60,19 @@ def conversation_of(
     builder.instruct(body.instructions or "")
     for i, item in enumerate(STORED_ITEMS.validate_python(stored)):
         _add(item, f"previous_response_id.[{i}]", builder)
+    if not body.input:
+        code = "invalid_value" if isinstance(body.input, str) else "empty_array"
+        raise invalid_request("'input' must not be empty.", "input", code)
     if isinstance(body.input, str):
-        if not body.input:
-            raise invalid_request("'input' must not be empty.", "input", "invalid_value")
         builder.add("user", [TextPart(body.input)])
         return builder.finish("input", "input")
-    if not body.input:
-        raise invalid_request("'input' must not be empty.", "input", "empty_array")
     for i, item in enumerate(body.input):
         _add(item, f"input.[{i}]", builder)
     return builder.finish("input", f"input.[{len(body.input) - 1}].content")
 
 
 def function_tools(body: ResponsesRequest, allowed: bool) -> tuple[tuple[ClientTool, ...], str | None, list]:
-    """The request's function tools (refused where the Cat cannot hand calls back), the call `tool_choice`
-    demands, and (name, parameters, strict) of each for the strict-mode checks."""
+    """The offered tools, the call `tool_choice` demands, and (name, parameters, strict) of each function."""
     declared = []
     for i, tool in enumerate(body.tools or []):
         if not isinstance(tool, FunctionToolParam):

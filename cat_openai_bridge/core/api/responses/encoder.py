@@ -1,11 +1,6 @@
 """The Responses API on the wire: the `response` object, and its typed stream events.
 
-Function calls become `function_call` items. A stream is `response.created`,
-`response.in_progress`, the message item's events (opened with the first
-text, so a turn that only calls tools streams just its `function_call`
-items, as OpenAI does), one item per call, then `response.completed` (or
-`response.incomplete` for a cut answer); a failure ends it with
-`response.failed`.
+The message item opens with the first text, so a turn that only calls tools streams just its `function_call` items.
 """
 
 from __future__ import annotations
@@ -70,16 +65,14 @@ class ResponseIds:
         return f"fc_{self.call_base}_{index}"
 
 
-def _text_part(text: str) -> ResponseOutputText:
-    return ResponseOutputText(text=text)
-
-
 def _message(ids: ResponseIds, text: str | None, status: str) -> ResponseOutputMessage:
-    return ResponseOutputMessage(id=ids.message_id, status=status, content=[] if text is None else [_text_part(text)])
+    return ResponseOutputMessage(
+        id=ids.message_id, status=status, content=[] if text is None else [ResponseOutputText(text=text)]
+    )
 
 
 def _call_item(call: ToolCall, item_id: str, status: str = "completed") -> ResponseFunctionToolCall:
-    """A `function_call` item; in progress, its arguments are still to come."""
+    """In progress, its arguments are still to come."""
     arguments = call.arguments if status == "completed" else ""
     return ResponseFunctionToolCall(id=item_id, call_id=call.id, name=call.name, arguments=arguments, status=status)
 
@@ -147,8 +140,6 @@ def _format_out(body: ResponsesRequest) -> PlainFormatOut | FormatJSONSchemaOut:
 
 
 class ResponseEncoder(Encoder):
-    """Numbers and frames one stream's events; `final` is the response object the stream ends with."""
-
     def __init__(self, ids: ResponseIds, body: ResponsesRequest, tools: Sequence[ClientTool], store: bool) -> None:
         self.ids = ids
         self.body = body
@@ -184,7 +175,9 @@ class ResponseEncoder(Encoder):
             self.opened = True
             item = _message(self.ids, None, "in_progress")
             yield self.event(OutputItemEvent, "response.output_item.added", output_index=0, item=item)
-            yield self.event(ContentPartEvent, "response.content_part.added", **self.where, part=_text_part(""))
+            yield self.event(
+                ContentPartEvent, "response.content_part.added", **self.where, part=ResponseOutputText(text="")
+            )
 
     def text(self, delta: str) -> Iterable[Event]:
         yield from self._open()
@@ -194,14 +187,13 @@ class ResponseEncoder(Encoder):
         if not answer.tool_calls:
             yield from self._open()
         if self.opened:
-            text = answer.content
-            yield self.event(TextDoneEvent, "response.output_text.done", **self.where, text=text)
-            yield self.event(ContentPartEvent, "response.content_part.done", **self.where, part=_text_part(text))
+            part = ResponseOutputText(text=answer.content)
+            yield self.event(TextDoneEvent, "response.output_text.done", **self.where, text=part.text)
+            yield self.event(ContentPartEvent, "response.content_part.done", **self.where, part=part)
             item = self.final(answer).output[0]
             yield self.event(OutputItemEvent, "response.output_item.done", output_index=0, item=item)
 
     def tool_call(self, index: int, call: ToolCall) -> Iterable[Event]:
-        """The Cat hands calls over whole: one arguments delta each."""
         index, item_id = (1 if self.opened else 0) + index, self.ids.call_item_id(index)
         added = _call_item(call, item_id, "in_progress")
         yield self.event(OutputItemEvent, "response.output_item.added", output_index=index, item=added)
@@ -213,7 +205,6 @@ class ResponseEncoder(Encoder):
         yield self.event(OutputItemEvent, "response.output_item.done", output_index=index, item=done)
 
     def finish(self, answer: Answer) -> Iterable[Event]:
-        """A cut answer ends as OpenAI ends it: `response.incomplete`, not `response.completed`."""
         final = self.final(answer)
         yield self.lifecycle("response.incomplete" if final.status == "incomplete" else "response.completed", final)
 

@@ -1,7 +1,4 @@
-"""The Responses stream's typed events, as openai-python's `ResponseStreamEvent` union declares them.
-
-Each carries `type` and `sequence_number`, and leaves with an `event:` line.
-"""
+"""The Responses stream's typed events, as openai-python's `ResponseStreamEvent` union declares them."""
 
 from __future__ import annotations
 
@@ -28,8 +25,6 @@ class OutputItemEvent(ResponseEvent):
 
 
 class ItemEvent(ResponseEvent):
-    """An event about one output item: a function call's arguments, and (with `content_index`) a message's text."""
-
     item_id: str
     output_index: int
 

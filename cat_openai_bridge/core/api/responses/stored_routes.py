@@ -88,21 +88,15 @@ class Keeper:
             raise not_found(response_id, param)
         return StoredResponse.decode(data)
 
-    async def keep(
-        self, identity: Identity, settings: BridgeSettings, response: Response, own: list, history: list
-    ) -> bool:
+    async def keep(self, identity: Identity, settings: BridgeSettings, response: Response, own: list, history: list):
         as_sent = response.as_dict()
-        stored = StoredResponse(as_sent, own, history + own + output_items(as_sent))
+        data = StoredResponse(as_sent, own, history + own + output_items(as_sent)).encode()
+        store = self.stores.of(settings.redis_url)
         try:
-            kept = await self.stores.of(settings.redis_url).put(
-                identity.user_id, response.id, stored.encode(), limits_of(settings)
-            )
+            if not await store.put(identity.user_id, response.id, data, limits_of(settings)):
+                self.log("info", f"openai bridge: response {response.id} not stored: larger than the store's limits")
         except (RedisUnavailable, RedisReplyError) as exc:
             self.log("warning", f"openai bridge: response {response.id} not stored: {exc}")
-            return False
-        if not kept:
-            self.log("info", f"openai bridge: response {response.id} not stored: larger than the store's limits")
-        return kept
 
 
 def wants_store(body: ResponsesRequest, settings: BridgeSettings) -> bool:
