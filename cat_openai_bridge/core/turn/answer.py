@@ -80,7 +80,7 @@ class Heartbeat:
 HEARTBEAT = Heartbeat()
 
 
-class Pump:
+class Pump(contextlib.AbstractAsyncContextManager["Pump"]):
     """Reads a turn's events against a deadline, without cancelling a pending read for a heartbeat."""
 
     def __init__(self, events: AsyncIterator[TurnEvent], timeout: float, heartbeat: float = 0.0) -> None:
@@ -107,9 +107,6 @@ class Pump:
             return pending.result()
         except StopAsyncIteration:
             return None
-
-    async def __aenter__(self) -> Pump:
-        return self
 
     async def __aexit__(self, *exc: object) -> None:
         if self._pending is not None and not self._pending.done():

@@ -42,8 +42,6 @@ def is_base64(data: str) -> bool:
 
 
 class ConversationBuilder:
-    """Turns in order, each checked against those before it."""
-
     def __init__(self, *, allow_images: bool, allow_tools: bool) -> None:
         self.allow_images = allow_images
         self.allow_tools = allow_tools

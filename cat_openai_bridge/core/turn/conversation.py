@@ -62,10 +62,8 @@ class Conversation:
 
     @property
     def last_user_text(self) -> str:
-        users = [t for t in self.turns if t.role == "user"]
-        return users[-1].text if users else ""
+        return next((t.text for t in reversed(self.turns) if t.role == "user"), "")
 
     def pairs(self) -> list[tuple[str, str]]:
-        """For token estimates."""
         head = [("system", self.system)] if self.system else []
         return head + [(t.role, t.text) for t in self.turns]

@@ -39,7 +39,6 @@ class AnswerCutter:
         return self._release(ready)
 
     def finish(self) -> str:
-        """End of the Cat's answer: release what was held back."""
         if self.done:
             return ""
         out = self._release(self._pending)

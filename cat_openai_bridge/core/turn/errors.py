@@ -43,8 +43,6 @@ class BridgeError(Exception):
 
 @dataclass(frozen=True)
 class ErrorKind:
-    """Called with what its `message` is formatted with."""
-
     status: int
     code: str
     message: str

@@ -21,8 +21,6 @@ _TYPES = frozenset({"object", "array", "string", "number", "integer", "boolean",
 
 
 class SchemaError(ValueError):
-    """The schema itself is unusable; `path` says where (`properties.name.type`)."""
-
     def __init__(self, message: str, path: str = "") -> None:
         super().__init__(message)
         self.path = path

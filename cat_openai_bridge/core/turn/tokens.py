@@ -173,7 +173,6 @@ async def count_texts_off_loop(texts: list[str]) -> int:
 
 
 def head(text: str, limit: int) -> str:
-    """The longest prefix of `text` that is at most `limit` tokens."""
     tokens = encode(text)
     if len(tokens) <= limit:
         return text
