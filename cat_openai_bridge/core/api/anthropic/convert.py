@@ -1,7 +1,4 @@
-"""Validated Anthropic `system`, `messages` and `tools` -> the neutral conversation and client tools of a Cat turn.
-
-`tool_use` and `tool_result` blocks become the same assistant calls and `tool` turns as a chat completion's.
-"""
+"""Validated Anthropic `system`, `messages` and `tools` -> the neutral conversation and client tools of a Cat turn."""
 
 from __future__ import annotations
 

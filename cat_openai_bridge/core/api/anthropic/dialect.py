@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ...guards.quota import RateLimited, Verdict
-from ...http import openapi, sse
+from ...http import openapi
 from ...http.dialect import Dialect
 from ...http.edge import json_response
 from ...turn.errors import BridgeError, unauthorized
@@ -43,11 +43,6 @@ def error_body(error: BridgeError, request_id: str | None = None) -> ErrorRespon
     kind = TYPES.get(error.status, "invalid_request_error" if error.status < 500 else "api_error")
     extra = {"request_id": request_id} if request_id else {}
     return ErrorResponse(error=ErrorObject(type=kind, message=error.message), **extra)
-
-
-def error_event(error: BridgeError) -> bytes:
-    """A failure after the stream started: Anthropic's `error` event, never a `message_stop`."""
-    return sse.event(error_body(error), "error")
 
 
 class AnthropicDialect(Dialect):

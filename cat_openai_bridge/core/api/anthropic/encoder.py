@@ -13,7 +13,7 @@ from ...http.encoder import Encoder, Event
 from ...turn.answer import Answer
 from ...turn.conversation import ToolCall
 from ...turn.errors import BridgeError
-from .dialect import error_event
+from .dialect import error_body
 from .protocol import (
     ContentBlock,
     ContentBlockDeltaEvent,
@@ -116,4 +116,4 @@ class MessageEncoder(Encoder):
         yield self.event(StreamEvent, "message_stop")
 
     def failed(self, error: BridgeError) -> Event:
-        return Event(error_event(error))
+        return Event(sse.event(error_body(error), "error"))  # never a `message_stop` after it

@@ -1,7 +1,4 @@
-"""The Anthropic Messages API on the wire, named like `anthropic.types` (the contract tests parse with them).
-
-Blocks the Cat cannot take (documents, search results) are declared so a request naming them gets a 400 saying so.
-"""
+"""The Anthropic Messages API on the wire, named like `anthropic.types` (the contract tests parse with them)."""
 
 from __future__ import annotations
 
@@ -70,6 +67,8 @@ class ThinkingBlockParam(RequestModel):
 
 
 class UnsupportedBlockParam(RequestModel):
+    """Declared so a request naming them gets a 400 that says so."""
+
     type: Literal["document", "search_result", "server_tool_use", "web_search_tool_result", "container_upload"]
 
 

@@ -1,7 +1,4 @@
-"""Validated `messages` and `tools` -> the neutral conversation and client tools the Cat gets.
-
-The whole array is kept: clients resend the history, and regenerate and edit rely on it.
-"""
+"""Validated `messages` and `tools` -> the neutral conversation (the whole history: regenerate relies on it)."""
 
 from __future__ import annotations
 

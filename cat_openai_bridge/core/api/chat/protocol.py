@@ -1,7 +1,4 @@
-"""Chat Completions on the wire, named like `openai.types.chat` (the contract tests parse with them).
-
-What a Cat version cannot do comes in through the validation context.
-"""
+"""Chat Completions on the wire, named like `openai.types.chat` (the contract tests parse with them)."""
 
 from __future__ import annotations
 

@@ -98,14 +98,13 @@ class Completions(Route[CompletionJob]):
             turn = call.turn(user_turn(job.prompts[0]), stream=True)
             encoder = TextChunkEncoder(ids, rules.include_usage, job.prompts[0] if body.echo else "")
             return self.streamed(call, encoder, turn, rules)
-        return Reply(await self.batch(job.prompts, bool(body.echo), rules, ids, call))
+        return Reply(await self.batch(job, ids, call))
 
-    async def batch(
-        self, prompts: list[str], echo: bool, rules: OutputRules, ids: CompletionIds, call: Call
-    ) -> Completion:
+    async def batch(self, job: CompletionJob, ids: CompletionIds, call: Call) -> Completion:
+        rules = job.rules
         deadline = time.monotonic() + rules.timeout
         choices, used, charged = [], Usage(0, 0), 0
-        for index, prompt in enumerate(prompts):
+        for index, prompt in enumerate(job.prompts):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise CatTimeout(rules.timeout)
@@ -117,6 +116,6 @@ class Completions(Route[CompletionJob]):
             used += answer.usage
             charged += answer.charged
             call.report(used, charged=charged)  # what ran counts, even if a later prompt fails
-            text = (prompt if echo else "") + answer.content
+            text = (prompt if job.body.echo else "") + answer.content
             choices.append(CompletionChoice(text=text, index=index, logprobs=None, finish_reason=answer.finish_reason))
         return ids.stamp(Completion, choices=choices, usage=completion_usage(used))

@@ -1,7 +1,4 @@
-"""`POST /v1/embeddings` through the Cat's own embedder, so RAG tools get vectors that match its memory.
-
-Any `model` selects the one embedder; `dimensions` may only repeat its size (clients such as llm send it).
-"""
+"""`POST /v1/embeddings` through the Cat's own embedder (any `model`), so RAG tools get vectors that match it."""
 
 from __future__ import annotations
 
@@ -68,7 +65,7 @@ class Embeddings(Route[EmbeddingJob]):
         if embedder is None:
             raise embedder_not_configured()
         asked = job.body.dimensions
-        if asked is not None and embedder.size is not None and asked != embedder.size:
+        if asked is not None and embedder.size is not None and asked != embedder.size:  # llm sends the size
             raise wrong_dimensions(asked, embedder.size, embedder.name)
         used = await tokens.count_texts_off_loop(list(job.texts))
         timeout = call.settings.request_timeout

@@ -28,8 +28,7 @@ class Message(Route[TurnJob]):
         )
 
     async def run(self, job: TurnJob, call: Call) -> Reply:
-        settings = call.settings
-        turn = CatTurn(job.conversation, call.target, False, settings.system_message_policy, call.identity)
+        turn = CatTurn(job.conversation, call.target, False, call.settings.system_message_policy, call.identity)
         answer = await run_answer(self.cat, turn, job.rules)
         call.report(answer.usage, charged=answer.charged)
         self.debug(call, f"message user={call.identity.user_id} label={job.label!r} chars={len(answer.content)}")

@@ -1,7 +1,4 @@
-"""Responses `instructions`, `input` items and `tools` -> the neutral conversation and client tools of a Cat turn.
-
-A `function_call` item joins the assistant turn just before it (its text, or parallel calls).
-"""
+"""Responses `instructions`, `input` items and `tools` -> the neutral conversation and client tools of a Cat turn."""
 
 from __future__ import annotations
 

@@ -66,9 +66,8 @@ class ResponseIds:
 
 
 def _message(ids: ResponseIds, text: str | None, status: str) -> ResponseOutputMessage:
-    return ResponseOutputMessage(
-        id=ids.message_id, status=status, content=[] if text is None else [ResponseOutputText(text=text)]
-    )
+    content = [] if text is None else [ResponseOutputText(text=text)]
+    return ResponseOutputMessage(id=ids.message_id, status=status, content=content)
 
 
 def _call_item(call: ToolCall, item_id: str, status: str = "completed") -> ResponseFunctionToolCall:
@@ -133,9 +132,7 @@ def response_object(
 def _format_out(body: ResponsesRequest) -> PlainFormatOut | FormatJSONSchemaOut:
     fmt = body.text.format if body.text is not None else None
     if isinstance(fmt, FormatJSONSchema):
-        return FormatJSONSchemaOut(
-            name=fmt.name, schema=fmt.schema_ or {}, description=fmt.description, strict=fmt.strict
-        )
+        return FormatJSONSchemaOut(**{**fmt.model_dump(by_alias=True), "schema": fmt.schema_ or {}})
     return PlainFormatOut(type=fmt.type) if fmt is not None else PlainFormatOut()
 
 
