@@ -21,13 +21,9 @@ _TYPES = frozenset({"object", "array", "string", "number", "integer", "boolean",
 
 
 class SchemaError(ValueError):
-    def __init__(self, message: str, path: str = "") -> None:
+    def __init__(self, message: str, *path: str) -> None:
         super().__init__(message)
-        self.path = path
-
-
-def _where(path: tuple[str, ...]) -> str:
-    return ".".join(path) or "(root)"
+        self.path = ".".join(path) or "(root)"
 
 
 def _children(schema: dict[str, Any], path: tuple[str, ...]) -> Iterator[tuple[Any, tuple[str, ...]]]:
@@ -48,21 +44,21 @@ def _children(schema: dict[str, Any], path: tuple[str, ...]) -> Iterator[tuple[A
 
 def check_schema(schema: Any, strict: bool, path: tuple[str, ...] = (), depth: int = 0) -> None:
     if depth > MAX_DEPTH:
-        raise SchemaError(f"the schema is nested more than {MAX_DEPTH} levels deep", _where(path))
+        raise SchemaError(f"the schema is nested more than {MAX_DEPTH} levels deep", *path)
     if isinstance(schema, bool) and not strict:
         return
     if not isinstance(schema, dict):
-        raise SchemaError("a schema must be an object", _where(path))
+        raise SchemaError("a schema must be an object", *path)
     kind = schema.get("type")
     kinds = kind if isinstance(kind, list) else [kind] if kind is not None else []
     for k in kinds:
         if k not in _TYPES:
-            raise SchemaError(f"'{k}' is not a JSON Schema type", _where((*path, "type")))
+            raise SchemaError(f"'{k}' is not a JSON Schema type", *path, "type")
     if schema.get("pattern") is not None:
         _check_pattern(schema["pattern"], (*path, "pattern"))
     ref = schema.get("$ref")
     if ref is not None and not (isinstance(ref, str) and (ref == "#" or ref.startswith("#/"))):
-        raise SchemaError("only local references ('#' or '#/...') are supported", _where((*path, "$ref")))
+        raise SchemaError("only local references ('#' or '#/...') are supported", *path, "$ref")
     if strict:
         _check_strict(schema, kinds, path, depth)
     for sub, where in _children(schema, path):
@@ -71,14 +67,14 @@ def check_schema(schema: Any, strict: bool, path: tuple[str, ...] = (), depth: i
 
 def _check_pattern(pattern: Any, path: tuple[str, ...]) -> None:
     if not isinstance(pattern, str) or len(pattern) > MAX_PATTERN:
-        raise SchemaError(f"a pattern must be a string of at most {MAX_PATTERN} characters", _where(path))
+        raise SchemaError(f"a pattern must be a string of at most {MAX_PATTERN} characters", *path)
     try:
         re.compile(pattern)
     except re.error as exc:
-        raise SchemaError(f"the pattern is not a valid regular expression ({exc})", _where(path)) from None
+        raise SchemaError(f"the pattern is not a valid regular expression ({exc})", *path) from None
     if nested_repeat(pattern):
         raise SchemaError(
-            "the pattern repeats a group that itself repeats, which can take exponential time to match", _where(path)
+            "the pattern repeats a group that itself repeats, which can take exponential time to match", *path
         )
 
 
@@ -128,20 +124,16 @@ def _class_end(pattern: str, i: int) -> int:
 def _check_strict(schema: dict[str, Any], kinds: list[Any], path: tuple[str, ...], depth: int) -> None:
     unknown = sorted(set(schema) - _STRICT_KEYWORDS)
     if unknown:
-        raise SchemaError(f"'{unknown[0]}' is not permitted in strict mode", _where((*path, unknown[0])))
+        raise SchemaError(f"'{unknown[0]}' is not permitted in strict mode", *path, unknown[0])
     if depth == 0 and "object" not in kinds and "$ref" not in schema:
-        raise SchemaError("the root of a strict schema must be of type 'object'", "(root)")
+        raise SchemaError("the root of a strict schema must be of type 'object'")
     if "object" in kinds or "properties" in schema:
         if schema.get("additionalProperties") is not False:
             raise SchemaError(
-                "'additionalProperties' is required to be supplied and to be false",
-                _where((*path, "additionalProperties")),
+                "'additionalProperties' is required to be supplied and to be false", *path, "additionalProperties"
             )
         required = schema.get("required") or []
         missing = [n for n in schema.get("properties") or {} if n not in required]
         if missing:
-            raise SchemaError(
-                f"'required' is required to be supplied and to be an array including every key in "
-                f"properties. Missing '{missing[0]}'",
-                _where((*path, "required")),
-            )
+            rule = "'required' is required to be supplied and to be an array including every key in properties."
+            raise SchemaError(f"{rule} Missing '{missing[0]}'", *path, "required")
