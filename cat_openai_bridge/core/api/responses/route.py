@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from starlette.requests import Request
 
@@ -26,18 +26,26 @@ def demands_of(body: ResponsesRequest, tools: tuple[ClientTool, ...], call: str 
 
 
 @dataclass(frozen=True, kw_only=True)
-class ResponsesJob(Job):
+class ResponsesRequestJob(Job):
+    """A parsed request, before any stored conversation it continues is loaded."""
+
     body: ResponsesRequest
     rules: OutputRules
     tools: tuple[ClientTool, ...]
     demands: Demands
     own: list  # this request's input, as stored items (empty when it is not stored)
     store: bool
-    conversation: Conversation | None = None  # None until the stored conversation it continues is loaded
+
+    def with_conversation(self, conversation: Conversation, history: list) -> ResponsesJob:
+        return ResponsesJob(**vars(self), conversation=conversation, history=history)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResponsesJob(ResponsesRequestJob):
+    conversation: Conversation
     history: list = field(default_factory=list)  # the stored conversation it continues
 
     def cost(self) -> Cost:
-        assert self.conversation is not None
         return turn_cost(self.conversation, self.rules, self.demands)
 
     def replay_floor(self) -> int:
@@ -60,12 +68,12 @@ class Responses(Route[ResponsesJob]):
             body, history, allow_images=self.cat.supports_images, allow_tools=self.cat.supports_client_tools
         )
 
-    def parse(self, request: Request, raw: bytes, settings: BridgeSettings) -> ResponsesJob:
+    def parse(self, request: Request, raw: bytes, settings: BridgeSettings) -> ResponsesRequestJob:
         body = parse_body(ResponsesRequest, raw)
         rules = output_rules(settings, bool(body.stream), body.max_output_tokens, "max_output_tokens")
         tools, forced, specs = function_tools(body, allowed=self.cat.supports_client_tools)
         store = wants_store(body, settings)
-        return ResponsesJob(
+        job = ResponsesRequestJob(
             model=body.model,
             label=body.user,
             body=body,
@@ -74,17 +82,17 @@ class Responses(Route[ResponsesJob]):
             demands=demands_of(body, tools, forced, specs),
             own=own_items(body) if store else [],
             store=store,
-            # continued once the stored conversation is loaded, for its own user
-            conversation=None if body.previous_response_id else self._conversation(body, settings, []),
         )
+        if body.previous_response_id:  # continued once the stored conversation is loaded, for its own user
+            return job
+        return job.with_conversation(self._conversation(body, settings, []), [])
 
     async def prepare(self, job: Job, identity: Identity, settings: BridgeSettings) -> ResponsesJob:
-        assert isinstance(job, ResponsesJob)
-        if job.conversation is not None:
+        if isinstance(job, ResponsesJob):
             return job
+        assert isinstance(job, ResponsesRequestJob)
         stored = await self.keeper.load(identity, settings, job.body.previous_response_id or "", "previous_response_id")
-        conversation = self._conversation(job.body, settings, stored.history)
-        return replace(job, conversation=conversation, history=stored.history)
+        return job.with_conversation(self._conversation(job.body, settings, stored.history), stored.history)
 
     async def run(self, job: ResponsesJob, call: Call) -> Reply:
         body, rules, demands = job.body, job.rules, job.demands

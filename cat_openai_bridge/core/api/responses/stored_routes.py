@@ -7,7 +7,7 @@ over, as OpenAI does not carry them.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
@@ -104,9 +104,13 @@ def wants_store(body: ResponsesRequest, settings: BridgeSettings) -> bool:
 
 
 @dataclass(frozen=True, kw_only=True)
-class StoredJob(Job):
+class StoredId(Job):
     response_id: str
-    stored: StoredResponse | None = None  # the caller's own, once loaded
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoredJob(StoredId):
+    stored: StoredResponse  # the caller's own, loaded
 
 
 class ResponseDeleted(WireModel):
@@ -134,12 +138,14 @@ class _StoredRoute(Route[StoredJob]):
         super().__init__(pipeline)
         self.keeper = keeper
 
-    def parse(self, request: Request, raw: bytes, settings: BridgeSettings) -> StoredJob:
-        return StoredJob(response_id=str(request.path_params.get("response_id", "")))
+    def parse(self, request: Request, raw: bytes, settings: BridgeSettings) -> StoredId:
+        return StoredId(response_id=str(request.path_params.get("response_id", "")))
 
     async def prepare(self, job: Job, identity: Identity, settings: BridgeSettings) -> StoredJob:
-        assert isinstance(job, StoredJob)
-        return replace(job, stored=await self.keeper.load(identity, settings, job.response_id, None))
+        assert isinstance(job, StoredId)
+        return StoredJob(
+            response_id=job.response_id, stored=await self.keeper.load(identity, settings, job.response_id, None)
+        )
 
 
 class GetResponse(_StoredRoute):
