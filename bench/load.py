@@ -25,46 +25,50 @@ from .stats import summary
 TOKENS = 20
 
 
-def _stream_complete(endpoint: Endpoint, lines: list[str]) -> bool:
-    tokens = sum(endpoint.token_marker in line for line in lines)
-    return bool(lines) and endpoint.end_marker in lines[-1] and tokens == TOKENS
+def _stream_complete(endpoint: Endpoint, lines: list[str], tokens: int) -> bool:
+    seen = sum(endpoint.token_marker in line for line in lines)
+    return bool(lines) and endpoint.end_marker in lines[-1] and seen == tokens
 
 
-async def _one(client: httpx.AsyncClient, endpoint: Endpoint, body: dict, stream: bool, headers: dict) -> str:
+async def _one(
+    client: httpx.AsyncClient, endpoint: Endpoint, body: dict, stream: bool, headers: dict, tokens: int
+) -> str:
     """'ok', 'truncated', or what went wrong."""
     if not stream:
         r = await client.post(endpoint.path, json=body, headers=headers)
         if r.status_code != 200:
             return f"HTTP {r.status_code}"
-        return "ok" if endpoint.answer(r.json()) == expected_tokens(TOKENS) else "wrong answer"
+        return "ok" if endpoint.answer(r.json()) == expected_tokens(tokens) else "wrong answer"
     async with client.stream("POST", endpoint.path, json=body, headers=headers) as r:
         if r.status_code != 200:
             return f"HTTP {r.status_code}"
         lines = [line async for line in r.aiter_lines() if line.startswith("data: ")]
-    return "ok" if _stream_complete(endpoint, lines) else "truncated"
+    return "ok" if _stream_complete(endpoint, lines, tokens) else "truncated"
 
 
-async def _timed(client: httpx.AsyncClient, socket, endpoint: Endpoint, body: dict, stream: bool, index: int):
+async def _timed(
+    client: httpx.AsyncClient, socket, endpoint: Endpoint, body: dict, stream: bool, index: int, tokens: int = TOKENS
+):
     """(outcome, milliseconds) of one request; the wipe of the stored conversation before it is untimed."""
     started = time.perf_counter()
     try:
         await endpoint.afresh(client, index, stream)
         started = time.perf_counter()
         if socket is not None:
-            tokens, answered = await ws.stream(socket, f"[[tokens:{TOKENS}]]")
-            outcome = "ok" if answered and tokens == TOKENS else "truncated"
+            seen, answered = await ws.stream(socket, f"[[tokens:{tokens}]]")
+            outcome = "ok" if answered and seen == tokens else "truncated"
         else:
-            outcome = await _one(client, endpoint, body, stream, endpoint.headers(index, stream))
+            outcome = await _one(client, endpoint, body, stream, endpoint.headers(index, stream), tokens)
     except (httpx.HTTPError, WebSocketException, ValueError, KeyError, IndexError, OSError) as exc:
         outcome = type(exc).__name__
     return outcome, (time.perf_counter() - started) * 1000
 
 
 async def _phase(
-    stack: Stack, name: str, clients: int, seconds: float, stream: bool, shared_pool: bool = False
+    stack: Stack, name: str, clients: int, seconds: float, stream: bool, shared_pool: bool = False, tokens: int = TOKENS
 ) -> dict[str, object]:
     endpoint = stack.endpoints[name]
-    text = f"[[tokens:{TOKENS}]]"
+    text = f"[[tokens:{tokens}]]"
     body = endpoint.body(text, stream=stream)
     latencies: list[float] = []
     outcomes = {"ok": 0, "error": 0, "truncated": 0}
@@ -93,7 +97,7 @@ async def _phase(
                 ready.release()
                 await go.wait()
                 while time.monotonic() < deadline:
-                    outcome, ms = await _timed(client, socket, endpoint, body, stream, index)
+                    outcome, ms = await _timed(client, socket, endpoint, body, stream, index, tokens)
                     latencies.append(ms)
                     if outcome not in outcomes:
                         errors[outcome] += 1
