@@ -8,9 +8,8 @@ from .port import CatTurn
 
 
 def agent_prompt(prompt: str, turn: CatTurn, quote: Callable[[str], str] = str) -> str:
-    """`prompt` with the client's system text as the policy says (`replace`, append, or `ignore`d), then the form
-    the answer must take (JSON, a schema): the bridge's instruction, under any policy. `quote` escapes the
-    added texts (v1's prefix is a langchain template)."""
+    """The demanded form (`instructions`) is added under any system policy; `quote` escapes the added texts (v1's
+    prefix is a langchain template)."""
     system = "" if turn.system_policy == "ignore" else turn.conversation.system
     if system and turn.system_policy == "replace":
         prompt = ""

@@ -147,8 +147,7 @@ def count_chat(messages: Iterable[tuple[str, str]]) -> int:
 
 
 def estimate_chat(messages: Iterable[tuple[str, str]]) -> tuple[int, bool]:
-    """(an upper bound of `count_chat`, whether it is exact), cheap enough for the event loop: BPE runs on at most
-    `ON_LOOP_CHARS` of small (mostly cached) texts."""
+    """(an upper bound of `count_chat`, exact?), cheap enough for the event loop: at most `ON_LOOP_CHARS` of BPE."""
     total, exact, budget = TOKENS_REPLY_PRIMING, True, ON_LOOP_CHARS
     for role, text in messages:
         total += TOKENS_PER_MESSAGE + count_text(role)
