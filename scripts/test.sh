@@ -4,7 +4,8 @@
 # Besides Python packages it installs, unless told not to:
 #   redis-server, nginx and prometheus with apt-get, when missing and running as root (SKIP_APT=1: don't; the
 #     tests that need them then skip, except under CI=true)
-#   the Node client tests' npm packages into tests/clients/node and tests/clients/claude-code (SKIP_NODE=1: skip them)
+#   the Node client tests' npm packages into tests/clients/node, tests/clients/claude-code and
+#     tests/clients/coding-agents (Codex CLI, OpenCode) (SKIP_NODE=1: skip them)
 #   the third-party Python clients' venvs, .venv-clients-agents and .venv-clients-llamaindex
 #     (requirements/clients-*.txt; their pins conflict with the Cat's), built by their test on first use
 #   a Python 3.10 venv, .venv-py310, when a python3.10 exists (SKIP_PY310=1: skip the compatibility run)
