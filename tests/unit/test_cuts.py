@@ -151,3 +151,50 @@ async def test_a_responses_stream_cut_by_max_output_tokens_reports_its_input_tok
         usages.append({k: final[1]["response"]["usage"][k] for k in ("input_tokens", "output_tokens", "total_tokens")})
     assert usages[0] == {"input_tokens": 120, "output_tokens": 2, "total_tokens": 122}
     assert usages[1] == usages[0]
+
+
+# When a JSON answer is watched for its cut (streamed inside the bridge) and when the Cat answers in one LLM call
+
+
+def test_a_turn_is_watched_for_a_stop_a_small_limit_or_a_limit_under_the_usual_answer():
+    from cat_openai_bridge.core.turn.answer import AnswerLengths, OutputRules
+
+    class Stops:
+        stops_turns = True
+
+    def watched(lengths: AnswerLengths, limit: int | None, stops: tuple[str, ...] = ()) -> bool:
+        return lengths.worth_watching(Stops(), OutputRules(False, limit, 60.0, list(stops)))  # type: ignore[arg-type]
+
+    lengths = AnswerLengths()
+    assert watched(lengths, None, ("END",)) and watched(lengths, 4000, ("END",))  # a stop sequence: always
+    assert not watched(lengths, None) and not watched(lengths, 4000)  # the settings' ceiling alone: never
+    assert watched(lengths, 255) and watched(lengths, 1000)  # small, or under the long answer assumed at first
+    for _ in range(8):
+        lengths.record(3000)
+    assert watched(lengths, 2999) and not watched(lengths, 3000)  # under the median of what this Cat answers
+    for _ in range(64):
+        lengths.record(20)
+    assert watched(lengths, 255) and not watched(lengths, 256)  # short answers: only a small limit is watched
+    Stops.stops_turns = False
+    assert not watched(lengths, 1, ("END",))  # a Cat that cannot stop its run (v1) is never watched
+
+
+@pytest.mark.asyncio
+async def test_a_json_answer_without_a_cut_asks_the_cat_for_one_llm_call(client, cat):
+    response = await client.post("/v1/chat/completions", json=chat(), headers=GOOD)
+    assert response.status_code == 200, response.text
+    assert cat.turns[-1].stream is False
+
+
+@pytest.mark.asyncio
+async def test_an_unwatched_cut_cuts_the_final_text_as_the_stream_would(client, cat):
+    """A limit above what this Cat's answers run to: one LLM call, then the same cut, reason and usage."""
+    long_text = " ".join(f"w{i}" for i in range(400))
+    for _ in range(8):  # this Cat's answers are short
+        assert (await client.post("/v1/chat/completions", json=chat(), headers=GOOD)).status_code == 200
+    cat.script(TurnResult(long_text, prompt_tokens=10))
+    body = (await client.post("/v1/chat/completions", json=chat(max_tokens=300), headers=GOOD)).json()
+    assert cat.turns[-1].stream is False and cat.stopped == 0
+    expected = tokens.head(long_text, 300)
+    assert body["choices"][0]["message"]["content"] == expected and body["choices"][0]["finish_reason"] == "length"
+    assert body["usage"] == {"prompt_tokens": 10, "completion_tokens": 300, "total_tokens": 310}

@@ -21,6 +21,7 @@ from ..guards.quota import RateLimited
 from ..guards.redis_replays import RedisReplays
 from ..guards.replay_budget import ReplayLimits
 from ..turn import tokens
+from ..turn.answer import AnswerLengths
 from ..turn.errors import Audience, error_of, missing_user_header, model_not_found, why_forbidden
 from ..turn.port import Access, CatPort, Identity
 from .dialect import Dialect
@@ -37,6 +38,7 @@ class Pipeline:
         self._warn = lambda message: cat.log("warning", f"openai bridge: {message}")
         self.limiter = limiter or Limiter(warn=self._warn)
         self.replays = Replays()
+        self.lengths = AnswerLengths()  # what this Cat's answers run to: when watching a turn for its cut pays
         self._shared: dict[str, RedisReplays] = {}
         self.metrics = BridgeMetrics(
             lambda: {"adapter": cat.name, "cat_version": cat.cat_version()},

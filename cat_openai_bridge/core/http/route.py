@@ -158,7 +158,7 @@ class Route(Generic[J]):
         raise NotImplementedError
 
     async def answered(self, call: Call, turn: CatTurn, rules: OutputRules, demands: Demands = NO_DEMANDS) -> Answer:
-        answer = await demanded_answer(self.cat, turn, rules, demands)
+        answer = await demanded_answer(self.cat, turn, rules, demands, self.pipeline.lengths)
         call.report(answer.usage, charged=answer.charged)
         return answer
 
@@ -178,7 +178,7 @@ class Route(Generic[J]):
             if keep is not None:
                 await keep(answer)
 
-        items = demanded_stream(self.cat, turn, rules, demands, encoder.waits_for_usage)
+        items = demanded_stream(self.cat, turn, rules, demands, self.pipeline.lengths, encoder.waits_for_usage)
         return Reply(events=encode(encoder, items, settle, lambda exc: error_of(exc, self.cat.log, call.audience)))
 
     def debug(self, call: Call, message: str) -> None:

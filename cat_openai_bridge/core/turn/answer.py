@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import statistics
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import KW_ONLY, dataclass, field, replace
 
@@ -62,6 +64,35 @@ def output_rules(
     return OutputRules(
         stream, limit, settings.request_timeout, stops or [], include_usage, settings.stream_heartbeat_seconds
     )
+
+
+class AnswerLengths:
+    """What this Cat's answers run to, in tokens: whether watching a turn for its cut is likely to pay.
+
+    Watching means streaming inside the bridge, and a Cat v2 streaming costs its one event loop about 7 ms a turn
+    plus 0.13 ms a token (bench/cost.py: 60 ms against 6 ms for a 200-token answer, 604 against 7 ms at 2,000), on
+    every token up to the cut whether or not the cut comes. Unwatched, the Cat makes one LLM call and the answer
+    is cut afterwards (the same text, `finish_reason` and usage); what that wastes is the LLM's time past the cut,
+    10-50 ms a token on a local model. So a turn is watched for a stop sequence, for a limit under the median of
+    the recent answers (a cut more likely than not), or for a limit so small that watching costs little (under
+    `always_below` tokens: at most ~40 ms); never for the settings' ceiling alone (4,000 by default).
+    """
+
+    def __init__(self, window: int = 64, assumed: int = 1024, always_below: int = 256) -> None:
+        self._recent: deque[int] = deque(maxlen=window)
+        self._assumed = assumed  # until a few answers are known
+        self._always_below = always_below
+
+    def typical(self) -> int:
+        return int(statistics.median(self._recent)) if len(self._recent) >= 8 else self._assumed
+
+    def record(self, produced: int) -> None:
+        self._recent.append(produced)
+
+    def worth_watching(self, cat: CatPort, rules: OutputRules) -> bool:
+        if not cat.stops_turns:
+            return False
+        return bool(rules.stops) or (rules.limit is not None and rules.limit < max(self._always_below, self.typical()))
 
 
 def check_message_count(count: int, settings: BridgeSettings, param: str) -> None:
@@ -129,11 +160,13 @@ class Answer:
     stop_sequence: str | None = None  # the client's stop sequence the answer was cut at
 
 
-async def _answer(cutter: AnswerCutter, result: TurnResult | None) -> Answer:
+async def _answer(cutter: AnswerCutter, result: TurnResult | None, lengths: AnswerLengths, stopped: bool) -> Answer:
     """The charge may exceed the client's usage: the LLM may have produced more than the client got."""
     calls = result.tool_calls if result is not None and not cutter.cut else ()
     completion = await tokens.count_texts_off_loop([cutter.sent] + [t for c in calls for t in (c.name, c.arguments)])
     produced = await tokens.count_texts_off_loop([result.text]) if result and result.text != cutter.sent else completion
+    if result is not None and not stopped:  # an answer the Cat stopped early says nothing of how long it runs
+        lengths.record(produced)
     prompt = result.prompt_tokens if result else 0
     extra = result.extra_completion_tokens if result else 0
     return Answer(
@@ -154,9 +187,9 @@ def _ended(result: TurnResult | None) -> TurnResult:
     return result
 
 
-async def run_answer(cat: CatPort, turn: CatTurn, rules: OutputRules) -> Answer:
-    # Streamed inside the bridge when a cut may come and the Cat can stop its LLM there, instead of at its end.
-    watched = replace(turn, stream=True) if cat.stops_turns and (rules.limit is not None or rules.stops) else None
+async def run_answer(cat: CatPort, turn: CatTurn, rules: OutputRules, lengths: AnswerLengths) -> Answer:
+    # Streamed inside the bridge only when a cut is likely, so the Cat's LLM stops there instead of at its end.
+    watched = replace(turn, stream=True) if lengths.worth_watching(cat, rules) else None
     cutter = AnswerCutter(rules.limit, rules.stops)  # what a stream would have sent: where the run may stop
     result: TurnResult | None = None
     async with Pump(cat.run(watched or turn), rules.timeout) as events:
@@ -172,7 +205,7 @@ async def run_answer(cat: CatPort, turn: CatTurn, rules: OutputRules) -> Answer:
         cutter = AnswerCutter(rules.limit, rules.stops)
         cutter.feed(result.text)
         cutter.finish()
-    return await _answer(cutter, result)
+    return await _answer(cutter, result, lengths, turn.stop.is_set())
 
 
 StreamItem = str | Heartbeat | Answer
@@ -193,7 +226,12 @@ def _tail(cutter: AnswerCutter, streamed: list[str], result: TurnResult | None, 
 
 
 async def answer_stream(
-    cat: CatPort, turn: CatTurn, rules: OutputRules, log: Callable[[str, str], None], wait_for_result: bool = False
+    cat: CatPort,
+    turn: CatTurn,
+    rules: OutputRules,
+    log: Callable[[str, str], None],
+    lengths: AnswerLengths,
+    wait_for_result: bool = False,
 ) -> AsyncIterator[StreamItem]:
     """The answer's text, cut by the rules, then one `Answer`. After a cut, a Cat that cannot stop (v1) is waited for
     only when `wait_for_result` (the ending reports usage); otherwise its prompt is charged as reserved."""
@@ -217,4 +255,4 @@ async def answer_stream(
             if wait_for_result or cat.stops_turns:
                 with contextlib.suppress(CatFailure, CatTimeout):  # whatever happens next, the answer is whole
                     result = await _result_of(events)  # after a cut, its prompt still counts
-        yield await _answer(cutter, result)
+        yield await _answer(cutter, result, lengths, turn.stop.is_set())

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .answer import Answer, OutputRules, StreamItem, answer_stream, run_answer
+from .answer import Answer, AnswerLengths, OutputRules, StreamItem, answer_stream, run_answer
 from .conversation import Conversation, TextPart, ToolCall, Turn
 from .errors import invalid_request, structured_output_failed
 from .port import CatPort, CatTurn
@@ -142,15 +142,17 @@ def _reasked(turn: CatTurn, answer: Answer, problem: str) -> CatTurn:
     return replace(turn, conversation=Conversation(turn.conversation.system, turns))
 
 
-async def demanded_answer(cat: CatPort, turn: CatTurn, rules: OutputRules, demands: Demands) -> Answer:
+async def demanded_answer(
+    cat: CatPort, turn: CatTurn, rules: OutputRules, demands: Demands, lengths: AnswerLengths
+) -> Answer:
     started = time.monotonic()
-    answer = await run_answer(cat, turn, rules)
+    answer = await run_answer(cat, turn, rules, lengths)
     problem = demands.problem(answer)
     if problem is None:
         return answer
     cat.log("info", f"openai bridge: re-asking once: {problem}")
     remaining = max(rules.timeout - (time.monotonic() - started), 1)
-    again = await run_answer(cat, _reasked(turn, answer, problem), replace(rules, timeout=remaining))
+    again = await run_answer(cat, _reasked(turn, answer, problem), replace(rules, timeout=remaining), lengths)
     problem = demands.problem(again)
     if problem is not None:
         raise structured_output_failed(f"{problem}.")
@@ -158,17 +160,22 @@ async def demanded_answer(cat: CatPort, turn: CatTurn, rules: OutputRules, deman
 
 
 async def demanded_stream(
-    cat: CatPort, turn: CatTurn, rules: OutputRules, demands: Demands, wait_for_result: bool = False
+    cat: CatPort,
+    turn: CatTurn,
+    rules: OutputRules,
+    demands: Demands,
+    lengths: AnswerLengths,
+    wait_for_result: bool = False,
 ) -> AsyncIterator[StreamItem]:
     """Text already sent cannot be re-asked, so a shortfall is an error; a forced call has nothing to stream before
     the turn made it, so its whole answer (re-ask included) is awaited."""
     if demands.call is not None:
-        answer = await demanded_answer(cat, turn, rules, demands)
+        answer = await demanded_answer(cat, turn, rules, demands, lengths)
         if answer.content:
             yield answer.content
         yield answer
         return
-    async with contextlib.aclosing(answer_stream(cat, turn, rules, cat.log, wait_for_result)) as items:
+    async with contextlib.aclosing(answer_stream(cat, turn, rules, cat.log, lengths, wait_for_result)) as items:
         async for item in items:
             if isinstance(item, Answer) and (problem := demands.problem(item)):
                 raise structured_output_failed(f"{problem}.")

@@ -110,7 +110,9 @@ class Completions(Route[CompletionJob]):
                 raise CatTimeout(rules.timeout)
             turn_rules = dataclasses.replace(rules, timeout=remaining)
             try:
-                answer = await run_answer(self.cat, call.turn(user_turn(prompt), stream=False), turn_rules)
+                answer = await run_answer(
+                    self.cat, call.turn(user_turn(prompt), stream=False), turn_rules, self.pipeline.lengths
+                )
             except CatTimeout:
                 raise CatTimeout(rules.timeout) from None  # the request's time, not what was left of it
             used += answer.usage

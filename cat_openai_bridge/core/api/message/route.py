@@ -29,7 +29,7 @@ class Message(Route[TurnJob]):
 
     async def run(self, job: TurnJob, call: Call) -> Reply:
         turn = CatTurn(job.conversation, call.target, False, call.settings.system_message_policy, call.identity)
-        answer = await run_answer(self.cat, turn, job.rules)
+        answer = await run_answer(self.cat, turn, job.rules, self.pipeline.lengths)
         call.report(answer.usage, charged=answer.charged)
         self.debug(call, f"message user={call.identity.user_id} label={job.label!r} chars={len(answer.content)}")
         # The user the turn ran as, never a body `user_id` that was ignored: a master-key caller's users are
