@@ -14,7 +14,7 @@ from pathlib import Path
 
 from testkit import cat_v1
 
-from . import burst, growth, limits, load, overhead, report, streaming
+from . import burst, cost, growth, limits, load, overhead, report, streaming
 from .stack import start_stack
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,29 +71,40 @@ def _v1_version(core: Path) -> str:
 
 
 def measure(version: str, params: dict) -> dict:
-    """All six scenarios on one freshly started Cat."""
+    """All seven scenarios on one freshly started Cat."""
     stack = start_stack(version)
     try:
-        print(f"{version} 1/6 overhead ...", flush=True)
+        print(f"{version} 1/7 overhead ...", flush=True)
         over = overhead.run(stack, params["overhead_reps"], params["overhead_tokens"])
         stack.check_alive()
-        print(f"{version} 2/6 streaming ...", flush=True)
+        print(f"{version} 2/7 streaming ...", flush=True)
         stream = streaming.run(stack, params["stream_reps"], params["stream_delay_ms"], params["stream_tokens"])
         stack.check_alive()
-        print(f"{version} 3/6 load ...", flush=True)
+        print(f"{version} 3/7 load ...", flush=True)
         loaded = load.run(stack, params["load_seconds"], rounds=params["load_rounds"])
         stack.check_alive()
-        print(f"{version} 4/6 growth ...", flush=True)
+        print(f"{version} 4/7 growth ...", flush=True)
         grown = growth.run(stack, params["growth_reps"])
         stack.check_alive()
-        print(f"{version} 5/6 burst ...", flush=True)
+        print(f"{version} 5/7 burst ...", flush=True)
         bursts = burst.run(stack, params["burst_rounds"])
-        print(f"{version} 6/6 rate limit cost ...", flush=True)
+        print(f"{version} 6/7 rate limit cost ...", flush=True)
         limited = limits.run(stack, params["limit_blocks"], params["limit_per_block"])
+        stack.check_alive()
+        print(f"{version} 7/7 cost per answer length ...", flush=True)
+        costs = cost.run(stack, quick=params["quick"])  # last: it raises the bridge's max_tokens ceiling
         stack.check_alive()
     finally:
         stack.stop()
-    return {"overhead": over, "streaming": stream, "load": loaded, "growth": grown, "burst": bursts, "limits": limited}
+    return {
+        "overhead": over,
+        "streaming": stream,
+        "load": loaded,
+        "growth": grown,
+        "burst": bursts,
+        "limits": limited,
+        "cost": costs,
+    }
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .bodies import V1, V2, Endpoint
+from .cost import markdown as cost_markdown
 from .growth import LINEAR, slope
 
 ENDPOINTS = {"v2": V2, "v1": V1}
@@ -394,6 +395,8 @@ def markdown(params: dict[str, Any], meta: dict[str, Any], results: dict[str, di
             lines += [f"## {number}. {NAMES[version]}: skipped", "", r["skipped"] + ".", ""]
         else:
             lines += section(version, number, params[version], r)
+            if "cost" in r:  # what an answer costs the Cat by its length: per-token costs hide at 20 tokens
+                lines += [cost_markdown(r["cost"]), ""]
     return "\n".join(lines) + "\n"
 
 
