@@ -95,17 +95,15 @@ def tools_of(tools, choice, allowed):
 
 
 def test_flat_function_tools_and_their_errors():
-    [tool], forced, _ = tools_of(
-        [{"type": "function", "name": "w", "parameters": {"type": "object"}, "strict": True}], None, True
-    )
+    [tool], forced, *_ = tools_of([{"type": "function", "name": "w", "parameters": {"type": "object"}}], None, True)
     assert (tool.name, tool.parameters, forced) == ("w", {"type": "object"}, None)
     assert tools_of([{"type": "function", "name": "w"}], "none", True)[:2] == ((), None)
     assert tools_of([{"type": "function", "name": "w"}], "required", True)[1] == "*"
     two = [{"type": "function", "name": "w"}, {"type": "function", "name": "v"}]
-    offered, forced, _ = tools_of(two, {"type": "function", "name": "v"}, True)
+    offered, forced, *_ = tools_of(two, {"type": "function", "name": "v"}, True)
     assert ([t.name for t in offered], forced) == (["v"], "v")
     for tools, choice, allowed, param in [
-        ([{"type": "web_search"}], None, True, "tools.[0].type"),
+        ([{"type": "function", "name": "w"}], {"type": "web_search"}, True, "tool_choice"),
         ([{"type": "function", "name": "w"}], {"type": "function", "name": "x"}, True, "tool_choice.name"),
         ([{"type": "function", "name": "w"}] * 2, None, True, "tools"),
         ([], "required", True, "tool_choice"),

@@ -23,9 +23,15 @@ Part = TextPart | ImagePart
 
 @dataclass(frozen=True)
 class ClientTool:
-    name: str
+    name: str  # as the Cat's agent sees it: a Responses namespace's tools as `<namespace>__<name>`
     description: str
     parameters: dict[str, Any]
+    namespace: str | None = None  # Responses: the namespace it was declared in
+    custom: bool = False  # Responses: a custom tool, its free text input under `input`
+
+    @property
+    def own_name(self) -> str:
+        return self.name.removeprefix(f"{self.namespace}__") if self.namespace else self.name
 
 
 @dataclass(frozen=True)

@@ -2,24 +2,38 @@
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from dataclasses import replace
+from typing import Any, NamedTuple
 
 from pydantic import TypeAdapter
 
-from ...turn.builder import ConversationBuilder, client_tool, offer, role_refused
+from ...turn.builder import ConversationBuilder, client_tool, missing, offer, role_refused
 from ...turn.conversation import ClientTool, Conversation, Part, TextPart, ToolCall
+from ...turn.demands import strict_parameters
 from ...turn.errors import invalid_request
 from .protocol import (
+    HOSTED_TOOLS,
+    CustomToolCallInput,
+    CustomToolParam,
     FunctionCallInput,
     FunctionCallOutput,
-    FunctionToolParam,
+    HostedToolParam,
     InputItem,
     InputText,
     NamedToolChoice,
+    NamespaceToolParam,
+    OtherToolChoice,
     ResponsesRequest,
 )
 
 STORED_ITEMS = TypeAdapter(list[InputItem])
+CUSTOM_INPUT = {"type": "object", "properties": {"input": {"type": "string"}}, "required": ["input"]}
+
+
+def cat_name(namespace: str | None, name: str) -> str:
+    """A namespaced tool's name for the Cat's agent: a plain name has no `__` after a namespace's."""
+    return f"{namespace}__{name}" if namespace else name
 
 
 def _parts(content: str | list, where: str, builder: ConversationBuilder, user: bool) -> list[Part]:
@@ -34,8 +48,10 @@ def _parts(content: str | list, where: str, builder: ConversationBuilder, user: 
 
 
 def _add(item: InputItem, param: str, builder: ConversationBuilder) -> None:
-    if isinstance(item, FunctionCallInput):
-        builder.calls([ToolCall(item.call_id, item.name, item.arguments)], [], f"{param}.type", join=True)
+    if isinstance(item, (FunctionCallInput, CustomToolCallInput)):
+        arguments = item.arguments if isinstance(item, FunctionCallInput) else json.dumps({"input": item.input})
+        call = ToolCall(item.call_id, cat_name(item.namespace, item.name), arguments)
+        builder.calls([call], [], f"{param}.type", join=True)
     elif isinstance(item, FunctionCallOutput):
         if not builder.allow_tools:
             raise role_refused("tool", f"{param}.type")
@@ -68,20 +84,65 @@ def conversation_of(
     return builder.finish("input", f"input.[{len(body.input) - 1}].content")
 
 
-def function_tools(body: ResponsesRequest, allowed: bool) -> tuple[tuple[ClientTool, ...], str | None, list]:
-    """The offered tools, the call `tool_choice` demands, and (name, parameters, strict) of each function."""
-    declared = []
+class Offered(NamedTuple):
+    tools: tuple[ClientTool, ...]  # what the Cat's agent is offered
+    call: str | None  # the call `tool_choice` demands
+    strict: dict[str, dict]  # the checked parameters of each strict function
+    skipped: tuple[str, ...]  # the hosted tool types left out
+
+
+def _custom(tool: CustomToolParam, namespace: str | None) -> ClientTool:
+    """Its free text goes in one string; a grammar is described to the model, not enforced."""
+    fmt = tool.format or {}
+    grammar = ""
+    if fmt.get("type") == "grammar":
+        grammar = f" It must match this {fmt.get('syntax', '')} grammar:\n{fmt.get('definition', '')}"
+    text = f"{tool.description or ''}\n\nPass the tool's whole input as free text in `input`.{grammar}".strip()
+    return ClientTool(cat_name(namespace, tool.name), text, CUSTOM_INPUT, namespace, custom=True)
+
+
+def _forced(choice: OtherToolChoice) -> Exception:
+    if choice.type in ("function", "custom"):
+        return missing("tool_choice.name")
+    if choice.type in (*HOSTED_TOOLS, "computer_use"):
+        message = f"'tool_choice' forces the hosted tool {choice.type!r}, which this Cat cannot run."
+        return invalid_request(message, "tool_choice", "unsupported_value")
+    message = f"'tool_choice' of type {choice.type!r} is not supported."
+    return invalid_request(message, "tool_choice.type", "invalid_value")
+
+
+def function_tools(body: ResponsesRequest, allowed: bool) -> Offered:
+    """Namespaces flattened (their tools named `<namespace>__<name>`), hosted tools left out unless forced."""
+    declared: list[tuple[ClientTool, dict | None, bool, str]] = []  # the tool, its parameters, strict, where
+    skipped: list[str] = []
     for i, tool in enumerate(body.tools or []):
-        if not isinstance(tool, FunctionToolParam):
-            raise invalid_request(
-                f"Invalid value for 'tools.[{i}].type': only 'function' tools are supported, got {tool.type!r}.",
-                f"tools.[{i}].type",
-                "unsupported_value",
-            )
-        declared.append(tool)
-    offered = [client_tool(t.name, t.description, t.parameters) for t in declared]
-    if isinstance(body.tool_choice, NamedToolChoice):  # Responses names the function flat
-        tools, call = offer(offered, body.tool_choice.name, "tool_choice.name", allowed=allowed)
+        if isinstance(tool, HostedToolParam):
+            skipped.append(tool.type)
+            continue
+        namespace = tool.name if isinstance(tool, NamespaceToolParam) else None
+        for j, inner in enumerate(tool.tools if isinstance(tool, NamespaceToolParam) else [tool]):
+            where = f"tools.[{i}].tools.[{j}]" if namespace else f"tools.[{i}]"
+            if len(cat_name(namespace, inner.name)) > 64:
+                message = f"'{namespace}__{inner.name}' (a namespace and its tool's name) is over 64 characters."
+                raise invalid_request(message, f"{where}.name", "invalid_value")
+            if isinstance(inner, CustomToolParam):
+                declared.append((_custom(inner, namespace), None, False, where))
+            else:
+                offered = client_tool(cat_name(namespace, inner.name), inner.description, inner.parameters)
+                declared.append((replace(offered, namespace=namespace), inner.parameters, bool(inner.strict), where))
+    tools = [tool for tool, *_ in declared]
+    choice = body.tool_choice
+    if isinstance(choice, OtherToolChoice):
+        raise _forced(choice)
+    if isinstance(choice, NamedToolChoice):  # by its own name: `tool_choice` names no namespace
+        named = [t.name for t in tools if t.own_name == choice.name and t.custom == (choice.type == "custom")]
+        if len(named) > 1:
+            message = f"Invalid value for 'tool_choice.name': {len(named)} tools are named '{choice.name}'."
+            raise invalid_request(message, "tool_choice.name", "invalid_value")
+        offered, call = offer(tools, named[0] if named else choice.name, "tool_choice.name", allowed=allowed)
     else:
-        tools, call = offer(offered, body.tool_choice, allowed=allowed)
-    return tools, call, [(t.name, t.parameters, bool(t.strict)) for t in declared]
+        offered, call = offer(tools, choice, allowed=allowed)
+    strict = {}
+    for tool, parameters, is_strict, where in declared:
+        strict.update(strict_parameters([(tool.name, parameters, is_strict)], f"{where}.parameters"))
+    return Offered(offered, call, strict, tuple(dict.fromkeys(skipped)))

@@ -5,6 +5,7 @@ The message item opens with the first text, so a turn that only calls tools stre
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
@@ -20,6 +21,7 @@ from .events import (
     ArgumentsDeltaEvent,
     ArgumentsDoneEvent,
     ContentPartEvent,
+    CustomInputDoneEvent,
     OutputItemEvent,
     ResponseEvent,
     ResponseLifecycleEvent,
@@ -27,16 +29,21 @@ from .events import (
     TextDoneEvent,
 )
 from .protocol import (
+    CustomToolOut,
+    CustomToolParam,
     FormatJSONSchema,
     FormatJSONSchemaOut,
     FunctionToolOut,
     FunctionToolParam,
     IncompleteDetails,
     NamedToolChoice,
+    NamespaceToolOut,
+    NamespaceToolParam,
     OutputItem,
     PlainFormatOut,
     Reasoning,
     Response,
+    ResponseCustomToolCall,
     ResponseError,
     ResponseFunctionToolCall,
     ResponseOutputMessage,
@@ -70,16 +77,56 @@ def _message(ids: ResponseIds, text: str | None, status: str) -> ResponseOutputM
     return ResponseOutputMessage(id=ids.message_id, status=status, content=content)
 
 
-def _call_item(call: ToolCall, item_id: str, status: str = "completed") -> ResponseFunctionToolCall:
-    """In progress, its arguments are still to come."""
-    arguments = call.arguments if status == "completed" else ""
-    return ResponseFunctionToolCall(id=item_id, call_id=call.id, name=call.name, arguments=arguments, status=status)
+def _call_item(
+    call: ToolCall, item_id: str, tools: Sequence[ClientTool], status: str = "completed"
+) -> ResponseFunctionToolCall | ResponseCustomToolCall:
+    """A `function_call`, or a `custom_tool_call` with its `input` text; in progress, its arguments are to come."""
+    tool = next((t for t in tools if t.name == call.name), ClientTool(call.name, "", {}))
+    done = status == "completed"
+    fields: dict[str, Any] = {"id": item_id, "call_id": call.id, "name": tool.own_name}
+    if tool.namespace:
+        fields["namespace"] = tool.namespace
+    if not tool.custom:
+        return ResponseFunctionToolCall(**fields, arguments=call.arguments if done else "", status=status)
+    value = call.args().get("input", call.arguments)
+    return ResponseCustomToolCall(**fields, input=(value if isinstance(value, str) else json.dumps(value)) * done)
 
 
-def _output(ids: ResponseIds, text: str | None, status: str, calls: Sequence[ToolCall]) -> list[OutputItem]:
-    """The message (left out when the model only called tools), then one `function_call` item per call."""
+def _output(
+    ids: ResponseIds, text: str | None, status: str, calls: Sequence[ToolCall], tools: Sequence[ClientTool]
+) -> list[OutputItem]:
+    """The message (left out when the model only called tools), then one item per call."""
     message: list[OutputItem] = [] if text is None or (calls and not text) else [_message(ids, text, status)]
-    return message + [_call_item(c, ids.call_item_id(i)) for i, c in enumerate(calls)]
+    return message + [_call_item(c, ids.call_item_id(i), tools) for i, c in enumerate(calls)]
+
+
+def _tools_out(body: ResponsesRequest, tools: Sequence[ClientTool]) -> list:
+    """The offered tools as declared: a namespace's under it."""
+    declared: dict[tuple[str | None, str], Any] = {}
+    about = {}  # each namespace's description
+    for tool in body.tools or ():
+        if isinstance(tool, NamespaceToolParam):
+            about[tool.name] = tool.description
+            declared.update({(tool.name, t.name): t for t in tool.tools})
+        elif isinstance(tool, (FunctionToolParam, CustomToolParam)):
+            declared[(None, tool.name)] = tool
+    out: list = []
+    spaces: dict[str, NamespaceToolOut] = {}
+    for t in tools:
+        param = declared.get((t.namespace, t.own_name))
+        if isinstance(param, CustomToolParam):
+            item: Any = CustomToolOut(**param.model_dump(include={"name", "description", "format"}, exclude_none=True))
+        else:
+            strict = getattr(param, "strict", None)
+            item = FunctionToolOut(name=t.own_name, description=t.description, parameters=t.parameters, strict=strict)
+        if t.namespace is None:
+            out.append(item)
+        elif t.namespace in spaces:
+            spaces[t.namespace].tools.append(item)
+        else:
+            spaces[t.namespace] = NamespaceToolOut(name=t.namespace, description=about[t.namespace], tools=[item])
+            out.append(spaces[t.namespace])
+    return out
 
 
 def _error(error: BridgeError) -> ResponseError:
@@ -102,7 +149,6 @@ def response_object(
     tools: Sequence[ClientTool],
     store: bool,
 ) -> Response:
-    strict = {t.name: t.strict for t in body.tools or () if isinstance(t, FunctionToolParam)}
     incomplete = status == "completed" and answer is not None and answer.finish_reason == "length"
     text, calls = (answer.content, answer.tool_calls) if answer is not None else (None, ())
     choice = body.tool_choice
@@ -114,15 +160,12 @@ def response_object(
         error=_error(error) if error else None,
         incomplete_details=IncompleteDetails() if incomplete else None,
         model=ids.model,
-        output=_output(ids, text, "incomplete" if incomplete else "completed", calls),
+        output=_output(ids, text, "incomplete" if incomplete else "completed", calls, tools),
         store=store,
         reasoning=Reasoning(effort=None, summary=None),
         text=TextConfig(format=_format_out(body)),
         tool_choice=choice_out,
-        tools=[
-            FunctionToolOut(name=t.name, description=t.description, parameters=t.parameters, strict=strict.get(t.name))
-            for t in tools
-        ],
+        tools=_tools_out(body, tools),
         usage=_usage(answer.usage) if answer is not None else None,
         metadata=body.metadata or {},
         **body.model_dump(include=ECHOED),
@@ -192,13 +235,16 @@ class ResponseEncoder(Encoder):
 
     def tool_call(self, index: int, call: ToolCall) -> Iterable[Event]:
         index, item_id = (1 if self.opened else 0) + index, self.ids.call_item_id(index)
-        added = _call_item(call, item_id, "in_progress")
+        added = _call_item(call, item_id, self.tools, "in_progress")
         yield self.event(OutputItemEvent, "response.output_item.added", output_index=index, item=added)
-        where = {"item_id": item_id, "output_index": index}
-        delta = call.arguments
-        yield self.event(ArgumentsDeltaEvent, "response.function_call_arguments.delta", True, **where, delta=delta)
-        yield self.event(ArgumentsDoneEvent, "response.function_call_arguments.done", **where, arguments=delta)
-        done = _call_item(call, item_id)
+        where: dict[str, Any] = {"item_id": item_id, "output_index": index}
+        done = _call_item(call, item_id, self.tools)
+        if isinstance(done, ResponseCustomToolCall):
+            kind, ending, last = "response.custom_tool_call_input", CustomInputDoneEvent, {"input": done.input}
+        else:
+            kind, ending, last = "response.function_call_arguments", ArgumentsDoneEvent, {"arguments": done.arguments}
+        yield self.event(ArgumentsDeltaEvent, f"{kind}.delta", True, **where, delta=next(iter(last.values())))
+        yield self.event(ending, f"{kind}.done", **where, **last)
         yield self.event(OutputItemEvent, "response.output_item.done", output_index=index, item=done)
 
     def finish(self, answer: Answer) -> Iterable[Event]:

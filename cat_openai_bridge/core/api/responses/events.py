@@ -37,6 +37,10 @@ class ArgumentsDoneEvent(ItemEvent):
     arguments: str
 
 
+class CustomInputDoneEvent(ItemEvent):
+    input: str
+
+
 class ContentEvent(ItemEvent):
     content_index: int
 

@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
+from ...http.parsing import refuse
 from ...turn.wire import RequestModel, WireModel
 from ..chat.protocol import FunctionDefinition, JSONSchema, PlainFormat  # Responses names them flat
 
@@ -35,47 +36,78 @@ class FunctionCallInput(RequestModel):
     call_id: str = Field(min_length=1)
     name: str
     arguments: str = "{}"
+    namespace: str | None = None
+
+
+class CustomToolCallInput(RequestModel):
+    type: Literal["custom_tool_call"]
+    call_id: str = Field(min_length=1)
+    name: str
+    input: str
+    namespace: str | None = None
 
 
 class FunctionCallOutput(RequestModel):
-    type: Literal["function_call_output"]
+    type: Literal["function_call_output", "custom_tool_call_output"]  # one shape, either call's output
     call_id: str = Field(min_length=1)
     output: str | list[InputText]
 
 
-InputItem = Annotated[InputMessage | FunctionCallInput | FunctionCallOutput, Field(discriminator="type")]
+InputItem = Annotated[
+    InputMessage | FunctionCallInput | CustomToolCallInput | FunctionCallOutput, Field(discriminator="type")
+]
 
 
 class FunctionToolParam(FunctionDefinition):
     type: Literal["function"]  # Responses declares chat's function flat
 
 
+class CustomToolParam(RequestModel):
+    type: Literal["custom"]
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    description: str | None = None
+    format: dict[str, Any] | None = None  # {"type": "text"}, or "grammar" with its "syntax" and "definition"
+
+
+NamespacedTool = Annotated[FunctionToolParam | CustomToolParam, Field(discriminator="type")]
+
+
+class NamespaceToolParam(RequestModel):
+    type: Literal["namespace"]
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    description: str = ""
+    tools: list[NamespacedTool] = Field(min_length=1)
+
+
+# The other tools of openai-python's `ToolParam`: hosted by OpenAI, the Cat cannot run them (left out unless forced)
+HOSTED_TOOLS = tuple(
+    "file_search computer computer_use_preview web_search web_search_2025_08_26 mcp code_interpreter "
+    "programmatic_tool_calling image_generation local_shell shell tool_search web_search_preview "
+    "web_search_preview_2025_03_11 apply_patch".split()
+)
+
+
 class HostedToolParam(RequestModel):
-    """OpenAI's own tools (web search, file search, ...): declared so a request names them; refused when run."""
-
-    type: Literal[
-        "web_search",
-        "web_search_preview",
-        "file_search",
-        "computer_use_preview",
-        "code_interpreter",
-        "image_generation",
-        "mcp",
-        "local_shell",
-        "custom",
-    ]
+    type: Literal[HOSTED_TOOLS]  # type: ignore[valid-type]
 
 
-ToolParam = Annotated[FunctionToolParam | HostedToolParam, Field(discriminator="type")]
+ToolParam = Annotated[
+    FunctionToolParam | CustomToolParam | NamespaceToolParam | HostedToolParam, Field(discriminator="type")
+]
 
 
 class NamedToolChoice(RequestModel):
-    type: Literal["function"]
+    type: Literal["function", "custom"]
     name: str
+
+
+class OtherToolChoice(RequestModel):  # a hosted tool ({"type": "web_search"}, ...), allowed_tools...: refused
+    type: str
 
 
 class FormatJSONSchema(JSONSchema):
     type: Literal["json_schema"]  # likewise flat
+    schema_: dict[str, Any] = Field(alias="schema")  # required here (chat's may be left out)
 
 
 TextFormat = Annotated[PlainFormat | FormatJSONSchema, Field(discriminator="type")]
@@ -98,7 +130,7 @@ class ResponsesRequest(RequestModel):
     previous_response_id: str | None = None
     store: bool | None = None
     tools: list[ToolParam] | None = None
-    tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | None = None
+    tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | OtherToolChoice | None = None
     text: TextConfigParam | None = None
 
     @model_validator(mode="before")
@@ -107,7 +139,22 @@ class ResponsesRequest(RequestModel):
         """OpenAI takes an item without `type` as a message."""
         if isinstance(data, dict) and isinstance(data.get("input"), list):
             items = [{**i, "type": "message"} if isinstance(i, dict) and "type" not in i else i for i in data["input"]]
-            return {**data, "input": items}
+            data = {**data, "input": items}
+        return data
+
+    @model_validator(mode="before")
+    @classmethod
+    def _tool_types_known(cls, data: Any) -> Any:
+        """An unknown tool type names what is run and what is left out, not every tag of the union."""
+        tools = data.get("tools") if isinstance(data, dict) else None
+        for i, tool in enumerate(tools if isinstance(tools, list) else ()):
+            kind = tool.get("type") if isinstance(tool, dict) else None
+            if isinstance(kind, str) and kind not in ("function", "custom", "namespace", *HOSTED_TOOLS):
+                message = (
+                    f"Invalid value: {kind!r}. Supported values are: 'function', 'custom' and 'namespace'; "
+                    f"accepted but left out (this Cat cannot run them): {', '.join(map(repr, HOSTED_TOOLS))}."
+                )
+                raise refuse(message, f"tools.[{i}].type", "invalid_value")
         return data
 
 
@@ -133,9 +180,19 @@ class ResponseFunctionToolCall(WireModel):
     name: str
     arguments: str
     status: str
+    namespace: str | None = None
 
 
-OutputItem = ResponseOutputMessage | ResponseFunctionToolCall
+class ResponseCustomToolCall(WireModel):
+    type: Literal["custom_tool_call"] = "custom_tool_call"
+    id: str
+    call_id: str
+    name: str
+    input: str
+    namespace: str | None = None
+
+
+OutputItem = ResponseOutputMessage | ResponseFunctionToolCall | ResponseCustomToolCall
 
 
 class InputTokensDetails(WireModel):
@@ -188,7 +245,7 @@ class TextConfig(WireModel):
 
 
 class ToolChoiceFunctionOut(WireModel):
-    type: Literal["function"] = "function"
+    type: Literal["function", "custom"] = "function"
     name: str
 
 
@@ -198,6 +255,20 @@ class FunctionToolOut(WireModel):
     description: str | None
     parameters: dict[str, Any] | None
     strict: bool | None
+
+
+class CustomToolOut(WireModel):
+    type: Literal["custom"] = "custom"
+    name: str
+    description: str | None = None
+    format: dict[str, Any] | None = None
+
+
+class NamespaceToolOut(WireModel):
+    type: Literal["namespace"] = "namespace"
+    name: str
+    description: str
+    tools: list[FunctionToolOut | CustomToolOut]
 
 
 class Response(WireModel):
@@ -218,7 +289,7 @@ class Response(WireModel):
     temperature: float | None
     text: TextConfig = Field(default_factory=TextConfig)
     tool_choice: str | ToolChoiceFunctionOut
-    tools: list[FunctionToolOut]
+    tools: list[FunctionToolOut | CustomToolOut | NamespaceToolOut]
     top_p: float | None
     truncation: Literal["disabled"] = "disabled"
     usage: ResponseUsage | None

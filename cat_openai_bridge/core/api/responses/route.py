@@ -11,18 +11,18 @@ from ...http.parsing import parse_body
 from ...http.route import Call, Cost, Job, Reply, Route, turn_cost
 from ...turn.answer import Answer, OutputRules, check_message_count, output_rules
 from ...turn.conversation import ClientTool, Conversation
-from ...turn.demands import Demands, strict_parameters
+from ...turn.demands import Demands
 from ...turn.port import Identity
 from ..chat.route import json_format
-from .convert import conversation_of, function_tools
+from .convert import Offered, conversation_of, function_tools
 from .encoder import ResponseEncoder, ResponseIds
 from .protocol import ResponsesRequest
 from .stored_routes import Keeper, own_items, wants_store
 
 
-def demands_of(body: ResponsesRequest, tools: tuple[ClientTool, ...], call: str | None, specs: list) -> Demands:
+def demands_of(body: ResponsesRequest, offered: Offered) -> Demands:
     output = json_format(body.text.format if body.text is not None else None, "text.format", "text.format.schema")
-    return Demands(output, call, strict_parameters(specs, "tools.[{i}].parameters"), tuple(t.name for t in tools))
+    return Demands(output, offered.call, offered.strict, tuple(t.name for t in offered.tools))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -32,6 +32,7 @@ class ResponsesRequestJob(Job):
     body: ResponsesRequest
     rules: OutputRules
     tools: tuple[ClientTool, ...]
+    skipped: tuple[str, ...]  # the hosted tool types left out
     demands: Demands
     own: list  # this request's input, as stored items (empty when it is not stored)
     store: bool
@@ -71,15 +72,16 @@ class Responses(Route[ResponsesJob]):
     def parse(self, request: Request, raw: bytes, settings: BridgeSettings) -> ResponsesRequestJob:
         body = parse_body(ResponsesRequest, raw)
         rules = output_rules(settings, bool(body.stream), body.max_output_tokens, "max_output_tokens")
-        tools, forced, specs = function_tools(body, allowed=self.cat.supports_client_tools)
+        offered = function_tools(body, allowed=self.cat.supports_client_tools)
         store = wants_store(body, settings)
         job = ResponsesRequestJob(
             model=body.model,
             label=body.user,
             body=body,
             rules=rules,
-            tools=tools,
-            demands=demands_of(body, tools, forced, specs),
+            tools=offered.tools,
+            skipped=offered.skipped,
+            demands=demands_of(body, offered),
             own=own_items(body) if store else [],
             store=store,
         )
@@ -100,6 +102,9 @@ class Responses(Route[ResponsesJob]):
             job.conversation, stream=rules.stream, tools=job.tools, metadata=body.metadata, demands=demands
         )
         ids = ResponseIds(body.model)
+        if job.skipped:  # a model may always choose not to call a tool: the answer says which it could not
+            call.headers["x-openai-bridge-tools-skipped"] = ", ".join(job.skipped)
+            self.cat.log("info", f"openai bridge: hosted tools left out of the turn: {', '.join(job.skipped)}")
 
         async def keep(answer: Answer) -> None:
             if job.store:

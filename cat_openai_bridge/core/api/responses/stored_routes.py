@@ -66,8 +66,8 @@ def output_items(response: dict[str, Any]) -> list[dict[str, Any]]:
             text = "".join(p.get("text", "") for p in out.get("content", []))
             content = [{"type": "output_text", "text": text}]
             items.append({"type": "message", "role": "assistant", "id": out["id"], "content": content})
-        elif out.get("type") == "function_call":
-            keep = ("type", "id", "call_id", "name", "arguments")
+        elif out.get("type") in ("function_call", "custom_tool_call"):
+            keep = ("type", "id", "call_id", "namespace", "name", "arguments", "input")
             items.append({k: out[k] for k in keep if k in out})
     return items
 
