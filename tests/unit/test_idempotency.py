@@ -300,7 +300,7 @@ async def test_eviction_passes_over_a_running_entry(client, cat, bridge):
         r = await client.post("/v1/chat/completions", json=chat(), headers={**GOOD, "Idempotency-Key": f"k-{i}"})
         assert r.status_code == 200
     replays = bridge.pipeline.replays
-    assert replays.budget.used_by("alice") <= 64 * 1024 and len(replays) <= 5
+    assert replays.budget.used_by("alice") <= 64 * 1024 and len(replays.budget) <= 5
     gate.open()
     first = await running
     assert first.status_code == 200
@@ -365,7 +365,7 @@ async def test_a_stream_outgrowing_the_limit_is_dropped_as_it_goes_and_its_key_f
     first = await client.post("/v1/chat/completions", json=chat(stream=True), headers=headers)
     assert first.status_code == 200 and first.content.endswith(DONE)
     assert "idempotency-replayable" not in first.headers  # not known when the headers went out
-    assert len(bridge.pipeline.replays) == 0  # nothing was kept of it
+    assert len(bridge.pipeline.replays.budget) == 0  # nothing was kept of it
     retry = await client.post("/v1/chat/completions", json=chat(stream=True), headers=headers)
     assert retry.status_code == 200 and "idempotent-replayed" not in retry.headers
     assert len(cat.turns) == 2

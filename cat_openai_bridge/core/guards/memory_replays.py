@@ -51,9 +51,6 @@ class Replays:
         self.clock = clock
         self.budget: Budget[Scope, Claim] = Budget()
 
-    def __len__(self) -> int:
-        return len(self.budget)
-
     async def claim(self, keyed: Keyed) -> tuple[Claim | None, Stored | None]:
         scope = (keyed.identity, keyed.key or "")
         digest = fingerprint(keyed.route, keyed.body)

@@ -42,7 +42,7 @@ class Exchange:
             return
         self._done = True
         m, route = self._metrics, self.route
-        m.in_flight.dec(route)
+        m.in_flight.inc(route, by=-1.0)
         m.requests.inc(route, str(status), self.model)
         m.duration.observe(time.perf_counter() - self._started, route)
         if self._first is not None:

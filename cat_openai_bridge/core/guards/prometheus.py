@@ -57,12 +57,6 @@ class Gauge(Family):
         key = self._key(values)
         self.series[key] = self.series.get(key, 0.0) + by
 
-    def dec(self, *values: str) -> None:
-        self.inc(*values, by=-1.0)
-
-    def value(self, *values: str) -> float:
-        return self.series.get(values, 0.0)
-
     def lines(self) -> list[str]:
         return [f"{self.name}{self._selector(k)} {_number(v)}" for k, v in sorted(self.series.items())]
 

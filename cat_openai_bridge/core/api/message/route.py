@@ -9,7 +9,7 @@ from starlette.requests import Request
 from ...config.settings import BridgeSettings
 from ...http.parsing import parse_body
 from ...http.route import Call, Reply, Route, TurnJob
-from ...turn.answer import output_rules, run_answer
+from ...turn.answer import output_rules
 from ...turn.conversation import Conversation, TextPart, Turn
 from ...turn.port import CatTurn
 from .protocol import SimpleMessageReply, SimpleMessageRequest
@@ -29,8 +29,7 @@ class Message(Route[TurnJob]):
 
     async def run(self, job: TurnJob, call: Call) -> Reply:
         turn = CatTurn(job.conversation, call.target, False, call.settings.system_message_policy, call.identity)
-        answer = await run_answer(self.cat, turn, job.rules, self.pipeline.lengths)
-        call.report(answer.usage, charged=answer.charged)
+        answer = await self.answered(call, turn, job.rules)
         self.debug(call, f"message user={call.identity.user_id} label={job.label!r} chars={len(answer.content)}")
         # The user the turn ran as, never a body `user_id` that was ignored: a master-key caller's users are
         # known by the name it gave them (header or trusted `user_id`), everyone else by their Cat user id.
