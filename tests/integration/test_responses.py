@@ -155,7 +155,8 @@ def test_failures_are_errors_not_answers(client, http):
 @pytest.mark.parametrize(
     "extra, param",
     [
-        ({"tools": [{"type": "web_search"}]}, "tools.[0].type"),
+        ({"tools": [{"type": "teleport"}]}, "tools.[0].type"),
+        ({"tools": [{"type": "web_search"}], "tool_choice": {"type": "web_search_preview"}}, "tool_choice"),
         (
             {"tools": [{"type": "function", "name": "f"}], "tool_choice": {"type": "function", "name": "g"}},
             "tool_choice.name",
@@ -166,7 +167,7 @@ def test_failures_are_errors_not_answers(client, http):
     ],
 )
 def test_unsupported_inputs_are_400(http, adapter, extra, param):
-    if adapter == "v1" and "tool_choice" in extra:
+    if adapter == "v1" and "tool_choice" in extra and extra["tools"][0]["type"] == "function":
         param = "tools"  # v1 refuses client tools before it looks at the choice
     response = http.post("/custom/v1/responses", json={"model": "cheshire-cat", "input": "hi", **extra})
     assert response.status_code == 400 and response.json()["error"]["param"] == param
@@ -241,3 +242,64 @@ def test_function_calls_stream_as_typed_events(http):
 def test_tool_choice_none_offers_nothing(client, llm_log):
     answer = client.responses.create(model="cheshire-cat", input="hi", tools=[WEATHER], tool_choice="none")
     assert answer.output_text == "Echo: hi" and "tools" not in llm_log()[-1]["body"]
+
+
+AGENTS = {
+    "type": "namespace",
+    "name": "multi_agent_v1",
+    "description": "Sub-agents.",
+    "tools": [{"type": "function", "name": "spawn_agent", "parameters": {"type": "object", "properties": {}}}],
+}
+PATCH = {"type": "custom", "name": "apply_patch", "description": "Patch files."}
+
+
+@pytest.mark.v2_only
+def test_namespaced_function_call_round_trip(client, http, llm_log):
+    ask = 'Spawn one [[call:multi_agent_v1__spawn_agent:{"task": "t"}]]'
+    tools = [AGENTS, {"type": "web_search"}]
+    first = client.responses.create(model="cheshire-cat", input=ask, tools=tools)
+    [call] = first.output
+    assert (call.type, call.namespace, call.name, json.loads(call.arguments)) == (
+        "function_call",
+        "multi_agent_v1",
+        "spawn_agent",
+        {"task": "t"},
+    )
+    assert [t["function"]["name"] for t in llm_log()[-1]["body"]["tools"]] == ["multi_agent_v1__spawn_agent"]
+    raw = http.post("/custom/v1/responses", json={"model": "cheshire-cat", "input": ask, "tools": tools})
+    assert raw.headers["x-openai-bridge-tools-skipped"] == "web_search"
+    second = client.responses.create(
+        model="cheshire-cat",
+        tools=tools,
+        tool_choice="auto",
+        input=[
+            {"role": "user", "content": ask},
+            call.model_dump(exclude_none=True),
+            {"type": "function_call_output", "call_id": call.call_id, "output": "spawned"},
+        ],
+    )
+    assert second.output_text == "Tool said: spawned"
+    assert llm_log()[-1]["body"]["messages"][-2]["tool_calls"][0]["function"]["name"] == "multi_agent_v1__spawn_agent"
+
+
+@pytest.mark.v2_only
+def test_custom_tool_call_round_trip(client, llm_log):
+    ask = 'Patch it [[call:apply_patch:{"input": "*** Begin Patch"}]]'
+    with client.responses.stream(model="cheshire-cat", input=ask, tools=[PATCH]) as stream:
+        kinds = [event.type for event in stream]
+        first = stream.get_final_response()
+    assert "response.custom_tool_call_input.done" in kinds
+    [call] = first.output
+    assert (call.type, call.name, call.input) == ("custom_tool_call", "apply_patch", "*** Begin Patch")
+    [offered] = llm_log()[-1]["body"]["tools"]
+    assert offered["function"]["parameters"]["properties"] == {"input": {"type": "string"}}
+    second = client.responses.create(
+        model="cheshire-cat",
+        tools=[PATCH],
+        input=[
+            {"role": "user", "content": ask},
+            call.model_dump(exclude_none=True),
+            {"type": "custom_tool_call_output", "call_id": call.call_id, "output": "Done!"},
+        ],
+    )
+    assert second.output_text == "Tool said: Done!"
