@@ -258,3 +258,23 @@ async def test_a_cat_without_client_tools_refuses_namespace_and_custom_tools_but
         assert error_of(await post(client, responses(tools=tools))) == (400, "tools", "unsupported_parameter")
     response = await post(client, responses(tools=[{"type": "code_interpreter"}]))
     assert response.status_code == 200 and response.headers["x-openai-bridge-tools-skipped"] == "code_interpreter"
+
+
+async def test_a_stored_namespaced_or_custom_call_is_continued_by_previous_response_id(client, cat):
+    called(cat, ToolCall("c1", "multi_agent_v1__wait_agent", "{}"), ToolCall("c2", "apply_patch", '{"input": "p"}'))
+    first = (await post(client, responses("Go", tools=[AGENTS, PATCH]))).json()
+    outputs = [
+        {"type": "function_call_output", "call_id": "c1", "output": "waited"},
+        {"type": "custom_tool_call_output", "call_id": "c2", "output": "patched"},
+    ]
+    second = await post(client, responses(tools=[AGENTS, PATCH], input=outputs, previous_response_id=first["id"]))
+    assert second.status_code == 200, second.text
+    turns = cat.turns[-1].conversation.turns
+    assert turns[1].tool_calls == (
+        ToolCall("c1", "multi_agent_v1__wait_agent", "{}"),
+        ToolCall("c2", "apply_patch", '{"input": "p"}'),
+    )
+    assert [(t.role, t.text, t.tool_call_id) for t in turns[2:]] == [
+        ("tool", "waited", "c1"),
+        ("tool", "patched", "c2"),
+    ]
