@@ -24,6 +24,10 @@ the last user message (the Cat passes them through untouched):
                         A test that opens it only once it holds the first token proves the token came
                         through before the LLM went on, without timing anything.
 
+Rules stand in for directives a client's user cannot type (Home Assistant's "turn on the kitchen light"):
+POST /_rules {"when": TEXT, "then": DIRECTIVES} makes a last user message that contains TEXT (any case)
+and no directive of its own read as if DIRECTIVES followed it; DELETE /_rules forgets them all.
+
 Without a reply directive (reply, tokens, system, call) it follows the bridge's instructions in
 its prompt as a model would: "Answer by calling the function `X`" (or "one of these functions:
 `X`, ...") calls X with arguments made from X's parameters; "valid against this JSON Schema,
@@ -127,11 +131,15 @@ class Script:
     """What to answer, read from the last user message (or, in a call without one, the last system message: Cat v1
     1.8's `llm(prompt)` sends its prompt as the only, system, message; 1.9's sends it as a user message)."""
 
-    def __init__(self, messages: list[dict[str, Any]], default_delay: float, tools: list | None = None) -> None:
+    def __init__(
+        self, messages: list[dict[str, Any]], default_delay: float, tools: list | None = None, rules: dict | None = None
+    ) -> None:
         users = [message_text(m) for m in messages if m.get("role") == "user"]
         if not users:
             users = [message_text(m) for m in messages if m.get("role") == "system"][-1:]
         last = users[-1] if users else ""
+        if not DIRECTIVE.search(last):
+            last += "".join(then for when, then in (rules or {}).items() if when.lower() in last.lower())
         if any("[[stubborn]]" in u for u in users) and not DIRECTIVE.search(last):
             last = next(u for u in reversed(users) if DIRECTIVE.search(u))
         self.delay = default_delay
@@ -232,6 +240,7 @@ class ScriptedLLM:
         self.default_delay = default_delay
         self.log: deque[dict[str, Any]] = deque(maxlen=keep)
         self.gates: dict[str, asyncio.Event] = {}
+        self.rules: dict[str, str] = {}  # when -> then (POST /_rules)
 
     def app(self) -> Starlette:
         return Starlette(
@@ -241,6 +250,7 @@ class ScriptedLLM:
                 Route("/v1/embeddings", self.embeddings, methods=["POST"]),
                 Route("/_requests", self.requests, methods=["GET", "DELETE"]),
                 Route("/_gates/{name}", self.open_gate, methods=["POST"]),
+                Route("/_rules", self.set_rules, methods=["POST", "DELETE"]),
             ]
         )
 
@@ -252,6 +262,14 @@ class ScriptedLLM:
         if request.method == "DELETE":
             self.log.clear()
         return JSONResponse(list(self.log))
+
+    async def set_rules(self, request: Request) -> Response:
+        if request.method == "DELETE":
+            self.rules.clear()
+        else:
+            rule = await request.json()
+            self.rules[rule["when"]] = rule["then"]
+        return JSONResponse(self.rules)
 
     async def open_gate(self, request: Request) -> Response:
         """Opened before the stream reaches it is fine too: the stream then passes straight through."""
@@ -290,7 +308,7 @@ class ScriptedLLM:
 
     async def chat(self, request: Request) -> Response:
         body = await request.json()
-        script = Script(body.get("messages", []), self.default_delay, body.get("tools"))
+        script = Script(body.get("messages", []), self.default_delay, body.get("tools"), self.rules)
         entry: dict[str, Any] = {
             "body": body,
             "received_at": time.time(),
