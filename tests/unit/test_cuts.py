@@ -198,3 +198,97 @@ async def test_an_unwatched_cut_cuts_the_final_text_as_the_stream_would(client, 
     expected = tokens.head(long_text, 300)
     assert body["choices"][0]["message"]["content"] == expected and body["choices"][0]["finish_reason"] == "length"
     assert body["usage"] == {"prompt_tokens": 10, "completion_tokens": 300, "total_tokens": 310}
+
+
+# A max_tokens above the settings' ceiling: cut at the ceiling with the protocol's own "length" (issue #24)
+
+
+def _ending(path: str, stream: bool, response) -> tuple[str, str]:
+    """(the answer's text, its reason for stopping) as the protocol says them."""
+    if path == "/v1/messages":
+        if not stream:
+            return response.json()["content"][0]["text"], response.json()["stop_reason"]
+        stream_events = sse(response.content)
+        text = "".join(e["delta"].get("text", "") for n, e in stream_events if n == "content_block_delta")
+        return text, next(e["delta"]["stop_reason"] for n, e in stream_events if n == "message_delta")
+    if path == "/v1/responses":
+        final = sse(response.content)[-1][1]["response"] if stream else response.json()
+        ending = sse(response.content)[-1][0] if stream else final["status"]
+        return final["output"][0]["content"][0]["text"], ending
+    if stream:
+        pieces = [d for _, d in sse(response.content) if isinstance(d, dict) and d.get("choices")]
+        choice = "delta" if path == "/v1/chat/completions" else None
+        text = "".join(
+            (p["choices"][0][choice].get("content") or "") if choice else p["choices"][0]["text"] for p in pieces
+        )
+        return text, pieces[-1]["choices"][0]["finish_reason"]
+    choice = response.json()["choices"][0]
+    return choice["message"]["content"] if "message" in choice else choice["text"], choice["finish_reason"]
+
+
+CLAMPED = [
+    ("/v1/chat/completions", {**chat(), "max_tokens": 32000}, "length"),
+    ("/v1/chat/completions", {**chat(), "max_completion_tokens": 32000}, "length"),
+    ("/v1/completions", {"model": "cheshire-cat", "prompt": "Hi", "max_tokens": 32000}, "length"),
+    ("/v1/responses", responses(max_output_tokens=32000), "incomplete"),
+    (
+        "/v1/messages",
+        {"model": "cheshire-cat", "max_tokens": 32000, "messages": [{"role": "user", "content": "Hi"}]},
+        "max_tokens",
+    ),
+]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+@pytest.mark.parametrize("path,body,reason", CLAMPED, ids=["chat", "chat-mct", "completions", "responses", "anthropic"])
+async def test_max_tokens_above_the_ceiling_is_cut_at_the_ceiling(client, cat, path, body, reason, stream):
+    limit(cat, max_tokens=2)
+    cat.script(*LONG_ANSWER, TurnResult("Hello big world and more", prompt_tokens=120))
+    headers = {**GOOD, "x-api-key": "good"}
+    response = await client.post(path, json={**body, "stream": stream}, headers=headers)
+    assert response.status_code == 200, response.text
+    assert response.headers["x-openai-bridge-max-tokens"] == "2"
+    if stream and path == "/v1/responses":
+        reason = "response.incomplete"
+    assert _ending(path, stream, response) == ("Hello big", reason)
+
+
+@pytest.mark.asyncio
+async def test_the_clamp_reserves_the_ceiling_and_says_nothing_when_the_ask_fits(client, cat):
+    limit(cat, max_tokens=2, tokens_per_minute=1000)
+    cat.script(TurnResult("Hi", prompt_tokens=1))
+    response = await client.post("/v1/chat/completions", json=chat(max_tokens=32000), headers=GOOD)
+    assert response.headers["x-ratelimit-remaining-tokens"] == str(1000 - prompt_cost() - 2)
+    cat.script(TurnResult("Hi", prompt_tokens=1))
+    fits = await client.post("/v1/chat/completions", json=chat(max_tokens=2), headers=GOOD)
+    assert fits.status_code == 200 and "x-openai-bridge-max-tokens" not in fits.headers
+    limit(cat, max_tokens=0)  # no ceiling: nothing to clamp
+    cat.script(TurnResult("Hi", prompt_tokens=1))
+    unlimited = await client.post("/v1/chat/completions", json=chat(max_tokens=32000), headers=GOOD)
+    assert unlimited.status_code == 200 and "x-openai-bridge-max-tokens" not in unlimited.headers
+
+
+REFUSED = [
+    ("/v1/chat/completions", {**chat(), "max_tokens": 4001}, "max_tokens"),
+    ("/v1/chat/completions", {**chat(), "max_completion_tokens": 4001}, "max_completion_tokens"),
+    ("/v1/completions", {"model": "cheshire-cat", "prompt": "Hi", "max_tokens": 4001}, "max_tokens"),
+    ("/v1/responses", responses(max_output_tokens=4001), "max_output_tokens"),
+]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("path,body,param", REFUSED, ids=["chat", "chat-mct", "completions", "responses"])
+async def test_the_refuse_setting_keeps_the_400(client, cat, path, body, param):
+    limit(cat, max_tokens_over_ceiling="refuse")
+    response = await client.post(path, json=body, headers=GOOD)
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": {
+            "message": f"{param} is too large: 4001. This Cat allows at most 4000 completion tokens.",
+            "type": "invalid_request_error",
+            "param": param,
+            "code": "invalid_value",
+        }
+    }
+    assert cat.turns == []

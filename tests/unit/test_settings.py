@@ -16,6 +16,7 @@ def test_settings_bounds():
     assert BridgeSettings().model_dump() == {
         "rate_limit_per_minute": 60,
         "max_tokens": 4000,
+        "max_tokens_over_ceiling": "clamp",
         "enable_streaming": True,
         "debug_mode": False,
         "request_timeout": 300.0,

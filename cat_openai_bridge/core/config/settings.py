@@ -16,6 +16,7 @@ SystemMessagePolicy = Literal["append", "replace", "ignore"]
 FailureMode = Literal["open", "closed"]
 TaskPromptMode = Literal["llm", "agent"]
 HistoryMode = Literal["request", "server"]
+OverCeiling = Literal["clamp", "refuse"]
 ReplayBytes = Annotated[int, Field(ge=64 * 1024, le=4 * 1024**3)]  # the replays' byte budgets
 HeaderName = Annotated[str, Field(max_length=128, pattern=r"^[A-Za-z0-9-]*$")]  # empty, or an HTTP header's name
 
@@ -31,6 +32,11 @@ class BridgeSettings(BaseModel):
         le=32000,
         description="Ceiling on the completion tokens a request may ask for, and the cut when it asks none "
         "(0 = unlimited).",
+    )
+    max_tokens_over_ceiling: OverCeiling = Field(
+        "clamp",
+        description="A request asking more than max_tokens: 'clamp' cuts its answer at the ceiling (finish reason "
+        "length, header x-openai-bridge-max-tokens), 'refuse' answers 400.",
     )
     enable_streaming: bool = Field(True, description="Allow `stream: true` requests.")
     debug_mode: bool = Field(False, description="Log a summary of every request and response.")

@@ -118,6 +118,7 @@ class Pipeline:
                 audience=audience,
                 exchange=exchange,
             )
+            headers.update(job.rules.headers() if job.rules is not None else {})
             reply = await route.run(job, call)
             if reply.events is not None:
                 events = once.recording(lease.guard(reply.events), STREAM_MEDIA_TYPE, STREAM_HEADERS)

@@ -53,6 +53,7 @@ class Job:
     model: str | None = None  # resolved to the adapter's target (None: the route takes no model)
     label: str | None = None  # the body's user label (`user`), for master-key callers
     admin_only: bool = False  # the body asks for what only the Cat's admins may see (`cat_why`)
+    rules: OutputRules | None = None  # a turn's: its answer's response carries their headers
 
     def cost(self) -> Cost:
         return Cost()

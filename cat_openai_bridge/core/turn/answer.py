@@ -39,6 +39,11 @@ class OutputRules:
     stops: list[str] = field(default_factory=list)
     include_usage: bool = False
     heartbeat: float = 0.0  # seconds of Cat silence before an SSE comment keeps proxies awake (0 = never)
+    clamped: bool = False  # the request asked more than the settings' ceiling: `limit` is the ceiling
+
+    def headers(self) -> dict[str, str]:
+        """What the answer's response says of its rules: the limit that applied, when it is not the one asked."""
+        return {"x-openai-bridge-max-tokens": str(self.limit)} if self.clamped else {}
 
 
 def output_rules(
@@ -54,15 +59,17 @@ def output_rules(
             "Streaming is disabled on this Cat (setting enable_streaming).", "stream", "streaming_disabled"
         )
     ceiling = settings.max_tokens or None
-    if asked is not None and ceiling is not None and asked > ceiling:
+    # Clients ask the most their model allows, not what they need: the ceiling is the admin's policy, so it cuts.
+    clamped = asked is not None and ceiling is not None and asked > ceiling
+    if clamped and settings.max_tokens_over_ceiling == "refuse":
         raise invalid_request(
             f"{param} is too large: {asked}. This Cat allows at most {ceiling} completion tokens.",
             param,
             "invalid_value",
         )
-    limit = asked if asked is not None else ceiling
+    limit = ceiling if clamped or asked is None else asked
     return OutputRules(
-        stream, limit, settings.request_timeout, stops or [], include_usage, settings.stream_heartbeat_seconds
+        stream, limit, settings.request_timeout, stops or [], include_usage, settings.stream_heartbeat_seconds, clamped
     )
 
 
