@@ -9,8 +9,11 @@
 #   the third-party Python clients' venvs, .venv-clients-agents and .venv-clients-llamaindex
 #     (requirements/clients-*.txt; their pins conflict with the Cat's), built by their test on first use
 #   a Python 3.10 venv, .venv-py310, when a python3.10 exists (SKIP_PY310=1: skip the compatibility run)
+#   Home Assistant's venv, .venv-homeassistant, when a python3.13 exists (scripts/home-assistant.sh; under CI=true
+#     none is a failure; SKIP_HOMEASSISTANT=1: don't, and its test skips)
 source "$(dirname "$0")/venv.sh"
 "$ROOT/scripts/system-deps.sh"
+[ -n "${SKIP_HOMEASSISTANT:-}" ] || "$ROOT/scripts/home-assistant.sh"
 install_requirements test.txt
 cd "$ROOT"
 if [ "$#" -eq 0 ]; then  # the style holds in CI: lint (pyflakes, pycodestyle, imports, pyupgrade, complexity) and format
