@@ -124,8 +124,8 @@ def test_typed_errors(cat, claude):
     with pytest.raises(anthropic.BadRequestError) as forced:
         claude.messages.create(model=MODEL, max_tokens=10, messages=says("x"), tool_choice={"type": "any"})
     assert "tool_choice: forcing a tool needs 'tools'" in forced.value.message
-    with pytest.raises(anthropic.BadRequestError, match="max_tokens is too large"):
-        claude.messages.create(model=MODEL, max_tokens=8000, messages=says("x"))
+    clamped = claude.messages.with_raw_response.create(model=MODEL, max_tokens=8000, messages=says("[[tokens:20]]"))
+    assert clamped.headers["x-openai-bridge-max-tokens"] == "4000" and clamped.parse().stop_reason == "end_turn"
     with pytest.raises(anthropic.InternalServerError) as failed:
         claude.messages.create(model=MODEL, max_tokens=10, messages=says("[[fail:status:400]]"))
     assert failed.value.status_code == 502 and failed.value.body["error"]["type"] == "api_error"
@@ -254,11 +254,12 @@ def test_output_config_json_schema_is_a_structured_answer(claude, llm_log):
         extra_body={"output_config": {"format": {"type": "json_schema", "schema": schema}}},
     )
     assert json.loads(done.content[0].text) == {"city": "text", "people": 1}
-    with pytest.raises(anthropic.InternalServerError) as broken:
+    with pytest.raises(anthropic.BadRequestError) as broken:
         claude.messages.create(
             model=MODEL,
             max_tokens=200,
             messages=says("x [[stubborn]] [[reply:no]]"),
             extra_body={"output_config": {"format": {"type": "json_schema", "schema": schema}}},
         )
-    assert broken.value.status_code == 502 and "not valid JSON" in broken.value.message
+    assert broken.value.status_code == 400 and "not valid JSON" in broken.value.message
+    assert broken.value.response.headers["x-should-retry"] == "false"

@@ -143,17 +143,17 @@ def test_a_streamed_json_schema_gives_partial_objects_then_the_object(node_struc
     assert row["llmCalls"] == 1
 
 
-def test_a_schema_violation_is_a_502_for_the_ai_sdk_after_one_reask(node_structured):
+def test_a_schema_violation_is_a_final_400_for_the_ai_sdk_after_one_reask(node_structured):
     row = node_structured("json", "ai-sdk compatible+structured generateObject broken")
     message = BROKEN.format("response")
-    assert row["error"] == {"name": "AI_APICallError", "status": 502, "message": message, "text": None}
+    assert row["error"] == {"name": "AI_APICallError", "status": 400, "message": message, "text": None}
     assert row["llmCalls"] == 2
 
 
-def test_a_schema_violation_is_a_502_for_langchain_after_one_reask(node_structured):
+def test_a_schema_violation_is_a_final_400_for_langchain_after_one_reask(node_structured):
     row = node_structured("json", "langchain withStructuredOutput broken")
-    message = "502 " + BROKEN.format("extract")
-    assert row["error"] == {"name": "Error", "status": 502, "message": message, "text": None}
+    message = "400 " + BROKEN.format("extract")
+    assert row["error"] == {"name": "Error", "status": 400, "message": message, "text": None}
     assert row["llmCalls"] == 2
 
 
@@ -197,11 +197,11 @@ def test_ai_sdk_generate_text_with_a_forced_tool_choice_calls_the_tool(node_stru
 
 
 @pytest.mark.v2_only
-def test_ai_sdk_text_instead_of_a_required_call_is_a_502_after_one_reask(node_structured):
+def test_ai_sdk_text_instead_of_a_required_call_is_a_final_400_after_one_reask(node_structured):
     row = node_structured("tools", "ai-sdk compatible toolChoice required text instead")
     assert row["error"] == {
         "name": "AI_APICallError",
-        "status": 502,
+        "status": 400,
         "message": "The Cat's answer does not have the form the request asked for: "
         "the Cat's agent answered with text instead of calling one of the client's functions.",
         "text": None,

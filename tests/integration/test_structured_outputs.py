@@ -87,14 +87,14 @@ def test_a_broken_first_answer_gets_one_reask(client, llm_log):
         ("[1, 2] ", "the answer is JSON but not a JSON object"),
     ],
 )
-def test_an_answer_that_never_conforms_is_a_502_not_a_200(client, llm_log, reply, problem):
+def test_an_answer_that_never_conforms_is_a_final_400_not_a_200(client, llm_log, reply, problem):
     with pytest.raises(openai.APIStatusError) as info:
         client.chat.completions.create(
             model="cheshire-cat",
             messages=user_says(f"x [[stubborn]] [[reply:{reply}]]"),
             response_format=JSON_SCHEMA,
         )
-    assert _error_of(info) == (502, "invalid_structured_output", None)
+    assert _error_of(info) == (400, "invalid_structured_output", None)
     assert problem in info.value.message
     assert info.value.response.headers["x-should-retry"] == "false"
     assert len(llm_log()) == 2  # the answer, and exactly one re-ask
@@ -271,7 +271,7 @@ def test_text_instead_of_a_required_call_is_reasked_then_an_error(client, llm_lo
             tools=[WEATHER],
             tool_choice="required",
         )
-    assert _error_of(info) == (502, "invalid_structured_output", None)
+    assert _error_of(info) == (400, "invalid_structured_output", None)
     assert "answered with text instead of calling one of the client's functions" in info.value.message
 
 
@@ -283,7 +283,7 @@ def test_strict_function_arguments_are_validated_before_the_client_sees_them(cli
             messages=user_says('x [[stubborn]] [[call:get_weather:{"city": "Rome", "days": 1}]]'),
             tools=[WEATHER],
         )
-    assert _error_of(info) == (502, "invalid_structured_output", None)
+    assert _error_of(info) == (400, "invalid_structured_output", None)
     assert "the arguments of the call to 'get_weather' are not valid: $.days is 1, which breaks minimum 3" in (
         info.value.message
     )

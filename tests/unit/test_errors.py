@@ -181,3 +181,75 @@ async def test_heartbeats_are_ping_events(streaming, cat):
     assert names.count("ping") >= 2 and stream[names.index("ping")][1] == {"type": "ping"}
     assert names.index("ping") > names.index("content_block_delta") and names[-1] == "message_stop"
     assert text_of(stream) == ["Hel", "lo"]
+
+
+# Final failures (issue #24): an answer that still falls short of the demanded form after its re-ask is a 400 with
+# x-should-retry: false, and a Responses stream ends with `response.failed` / `invalid_prompt`: no client
+# (Codex, OpenCode's AI SDK, the openai and anthropic SDKs) repeats a Cat turn that would fail again.
+
+SHORTFALL = "The Cat's answer does not have the form the request asked for: the answer is not valid JSON (Expecting value: line 1 column 1 (char 0))."
+WEATHER_TOOL = {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}
+
+
+def _prose_twice(cat) -> None:
+    for _ in range(2):
+        cat.script("no json", TurnResult("no json", prompt_tokens=1))
+
+
+async def test_a_failed_structured_answer_is_a_final_400(client, cat):
+    _prose_twice(cat)
+    body = chat(response_format={"type": "json_object"})
+    response = await client.post("/v1/chat/completions", json=body, headers=GOOD)
+    assert (response.status_code, response.headers["x-should-retry"]) == (400, "false")
+    assert response.json() == {
+        "error": {"message": SHORTFALL, "type": "api_error", "param": None, "code": "invalid_structured_output"}
+    }
+    assert len(cat.turns) == 2  # asked, re-asked once, then final
+
+
+async def test_a_forced_call_not_made_is_a_final_400(client, cat):
+    _prose_twice(cat)
+    body = chat(tools=[WEATHER_TOOL], tool_choice={"type": "function", "function": {"name": "get_weather"}})
+    response = await client.post("/v1/chat/completions", json=body, headers=GOOD)
+    assert (response.status_code, response.headers["x-should-retry"]) == (400, "false")
+    assert response.json()["error"] == {
+        "message": "The Cat's answer does not have the form the request asked for: the Cat's agent answered with "
+        "text instead of calling the function 'get_weather'.",
+        "type": "api_error",
+        "param": None,
+        "code": "invalid_structured_output",
+    }
+
+
+async def test_a_failed_structured_answer_ends_a_responses_stream_with_invalid_prompt(client, cat):
+    _prose_twice(cat)
+    body = {**responses("Answer in JSON", stream=True), "text": {"format": {"type": "json_object"}}}
+    response = await client.post("/v1/responses", json=body, headers=GOOD)
+    name, last = sse(response.content)[-1]
+    assert name == "response.failed" and last["response"]["status"] == "failed"
+    assert last["response"]["error"] == {
+        "code": "invalid_prompt",
+        "message": "The Cat's answer does not have the form the request asked for: the answer is not valid JSON "
+        "(Expecting value: line 1 column 1 (char 0)).",
+    } | {k: v for k, v in last["response"]["error"].items() if k not in ("code", "message")}
+    _prose_twice(cat)
+    unstreamed = await client.post("/v1/responses", json={**body, "stream": False}, headers=GOOD)
+    assert (unstreamed.status_code, unstreamed.headers["x-should-retry"]) == (400, "false")
+    assert unstreamed.json()["error"]["code"] == "invalid_structured_output"
+
+
+async def test_a_failed_structured_answer_is_a_final_anthropic_400(client, cat):
+    _prose_twice(cat)
+    schema = {
+        "type": "object",
+        "properties": {"a": {"type": "string"}},
+        "required": ["a"],
+        "additionalProperties": False,
+    }
+    body = ask(output_config={"format": {"type": "json_schema", "schema": schema}})
+    response = await client.post("/v1/messages", json=body, headers=KEY)
+    assert (response.status_code, response.headers["x-should-retry"]) == (400, "false")
+    assert response.json() == {
+        **anthropic_error("invalid_request_error", SHORTFALL),
+        "request_id": response.headers["request-id"],
+    }

@@ -127,9 +127,15 @@ limiter_unavailable = ErrorKind(
 )
 # The Cat (or its LLM) failed: the client gets this, never a canned answer.
 upstream_failed = _cat_side(502, "cat_error", "The Cat could not answer: {}")
-# The Cat answered, but not in the form the request demanded (JSON, its schema, a forced tool call).
-structured_output_failed = _cat_side(
-    502, "invalid_structured_output", "The Cat's answer does not have the form the request asked for: {}"
+# The Cat answered, but not in the form the request demanded (JSON, its schema, a forced tool call), after its
+# re-ask: final. A 400 is the one status no client retries (Codex retries any 5xx and ignores x-should-retry; the
+# AI SDK retries 5xx too), and the Responses stream says it as `invalid_prompt` (docs/api.md, "Final failures").
+structured_output_failed = ErrorKind(
+    400,
+    "invalid_structured_output",
+    "The Cat's answer does not have the form the request asked for: {}",
+    type="api_error",
+    headers=NO_RETRY,
 )
 upstream_timeout = _cat_side(504, "timeout", "The Cat did not answer within {:g} seconds.")
 server_error = ErrorKind(

@@ -55,7 +55,8 @@ from .protocol import (
 )
 
 # The codes a Response's `error.code` may take (openai-python's ResponseError): typed clients parse that enum,
-# so a Cat failure or timeout is a `server_error` whose message says which.
+# so a Cat failure or timeout is a `server_error` whose message says which, and a final failure (a 400, e.g. a
+# structured answer that failed its re-ask) `invalid_prompt`, the one code Codex does not retry the turn on.
 _RESPONSE_ERROR_CODES = {"server_error", "rate_limit_exceeded", "invalid_prompt"}
 ECHOED = {"instructions", "max_output_tokens", "previous_response_id", "temperature", "top_p", "user"}  # as asked
 
@@ -130,7 +131,8 @@ def _tools_out(body: ResponsesRequest, tools: Sequence[ClientTool]) -> list:
 
 
 def _error(error: BridgeError) -> ResponseError:
-    code = error.code if error.code in _RESPONSE_ERROR_CODES else "server_error"
+    final = "invalid_prompt" if error.status == 400 else "server_error"
+    code = error.code if error.code in _RESPONSE_ERROR_CODES else final
     return ResponseError(code=code, message=error.message, param=error.param, type=error.type)
 
 
