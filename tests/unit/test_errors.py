@@ -187,7 +187,10 @@ async def test_heartbeats_are_ping_events(streaming, cat):
 # x-should-retry: false, and a Responses stream ends with `response.failed` / `invalid_prompt`: no client
 # (Codex, OpenCode's AI SDK, the openai and anthropic SDKs) repeats a Cat turn that would fail again.
 
-SHORTFALL = "The Cat's answer does not have the form the request asked for: the answer is not valid JSON (Expecting value: line 1 column 1 (char 0))."
+SHORTFALL = (
+    "The Cat's answer does not have the form the request asked for: "
+    "the answer is not valid JSON (Expecting value: line 1 column 1 (char 0))."
+)
 WEATHER_TOOL = {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}
 
 
@@ -229,8 +232,7 @@ async def test_a_failed_structured_answer_ends_a_responses_stream_with_invalid_p
     assert name == "response.failed" and last["response"]["status"] == "failed"
     assert last["response"]["error"] == {
         "code": "invalid_prompt",
-        "message": "The Cat's answer does not have the form the request asked for: the answer is not valid JSON "
-        "(Expecting value: line 1 column 1 (char 0)).",
+        "message": SHORTFALL,
     } | {k: v for k, v in last["response"]["error"].items() if k not in ("code", "message")}
     _prose_twice(cat)
     unstreamed = await client.post("/v1/responses", json={**body, "stream": False}, headers=GOOD)
