@@ -7,13 +7,14 @@ import asyncio
 import contextlib
 import dataclasses
 import json
+import re
 from collections.abc import AsyncIterator, Callable
 from functools import lru_cache
 from typing import Any
 
 from ..core.turn.agent_prompt import agent_prompt
 from ..core.turn.conversation import ImagePart, TextPart, ToolCall, Turn
-from ..core.turn.port import CatFailure, CatTurn, TextDelta, TurnEvent, TurnResult
+from ..core.turn.port import CatFailure, CatTurn, TextDelta, TurnEvent, TurnResult, UnknownTool
 from .usage import stopped_result, turn_result, why
 
 
@@ -87,6 +88,10 @@ async def _result(turn: CatTurn, agent: Any, runner: asyncio.Task, read: Callabl
     except asyncio.CancelledError:
         raise CatFailure("the Cat's run was cancelled") from None
     except Exception as exc:  # the provider's own words go to admins and the log only (CatFailure.detail)
+        stray = re.fullmatch(r"Tool (.+) not found", str(exc))  # the agent's words for a call to no tool of its
+        if stray and not turn.plain:
+            offered = tuple(sorted({t.name for t in agent.tools}))
+            raise UnknownTool(stray.group(1), offered, f"{type(exc).__name__}: {exc}") from None
         failed = "the Cat's LLM failed" if turn.plain else f"the agent '{turn.target}' failed"
         raise CatFailure(failed, f"{type(exc).__name__}: {exc}") from None
     if turn.plain:

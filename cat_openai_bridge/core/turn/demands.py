@@ -13,7 +13,7 @@ from typing import Any
 from .answer import Answer, AnswerLengths, OutputRules, StreamItem, answer_stream, run_answer
 from .conversation import Conversation, TextPart, ToolCall, Turn
 from .errors import invalid_request, structured_output_failed
-from .port import CatPort, CatTurn
+from .port import CatPort, CatTurn, UnknownTool
 from .schema_rules import SchemaError, check_schema
 from .schema_validator import validate
 
@@ -133,26 +133,54 @@ class Demands:
 NO_DEMANDS = Demands()
 
 
-def _reasked(turn: CatTurn, answer: Answer, problem: str) -> CatTurn:
+def _said(answer: Answer) -> str:
+    return answer.content or " ".join(f"(called {c.name} with {c.arguments})" for c in answer.tool_calls)
+
+
+def _reasked(turn: CatTurn, said: str, problem: str) -> CatTurn:
     """The correction says only what was wrong: on v1 it enters the Cat's episodic memory, and a schema recalled
     into later prompts would mislead them."""
-    said = answer.content or " ".join(f"(called {c.name} with {c.arguments})" for c in answer.tool_calls)
     correction = f"Your previous answer could not be used: {problem}. Answer again, in the form the instructions ask."
     turns = [*turn.conversation.turns, Turn("assistant", [TextPart(said)]), Turn("user", [TextPart(correction)])]
     return replace(turn, conversation=Conversation(turn.conversation.system, turns))
+
+
+def _stray(cat: CatPort, turn: CatTurn, stray: UnknownTool) -> CatTurn:
+    cat.log("info", f"openai bridge: re-asking once: {stray}")
+    return _reasked(turn, f"(called {stray.name})", stray.problem)
+
+
+def _final(stray: UnknownTool) -> Exception:
+    return structured_output_failed(f"{stray}, even when told which tools exist.")
+
+
+async def checked_answer(cat: CatPort, turn: CatTurn, rules: OutputRules, lengths: AnswerLengths) -> Answer:
+    """The answer; a call to a tool that does not exist is re-asked once, naming the tools that do."""
+    started = time.monotonic()
+    try:
+        return await run_answer(cat, turn, rules, lengths)
+    except UnknownTool as stray:
+        again = _stray(cat, turn, stray)
+    remaining = max(rules.timeout - (time.monotonic() - started), 1)
+    try:
+        return await run_answer(cat, again, replace(rules, timeout=remaining), lengths)
+    except UnknownTool as stray:
+        raise _final(stray) from None
 
 
 async def demanded_answer(
     cat: CatPort, turn: CatTurn, rules: OutputRules, demands: Demands, lengths: AnswerLengths
 ) -> Answer:
     started = time.monotonic()
-    answer = await run_answer(cat, turn, rules, lengths)
+    answer = await checked_answer(cat, turn, rules, lengths)
     problem = demands.problem(answer)
     if problem is None:
         return answer
     cat.log("info", f"openai bridge: re-asking once: {problem}")
     remaining = max(rules.timeout - (time.monotonic() - started), 1)
-    again = await run_answer(cat, _reasked(turn, answer, problem), replace(rules, timeout=remaining), lengths)
+    again = await checked_answer(
+        cat, _reasked(turn, _said(answer), problem), replace(rules, timeout=remaining), lengths
+    )
     problem = demands.problem(again)
     if problem is not None:
         raise structured_output_failed(f"{problem}.")
@@ -175,8 +203,31 @@ async def demanded_stream(
             yield answer.content
         yield answer
         return
-    async with contextlib.aclosing(answer_stream(cat, turn, rules, cat.log, lengths, wait_for_result)) as items:
+    async with contextlib.aclosing(_streamed(cat, turn, rules, lengths, wait_for_result)) as items:
         async for item in items:
             if isinstance(item, Answer) and (problem := demands.problem(item)):
                 raise structured_output_failed(f"{problem}.")
             yield item
+
+
+async def _streamed(
+    cat: CatPort, turn: CatTurn, rules: OutputRules, lengths: AnswerLengths, wait_for_result: bool
+) -> AsyncIterator[StreamItem]:
+    """`answer_stream`, re-asked once for a call to a tool that does not exist while no text was sent yet."""
+    sent = False
+    try:
+        async with contextlib.aclosing(answer_stream(cat, turn, rules, cat.log, lengths, wait_for_result)) as items:
+            async for item in items:
+                sent = sent or isinstance(item, str)
+                yield item
+        return
+    except UnknownTool as stray:
+        if sent:
+            raise
+        again = _stray(cat, turn, stray)
+    try:
+        async with contextlib.aclosing(answer_stream(cat, again, rules, cat.log, lengths, wait_for_result)) as items:
+            async for item in items:
+                yield item
+    except UnknownTool as stray:
+        raise _final(stray) from None

@@ -24,6 +24,20 @@ class CatFailure(Exception):
         self.detail = detail
 
 
+class UnknownTool(CatFailure):
+    """The Cat's model called a tool the turn does not have (small models do): the core re-asks once."""
+
+    def __init__(self, name: str, offered: tuple[str, ...], detail: str = "") -> None:
+        super().__init__(f"the Cat's model called the tool '{name}', which this turn does not offer", detail)
+        self.name = name
+        self.offered = offered  # every tool the model could have called (the Cat's and the client's)
+
+    @property
+    def problem(self) -> str:
+        names = ", ".join(f"`{n}`" for n in self.offered)
+        return f"there is no tool `{self.name}`; " + (f"the tools you can call are {names}" if names else "call none")
+
+
 class CatTimeout(Exception):
     def __init__(self, seconds: float) -> None:
         super().__init__(f"no answer within {seconds:g} s")

@@ -16,8 +16,9 @@ from ...config.settings import BridgeSettings
 from ...http.parsing import parse_body
 from ...http.route import Call, Cost, Job, Reply, Route, turn_cost
 from ...turn import tokens
-from ...turn.answer import OutputRules, Usage, run_answer
+from ...turn.answer import OutputRules, Usage
 from ...turn.conversation import Conversation, TextPart, Turn
+from ...turn.demands import checked_answer
 from ...turn.errors import invalid_request
 from ...turn.port import CatTimeout
 from ..chat.encoder import CompletionIds, completion_usage
@@ -110,7 +111,7 @@ class Completions(Route[CompletionJob]):
                 raise CatTimeout(rules.timeout)
             turn_rules = dataclasses.replace(rules, timeout=remaining)
             try:
-                answer = await run_answer(
+                answer = await checked_answer(
                     self.cat, call.turn(user_turn(prompt), stream=False), turn_rules, self.pipeline.lengths
                 )
             except CatTimeout:
