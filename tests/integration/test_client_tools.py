@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import openai
 import pytest
 
 from testkit.sse import parse
@@ -89,3 +90,23 @@ def test_tool_choice_none_hides_the_tools(client, llm_log):
     )
     assert answer.choices[0].message.content == "Echo: hi"
     assert "tools" not in llm_log()[-1]["body"]
+
+
+def test_a_call_to_a_tool_nobody_offered_is_reasked_naming_the_tools_that_exist(client, llm_log):
+    """Small models do this (seen through n8n); the Cat's agent raised `Tool get_weather not found`, a 502."""
+    answer = client.chat.completions.create(model="cheshire-cat", messages=user_says("[[call:get_weather:{}]]"))
+    [first, again] = llm_log()[-2:]
+    assert [t["function"]["name"] for t in first["body"].get("tools", [])] == [
+        t["function"]["name"] for t in again["body"].get("tools", [])
+    ]
+    correction = again["body"]["messages"][-1]["content"]
+    correction = correction if isinstance(correction, str) else correction[0]["text"]
+    assert correction.startswith("Your previous answer could not be used: there is no tool `get_weather`; ")
+    assert answer.choices[0].message.content == "Echo: " + correction
+    with pytest.raises(openai.BadRequestError) as stubborn:
+        client.with_options(max_retries=0).chat.completions.create(
+            model="cheshire-cat", messages=user_says("[[stubborn]] [[call:get_weather:{}]]")
+        )
+    assert stubborn.value.code == "invalid_structured_output"
+    assert "called the tool 'get_weather', which this turn does not offer" in stubborn.value.message
+    assert stubborn.value.response.headers["x-should-retry"] == "false"
