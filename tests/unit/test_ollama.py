@@ -230,7 +230,7 @@ async def test_format_json_or_a_schema_is_the_structured_output_path(client, cat
     failed = await call(
         client, "/api/generate", {"model": "cheshire-cat", "prompt": "x", "format": "json", "stream": False}
     )
-    assert failed.status_code == 502 and failed.json()["error"].startswith("The Cat's answer does not have the form")
+    assert failed.status_code == 400 and failed.json()["error"].startswith("The Cat's answer does not have the form")
     bad = await call(client, "/api/chat", ask(format={"type": "nonsense"}))
     assert bad.status_code == 400 and list(bad.json()) == ["error"]
 
