@@ -142,8 +142,9 @@ async def test_a_master_key_turn_without_the_configured_user_header_is_400(clien
             "error": {
                 "message": "This Cat runs master-key requests as the user named by the 'X-OpenWebUI-User-Id' header "
                 "(setting user_header), and this request has none. Forward it from the front end (Open WebUI: "
-                "ENABLE_FORWARD_USER_INFO_HEADERS=true), or clear user_header to run master-key requests as the "
-                "Cat's admin.",
+                "ENABLE_FORWARD_USER_INFO_HEADERS=true); another application on the master key (n8n, a script) "
+                "sends it with a user name of its own, or uses a Cat user's token instead; or clear user_header to "
+                "run master-key requests as the Cat's admin.",
                 "type": "invalid_request_error",
                 "param": None,
                 "code": "missing_user_header",

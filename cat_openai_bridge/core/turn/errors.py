@@ -87,8 +87,9 @@ missing_user_header = ErrorKind(
     400,
     "missing_user_header",
     "This Cat runs master-key requests as the user named by the '{}' header (setting user_header), and "
-    "this request has none. Forward it from the front end (Open WebUI: ENABLE_FORWARD_USER_INFO_HEADERS=true), "
-    "or clear user_header to run master-key requests as the Cat's admin.",
+    "this request has none. Forward it from the front end (Open WebUI: ENABLE_FORWARD_USER_INFO_HEADERS=true); "
+    "another application on the master key (n8n, a script) sends it with a user name of its own, or uses a Cat "
+    "user's token instead; or clear user_header to run master-key requests as the Cat's admin.",
 )
 model_not_found = ErrorKind(
     404, "model_not_found", "The model `{}` does not exist or you do not have access to it.", "model"
