@@ -160,8 +160,8 @@ def test_a_schema_violation_is_a_final_400_for_langchain_after_one_reask(node_st
 @pytest.mark.parametrize(
     "case, status",
     # the AI SDK maps the error frame to a status itself: the chat error object's code has "invalid" in
-    # it (400); a Responses `response.failed` is a 500 to it
-    [("ai-sdk openai.chat streamObject broken", 400), ("ai-sdk openai streamObject broken", 500)],
+    # it (400); a Responses `response.failed` is a 400 to it when its code is `invalid_prompt` (a final failure)
+    [("ai-sdk openai.chat streamObject broken", 400), ("ai-sdk openai streamObject broken", 400)],
 )
 def test_a_stream_that_breaks_the_schema_ends_in_the_clients_error(node_structured, case, status):
     value = node_structured("json", case)["value"]
