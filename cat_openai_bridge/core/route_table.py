@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
@@ -26,6 +26,10 @@ from .api.message.protocol import SimpleMessageRequest
 from .api.message.route import Message
 from .api.metrics import Metrics
 from .api.models.route import GetModel, ListModels
+from .api.ollama.dialect import ERRORS as OLLAMA_ERRORS
+from .api.ollama.dialect import KEY as OLLAMA_KEY
+from .api.ollama.protocol import ChatRequest, EmbedRequest, GenerateRequest, ModelRequest
+from .api.ollama.route import OllamaChat, OllamaEmbed, OllamaGenerate, OllamaPull, OllamaShow, OllamaTags, OllamaVersion
 from .api.responses.protocol import ResponsesRequest
 from .api.responses.route import Responses
 from .api.responses.storage import ResponseStores
@@ -66,6 +70,25 @@ def _post(path: str, name: str, route: Callable[[Bridge], Route], body: type[Bas
     return Entry(method="POST", path=path, name=name, route=route, body=body, errors=errors)
 
 
+def _ollama(*entries: Entry) -> tuple[Entry, ...]:
+    """Each under `/ollama`, and again under `/ollama/{key}`: the base URL of a client that has no key field."""
+    keyed = f"/ollama/{{{OLLAMA_KEY}}}"
+    return tuple(
+        replace(entry, path=prefix + entry.path, name=f"ollama_{entry.name}{suffix}")
+        for entry in entries
+        for prefix, suffix in (("/ollama", ""), (keyed, "_keyed"))
+    )
+
+
+OLLAMA = _ollama(
+    _get("/api/tags", "tags", lambda b: OllamaTags(b.pipeline, b.created)),
+    _get("/api/version", "version", lambda b: OllamaVersion(b.pipeline)),
+    _post("/api/chat", "chat", lambda b: OllamaChat(b.pipeline), ChatRequest, OLLAMA_ERRORS),
+    _post("/api/generate", "generate", lambda b: OllamaGenerate(b.pipeline), GenerateRequest, OLLAMA_ERRORS),
+    _post("/api/embed", "embed", lambda b: OllamaEmbed(b.pipeline), EmbedRequest, OLLAMA_ERRORS),
+    _post("/api/show", "show", lambda b: OllamaShow(b.pipeline, b.created), ModelRequest, OLLAMA_ERRORS),
+    _post("/api/pull", "pull", lambda b: OllamaPull(b.pipeline, b.created), ModelRequest, OLLAMA_ERRORS),
+)
 STORED = "/v1/responses/{response_id}"  # a stored response, read back or deleted by its id
 ENTRIES: tuple[Entry, ...] = (
     _get("/health", "health", lambda b: Health(b.pipeline)),
@@ -88,6 +111,7 @@ ENTRIES: tuple[Entry, ...] = (
         MessageTokensRequest,
         ANTHROPIC_ERRORS,
     ),
+    *OLLAMA,
 )
 
 

@@ -129,7 +129,7 @@ async def test_show_and_pull_answer_for_a_model_the_cat_has_and_404_otherwise(cl
     assert shown["capabilities"] == ["completion", "tools", "vision"]
     assert shown["model_info"] == {"general.architecture": "cheshire-cat", "general.basename": "cheshire-cat"}
     assert (await call(client, "/api/pull", {"model": "cheshire-cat", "stream": False})).json() == {"status": "success"}
-    streamed = await call(client, "/api/pull", {"name": "cheshire-cat:latest"})
+    streamed = await call(client, "/api/pull", {"model": "cheshire-cat:latest"})
     assert lines(streamed) == [{"status": "success"}]
     for path in ("/api/pull", "/api/show"):
         unknown = await call(client, path, {"model": "llama3.2"})

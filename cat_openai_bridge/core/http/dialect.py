@@ -22,7 +22,12 @@ class Dialect:
         """`Authorization` wins; else the dialect's header becomes `Authorization: Bearer <key>`, so the Cat checks
         that key exactly as its own bearer (the body is still read from the original)."""
         key = request.headers.get(self.key_header, "") if self.key_header else ""
-        if request.headers.get("authorization") or not key or not key.isascii():
+        return request if request.headers.get("authorization") else self.bearer(request, key)
+
+    @staticmethod
+    def bearer(request: Request, key: str) -> Request:
+        """The request with `Authorization: Bearer <key>` in place of its own (if any), when there is a key."""
+        if not key or not key.isascii():
             return request
         headers = [(k, v) for k, v in request.scope["headers"] if k.lower() != b"authorization"]
         return Request({**request.scope, "headers": [*headers, (b"authorization", b"Bearer " + key.encode("latin-1"))]})

@@ -31,9 +31,14 @@ class BoundedStream(StreamingResponse):
     that stops reading holds the request, the Cat's run and the answer forever. Past it the body is closed."""
 
     def __init__(
-        self, body: AsyncIterator[bytes], headers: dict[str, str], timeout: float, on_stall: Callable[[float], None]
+        self,
+        body: AsyncIterator[bytes],
+        headers: dict[str, str],
+        timeout: float,
+        on_stall: Callable[[float], None],
+        media_type: str = STREAM_MEDIA_TYPE,
     ) -> None:
-        super().__init__(body, media_type=STREAM_MEDIA_TYPE, headers={**STREAM_HEADERS, **headers})
+        super().__init__(body, media_type=media_type, headers={**STREAM_HEADERS, **headers})
         self._timeout, self._on_stall = timeout, on_stall
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

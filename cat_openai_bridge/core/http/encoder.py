@@ -11,6 +11,7 @@ from ..turn.answer import HEARTBEAT, Answer, StreamItem
 from ..turn.conversation import ToolCall
 from ..turn.errors import BridgeError
 from . import sse
+from .edge import STREAM_MEDIA_TYPE
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class Encoder:
     """One protocol's stream, moment by moment. Subclasses define `text`, `finish` and `failed`."""
 
     ping: bytes = sse.PING
+    media_type: str = STREAM_MEDIA_TYPE  # of the events on the wire (server-sent events, or Ollama's NDJSON)
     waits_for_usage: bool = True  # after a cut, wait for the Cat's turn to end so its usage can be reported
 
     def start(self) -> Iterable[Event]:

@@ -25,7 +25,7 @@ from ..turn.answer import AnswerLengths
 from ..turn.errors import Audience, error_of, missing_user_header, model_not_found, why_forbidden
 from ..turn.port import Access, CatPort, Identity
 from .dialect import Dialect
-from .edge import STREAM_HEADERS, STREAM_MEDIA_TYPE, BoundedStream, json_response, read_body
+from .edge import STREAM_HEADERS, BoundedStream, json_response, read_body
 from .encoder import Event
 from .route import Call, Cost, Route
 
@@ -121,10 +121,10 @@ class Pipeline:
             headers.update(job.rules.headers() if job.rules is not None else {})
             reply = await route.run(job, call)
             if reply.events is not None:
-                events = once.recording(lease.guard(reply.events), STREAM_MEDIA_TYPE, STREAM_HEADERS)
+                events = once.recording(lease.guard(reply.events), reply.stream_type, STREAM_HEADERS)
                 exchange.streaming = True
                 metered = self._metered(events, exchange, audience)
-                return BoundedStream(metered, headers, settings.stream_send_timeout, self._stalled)
+                return BoundedStream(metered, headers, settings.stream_send_timeout, self._stalled, reply.stream_type)
             if reply.text is not None:
                 return PlainTextResponse(reply.text, media_type=reply.media_type, headers=headers)
             assert reply.body is not None

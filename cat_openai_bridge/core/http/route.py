@@ -22,6 +22,7 @@ from ..turn.errors import Audience, error_of
 from ..turn.port import Access, CatTurn, Identity
 from ..turn.wire import WireModel
 from .dialect import OPENAI, Dialect
+from .edge import STREAM_MEDIA_TYPE
 from .encoder import Encoder, Event, encode
 
 if TYPE_CHECKING:
@@ -129,6 +130,7 @@ class Reply:
     events: AsyncIterator[Event] | None = None
     text: str | None = None
     media_type: str = "text/plain; charset=utf-8"
+    stream_type: str = STREAM_MEDIA_TYPE  # the media type of `events`
 
 
 class Route(Generic[J]):
@@ -180,7 +182,8 @@ class Route(Generic[J]):
                 await keep(answer)
 
         items = demanded_stream(self.cat, turn, rules, demands, self.pipeline.lengths, encoder.waits_for_usage)
-        return Reply(events=encode(encoder, items, settle, lambda exc: error_of(exc, self.cat.log, call.audience)))
+        events = encode(encoder, items, settle, lambda exc: error_of(exc, self.cat.log, call.audience))
+        return Reply(events=events, stream_type=encoder.media_type)
 
     def debug(self, call: Call, message: str) -> None:
         if call.settings.debug_mode:

@@ -39,20 +39,13 @@ def _basic_key(header: str) -> str:
     return password or user
 
 
-def bearer(request: Request, key: str) -> Request:  # TEMP: moves to http/dialect.py
-    if not key or not key.isascii():
-        return request
-    headers = [(k, v) for k, v in request.scope["headers"] if k.lower() != b"authorization"]
-    return Request({**request.scope, "headers": [*headers, (b"authorization", b"Bearer " + key.encode("latin-1"))]})
-
-
 class OllamaDialect(Dialect):
     def credentials(self, request: Request) -> Request:
         """A bearer wins, then the key in the path, then basic auth's password."""
         header = request.headers.get("authorization", "")
         if header.lower().startswith("bearer "):
             return request
-        return bearer(request, request.path_params.get(KEY) or _basic_key(header))
+        return self.bearer(request, request.path_params.get(KEY) or _basic_key(header))
 
     def missing_credentials(self, request: Request) -> BridgeError:
         if request.path_params.get(KEY) or request.headers.get("authorization"):

@@ -43,6 +43,8 @@ def tool_call(call: ToolCall) -> ToolCallOut:
 class LineEncoder(Encoder):
     """`/api/chat`'s lines carry a `message`, `/api/generate`'s a `response`; both end alike."""
 
+    media_type = NDJSON
+
     def __init__(self, model: str, chat: bool, started: float) -> None:
         self.model = model
         self.chat = chat

@@ -86,17 +86,12 @@ class EmbedRequest(RequestModel):
 
 
 class ModelRequest(RequestModel):
-    """`/api/show` and `/api/pull` (`name` is the older clients' spelling of `model`)."""
+    """`/api/show` and `/api/pull`."""
 
-    model: str = ""
-    name: str = ""
+    model: str = Field(min_length=1)
     stream: bool = True
     insecure: bool | None = None
     verbose: bool | None = None
-
-    @property
-    def named(self) -> str:
-        return self.model or self.name
 
 
 # What the bridge sends

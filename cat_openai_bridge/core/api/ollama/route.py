@@ -17,13 +17,12 @@ from ...http.encoder import Event
 from ...http.parsing import parse_body
 from ...http.pipeline import Pipeline
 from ...http.route import Call, J, Job, Reply, Route, TurnJob
-from ...turn.builder import missing
 from ...turn.demands import Demands
 from ...turn.port import Access, ModelCard
 from ..embeddings.route import embed, texts_of
 from .convert import LATEST, chat_conversation, client_tools, json_format, model_of, prompt_conversation, rules_of
 from .dialect import OLLAMA
-from .encoder import LineEncoder, line
+from .encoder import NDJSON, LineEncoder, line
 from .protocol import (
     ChatRequest,
     EmbedRequest,
@@ -159,9 +158,7 @@ class ModelJob(Job):
 def _named(raw: bytes) -> ModelJob:
     """A model the pipeline resolves: one the Cat does not have is a 404 before the route runs."""
     body = parse_body(ModelRequest, raw)
-    if not body.named:
-        raise missing("model")
-    return ModelJob(model=model_of(body.named), body=body)
+    return ModelJob(model=model_of(body.model), body=body)
 
 
 class OllamaShow(_Models[ModelJob]):
@@ -191,7 +188,9 @@ class OllamaPull(_Models[ModelJob]):
 
     async def run(self, job: ModelJob, call: Call) -> Reply:
         done = StatusResponse(status="success")
-        return Reply(events=_one(Event(line(done), output=True, final=True))) if job.body.stream else Reply(done)
+        if not job.body.stream:
+            return Reply(done)
+        return Reply(events=_one(Event(line(done), output=True, final=True)), stream_type=NDJSON)
 
 
 class OllamaVersion(Route[Job]):
