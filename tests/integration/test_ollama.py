@@ -14,7 +14,7 @@ import pytest
 from testkit import ollama_types
 from testkit.cat_v2 import use_llm
 
-from .conftest import KEY, cat_jwt
+from .conftest import KEY, cat_jwt, first_tokens
 
 EMBEDDER = "openai_compatible:scripted-embed"
 WEATHER = {
@@ -59,7 +59,8 @@ def test_chat_whole_and_streamed(client):
 
 def test_generate_and_the_cut(client):
     answer = client.generate(model="cheshire-cat", prompt="Count [[tokens:20]]", options={"num_predict": 3})
-    assert (answer.response, answer.done_reason) == (" t0 t1 t2", "length")
+    full = "".join(f" t{i}" for i in range(20))
+    assert (answer.response, answer.done_reason, answer.eval_count) == (first_tokens(full, 3), "length", 3)
     stopped = list(client.generate(model="cheshire-cat", prompt="[[tokens:9]]", options={"stop": [" t4"]}, stream=True))
     assert "".join(p.response for p in stopped) == " t0 t1 t2 t3"
 
