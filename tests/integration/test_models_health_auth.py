@@ -112,6 +112,16 @@ ROUTES = {
     "metrics": ("GET", "/custom/metrics", None, 200, "openai"),
     "anthropic messages": ("POST", "/custom/v1/messages", ANTHROPIC, 200, "anthropic"),
     "anthropic count tokens": ("POST", "/custom/v1/messages/count_tokens", ANTHROPIC, 200, "anthropic"),
+    # Ollama's: hostile basic auth is its password as the key; a key in the path is tested in test_ollama.py
+    "ollama tags": ("GET", "/custom/ollama/api/tags", None, 200, "ollama"),
+    "ollama chat": (
+        "POST",
+        "/custom/ollama/api/chat",
+        {"model": "cheshire-cat", "messages": user_says("hi")},
+        200,
+        "ollama",
+    ),
+    "ollama embed": ("POST", "/custom/ollama/api/embed", {"model": "any", "input": "hi"}, None, "ollama"),
 }
 
 
@@ -121,6 +131,8 @@ def assert_auth_error(response: httpx.Response, shape: str, name: str) -> None:
     body = response.json()
     if shape == "anthropic":
         assert body["type"] == "error" and body["error"]["type"] == "authentication_error", (name, body)
+    elif shape == "ollama":
+        assert list(body) == ["error"] and body["error"].startswith("Unauthorized"), (name, body)
     else:
         error = body["error"]
         assert (error["type"], error["param"], error["code"]) == ("invalid_request_error", None, "invalid_api_key")
