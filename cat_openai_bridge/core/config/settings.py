@@ -138,8 +138,8 @@ class BridgeSettings(BaseModel):
         max_length=50,
         description="Regular expressions matched at the start of the last user message (its first "
         f"{task_prompts.WINDOW} characters) that mark a front end's housekeeping prompt: Open WebUI's title, tags, "
-        "follow-ups, queries, autocomplete, emoji, image prompt and MoA, LibreChat's titles. Patterns that "
-        "backtrack catastrophically are refused.",
+        "follow-ups, queries, autocomplete, emoji, image prompt and MoA, LibreChat's titles. All of them share "
+        f"{task_prompts.SECONDS * 1000:g} ms per message: a message they cannot match in that time is not one.",
     )
     task_prompt_mode: TaskPromptMode = Field(
         "llm",

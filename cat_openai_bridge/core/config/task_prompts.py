@@ -1,19 +1,23 @@
 """Front ends' housekeeping prompts (titles, tags, follow-ups...): how they are recognised, in bounded time.
 
 Front ends send their template first, so a pattern is matched against the first `WINDOW` characters only (a
-multi-line search froze the Cat for 10 s on 100,000 newlines). The defaults come from Open WebUI's config.py
-(0.6 - 0.12) and LibreChat's title generation (@librechat/agents, src/utils/title.ts).
+multi-line search froze the Cat for 10 s on 100,000 newlines), and all of a message's matches share `SECONDS` of
+wall time (bounded_regex.py): a pattern that backtracks (`^Task:\\s*(title|tag|[a-z]|\\w)*:` took 6.2 s of the
+Cat's loop on a 31-character message with `re`) makes a message "not a task prompt" once the time is up. The
+defaults come from Open WebUI's config.py (0.6 - 0.12) and LibreChat's title generation (@librechat/agents,
+src/utils/title.ts).
 """
 
 from __future__ import annotations
 
-import re
+import time
 
 from pydantic_core import PydanticCustomError
 
-from . import regex_probe
+from . import bounded_regex
 
 WINDOW = 1000  # characters of the last user message a pattern ever sees
+SECONDS = 0.01  # the wall time all patterns share on one message (each normally takes microseconds)
 
 DEFAULT_PATTERNS: tuple[str, ...] = (
     r"^\s*### Task:",  # Open WebUI: title, tags, follow-ups, queries, autocomplete, image prompt, doc suggestions
@@ -23,59 +27,22 @@ DEFAULT_PATTERNS: tuple[str, ...] = (
     r"^Analyze this conversation and provide:\s*1\. The detected language",  # LibreChat: `structured`/`functions`
 )
 
-_VERDICTS: dict[str, str | None] = dict.fromkeys(DEFAULT_PATTERNS)  # pattern -> why it is refused (None: safe)
-_MAX_VERDICTS = 1024
-
 
 def matches(patterns: list[str], text: str) -> bool:
-    head = text[:WINDOW]
-    return any(re.match(pattern, head) for pattern in patterns)
-
-
-def _unsafe(pattern: str, worst: float | None) -> str | None:
-    if worst is not None and worst <= regex_probe.PROBE_LIMIT:
-        return None
-    if worst is None:
-        cost = f"did not finish within {regex_probe.PATTERN_SECONDS:g} s"
-    else:
-        cost = f"took {1000 * worst:.0f} ms of CPU (at most {1000 * regex_probe.PROBE_LIMIT:.0f} ms allowed)"
-    return f"{pattern} backtracks catastrophically: matching it against a {WINDOW}-character message {cost}"
+    head, deadline = text[:WINDOW], time.monotonic() + SECONDS
+    try:
+        return any(bounded_regex.search(pattern, head, deadline, anchored=True) for pattern in patterns)
+    except (TimeoutError, bounded_regex.PatternError):
+        return False
 
 
 def check(patterns: list[str]) -> None:
-    """Verdicts are kept per pattern: settings reloads (v2 validates what it reads) never probe again."""
+    """Each pattern must compile (`re`'s syntax) at a bounded cost; compiled patterns are cached, so settings
+    reloads (v2 validates what it reads) cost nothing."""
     for pattern in patterns:
         try:
-            re.compile(pattern)
-        except re.error as exc:
+            bounded_regex.compiled(pattern)
+        except bounded_regex.PatternError as exc:
             raise PydanticCustomError(
-                "invalid_pattern",
-                "{pattern} is not a valid regular expression: {reason}",
-                {"pattern": pattern, "reason": str(exc)},
+                "invalid_pattern", "{pattern}: {reason}", {"pattern": pattern, "reason": str(exc)}
             ) from None
-    unknown = [p for p in dict.fromkeys(patterns) if p not in _VERDICTS]
-    if unknown:
-        try:
-            worst = regex_probe.worst_seconds(unknown, WINDOW)
-        except OSError as exc:
-            raise PydanticCustomError(
-                "unchecked_pattern",
-                "task_prompt_patterns could not be checked for catastrophic backtracking ({reason}); "
-                "only the default patterns can be used",
-                {"reason": str(exc)},
-            ) from None
-        if len(_VERDICTS) + len(unknown) > _MAX_VERDICTS:
-            _VERDICTS.clear()
-            _VERDICTS.update(dict.fromkeys(DEFAULT_PATTERNS))
-        for pattern, seconds in zip(unknown, worst):
-            _VERDICTS[pattern] = _unsafe(pattern, seconds)
-            if seconds is None:
-                break  # the worker was killed on this one: the patterns after it were never run
-    for pattern in patterns:
-        reason = _VERDICTS.get(pattern)
-        if reason:
-            raise PydanticCustomError(
-                "catastrophic_pattern",
-                "{reason}. Anchor a literal prefix instead, e.g. ^\\s*### Task:",
-                {"reason": reason},
-            )

@@ -1,14 +1,16 @@
 """A client's JSON Schema, checked as the request is read: bounded before anything runs it (depth, local `$ref`s,
-`pattern`s that compile and cannot backtrack catastrophically), and (strict) OpenAI's rules."""
+`pattern`s that compile, in bounded time: core/config/bounded_regex.py), and (strict) OpenAI's rules."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from typing import Any
 
+from ..config import bounded_regex
+
 MAX_DEPTH = 32  # nesting of a schema (OpenAI allows 10 levels of objects in strict mode)
 MAX_PATTERN = 1000  # characters of one `pattern`
+PATTERN_COST = bounded_regex.MAX_COST  # of all of a schema's patterns (bounded_regex.cost): ~30 ms of compiling
 
 # Strict mode (https://platform.openai.com/docs/guides/structured-outputs#supported-schemas), then annotations (no
 # effect on what validates).
@@ -42,7 +44,10 @@ def _children(schema: dict[str, Any], path: tuple[str, ...]) -> Iterator[tuple[A
                 yield sub, (*path, key, str(i))
 
 
-def check_schema(schema: Any, strict: bool, path: tuple[str, ...] = (), depth: int = 0) -> None:
+def check_schema(
+    schema: Any, strict: bool, path: tuple[str, ...] = (), depth: int = 0, budget: list[int] | None = None
+) -> None:
+    budget = [PATTERN_COST] if budget is None else budget
     if depth > MAX_DEPTH:
         raise SchemaError(f"the schema is nested more than {MAX_DEPTH} levels deep", *path)
     if isinstance(schema, bool) and not strict:
@@ -55,70 +60,29 @@ def check_schema(schema: Any, strict: bool, path: tuple[str, ...] = (), depth: i
         if k not in _TYPES:
             raise SchemaError(f"'{k}' is not a JSON Schema type", *path, "type")
     if schema.get("pattern") is not None:
-        _check_pattern(schema["pattern"], (*path, "pattern"))
+        _check_pattern(schema["pattern"], (*path, "pattern"), budget)
     ref = schema.get("$ref")
     if ref is not None and not (isinstance(ref, str) and (ref == "#" or ref.startswith("#/"))):
         raise SchemaError("only local references ('#' or '#/...') are supported", *path, "$ref")
     if strict:
         _check_strict(schema, kinds, path, depth)
     for sub, where in _children(schema, path):
-        check_schema(sub, strict, where, depth + 1)
+        check_schema(sub, strict, where, depth + 1, budget)
 
 
-def _check_pattern(pattern: Any, path: tuple[str, ...]) -> None:
+def _check_pattern(pattern: Any, path: tuple[str, ...], budget: list[int]) -> None:
     if not isinstance(pattern, str) or len(pattern) > MAX_PATTERN:
         raise SchemaError(f"a pattern must be a string of at most {MAX_PATTERN} characters", *path)
     try:
-        re.compile(pattern)
-    except re.error as exc:
-        raise SchemaError(f"the pattern is not a valid regular expression ({exc})", *path) from None
-    if nested_repeat(pattern):
-        raise SchemaError(
-            "the pattern repeats a group that itself repeats, which can take exponential time to match", *path
-        )
-
-
-def nested_repeat(pattern: str) -> bool:
-    """A group that repeats and holds a repeat, e.g. (a+)+ or (\\w+\\s?)*, found in one pass (a regex would itself
-    backtrack)."""
-    inner: list[bool] = []  # per open group: does it contain a repeat?
-    i = 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "\\":
-            i += 1  # and the escaped character
-        elif ch == "[":  # a class: its * and + are literal
-            i = _class_end(pattern, i) - 1
-        elif ch == "(":
-            inner.append(False)
-        elif ch == ")" and inner:
-            repeats_inside = inner.pop()
-            if repeats_inside and _repeat_at(pattern, i + 1):
-                return True
-            if inner and (repeats_inside or _repeat_at(pattern, i + 1)):
-                inner[-1] = True
-        elif _repeat_at(pattern, i) and inner:
-            inner[-1] = True
-        i += 1
-    return False
-
-
-def _repeat_at(pattern: str, i: int) -> bool:
-    if not pattern.startswith("{", i):
-        return pattern.startswith(("*", "+"), i)
-    close = pattern.find("}", i, i + 24)
-    body = pattern[i + 1 : close] if close > 0 else ""
-    low, comma, high = body.partition(",")
-    return bool(comma) and low.strip().isdigit() and (not high.strip() or int(high or 0) > 1)
-
-
-def _class_end(pattern: str, i: int) -> int:
-    j = i + 1
-    j += pattern.startswith("^", j)
-    j += pattern.startswith("]", j)  # first in the class, ']' is a literal
-    while j < len(pattern) and pattern[j] != "]":
-        j += 2 if pattern[j] == "\\" else 1
-    return j + 1
+        budget[0] -= bounded_regex.cost(pattern)
+        if budget[0] < 0:
+            raise bounded_regex.PatternError(
+                f"the schema's patterns are too large to compile: {PATTERN_COST} characters in all at most, a fixed "
+                "repeat counting as its copies (a{3} as aaa)"
+            )
+        bounded_regex.compiled(pattern)
+    except bounded_regex.PatternError as exc:
+        raise SchemaError(str(exc), *path) from None
 
 
 def _check_strict(schema: dict[str, Any], kinds: list[Any], path: tuple[str, ...], depth: int) -> None:

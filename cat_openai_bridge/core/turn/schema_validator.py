@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import json
 import math
-import re
+import time
 from collections.abc import Iterator
 from operator import ge, gt, le, lt
 from typing import Any
 
+from ..config import bounded_regex
 from .schema_rules import SchemaError
 
 MAX_REF_HOPS = 64  # `$ref`s followed in a row without descending into the data
 MAX_STEPS = 100_000  # schema nodes one validation may visit: nested anyOf/oneOf/$ref branches multiply otherwise
+# Wall time all of one validation's `pattern` matches share, on the event loop: the longest one check holds it, even
+# for `(x|x)*z` on a long answer (`re` took minutes). A normal match takes microseconds.
+PATTERN_SECONDS = 0.02
 _BOUNDS = {"minimum": lt, "maximum": gt, "exclusiveMinimum": le, "exclusiveMaximum": ge}  # broken(value, bound)
 _TYPE_NAMES = ("null", "boolean", "integer", "number", "string", "array", "object")  # the first that fits names it
 _PYTHON_TYPES = {"object": dict, "array": list, "string": str, "boolean": bool, "null": type(None)}
@@ -23,10 +27,15 @@ class _TooMuchWork(Exception):
     pass
 
 
+class _TooSlow(Exception):
+    pass
+
+
 class _Validator:
     def __init__(self, root: Any) -> None:
         self.root = root
         self.steps = 0
+        self.deadline = time.monotonic() + PATTERN_SECONDS
 
     def resolve(self, ref: str, at: str) -> Any:
         node = self.root
@@ -102,8 +111,15 @@ class _Validator:
         if isinstance(value, str):
             yield _size(at, len(value), schema, "Length", ("is shorter than", "is longer than"), "characters")
             pattern = schema.get("pattern")
-            if isinstance(pattern, str) and re.search(pattern, value) is None:
-                yield f"{at} does not match the pattern {pattern!r}"
+            if isinstance(pattern, str):
+                try:
+                    found = bounded_regex.search(pattern, value, self.deadline)
+                except TimeoutError:
+                    raise _TooSlow(f"{at} could not be matched against the pattern {pattern!r}") from None
+                except bounded_regex.PatternError as exc:
+                    yield f"{at} cannot be checked against {pattern!r}: {exc}"
+                else:
+                    yield None if found else f"{at} does not match the pattern {pattern!r}"
 
     def _array(self, value: Any, schema: dict[str, Any], at: str, hops: int) -> Iterator[str | None]:
         if not isinstance(value, list):
@@ -139,6 +155,8 @@ def validate(value: Any, schema: Any) -> str | None:
         return "$ is nested too deeply to validate"
     except _TooMuchWork:
         return f"the schema takes more than {MAX_STEPS} steps to check this answer"
+    except _TooSlow as exc:
+        return f"{exc} within {PATTERN_SECONDS * 1000:.0f} ms"
     except SchemaError as exc:
         return str(exc)
 
