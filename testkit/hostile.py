@@ -73,6 +73,29 @@ ATTACKS = [
         concurrency=2,
         requests=2,
     ),
+    *(
+        Attack(
+            f"a schema pattern that backtracks, {pattern}, on a 2,000-character answer (structured outputs)",
+            CHAT,
+            lambda i, pattern=pattern: _json(
+                {
+                    "model": "cheshire-cat",
+                    "messages": [{"role": "user", "content": f'x [[stubborn]] [[reply:{{"a": "{"x" * 2000}"}}]]'}],
+                    "response_format": {
+                        "type": "json_schema",
+                        "json_schema": {
+                            "name": "s",
+                            "schema": {"type": "object", "properties": {"a": {"type": "string", "pattern": pattern}}},
+                        },
+                    },
+                }
+            ),
+            concurrency=4,
+            requests=8,
+            expect=frozenset({400}),  # invalid_structured_output, once the re-ask fails too
+        )
+        for pattern in (r"(x|x)*z", r"(x|xx)+z", r"x*x*x*x*x*x*z")
+    ),
     Attack(
         "48 long answers cut at max_tokens, 16 at a time",
         CHAT,

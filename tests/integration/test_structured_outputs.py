@@ -8,6 +8,7 @@ re-ask and the errors are exercised. The LLM log proves the schema reached the C
 from __future__ import annotations
 
 import json
+import time
 
 import openai
 import pytest
@@ -79,6 +80,28 @@ def test_a_broken_first_answer_gets_one_reask(client, llm_log):
     assert done.usage.completion_tokens >= 4 + 6  # both answers count: "Sure! Here it is" and the JSON
 
 
+@pytest.mark.parametrize("pattern", [r"(x|x)*z", r"(x|xx)+z", r"x*x*x*x*x*x*z"])
+def test_a_pattern_that_backtracks_on_the_answer_is_a_prompt_400(client, llm_log, pattern):
+    """`re.search` on the event loop took 5.2 s for `(x|x)*z` on 25 characters (minutes on 32): now bounded."""
+    schema = {
+        "type": "object",
+        "properties": {"a": {"type": "string", "pattern": pattern, "minLength": 25}},
+        "required": ["a"],
+        "additionalProperties": False,
+    }
+    started = time.monotonic()
+    with pytest.raises(openai.APIStatusError) as info:
+        client.chat.completions.create(
+            model="cheshire-cat",
+            messages=user_says(f'x [[stubborn]] [[reply:{{"a": "{"x" * 2000}"}}]]'),
+            response_format={"type": "json_schema", "json_schema": {"name": "s", "schema": schema, "strict": True}},
+        )
+    assert time.monotonic() - started < 10  # two LLM calls through the Cat; the old check alone: minutes
+    assert _error_of(info) == (400, "invalid_structured_output", None)
+    assert "the answer does not match the schema 's': $.a " in info.value.message
+    assert len(llm_log()) == 2
+
+
 @pytest.mark.parametrize(
     "reply, problem",
     [
@@ -143,7 +166,7 @@ def test_a_stream_that_breaks_the_schema_ends_with_an_error_event(http, llm_log)
         (
             {
                 "type": "object",
-                "properties": {"a": {"type": "string", "pattern": "^(a+)+$"}},
+                "properties": {"a": {"type": "string", "pattern": "^(a+"}},
                 "required": ["a"],
                 "additionalProperties": False,
             },

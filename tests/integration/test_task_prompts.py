@@ -118,15 +118,22 @@ def test_task_prompt_patterns_are_configurable_and_validated(settings, base_url,
         json={"rate_limit_per_minute": 0, "task_prompt_patterns": ["(unclosed"]},
     )
     assert refused.status_code == 400
-    assert "(unclosed is not a valid regular expression" in refused.text
+    assert "(unclosed: the pattern is not a valid regular expression" in refused.text
 
 
-def test_a_pattern_that_backtracks_catastrophically_is_refused_when_saved(cat, settings, http):
-    refused = put_settings(cat, {"task_prompt_patterns": [r"^(\w+\s?)*### Task:"]})
-    assert refused.status_code == 400
-    assert "backtracks catastrophically" in refused.text and "did not finish within 1 s" in refused.text
-    answer = http.post(CHAT, json={"model": "cheshire-cat", "messages": user_says("a" * 5000)})
-    assert answer.status_code == 200  # the default patterns stayed in place
+@pytest.mark.v2_only
+def test_a_pattern_that_backtracks_costs_a_message_10_ms_at_most(cat, settings):
+    """It passed the old save-time probe, then a 31-character message took 6.2 s of the Cat's loop."""
+    settings(user_header=USER_HEADER, task_prompt_patterns=[r"^Task:\s*(title|tag|[a-z]|\w)*:"])
+    headers = {"Authorization": f"Bearer {KEY}", USER_HEADER: f"ow-{uuid.uuid4().hex[:8]}"}
+    body = {"model": "cheshire-cat", "messages": user_says("Task:" + "a" * 26 + " [[reply:ok]]")}
+    started = time.monotonic()
+    answer = httpx.post(cat.url + CHAT, json=body, headers=headers, timeout=120)
+    assert time.monotonic() - started < 5, "matching was not bounded"
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["choices"][0]["message"]["content"] == "ok"
+    refused = put_settings(cat, {"task_prompt_patterns": [r"^(?:(x|y){1000}){1000}"]})
+    assert refused.status_code == 400 and "too large to compile" in refused.text
 
 
 def test_a_message_of_100000_newlines_never_blocks_the_cat(cat, settings):
