@@ -23,6 +23,7 @@ def test_settings_bounds():
         "system_message_policy": "append",
         "max_request_bytes": 8388608,
         "max_messages": 1000,
+        "max_content_parts": 1000,
         "model_alias": "cheshire-cat",
         "tokens_per_minute": 0,
         "max_concurrent_requests": 0,
@@ -39,6 +40,7 @@ def test_settings_bounds():
         "responses_store_bytes": 67108864,
         "responses_store_identity_bytes": 16777216,
         "responses_store_response_bytes": 4194304,
+        "responses_context_tokens": 128000,
         "task_prompt_patterns": [
             r"^\s*### Task:",
             r"^Your task is to reflect the speaker's likely facial expression",

@@ -55,6 +55,14 @@ class BridgeSettings(BaseModel):
         description="Largest request body accepted (bytes); larger gets a 413.",
     )
     max_messages: int = Field(1000, ge=1, le=100000, description="Most entries a request's `messages` may have.")
+    max_content_parts: int = Field(
+        1000,
+        ge=1,
+        le=100000,
+        description="Most content parts one request may send the Cat, its stored conversation included: each text "
+        "(adjacent texts merged into one), image, tool call and tool result. The Cat's LLM client walks each on its "
+        "event loop.",
+    )
     model_alias: str = Field(
         "cheshire-cat",
         min_length=1,
@@ -132,6 +140,13 @@ class BridgeSettings(BaseModel):
     )
     responses_store_response_bytes: int = Field(
         4 * 1024 * 1024, ge=0, description="A stored response larger than this (with its conversation) is not kept."
+    )
+    responses_context_tokens: int = Field(
+        128_000,
+        ge=1000,
+        le=10_000_000,
+        description="Most prompt tokens a Responses request continuing a stored response (previous_response_id) may "
+        "send: the stored conversation and the new input (a 400 context_length_exceeded past it).",
     )
     task_prompt_patterns: list[str] = Field(
         list(task_prompts.DEFAULT_PATTERNS),

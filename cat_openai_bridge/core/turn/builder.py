@@ -6,9 +6,10 @@ from __future__ import annotations
 import base64
 import re
 from dataclasses import dataclass
+from itertools import groupby
 from typing import Any, Literal
 
-from .conversation import ClientTool, Conversation, ImagePart, Part, ToolCall, Turn
+from .conversation import ClientTool, Conversation, ImagePart, Part, TextPart, ToolCall, Turn
 from .demands import ANY_TOOL
 from .errors import BridgeError, invalid_request
 
@@ -33,6 +34,25 @@ def missing(param: str) -> BridgeError:
     return invalid_request(f"Missing required parameter: '{param}'.", param, "missing_required_parameter")
 
 
+def too_many_parts(limit: int, param: str | None) -> BridgeError:
+    return invalid_request(
+        f"Too many content parts: this bridge sends the Cat at most {limit} (max_content_parts) per request, its "
+        "stored conversation included: each text (adjacent texts count as one), image, tool call and tool result.",
+        param,
+        "too_many_content_parts",
+    )
+
+
+def merged(parts: list[Part]) -> list[Part]:
+    """Adjacent texts as one, joined as they are read (the Cat's `Message.text`, its v1 turn, the token counts)."""
+    if len(parts) < 2:
+        return parts
+    out: list[Part] = []
+    for is_text, run in groupby(parts, lambda p: isinstance(p, TextPart)):
+        out.extend([TextPart("".join(p.text for p in run))] if is_text else run)  # type: ignore[union-attr]
+    return out
+
+
 def is_base64(data: str) -> bool:
     try:
         base64.b64decode(data, validate=True)
@@ -42,12 +62,21 @@ def is_base64(data: str) -> bool:
 
 
 class ConversationBuilder:
-    def __init__(self, *, allow_images: bool, allow_tools: bool) -> None:
+    """Every turn's adjacent texts are merged, and the parts the Cat is sent are counted up to `max_parts`."""
+
+    def __init__(self, *, allow_images: bool, allow_tools: bool, max_parts: int | None = None) -> None:
         self.allow_images = allow_images
         self.allow_tools = allow_tools
+        self.max_parts = max_parts
+        self.parts = 0  # sent so far: merged texts, images, tool calls and tool results
         self.system: list[str] = []
         self.turns: list[Turn] = []
         self._asked: set[str] = set()  # the ids of the calls so far, that a tool result must answer
+
+    def _count(self, parts: int, param: str | None) -> None:
+        self.parts += parts
+        if self.max_parts is not None and self.parts > self.max_parts:
+            raise too_many_parts(self.max_parts, param)
 
     def image(self, url: str, where: str, url_field: str, *, user: bool) -> ImagePart:
         if not (user and self.allow_images):
@@ -69,7 +98,16 @@ class ConversationBuilder:
         if text:
             self.system.append(text)
 
-    def add(self, role: Literal["user", "assistant", "tool"], parts: list[Part], call_id: str | None = None) -> None:
+    def add(
+        self,
+        role: Literal["user", "assistant", "tool"],
+        parts: list[Part],
+        call_id: str | None = None,
+        param: str | None = None,
+    ) -> None:
+        """A tool result is one part, whatever it holds (the Cat reads it as one text)."""
+        parts = merged(parts)
+        self._count(1 if role == "tool" else len(parts), param)
         self.turns.append(Turn(role, parts, (), call_id))
 
     def check_calls(self, param: str) -> None:
@@ -81,6 +119,8 @@ class ConversationBuilder:
     def calls(self, calls: list[ToolCall], parts: list[Part], param: str, *, join: bool = False) -> None:
         """`join` adds the calls to an assistant turn just before."""
         self.check_calls(param)
+        parts = merged(parts)
+        self._count(len(calls) + len(parts), param)
         self._asked.update(call.id for call in calls)
         if join and self.turns and (last := self.turns[-1]).role == "assistant":
             self.turns[-1] = Turn("assistant", last.parts, (*last.tool_calls, *calls))

@@ -102,7 +102,7 @@ class _Builder(ConversationBuilder):
                 f"{where}.tool_use_id",
                 "invalid_value",
             )
-        self.add("tool", [TextPart(_tool_result_text(block, where))], block.tool_use_id)
+        self.add("tool", [TextPart(_tool_result_text(block, where))], block.tool_use_id, where)
 
     def message(self, role: Literal["user", "assistant"], blocks: list[ContentBlockParam], param: str) -> None:
         """A user's tool results are turns of their own, before its text (Anthropic sends them first)."""
@@ -125,13 +125,13 @@ class _Builder(ConversationBuilder):
         if calls:
             self.calls(calls, parts, param)
         elif parts:
-            self.add(role, parts)
+            self.add(role, parts, param=param)
 
 
 def build_conversation(
-    body: MessageTokensRequest, *, allow_images: bool = True, allow_tools: bool = False
+    body: MessageTokensRequest, *, allow_images: bool = True, allow_tools: bool = False, max_parts: int | None = None
 ) -> Conversation:
-    builder = _Builder(allow_images=allow_images, allow_tools=allow_tools)
+    builder = _Builder(allow_images=allow_images, allow_tools=allow_tools, max_parts=max_parts)
     builder.instruct(system_text(body.system))  # the agent has one system prompt: system messages join it, in order
     for i, message in enumerate(body.messages):
         param = f"messages.{i}.content"

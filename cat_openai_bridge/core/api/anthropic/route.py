@@ -53,7 +53,10 @@ class Messages(Route[MessagesJob]):
         rules = output_rules(settings, bool(body.stream), body.max_tokens, "max_tokens", body.stop_sequences)
         tools, forced = client_tools(body.tools, body.tool_choice, self.cat.supports_client_tools)
         conversation = build_conversation(
-            body, allow_images=self.cat.supports_images, allow_tools=self.cat.supports_client_tools
+            body,
+            allow_images=self.cat.supports_images,
+            allow_tools=self.cat.supports_client_tools,
+            max_parts=settings.max_content_parts,
         )
         return MessagesJob(
             model=body.model,
@@ -110,7 +113,9 @@ class CountTokens(Route[CountJob]):
         body = parse_body(MessageTokensRequest, raw)
         check_message_count(len(body.messages), settings, "messages")
         tools, _ = client_tools(body.tools, None, allowed=True)
-        conversation = build_conversation(body, allow_images=True, allow_tools=True)
+        conversation = build_conversation(
+            body, allow_images=True, allow_tools=True, max_parts=settings.max_content_parts
+        )  # the Messages route's bounds, so counting costs no more than asking
         return CountJob(model=body.model, prompt=conversation, tools=tools)
 
     async def run(self, job: CountJob, call: Call) -> Reply:

@@ -55,7 +55,7 @@ def _tool_turn(msg: ToolMessage, param: str, builder: ConversationBuilder) -> No
         raise missing(f"{param}.tool_call_id")
     content = _required(msg.content, f"{param}.content")
     builder.check_answers(msg.tool_call_id, f"{param}.role")
-    builder.add("tool", content_parts(content, f"{param}.content", builder), msg.tool_call_id)
+    builder.add("tool", content_parts(content, f"{param}.content", builder), msg.tool_call_id, f"{param}.content")
 
 
 def _calls_turn(msg: AssistantMessage, param: str, builder: ConversationBuilder) -> None:
@@ -81,14 +81,19 @@ def _add(msg: ChatMessage, param: str, builder: ConversationBuilder) -> None:
     elif isinstance(msg, AssistantMessage) and msg.tool_calls:
         _calls_turn(msg, param, builder)
     else:
-        content = _required(msg.content, f"{param}.content")
-        builder.add(msg.role, content_parts(content, f"{param}.content", builder, user=msg.role == "user"))
+        where = f"{param}.content"
+        content = _required(msg.content, where)
+        builder.add(msg.role, content_parts(content, where, builder, user=msg.role == "user"), param=where)
 
 
 def build_conversation(
-    messages: Sequence[ChatMessage], *, allow_images: bool = True, allow_tools: bool = False
+    messages: Sequence[ChatMessage],
+    *,
+    allow_images: bool = True,
+    allow_tools: bool = False,
+    max_parts: int | None = None,
 ) -> Conversation:
-    builder = ConversationBuilder(allow_images=allow_images, allow_tools=allow_tools)
+    builder = ConversationBuilder(allow_images=allow_images, allow_tools=allow_tools, max_parts=max_parts)
     for i, msg in enumerate(messages):
         _add(msg, f"messages.[{i}]", builder)
     return builder.finish("messages", f"messages.[{len(messages) - 1}].content")

@@ -73,7 +73,10 @@ class ChatCompletions(Route[ChatJob]):
         tools, call = client_tools(body.tools, body.tool_choice)
         demands = demands_of(body, tools, call)
         conversation = build_conversation(
-            body.messages, allow_images=self.cat.supports_images, allow_tools=self.cat.supports_client_tools
+            body.messages,
+            allow_images=self.cat.supports_images,
+            allow_tools=self.cat.supports_client_tools,
+            max_parts=settings.max_content_parts,
         )
         return ChatJob(
             model=body.model,

@@ -57,19 +57,26 @@ def _add(item: InputItem, param: str, builder: ConversationBuilder) -> None:
             raise role_refused("tool", f"{param}.type")
         builder.check_answers(item.call_id, f"{param}.call_id")
         output = item.output if isinstance(item.output, str) else "".join(p.text for p in item.output)
-        builder.add("tool", [TextPart(output)] if output else [], item.call_id)
+        builder.add("tool", [TextPart(output)] if output else [], item.call_id, f"{param}.output")
     elif item.role in ("system", "developer"):
         parts = _parts(item.content, f"{param}.content", builder, False)
         builder.instruct("".join(p.text for p in parts if isinstance(p, TextPart)))
     else:
-        builder.add(item.role, _parts(item.content, f"{param}.content", builder, item.role == "user"))
+        where = f"{param}.content"
+        builder.add(item.role, _parts(item.content, where, builder, item.role == "user"), param=where)
 
 
 def conversation_of(
-    body: ResponsesRequest, stored: list[dict[str, Any]], *, allow_images: bool, allow_tools: bool
+    body: ResponsesRequest,
+    stored: list[dict[str, Any]],
+    *,
+    allow_images: bool,
+    allow_tools: bool,
+    max_parts: int | None = None,
 ) -> Conversation:
-    """`instructions`, then the stored items a continued response carries on from, then `input`."""
-    builder = ConversationBuilder(allow_images=allow_images, allow_tools=allow_tools)
+    """`instructions`, then the stored items a continued response carries on from, then `input`: `max_parts`
+    counts them all, as the Cat is sent them all again."""
+    builder = ConversationBuilder(allow_images=allow_images, allow_tools=allow_tools, max_parts=max_parts)
     builder.instruct(body.instructions or "")
     for i, item in enumerate(STORED_ITEMS.validate_python(stored)):
         _add(item, f"previous_response_id.[{i}]", builder)
@@ -77,7 +84,7 @@ def conversation_of(
         code = "invalid_value" if isinstance(body.input, str) else "empty_array"
         raise invalid_request("'input' must not be empty.", "input", code)
     if isinstance(body.input, str):
-        builder.add("user", [TextPart(body.input)])
+        builder.add("user", [TextPart(body.input)], param="input")
         return builder.finish("input", "input")
     for i, item in enumerate(body.input):
         _add(item, f"input.[{i}]", builder)

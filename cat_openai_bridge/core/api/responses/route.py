@@ -9,15 +9,34 @@ from starlette.requests import Request
 from ...config.settings import BridgeSettings
 from ...http.parsing import parse_body
 from ...http.route import Call, Cost, Job, Reply, Route, turn_cost
+from ...turn import tokens
 from ...turn.answer import Answer, OutputRules, check_message_count, output_rules
 from ...turn.conversation import ClientTool, Conversation
 from ...turn.demands import Demands
+from ...turn.errors import invalid_request
 from ...turn.port import Identity
 from ..chat.route import json_format
 from .convert import Offered, conversation_of, function_tools
 from .encoder import ResponseEncoder, ResponseIds
 from .protocol import ResponsesRequest
 from .stored_routes import Keeper, own_items, wants_store
+
+
+async def check_context(conversation: Conversation, limit: int) -> None:
+    """A continued conversation is bounded as a model's context window is (OpenAI's words): counted as admission
+    counts a prompt (texts and call arguments), a cheap upper bound first and BPE in a thread only past the limit."""
+    texts = [*conversation.pairs(), *(("", c.arguments) for t in conversation.turns for c in t.tool_calls)]
+    count, exact = tokens.estimate_chat(texts)
+    if count > limit and not exact:
+        count = await tokens.count_chat_off_loop(texts)
+    if count > limit:
+        raise invalid_request(
+            "Your input exceeds the context window of this model. Please adjust your input and try again. "
+            f"(The conversation continued from 'previous_response_id' with this input is {count} tokens; this bridge "
+            f"continues at most {limit}.)",
+            "input",
+            "context_length_exceeded",
+        )
 
 
 def demands_of(body: ResponsesRequest, offered: Offered) -> Demands:
@@ -66,7 +85,11 @@ class Responses(Route[ResponsesJob]):
         """`max_messages` counts the stored items a continued response carries on from and the new input."""
         check_message_count(len(history) + (len(body.input) if isinstance(body.input, list) else 1), settings, "input")
         return conversation_of(
-            body, history, allow_images=self.cat.supports_images, allow_tools=self.cat.supports_client_tools
+            body,
+            history,
+            allow_images=self.cat.supports_images,
+            allow_tools=self.cat.supports_client_tools,
+            max_parts=settings.max_content_parts,
         )
 
     def parse(self, request: Request, raw: bytes, settings: BridgeSettings) -> ResponsesRequestJob:
@@ -94,7 +117,9 @@ class Responses(Route[ResponsesJob]):
             return job
         assert isinstance(job, ResponsesRequestJob)
         stored = await self.keeper.load(identity, settings, job.body.previous_response_id or "", "previous_response_id")
-        return job.with_conversation(self._conversation(job.body, settings, stored.history), stored.history)
+        conversation = self._conversation(job.body, settings, stored.history)
+        await check_context(conversation, settings.responses_context_tokens)
+        return job.with_conversation(conversation, stored.history)
 
     async def run(self, job: ResponsesJob, call: Call) -> Reply:
         body, rules, demands = job.body, job.rules, job.demands
