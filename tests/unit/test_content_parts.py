@@ -173,3 +173,16 @@ async def test_a_continued_conversation_is_charged_with_its_stored_history(clien
     assert reserved > tokens.count_chat([("user", "and?")]) + 500 and used < reserved
     settled = 600 + tokens.count_text("ok")  # what the first one used
     assert again.headers["x-ratelimit-remaining-tokens"] == str(100_000 - settled - reserved)
+
+
+@pytest.mark.parametrize("path", ["/api/chat", "/api/generate"])
+async def test_ollama_images_are_bounded_too(client, cat, path):
+    limit(cat, max_content_parts=3)
+    png = "iVBORw0KGgo="
+    asked = {"messages": [{"role": "user", "content": "What?", "images": [png] * 3}]}
+    body = {"model": "cheshire-cat", "stream": False, **(asked if path == "/api/chat" else {"prompt": "What?"})}
+    if path == "/api/generate":
+        body["images"] = [png] * 3
+    response = await client.post(f"/custom/ollama/good{path}", json=body)
+    assert response.status_code == 400
+    assert response.json() == {"error": SENT.format(limit=3)}

@@ -76,17 +76,19 @@ def _add(message: Message, i: int, builder: ConversationBuilder, calls: _Calls) 
     elif message.role == "tool":
         if not builder.allow_tools:
             raise role_refused("tool", f"{param}.role")
-        builder.add("tool", text, calls.answered(message, f"{param}.role"))
+        builder.add("tool", text, calls.answered(message, f"{param}.role"), f"{param}.content")
     elif message.role == "assistant" and message.tool_calls:
         builder.calls(calls.made(message, i), text, f"{param}.tool_calls")
     else:
         user = message.role == "user"
         images = [_image(d, f"{param}.images.[{k}]", builder, user) for k, d in enumerate(message.images or ())]
-        builder.add(message.role, [*text, *images])  # type: ignore[arg-type]  # user or assistant
+        builder.add(message.role, [*text, *images], param=f"{param}.images")  # type: ignore[arg-type]  # user or assistant
 
 
-def chat_conversation(body: ChatRequest, *, allow_images: bool, allow_tools: bool) -> Conversation:
-    builder = ConversationBuilder(allow_images=allow_images, allow_tools=allow_tools)
+def chat_conversation(
+    body: ChatRequest, *, allow_images: bool, allow_tools: bool, max_parts: int | None = None
+) -> Conversation:
+    builder = ConversationBuilder(allow_images=allow_images, allow_tools=allow_tools, max_parts=max_parts)
     calls = _Calls()
     for i, message in enumerate(body.messages):
         _add(message, i, builder, calls)
@@ -94,13 +96,13 @@ def chat_conversation(body: ChatRequest, *, allow_images: bool, allow_tools: boo
     return builder.finish("messages", f"{last}.content")
 
 
-def prompt_conversation(body: GenerateRequest, *, allow_images: bool) -> Conversation:
+def prompt_conversation(body: GenerateRequest, *, allow_images: bool, max_parts: int | None = None) -> Conversation:
     if body.suffix:
         raise invalid_request("'suffix' (fill in the middle) is not supported: the Cat answers turns.", "suffix")
-    builder = ConversationBuilder(allow_images=allow_images, allow_tools=False)
+    builder = ConversationBuilder(allow_images=allow_images, allow_tools=False, max_parts=max_parts)
     builder.instruct(body.system or "")
     images = [_image(d, f"images.[{k}]", builder, True) for k, d in enumerate(body.images or ())]
-    builder.add("user", [*([TextPart(body.prompt)] if body.prompt else []), *images])
+    builder.add("user", [*([TextPart(body.prompt)] if body.prompt else []), *images], param="images")
     return builder.finish("prompt", "prompt")
 
 

@@ -69,7 +69,10 @@ class OllamaChat(_Answers):
         rules = rules_of(body, settings, len(body.messages))
         tools = client_tools(body.tools, self.cat.supports_client_tools)
         conversation = chat_conversation(
-            body, allow_images=self.cat.supports_images, allow_tools=self.cat.supports_client_tools
+            body,
+            allow_images=self.cat.supports_images,
+            allow_tools=self.cat.supports_client_tools,
+            max_parts=settings.max_content_parts,
         )
         demands = Demands(json_format(body), None, {}, tuple(t.name for t in tools))
         return OllamaJob(
@@ -88,7 +91,9 @@ class OllamaGenerate(_Answers):
 
     def parse(self, request: Request, raw: bytes, settings: BridgeSettings) -> OllamaJob:
         body = parse_body(GenerateRequest, raw)
-        conversation = prompt_conversation(body, allow_images=self.cat.supports_images)
+        conversation = prompt_conversation(
+            body, allow_images=self.cat.supports_images, max_parts=settings.max_content_parts
+        )
         return OllamaJob(
             model=model_of(body.model),
             shown=body.model,
