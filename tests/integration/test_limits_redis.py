@@ -82,6 +82,23 @@ def test_redis_store_requests_tokens_and_leases(redis):
     asyncio.run(scenario())
 
 
+def test_redis_never_admits_more_than_a_limit_holds_and_counts_each_turn(redis):
+    """#22: the script no longer clamps a cost to the limit (a 60,000-token prompt on 2,000 a minute was served),
+    and a batch of prompts takes one request each, whole or not at all."""
+
+    async def scenario():
+        limiter, k = Limiter(), key()
+        assert (await refused(limiter, Quota(tokens_per_minute=2000), k, redis.url, cost=60_000)).type == "tokens"
+        assert (await limiter.admit(k, Quota(tokens_per_minute=2000), 2000, redis.url))[1].tokens.remaining == 0
+        rpm = Quota(requests_per_minute=3)
+        assert (await limiter.admit(k, rpm, 0, redis.url, turns=2))[1].requests.remaining == 1
+        with pytest.raises(BridgeError):
+            await limiter.admit(k, rpm, 0, redis.url, turns=2)  # one left: the batch of two is refused whole
+        assert (await limiter.admit(k, rpm, 0, redis.url))[1].requests.remaining == 0
+
+    asyncio.run(scenario())
+
+
 def test_redis_leases_of_a_dead_replica_expire(redis):
     async def scenario():
         k = key()

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from ..turn.demands import spent
 from ..turn.errors import limiter_unavailable
 from .quota import CONCURRENCY_RETRY, WINDOW, Quota, RateLimited, Verdict, duration
 from .redis_client import RedisReplyError, RedisUnavailable
@@ -35,14 +36,15 @@ class MemoryStore:
         self._lock = threading.Lock()
         self._prune_above = prune_above
 
-    async def admit(self, key: str, quota: Quota, cost: int, lease: str) -> Verdict:
+    async def admit(self, key: str, quota: Quota, cost: int, lease: str, requests: int = 1) -> Verdict:
+        """`requests` Cat turns and `cost` tokens at once; more than a limit holds is never admitted."""
         with self._lock:
             now = self._clock()
             rpm, tpm = quota.requests_per_minute, quota.tokens_per_minute
             req_tat = max(self._requests.get(key, now), now)
             tok_tat = max(self._tokens.get(key, now), now)
-            req_new = req_tat + WINDOW / rpm if rpm else now
-            tok_new = tok_tat + min(cost, tpm) * WINDOW / tpm if tpm else now
+            req_new = req_tat + requests * WINDOW / rpm if rpm else now
+            tok_new = tok_tat + cost * WINDOW / tpm if tpm else now
             if rpm and req_new - now > WINDOW + 1e-9:
                 return Verdict.of(quota, "requests", req_tat - now, tok_tat - now, req_new - WINDOW - now)
             if tpm and tok_new - now > WINDOW + 1e-9:
@@ -88,17 +90,29 @@ class Lease:
     store: MemoryStore | RedisStore | None = None
     key: str = ""
     quota: Quota = Quota()
-    reserved: int = 0  # tokens taken at admission: `cost`, at most the limit (0: the limit is off)
+    reserved: int = 0  # tokens taken at admission: `cost` (0: the limit is off)
     slot: str = ""  # its id among the identity's requests in flight
     on_error: Callable[[Exception], None] = lambda exc: None
     prompt: int = 0  # the prompt's share of the cost, as far as it is known
     cap: int = 0  # the rest: the answer's cap
-    used: int = 0  # tokens the turn used, as reported; 0 when it failed
+    turns: int = 1  # the Cat turns it runs (`prompt` covers them all)
+    used: int | None = None  # tokens the request used, once known (reported, or what a failure says it spent)
     streaming: bool = False  # a stream's body owns it now (`guard`)
+
+    @property
+    def turn_prompt(self) -> int:
+        """What an attempt whose usage the Cat never said costs: its prompt (what admission counted of one turn)."""
+        return self.prompt // max(1, self.turns)
 
     def report(self, tokens: int, prompt_counted: bool = True) -> None:
         """An uncounted prompt (a cut stream on a Cat that cannot stop its turn) costs its reservation."""
-        self.used = tokens if prompt_counted else tokens + min(self.prompt, self.quota.tokens_per_minute)
+        self.used = tokens if prompt_counted else tokens + self.turn_prompt
+
+    def failed(self, exc: BaseException) -> None:
+        """A request that fails pays what its attempts used (`spent`: a failed demand, a timeout, a client gone)
+        on top of what was reported before (the earlier prompts of a batch); a Cat failure alone pays nothing."""
+        tokens, unreported = spent(exc)
+        self.used = (self.used or 0) + tokens + unreported * self.turn_prompt
 
     async def recount(self, prompt: int) -> None:
         """The prompt, counted precisely after admission: the reservation follows now, not only at the end."""
@@ -119,9 +133,13 @@ class Lease:
     async def held(self) -> AsyncIterator[Lease]:
         try:
             yield self
+        except BaseException as exc:
+            if not self.streaming:
+                self.failed(exc)
+            raise
         finally:
             if not self.streaming:
-                await self.settle(self.used)
+                await self.settle(self.used or 0)
 
     def guard(self, events: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
         """The stream body that owns the lease from now on, before the body first runs."""
@@ -134,6 +152,8 @@ class Lease:
                 yield event
         finally:
             await events.aclose()  # type: ignore[attr-defined]
+            if self.used is None:  # the client left before the answer was whole: its turn read the prompt
+                self.used = self.turn_prompt
             await self.settle(self.used)
 
     async def settle(self, used_tokens: int) -> None:
@@ -177,15 +197,23 @@ class Limiter:
             self._warn(message)
 
     async def admit(
-        self, key: str, quota: Quota, cost: int = 0, redis_url: str = "", fail_open: bool = True, prompt: int = 0
+        self,
+        key: str,
+        quota: Quota,
+        cost: int = 0,
+        redis_url: str = "",
+        fail_open: bool = True,
+        prompt: int = 0,
+        turns: int = 1,
     ) -> tuple[Lease, Verdict]:
-        """Admit a request costing `cost` tokens, or raise its 429 (503: Redis is down and failing closed)."""
+        """Admit a request of `turns` Cat turns costing `cost` tokens, or raise its 429 (503: Redis is down and
+        failing closed). A cost beyond a limit is refused before (pipeline `_admit`); the stores refuse it too."""
         if not quota.active:
             return Lease(), Verdict("")
         lease = uuid.uuid4().hex
         store = self.store(redis_url)
         try:
-            verdict = await store.admit(key, quota, cost, lease)
+            verdict = await store.admit(key, quota, cost, lease, turns)
         except BACKEND_ERRORS as exc:
             self._failed(exc)
             if fail_open:
@@ -193,5 +221,6 @@ class Limiter:
             raise limiter_unavailable() from None
         if not verdict.allowed:
             raise RateLimited(verdict)
-        reserved = min(cost, quota.tokens_per_minute) if quota.tokens_per_minute else 0
-        return Lease(store, key, quota, reserved, lease, self._failed, prompt, max(0, cost - prompt)), verdict
+        reserved = cost if quota.tokens_per_minute else 0
+        lease_of = Lease(store, key, quota, reserved, lease, self._failed, prompt, max(0, cost - prompt), turns)
+        return lease_of, verdict

@@ -6,7 +6,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..turn.errors import BridgeError
+from ..turn.errors import NO_RETRY, BridgeError
 
 WINDOW = 60.0
 CONCURRENCY_RETRY = 0.5  # seconds a client is told to wait for a free slot
@@ -81,6 +81,18 @@ class RateLimited(BridgeError):
             )
         super().__init__(429, message, kind, None, "rate_limit_exceeded", verdict.headers())
         self.verdict = verdict
+
+
+def too_large_for(unit: str, limit: int, requested: int, param: str, model: str) -> BridgeError:
+    """OpenAI's refusal of a request that no wait would admit (its cost alone exceeds a per-minute limit): a 429
+    with OpenAI's type, code and words, so a client that knows them knows this one; `x-should-retry: false` stops
+    the SDKs from retrying, and there is no retry-after, as waiting cannot help."""
+    abbr, advice = ("TPM", "The input") if unit == "tokens" else ("RPM", "The number of prompts")
+    message = (
+        f"Request too large for {model} on {unit} per min ({abbr}): Limit {limit}, Requested {requested}. "
+        f"{advice} must be reduced in order to run successfully."
+    )
+    return BridgeError(429, message, unit, param, "rate_limit_exceeded", NO_RETRY)
 
 
 def duration(seconds: float) -> str:

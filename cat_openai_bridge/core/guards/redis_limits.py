@@ -14,12 +14,12 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
 local W = 60000
 local rpm, tpm, maxc = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local cost, lease, lease_ms = tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
+local cost, lease, lease_ms, requests = tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
 local req_tat = math.max(tonumber(redis.call('GET', KEYS[1]) or now), now)
 local tok_tat = math.max(tonumber(redis.call('GET', KEYS[2]) or now), now)
 local req_new, tok_new = now, now
-if rpm > 0 then req_new = req_tat + W / rpm end
-if tpm > 0 then tok_new = tok_tat + math.min(cost, tpm) * W / tpm end
+if rpm > 0 then req_new = req_tat + requests * W / rpm end
+if tpm > 0 then tok_new = tok_tat + cost * W / tpm end
 local reason, retry = '', 0
 if rpm > 0 and req_new - now > W then
   reason, retry = 'requests', req_new - W - now
@@ -78,9 +78,9 @@ class RedisStore:
         base = f"{self.prefix}:{{{key}}}"  # one hash slot per identity, for Redis Cluster
         return f"{base}:req", f"{base}:tok", f"{base}:inflight"
 
-    async def admit(self, key: str, quota: Quota, cost: int, lease: str) -> Verdict:
+    async def admit(self, key: str, quota: Quota, cost: int, lease: str, requests: int = 1) -> Verdict:
         rpm, tpm, lease_ms = quota.requests_per_minute, quota.tokens_per_minute, int(quota.lease_seconds * 1000)
-        args = [rpm, tpm, quota.max_concurrent, cost, lease, lease_ms]
+        args = [rpm, tpm, quota.max_concurrent, cost, lease, lease_ms, requests]
         return Verdict.of(quota, *await self.client.run(ADMIT, self._keys(key), args, check=_admitted))
 
     async def settle(self, key: str, quota: Quota, correction: int, lease: str) -> None:

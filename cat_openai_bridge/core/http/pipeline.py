@@ -17,7 +17,7 @@ from ..guards.idempotency import once as once_for
 from ..guards.limits import Lease, Limiter, Quota
 from ..guards.memory_replays import Replays
 from ..guards.metrics import BridgeMetrics, Exchange
-from ..guards.quota import RateLimited
+from ..guards.quota import RateLimited, too_large_for
 from ..guards.redis_replays import RedisReplays
 from ..guards.replay_budget import ReplayLimits
 from ..turn import tokens
@@ -106,7 +106,7 @@ class Pipeline:
                     return once.replay
             lease = Lease()
             if route.limited:
-                lease = await self._admit(identity, settings, headers, job.cost(), route.dialect)
+                lease = await self._admit(identity, settings, headers, job.cost(), route.dialect, exchange.model)
             await stack.enter_async_context(lease.held())
             call = Call(
                 request=request,
@@ -169,21 +169,37 @@ class Pipeline:
         return identity
 
     async def _admit(
-        self, identity: Identity, settings: BridgeSettings, headers: dict[str, str], cost: Cost, dialect: Dialect
+        self,
+        identity: Identity,
+        settings: BridgeSettings,
+        headers: dict[str, str],
+        cost: Cost,
+        dialect: Dialect,
+        model: str,
     ) -> Lease:
-        """Tokens are reserved for the prompt and the answer's cap, as OpenAI counts `max_tokens`. The prompt's
-        share is a cheap upper bound first; once admitted, a long prompt is counted precisely in a thread."""
+        """Each Cat turn is a request, and tokens are reserved for the prompt and the answer's cap, as OpenAI counts
+        `max_tokens`. The prompt's share is a cheap upper bound first; once admitted, a long prompt is counted
+        precisely in a thread. A request more than a per-minute limit holds is refused, never admitted: its turns
+        beyond requests per minute, its prompt beyond tokens per minute (counted precisely first). A cap beyond
+        what the limit leaves of it is reserved up to the limit only (the answer is charged what it used)."""
         quota = Quota(
             settings.rate_limit_per_minute,
             settings.tokens_per_minute,
             settings.max_concurrent_requests,
             settings.request_timeout + 60,
         )
-        pairs = cost.prompt.pairs() if cost.prompt is not None and quota.tokens_per_minute else []
+        rpm, tpm, turns = quota.requests_per_minute, quota.tokens_per_minute, max(1, cost.turns)
+        if rpm and turns > rpm:
+            raise too_large_for("requests", rpm, turns, cost.prompt_param, model)
+        pairs = cost.prompt.pairs() if cost.prompt is not None and tpm else []
         prompt, exact = tokens.estimate_chat(pairs) if pairs else (0, True)
-        reserved = prompt + cost.completion_cap if quota.tokens_per_minute else 0
+        if tpm and prompt > tpm and not exact:
+            prompt, exact = await tokens.count_chat_off_loop(pairs), True
+        if tpm and prompt > tpm:
+            raise too_large_for("tokens", tpm, prompt, cost.prompt_param, model)
+        reserved = prompt + min(cost.completion_cap, tpm - prompt) if tpm else 0
         lease, verdict = await self.limiter.admit(
-            identity.user_id, quota, reserved, settings.redis_url, settings.redis_failure_mode == "open", prompt
+            identity.user_id, quota, reserved, settings.redis_url, settings.redis_failure_mode == "open", prompt, turns
         )
         headers.update(dialect.limit_headers(verdict))
         if not exact and lease.reserved:

@@ -18,7 +18,7 @@ from ..turn.answer import Answer, OutputRules, Usage
 from ..turn.chat_keys import conversation_key
 from ..turn.conversation import ClientTool, Conversation
 from ..turn.demands import NO_DEMANDS, Demands, demanded_answer, demanded_stream
-from ..turn.errors import Audience, error_of
+from ..turn.errors import Audience, BridgeError, error_of
 from ..turn.port import Access, CatTurn, Identity
 from ..turn.wire import WireModel
 from .dialect import OPENAI, Dialect
@@ -31,22 +31,28 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, kw_only=True)
 class Cost:
-    """What a request may cost the Cat; admitted once, before it runs."""
+    """What a request may cost the Cat; admitted once, before it runs, against every limit (pipeline `_admit`),
+    and settled with what it used however it ends (`Lease`)."""
 
-    turns: int = 0  # Cat turns it runs (a batch of prompts runs one each)
-    llm_calls: int = 0  # LLM calls it may make (a structured answer's re-ask is one more)
+    turns: int = 0  # Cat turns it runs (a batch of prompts runs one each): each is a request per minute
+    llm_calls: int = 0  # LLM calls it may make (a re-ask is one more): each is charged as it happens
     prompt: Conversation | None = None  # the client's prompt text of every turn, reserved against tokens_per_minute
     completion_cap: int = 0  # completion tokens it may produce in all (0: no cap), reserved likewise
+    prompt_param: str = "messages"  # what a client shortens when the prompt alone exceeds a limit
 
     @property
     def prompt_parts(self) -> int:
         return sum(len(turn.parts) for turn in self.prompt.turns) if self.prompt is not None else 0
 
 
-def turn_cost(prompt: Conversation, rules: OutputRules, demands: Demands = NO_DEMANDS, turns: int = 1) -> Cost:
-    """Each turn may be re-asked once for its demands."""
-    calls = turns * (2 if demands.any else 1)
-    return Cost(turns=turns, llm_calls=calls, prompt=prompt, completion_cap=(rules.limit or 0) * turns)
+def turn_cost(
+    prompt: Conversation, rules: OutputRules, demands: Demands = NO_DEMANDS, turns: int = 1, param: str = "messages"
+) -> Cost:
+    """Each turn may be re-asked once for its demands, and each answer once for a call to a tool that does not
+    exist (demands.py)."""
+    calls = turns * 2 * (2 if demands.any else 1)
+    cap = (rules.limit or 0) * turns
+    return Cost(turns=turns, llm_calls=calls, prompt=prompt, completion_cap=cap, prompt_param=param)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -181,8 +187,12 @@ class Route(Generic[J]):
             if keep is not None:
                 await keep(answer)
 
+        def failed(exc: BaseException) -> BridgeError:
+            call.lease.failed(exc)  # what the attempts used, though no answer came of them
+            return error_of(exc, self.cat.log, call.audience)
+
         items = demanded_stream(self.cat, turn, rules, demands, self.pipeline.lengths, encoder.waits_for_usage)
-        events = encode(encoder, items, settle, lambda exc: error_of(exc, self.cat.log, call.audience))
+        events = encode(encoder, items, settle, failed)
         return Reply(events=events, stream_type=encoder.media_type)
 
     def debug(self, call: Call, message: str) -> None:

@@ -3,6 +3,7 @@ so the demand goes into the agent's system prompt, and an answer that falls shor
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import time
@@ -13,7 +14,7 @@ from typing import Any
 from .answer import Answer, AnswerLengths, OutputRules, StreamItem, answer_stream, run_answer
 from .conversation import Conversation, TextPart, ToolCall, Turn
 from .errors import invalid_request, structured_output_failed
-from .port import CatPort, CatTurn, UnknownTool
+from .port import CatPort, CatTimeout, CatTurn, UnknownTool
 from .schema_rules import SchemaError, check_schema
 from .schema_validator import validate
 
@@ -133,6 +134,24 @@ class Demands:
 NO_DEMANDS = Demands()
 
 
+# Attempts that end with no usage said: the Cat ran out of time, the client left, or the model called a tool that
+# does not exist (the Cat raises). Each read its prompt at least, and is charged so.
+UNREPORTED = (CatTimeout, UnknownTool, asyncio.CancelledError)
+
+
+def spent(exc: BaseException) -> tuple[int, int]:
+    """What a failed request's attempts used, for the token limit: the tokens of the attempts that answered (their
+    `charged`), and how many attempts never said (see UNREPORTED). A Cat failure alone spent nothing."""
+    return getattr(exc, "spent", (0, 1 if isinstance(exc, UNREPORTED) else 0))
+
+
+def _spending(exc: BaseException, tokens: int = 0, unreported: int = 0) -> BaseException:
+    """`exc`, carrying what the attempts before it used too; raised as is, so nothing is ever left uncharged."""
+    before, missing = spent(exc)
+    exc.spent = (before + tokens, missing + unreported)  # type: ignore[attr-defined]
+    return exc
+
+
 def _said(answer: Answer) -> str:
     return answer.content or " ".join(f"(called {c.name} with {c.arguments})" for c in answer.tool_calls)
 
@@ -155,7 +174,8 @@ def _final(stray: UnknownTool) -> Exception:
 
 
 async def checked_answer(cat: CatPort, turn: CatTurn, rules: OutputRules, lengths: AnswerLengths) -> Answer:
-    """The answer; a call to a tool that does not exist is re-asked once, naming the tools that do."""
+    """The answer; a call to a tool that does not exist is re-asked once, naming the tools that do. The first
+    attempt read about the prompt the second says it read: it is charged that."""
     started = time.monotonic()
     try:
         return await run_answer(cat, turn, rules, lengths)
@@ -163,9 +183,12 @@ async def checked_answer(cat: CatPort, turn: CatTurn, rules: OutputRules, length
         again = _stray(cat, turn, stray)
     remaining = max(rules.timeout - (time.monotonic() - started), 1)
     try:
-        return await run_answer(cat, again, replace(rules, timeout=remaining), lengths)
+        answer = await run_answer(cat, again, replace(rules, timeout=remaining), lengths)
     except UnknownTool as stray:
-        raise _final(stray) from None
+        raise _spending(_final(stray), unreported=2) from None
+    except BaseException as exc:
+        raise _spending(exc, unreported=1)
+    return replace(answer, charged=answer.charged + answer.usage.prompt_tokens)
 
 
 async def demanded_answer(
@@ -178,12 +201,15 @@ async def demanded_answer(
         return answer
     cat.log("info", f"openai bridge: re-asking once: {problem}")
     remaining = max(rules.timeout - (time.monotonic() - started), 1)
-    again = await checked_answer(
-        cat, _reasked(turn, _said(answer), problem), replace(rules, timeout=remaining), lengths
-    )
+    try:
+        again = await checked_answer(
+            cat, _reasked(turn, _said(answer), problem), replace(rules, timeout=remaining), lengths
+        )
+    except BaseException as exc:
+        raise _spending(exc, answer.charged)
     problem = demands.problem(again)
     if problem is not None:
-        raise structured_output_failed(f"{problem}.")
+        raise _spending(structured_output_failed(f"{problem}."), answer.charged + again.charged)
     return replace(again, usage=answer.usage + again.usage, charged=answer.charged + again.charged)
 
 
@@ -206,7 +232,8 @@ async def demanded_stream(
     async with contextlib.aclosing(_streamed(cat, turn, rules, lengths, wait_for_result)) as items:
         async for item in items:
             if isinstance(item, Answer) and (problem := demands.problem(item)):
-                raise structured_output_failed(f"{problem}.")
+                failure = structured_output_failed(f"{problem}.")
+                raise _spending(failure, item.charged, 0 if item.prompt_counted else 1)
             yield item
 
 
@@ -228,6 +255,9 @@ async def _streamed(
     try:
         async with contextlib.aclosing(answer_stream(cat, again, rules, cat.log, lengths, wait_for_result)) as items:
             async for item in items:
-                yield item
+                first = item.usage.prompt_tokens if isinstance(item, Answer) else 0  # the first attempt's prompt
+                yield replace(item, charged=item.charged + first) if isinstance(item, Answer) else item
     except UnknownTool as stray:
-        raise _final(stray) from None
+        raise _spending(_final(stray), unreported=2) from None
+    except BaseException as exc:
+        raise _spending(exc, unreported=1)

@@ -18,7 +18,7 @@ from ...http.route import Call, Cost, Job, Reply, Route, turn_cost
 from ...turn import tokens
 from ...turn.answer import OutputRules, Usage
 from ...turn.conversation import Conversation, TextPart, Turn
-from ...turn.demands import checked_answer
+from ...turn.demands import checked_answer, spent
 from ...turn.errors import invalid_request
 from ...turn.port import CatTimeout
 from ..chat.encoder import CompletionIds, completion_usage
@@ -75,7 +75,7 @@ class CompletionJob(Job):
 
     def cost(self) -> Cost:
         counted = Conversation("", [Turn("user", [TextPart(text)]) for text in self.prompts])
-        return turn_cost(counted, self.rules, turns=len(self.prompts))  # each prompt a turn, with its own cap
+        return turn_cost(counted, self.rules, turns=len(self.prompts), param="prompt")  # each a turn, with its cap
 
 
 class Completions(Route[CompletionJob]):
@@ -114,8 +114,10 @@ class Completions(Route[CompletionJob]):
                 answer = await checked_answer(
                     self.cat, call.turn(user_turn(prompt), stream=False), turn_rules, self.pipeline.lengths
                 )
-            except CatTimeout:
-                raise CatTimeout(rules.timeout) from None  # the request's time, not what was left of it
+            except CatTimeout as exc:
+                timeout = CatTimeout(rules.timeout)  # the request's time, not what was left of it
+                timeout.spent = spent(exc)  # type: ignore[attr-defined]
+                raise timeout from None
             used += answer.usage
             charged += answer.charged
             call.report(used, charged=charged)  # what ran counts, even if a later prompt fails

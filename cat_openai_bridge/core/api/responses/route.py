@@ -66,7 +66,7 @@ class ResponsesJob(ResponsesRequestJob):
     history: list = field(default_factory=list)  # the stored conversation it continues
 
     def cost(self) -> Cost:
-        return turn_cost(self.conversation, self.rules, self.demands)
+        return turn_cost(self.conversation, self.rules, self.demands, param="input")
 
     def replay_floor(self) -> int:
         """A response repeats the request's `metadata` and `instructions`; a stream does so in three events."""
