@@ -50,10 +50,10 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1000:.0f} ms"
 
 
-def run(stack: Stack, rounds: int, baseline_requests: int) -> list[dict]:
+def run(stack: Stack, rounds: int, baseline_requests: int, only: str = "") -> list[dict]:
     rows = []
     asyncio.run(hostile.under_attack(stack.cat.url, {}, identity(stack, "warm-up"), None, 30))  # pools, caches
-    for attack in hostile.ATTACKS:
+    for attack in [a for a in hostile.ATTACKS if any(o.lower() in a.name.lower() for o in only.split("|"))]:
         apply(stack, attack.settings)
         alone = asyncio.run(
             hostile.under_attack(
@@ -110,11 +110,14 @@ def main() -> None:
     parser.add_argument("--v1", action="store_true", help="the Cat v1 from CAT_V1_CORE instead of v2")
     parser.add_argument("--rounds", type=int, default=3, help="times each attack runs (default 3)")
     parser.add_argument("--baseline", type=int, default=100, help="neighbour requests without an attack (100)")
+    parser.add_argument(
+        "--only", default="", help="only the attacks whose name contains one of these texts (separated by |)"
+    )
     args = parser.parse_args()
     version = "v1" if args.v1 else "v2"
     stack = start_stack(version)
     try:
-        print(table(version, run(stack, args.rounds, args.baseline)))
+        print(table(version, run(stack, args.rounds, args.baseline, args.only)))
     finally:
         stack.stop()
 

@@ -14,7 +14,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import httpx
 
@@ -34,6 +34,7 @@ class Attack:
     concurrency: int = 4
     requests: int = 12
     expect: frozenset[int] = frozenset({200})  # statuses the attacker may get (never a 500)
+    continues: dict | None = None  # a Responses body the attacker stores first: each request continues it
 
 
 def _json(value: dict) -> bytes:
@@ -43,8 +44,59 @@ def _json(value: dict) -> bytes:
 METADATA = {f"k{i}": f"{i % 10}" * (192 * 1024) for i in range(16)}  # 3 MiB, echoed by three stream events
 SPACES = " " * 8_000_000  # under the default max_request_bytes (8 MiB), counted with tokens_per_minute on
 RUN = uuid.uuid4().hex[:8]  # Idempotency-Keys unique to this process
+MESSAGES = "/custom/v1/messages"
+ANTHROPIC = {"anthropic-version": "2023-06-01"}
+ONE_LETTER_PARTS = _json(
+    {"model": "cheshire-cat", "messages": [{"role": "user", "content": [{"type": "text", "text": "x"}] * 150_000}]}
+)  # 4.4 MiB
+TOOL_RESULTS = _json(
+    {
+        "model": "cheshire-cat",
+        "max_tokens": 10,
+        "messages": [
+            {"role": "user", "content": "go"},
+            {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "f", "input": {}}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "r"}] * 60_000},
+        ],
+    }
+)
+STORED_PARTS = {
+    "model": "cheshire-cat",
+    "input": [{"role": "user", "content": [{"type": "input_text", "text": "x"}] * 50_000}],
+}
+LONG_CHAIN = {"model": "cheshire-cat", "input": "word " * 200_000}  # 1 MB, 200k tokens: stored, then continued
+CONTINUED = _json({"model": "cheshire-cat", "input": "and? [[tokens:3]]"})  # 123 bytes with its previous_response_id
 
 ATTACKS = [
+    Attack(
+        "150,000 one-letter text parts in one chat message", CHAT, lambda i: ONE_LETTER_PARTS, concurrency=2, requests=4
+    ),
+    Attack(
+        "60,000 tool_result blocks (Anthropic)",
+        MESSAGES,
+        lambda i: TOOL_RESULTS,
+        headers=lambda i: ANTHROPIC,
+        concurrency=2,
+        requests=4,
+        expect=frozenset({400}),  # too_many_content_parts (v1: tool blocks are refused there anyway)
+    ),
+    Attack(
+        "count_tokens on 60,000 blocks",
+        f"{MESSAGES}/count_tokens",
+        lambda i: TOOL_RESULTS,
+        headers=lambda i: ANTHROPIC,
+        concurrency=2,
+        requests=4,
+        expect=frozenset({400}),
+    ),
+    Attack("a stored input of 50,000 parts, continued", RESPONSES, lambda i: CONTINUED, continues=STORED_PARTS),
+    Attack(
+        "a 1 MB stored chain, continued",
+        RESPONSES,
+        lambda i: CONTINUED,
+        continues=LONG_CHAIN,
+        expect=frozenset({400}),  # context_length_exceeded (responses_context_tokens)
+    ),
     Attack(
         "keyed Responses streams with 3 MiB of metadata",
         RESPONSES,
@@ -157,6 +209,10 @@ async def _attacker(base_url: str, headers: dict[str, str], attack: Attack, outc
 
     limits = httpx.Limits(max_connections=attack.concurrency)
     async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=120, limits=limits) as client:
+        if attack.continues is not None:
+            stored = (await client.post(RESPONSES, json=attack.continues)).raise_for_status().json()["id"]
+            body = attack.body
+            attack = replace(attack, body=lambda i: _json({**json.loads(body(i)), "previous_response_id": stored}))
         await asyncio.gather(*(one(client, i) for i in range(attack.requests)))
 
 
