@@ -197,7 +197,7 @@ class ResponseEncoder(Encoder):
 
     def final(self, answer: Answer) -> Response:
         """The whole response, built once: what the stream ends with is what is stored."""
-        if self._final is None or self._final[0] is not answer:
+        if self._final is None or self._final[0] is not answer or self._final[1].store != self.store:
             self._final = (answer, self.response("completed", answer))
         return self._final[1]
 

@@ -132,8 +132,11 @@ class Responses(Route[ResponsesJob]):
             self.cat.log("info", f"openai bridge: hosted tools left out of the turn: {', '.join(job.skipped)}")
 
         async def keep(answer: Answer) -> None:
-            if job.store:
-                await self.keeper.keep(call.identity, call.settings, encoder.final(answer), job.own, job.history)
+            """Before the response is sent (its stream's last event): it says whether it was kept."""
+            if job.store and not await self.keeper.keep(
+                call.identity, call.settings, encoder.final(answer), job.own, job.history
+            ):
+                encoder.store = False
 
         encoder = ResponseEncoder(ids, body, job.tools, job.store)
         if rules.stream:

@@ -21,18 +21,70 @@ class StoreLimits(ReplayLimits):
     ttl: float = 0.0  # seconds a response is kept (and `per_answer` bounds one response)
 
 
+def output_items(response: dict[str, Any]) -> list[dict[str, Any]]:
+    """A response's output as input items for the next turn of the chain."""
+    items = []
+    for out in response.get("output", []):
+        if out.get("type") == "message":
+            text = "".join(p.get("text", "") for p in out.get("content", []))
+            content = [{"type": "output_text", "text": text}]
+            items.append({"type": "message", "role": "assistant", "id": out["id"], "content": content})
+        elif out.get("type") in ("function_call", "custom_tool_call"):
+            keep = ("type", "id", "call_id", "namespace", "name", "arguments", "input")
+            items.append({k: out[k] for k in keep if k in out})
+    return items
+
+
+OFF_LOOP_BYTES = 64 * 1024  # an entry larger than this is decoded in a thread, an item at a time
+OFF_LOOP_ITEMS = 64  # an entry of more items than this is encoded likewise
+
+
 @dataclass(frozen=True)
 class StoredResponse:
+    """Each part kept once (the history to continue from is derived), as lines of JSON: the response, the two
+    counts, then one item a line. A read takes what it needs (the response line, one page of items) without
+    decoding the rest, and a whole decode in a thread yields the event loop between items."""
+
     response: dict[str, Any]  # the Response object as it was sent
     input_items: list[dict[str, Any]]  # this request's own input, as items with ids
-    history: list[dict[str, Any]]  # input items to continue from: the chain so far, then this output
+    earlier: list[dict[str, Any]]  # the chain it continued (input items), before this request
+
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        """Input items to continue from: the chain so far, this input, then this output."""
+        return [*self.earlier, *self.input_items, *output_items(self.response)]
 
     def encode(self) -> bytes:
-        return json.dumps(vars(self), separators=(",", ":")).encode("utf-8")
+        """JSON escapes every newline in a string (ensure_ascii), so a line is one value."""
+        parts = [self.response, [len(self.input_items), len(self.earlier)], *self.input_items, *self.earlier]
+        return b"\n".join(json.dumps(part, separators=(",", ":")).encode("utf-8") for part in parts)
 
     @classmethod
     def decode(cls, data: bytes) -> StoredResponse:
-        return cls(**json.loads(data))
+        if b"\n" not in data:  # one JSON object, kept before #22 with the whole history beside its parts
+            raw = json.loads(data)
+            whole = raw.pop("history")
+            raw["earlier"] = whole[: len(whole) - len(raw["input_items"]) - len(output_items(raw["response"]))]
+            return cls(**raw)
+        lines = data.split(b"\n")
+        mine = json.loads(lines[1])[0]
+        items = [json.loads(line) for line in lines[2:]]
+        return cls(json.loads(lines[0]), items[:mine], items[mine:])
+
+    @classmethod
+    def response_line(cls, data: bytes) -> bytes:
+        """The response as it was sent, undecoded."""
+        if b"\n" not in data:
+            return json.dumps(cls.decode(data).response, separators=(",", ":")).encode("utf-8")
+        return data[: data.index(b"\n")]
+
+    @classmethod
+    def input_lines(cls, data: bytes) -> list[bytes]:
+        """This request's own input items, one undecoded JSON line each."""
+        if b"\n" not in data:
+            return [json.dumps(item).encode("utf-8") for item in cls.decode(data).input_items]
+        lines = data.split(b"\n")
+        return lines[2 : 2 + json.loads(lines[1])[0]]
 
 
 class MemoryResponseStore:

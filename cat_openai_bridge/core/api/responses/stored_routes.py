@@ -6,6 +6,8 @@ over, as OpenAI does not carry them.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +21,7 @@ from ...turn.errors import BridgeError, invalid_request
 from ...turn.port import Identity
 from ...turn.wire import WireModel
 from .protocol import Response, ResponsesRequest
-from .storage import ResponseStores, StoredResponse, StoreLimits
+from .storage import OFF_LOOP_BYTES, OFF_LOOP_ITEMS, ResponseStores, StoredResponse, StoreLimits
 
 MAX_LISTED = 100
 
@@ -58,20 +60,6 @@ def own_items(body: ResponsesRequest) -> list[dict[str, Any]]:
     return items
 
 
-def output_items(response: dict[str, Any]) -> list[dict[str, Any]]:
-    """A response's output as input items for the next turn of the chain."""
-    items = []
-    for out in response.get("output", []):
-        if out.get("type") == "message":
-            text = "".join(p.get("text", "") for p in out.get("content", []))
-            content = [{"type": "output_text", "text": text}]
-            items.append({"type": "message", "role": "assistant", "id": out["id"], "content": content})
-        elif out.get("type") in ("function_call", "custom_tool_call"):
-            keep = ("type", "id", "call_id", "namespace", "name", "arguments", "input")
-            items.append({k: out[k] for k in keep if k in out})
-    return items
-
-
 class Keeper:
     """Loads and keeps stored responses for the Responses routes; a store failure never loses an answer."""
 
@@ -79,24 +67,35 @@ class Keeper:
         self.stores = stores
         self.log = log
 
-    async def load(self, identity: Identity, settings: BridgeSettings, response_id: str, param: str | None):
+    async def fetch(self, identity: Identity, settings: BridgeSettings, response_id: str, param: str | None) -> bytes:
         try:
             data = await self.stores.of(settings.redis_url).get(identity.user_id, response_id)
         except (RedisUnavailable, RedisReplyError):
             raise store_unavailable() from None
         if data is None:
             raise not_found(response_id, param)
+        return data
+
+    async def load(self, identity: Identity, settings: BridgeSettings, response_id: str, param: str | None):
+        data = await self.fetch(identity, settings, response_id, param)
+        if len(data) > OFF_LOOP_BYTES:
+            return await asyncio.to_thread(StoredResponse.decode, data)
         return StoredResponse.decode(data)
 
-    async def keep(self, identity: Identity, settings: BridgeSettings, response: Response, own: list, history: list):
-        as_sent = response.as_dict()
-        data = StoredResponse(as_sent, own, history + own + output_items(as_sent)).encode()
-        store = self.stores.of(settings.redis_url)
+    async def keep(
+        self, identity: Identity, settings: BridgeSettings, response: Response, own: list, history: list
+    ) -> bool:
+        """Whether the response was kept: the response says so (`store`)."""
+        stored = StoredResponse(response.as_dict(), own, history)
+        many = len(own) + len(history) > OFF_LOOP_ITEMS
+        data = await asyncio.to_thread(stored.encode) if many else stored.encode()
         try:
-            if not await store.put(identity.user_id, response.id, data, limits_of(settings)):
-                self.log("info", f"openai bridge: response {response.id} not stored: larger than the store's limits")
+            if await self.stores.of(settings.redis_url).put(identity.user_id, response.id, data, limits_of(settings)):
+                return True
+            self.log("info", f"openai bridge: response {response.id} not stored: larger than the store's limits")
         except (RedisUnavailable, RedisReplyError) as exc:
             self.log("warning", f"openai bridge: response {response.id} not stored: {exc}")
+        return False
 
 
 def wants_store(body: ResponsesRequest, settings: BridgeSettings) -> bool:
@@ -110,7 +109,7 @@ class StoredId(Job):
 
 @dataclass(frozen=True, kw_only=True)
 class StoredJob(StoredId):
-    stored: StoredResponse  # the caller's own, loaded
+    data: bytes  # the caller's own, as kept (StoredResponse.encode), undecoded
 
 
 class ResponseDeleted(WireModel):
@@ -128,10 +127,10 @@ class InputItemList(WireModel):
 
 
 class _StoredRoute(Route[StoredJob]):
-    """A stored response of the caller's, by the id in the path; another user's id is as good as missing."""
+    """A stored response of the caller's, by the id in the path; another user's id is as good as missing. A read
+    is a request like any other (requests per minute, in flight), and decodes only what it sends."""
 
     reads_body = False
-    limited = False
     idempotent = False
 
     def __init__(self, pipeline, keeper: Keeper) -> None:
@@ -143,26 +142,32 @@ class _StoredRoute(Route[StoredJob]):
 
     async def prepare(self, job: Job, identity: Identity, settings: BridgeSettings) -> StoredJob:
         assert isinstance(job, StoredId)
-        return StoredJob(
-            response_id=job.response_id, stored=await self.keeper.load(identity, settings, job.response_id, None)
-        )
+        data = await self.keeper.fetch(identity, settings, job.response_id, None)
+        return StoredJob(response_id=job.response_id, data=data)
 
 
 class GetResponse(_StoredRoute):
     name = "responses.retrieve"
 
     async def run(self, job: StoredJob, call: Call) -> Reply:
-        return Reply(Response.model_validate(job.stored.response))
+        return Reply(text=StoredResponse.response_line(job.data).decode("utf-8"), media_type="application/json")
 
 
 class DeleteResponse(_StoredRoute):
     name = "responses.delete"
 
+    async def prepare(self, job: Job, identity: Identity, settings: BridgeSettings) -> StoredJob:
+        assert isinstance(job, StoredId)
+        return StoredJob(response_id=job.response_id, data=b"")  # deleting needs nothing read
+
     async def run(self, job: StoredJob, call: Call) -> Reply:
         try:
-            await self.keeper.stores.of(call.settings.redis_url).delete(call.identity.user_id, job.response_id)
+            store = self.keeper.stores.of(call.settings.redis_url)
+            deleted = await store.delete(call.identity.user_id, job.response_id)
         except (RedisUnavailable, RedisReplyError):
             raise store_unavailable() from None
+        if not deleted:
+            raise not_found(job.response_id, None)
         return Reply(ResponseDeleted(id=job.response_id))
 
 
@@ -179,13 +184,15 @@ class ListInputItems(_StoredRoute):
         limit_text = query.get("limit", "20")
         if not (limit_text.isdigit() and len(limit_text) <= 3) or not 1 <= int(limit_text) <= MAX_LISTED:
             raise invalid_request(f"Invalid 'limit': expected 1 to {MAX_LISTED}.", "limit", "invalid_value")
-        items = list(job.stored.input_items)
+        lines = StoredResponse.input_lines(job.data)
         if order == "desc":
-            items.reverse()
+            lines.reverse()
         after = query.get("after")
-        if after:
-            ids = [item.get("id") for item in items]
-            items = items[ids.index(after) + 1 :] if after in ids else []
-        page = items[: int(limit_text)]
+        if after:  # only lines that name the id are decoded, to see whether it is theirs
+            needle = json.dumps(after).encode("utf-8")
+            ours = (i for i, line in enumerate(lines) if needle in line and json.loads(line).get("id") == after)
+            at = next(ours, None)
+            lines = lines[at + 1 :] if at is not None else []
+        page = [json.loads(line) for line in lines[: int(limit_text)]]
         first, last = (page[0]["id"], page[-1]["id"]) if page else (None, None)
-        return Reply(InputItemList(data=page, first_id=first, last_id=last, has_more=len(items) > len(page)))
+        return Reply(InputItemList(data=page, first_id=first, last_id=last, has_more=len(lines) > len(page)))
