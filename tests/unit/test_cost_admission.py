@@ -4,6 +4,8 @@ per-minute limit is refused with OpenAI's words, never admitted; each prompt of 
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from cat_openai_bridge.core.guards.limits import Limiter, MemoryStore, Quota
@@ -199,3 +201,27 @@ async def test_a_batch_is_admitted_whole_or_not_at_all():
     quota = Quota(requests_per_minute=20)
     assert (await Limiter(Clock()).admit("u", quota, turns=20))[1].requests.remaining == 0
     assert not (await MemoryStore(Clock()).admit("u", quota, 0, "l", 21)).allowed
+
+
+# Finding 10: reading the body is bounded in time
+
+
+@pytest.mark.parametrize(
+    "path,headers", [("/v1/chat/completions", GOOD), ("/v1/messages", KEY)], ids=["openai", "anthropic"]
+)
+async def test_a_body_that_does_not_arrive_in_time_is_408_and_the_connection_closed(client, cat, path, headers):
+    cat.settings = cat.settings.model_copy(update={"body_read_timeout": 0.2})  # the setting's floor is 1 s
+
+    async def trickle():
+        yield b'{"model": "cheshire-cat", '
+        await asyncio.sleep(5)
+        yield b"}"
+
+    slow = await client.post(path, content=trickle(), headers={**headers, "content-length": "1000"})
+    assert slow.status_code == 408 and slow.headers["connection"] == "close"
+    message = "The request body did not arrive within 0.2 seconds."
+    if path == "/v1/messages":
+        assert slow.json()["error"] == {"type": "invalid_request_error", "message": message}
+    else:
+        assert slow.json() == error(message, code="request_timeout")
+    assert cat.turns == []

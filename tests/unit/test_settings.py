@@ -22,6 +22,7 @@ def test_settings_bounds():
         "request_timeout": 300.0,
         "system_message_policy": "append",
         "max_request_bytes": 8388608,
+        "body_read_timeout": 60.0,
         "max_messages": 1000,
         "max_content_parts": 1000,
         "model_alias": "cheshire-cat",
@@ -68,6 +69,7 @@ def test_settings_bounds():
         {"user_header": "X Bad:"},
         {"task_prompt_patterns": ["("]},
         {"max_concurrent_requests": -1},
+        {"body_read_timeout": 0.5},
         {"stream_send_timeout": 0.5},
         {"idempotency_answer_bytes": 10},
     ):

@@ -54,6 +54,13 @@ class BridgeSettings(BaseModel):
         le=256 * 1024 * 1024,
         description="Largest request body accepted (bytes); larger gets a 413.",
     )
+    body_read_timeout: float = Field(
+        60.0,
+        ge=1.0,
+        le=3600.0,
+        description="Seconds a client may take to send a request's body; slower gets a 408 and the connection is "
+        "closed.",
+    )
     max_messages: int = Field(1000, ge=1, le=100000, description="Most entries a request's `messages` may have.")
     max_content_parts: int = Field(
         1000,

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Message, Receive, Scope, Send
 
-from ..turn.errors import too_large
+from ..turn.errors import BridgeError, too_large
 from ..turn.wire import WireModel
 
 STREAM_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
@@ -59,12 +59,12 @@ class BoundedStream(StreamingResponse):
                 await self.body_iterator.aclose()  # type: ignore[attr-defined]  # now, not when collected
 
 
-async def _within(awaitable, seconds: float) -> None:
+async def _within(awaitable, seconds: float):
     if sys.version_info >= (3, 11):
         async with asyncio.timeout(seconds):  # no task per send, unlike wait_for on 3.11
-            await awaitable
+            return await awaitable
     else:  # pragma: no cover - Python 3.10
-        await asyncio.wait_for(awaitable, seconds)
+        return await asyncio.wait_for(awaitable, seconds)
 
 
 def _holds(exc: BaseException, kind: type[BaseException]) -> bool:
@@ -74,7 +74,22 @@ def _holds(exc: BaseException, kind: type[BaseException]) -> bool:
     return any(_holds(inner, kind) for inner in getattr(exc, "exceptions", ()))
 
 
-async def read_body(request: Request, limit: int) -> bytes:
+def body_timeout(seconds: float) -> BridgeError:
+    """A 408, as a server says a request it gave up waiting for; the connection is closed (what is left of the
+    body would otherwise be read as the next request)."""
+    message = f"The request body did not arrive within {seconds:g} seconds."
+    return BridgeError(408, message, "invalid_request_error", None, "request_timeout", {"connection": "close"})
+
+
+async def read_body(request: Request, limit: int, timeout: float) -> bytes:
+    """At most `limit` bytes, within `timeout` seconds in all: a client sending slowly holds no more than that."""
+    try:
+        return await _within(_read(request, limit), timeout)
+    except asyncio.TimeoutError:
+        raise body_timeout(timeout) from None
+
+
+async def _read(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise too_large(limit)

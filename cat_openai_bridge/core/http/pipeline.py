@@ -75,7 +75,11 @@ class Pipeline:
     ) -> Response:
         identity = await self._identify(request, route)
         settings = await self.cat.load_settings()
-        raw = await read_body(request, settings.max_request_bytes) if route.reads_body else b""
+        raw = (
+            await read_body(request, settings.max_request_bytes, settings.body_read_timeout)
+            if route.reads_body
+            else b""
+        )
         job = route.parse(request, raw, settings)
         target = "" if job.model is None else await self.cat.resolve_model(job.model, settings)
         if target is None:
