@@ -35,6 +35,7 @@ class Attack:
     requests: int = 12
     expect: frozenset[int] = frozenset({200})  # statuses the attacker may get (never a 500)
     continues: dict | None = None  # a Responses body the attacker stores first: each request continues it
+    method: str = "POST"  # GET: `path` names the stored response as {stored} (with `continues`), no body
 
 
 def _json(value: dict) -> bytes:
@@ -161,6 +162,54 @@ ATTACKS = [
         concurrency=16,
         requests=48,
     ),
+    Attack(
+        "two 20-prompt completions batches with rate_limit_per_minute 10",
+        "/custom/v1/completions",
+        lambda i: _json({"model": "cheshire-cat", "prompt": [f"batch {i} [[tokens:5]]"] * 20}),
+        settings={"rate_limit_per_minute": 10},
+        concurrency=2,
+        requests=2,
+        expect=frozenset({200, 429}),  # 429: a batch is 20 requests, more than a minute's 10
+    ),
+    Attack(
+        "a 60,000-token prompt with tokens_per_minute 2000",
+        CHAT,
+        lambda i: _json({"model": "cheshire-cat", "messages": [{"role": "user", "content": "lorem ipsum " * 30_000}]}),
+        settings={"tokens_per_minute": 2000, "max_tokens": 100},  # the neighbour reserves 100, not the budget
+        concurrency=3,
+        requests=6,
+        expect=frozenset({200, 429}),  # 429: Request too large
+    ),
+    Attack(
+        "structured answers that fail their re-ask, 1,000-token prompts, tokens_per_minute 3000",
+        CHAT,
+        lambda i: _json(
+            {
+                "model": "cheshire-cat",
+                "messages": [{"role": "user", "content": "word " * 1000 + "[[stubborn]] [[reply:not json]]"}],
+                "response_format": {"type": "json_object"},
+                "max_tokens": 50,
+            }
+        ),
+        settings={"tokens_per_minute": 3000, "max_tokens": 100},
+        concurrency=1,
+        requests=6,
+        expect=frozenset({400, 429}),
+    ),
+    *(
+        Attack(
+            f"16 connections reading one's own 3 MiB stored response{label}",
+            f"{RESPONSES}/{{stored}}",
+            lambda i: b"",
+            settings=values,
+            concurrency=16,
+            requests=96,
+            expect=frozenset({200, 429}),
+            continues={"model": "cheshire-cat", "input": "x [[tokens:3]]", "metadata": METADATA},
+            method="GET",
+        )
+        for label, values in (("", {}), (", max_concurrent_requests 2", {"max_concurrent_requests": 2}))
+    ),
 ]
 
 
@@ -198,9 +247,10 @@ async def _attacker(base_url: str, headers: dict[str, str], attack: Attack, outc
     async def one(client: httpx.AsyncClient, i: int) -> None:
         async with gate:
             try:
-                r = await client.post(
+                r = await client.request(
+                    attack.method,
                     attack.path,
-                    content=attack.body(i),
+                    content=attack.body(i) if attack.method == "POST" else None,
                     headers={"Content-Type": "application/json", **attack.headers(i)},
                 )
                 outcome.attacker[r.status_code] += 1
@@ -212,7 +262,9 @@ async def _attacker(base_url: str, headers: dict[str, str], attack: Attack, outc
         if attack.continues is not None:
             stored = (await client.post(RESPONSES, json=attack.continues)).raise_for_status().json()["id"]
             body = attack.body
-            attack = replace(attack, body=lambda i: _json({**json.loads(body(i)), "previous_response_id": stored}))
+            attack = replace(attack, path=attack.path.format(stored=stored))
+            if attack.method == "POST":
+                attack = replace(attack, body=lambda i: _json({**json.loads(body(i)), "previous_response_id": stored}))
         await asyncio.gather(*(one(client, i) for i in range(attack.requests)))
 
 
