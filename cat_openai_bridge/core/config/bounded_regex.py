@@ -8,7 +8,7 @@ both Cats already have (tiktoken's dependency; a v2 plugin's requirements.txt ca
 `timeout`: measured on a 1,000-character text, the three patterns above end at the 50 ms asked (`re`: minutes), and
 an ordinary match costs ~7 µs (`re`: ~0.7 µs). google-re2 (linear time, no timeout needed) was measured too: 0.1 ms
 on the same texts, but it is in neither Cat, and it refuses look-arounds and back-references that clients' patterns
-use. Matching stays on the loop under a small deadline shared by one check's matches (the callers are synchronous).
+use. A check's matches share a small deadline; the answer checks run in a thread (turn/demands.py).
 
 `regex` writes out a fixed repeat's copies when it compiles: `(?:(x|y){1000}){1000}` took 2.2 s to compile (`re`:
 0.2 ms). So a pattern's `cost` (its characters plus the items fixed repeats write out) is bounded before `regex`
@@ -89,4 +89,4 @@ def search(pattern: str, text: str, deadline: float, anchored: bool = False) -> 
     left = deadline - time.monotonic()
     if left <= 0:
         raise TimeoutError
-    return find(text, timeout=left) is not None
+    return find(text, timeout=left, concurrent=True) is not None  # the GIL released: a thread's match holds no loop

@@ -191,12 +191,17 @@ async def checked_answer(cat: CatPort, turn: CatTurn, rules: OutputRules, length
     return replace(answer, charged=answer.charged + answer.usage.prompt_tokens)
 
 
+async def _problem(demands: Demands, answer: Answer) -> str | None:
+    """A check matches client patterns for up to its deadline: in a thread, so the loop serves others meanwhile."""
+    return await asyncio.to_thread(demands.problem, answer) if demands.any else None
+
+
 async def demanded_answer(
     cat: CatPort, turn: CatTurn, rules: OutputRules, demands: Demands, lengths: AnswerLengths
 ) -> Answer:
     started = time.monotonic()
     answer = await checked_answer(cat, turn, rules, lengths)
-    problem = demands.problem(answer)
+    problem = await _problem(demands, answer)
     if problem is None:
         return answer
     cat.log("info", f"openai bridge: re-asking once: {problem}")
@@ -207,7 +212,7 @@ async def demanded_answer(
         )
     except BaseException as exc:
         raise _spending(exc, answer.charged)
-    problem = demands.problem(again)
+    problem = await _problem(demands, again)
     if problem is not None:
         raise _spending(structured_output_failed(f"{problem}."), answer.charged + again.charged)
     return replace(again, usage=answer.usage + again.usage, charged=answer.charged + again.charged)
@@ -231,7 +236,7 @@ async def demanded_stream(
         return
     async with contextlib.aclosing(_streamed(cat, turn, rules, lengths, wait_for_result)) as items:
         async for item in items:
-            if isinstance(item, Answer) and (problem := demands.problem(item)):
+            if isinstance(item, Answer) and (problem := await _problem(demands, item)):
                 failure = structured_output_failed(f"{problem}.")
                 raise _spending(failure, item.charged, 0 if item.prompt_counted else 1)
             yield item
