@@ -66,7 +66,7 @@ STORED_PARTS = {
     "input": [{"role": "user", "content": [{"type": "input_text", "text": "x"}] * 50_000}],
 }
 LONG_CHAIN = {"model": "cheshire-cat", "input": "word " * 200_000}  # 1 MB, 200k tokens: stored, then continued
-CONTINUED = _json({"model": "cheshire-cat", "input": "and? [[tokens:3]]"})  # 123 bytes with its previous_response_id
+CONTINUED = _json({"model": "cheshire-cat", "input": "and? [[tokens:3]]", "store": False})  # not kept again
 
 ATTACKS = [
     Attack(
