@@ -11,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import PydanticCustomError
 
 from ..turn.errors import BridgeError, invalid_request
+from .text_runs import TextLists
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -123,9 +124,10 @@ def _describe(err: dict, param: str | None) -> BridgeError:
     return invalid_request(f"Invalid value for '{param}': {err.get('msg', 'invalid')}.", param, code)
 
 
-def parse_body(model: type[M], raw: bytes, context: dict | None = None) -> M:
+def parse_body(model: type[M], raw: bytes, context: dict | None = None, texts: TextLists | None = None) -> M:
+    """`texts`: where the model's content lists are, whose trailing runs of plain text parts are merged first."""
     try:
-        return model.model_validate_json(raw, context=context)
+        return model.model_validate_json((texts and texts.merged_body(raw)) or raw, context=context)
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
         if not errors:

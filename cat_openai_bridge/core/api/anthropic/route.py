@@ -13,6 +13,7 @@ from starlette.requests import Request
 from ...config.settings import BridgeSettings
 from ...http.parsing import parse_body
 from ...http.route import Call, Job, Reply, Route, TurnJob
+from ...http.text_runs import TextLists
 from ...turn import tokens
 from ...turn.answer import check_message_count, output_rules
 from ...turn.conversation import ClientTool, Conversation
@@ -27,6 +28,9 @@ from .protocol import MessageRequest, MessageTokensCount, MessageTokensRequest
 @dataclass(frozen=True, kw_only=True)
 class MessagesJob(TurnJob):
     body: MessageRequest
+
+
+TEXTS = TextLists("messages", "text", skip_roles=frozenset({"system"}))  # system texts join with blank lines
 
 
 def _output_format(body: MessageRequest) -> JsonOutput | None:
@@ -48,7 +52,7 @@ class Messages(Route[MessagesJob]):
     dialect = ANTHROPIC
 
     def parse(self, request: Request, raw: bytes, settings: BridgeSettings) -> MessagesJob:
-        body = parse_body(MessageRequest, raw)
+        body = parse_body(MessageRequest, raw, texts=TEXTS)
         check_message_count(len(body.messages), settings, "messages")
         rules = output_rules(settings, bool(body.stream), body.max_tokens, "max_tokens", body.stop_sequences)
         tools, forced = client_tools(body.tools, body.tool_choice, self.cat.supports_client_tools)
@@ -110,7 +114,7 @@ class CountTokens(Route[CountJob]):
     idempotent = False
 
     def parse(self, request: Request, raw: bytes, settings: BridgeSettings) -> CountJob:
-        body = parse_body(MessageTokensRequest, raw)
+        body = parse_body(MessageTokensRequest, raw, texts=TEXTS)
         check_message_count(len(body.messages), settings, "messages")
         tools, _ = client_tools(body.tools, None, allowed=True)
         conversation = build_conversation(

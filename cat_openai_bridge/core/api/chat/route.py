@@ -10,6 +10,7 @@ from starlette.requests import Request
 from ...config.settings import BridgeSettings
 from ...http.parsing import parse_body
 from ...http.route import Call, Reply, Route, TurnJob
+from ...http.text_runs import TextLists
 from ...turn.answer import OutputRules, check_message_count, output_rules
 from ...turn.conversation import ClientTool
 from ...turn.demands import Demands, JsonOutput, json_output, strict_parameters
@@ -17,6 +18,8 @@ from ...turn.errors import invalid_request
 from .convert import build_conversation, client_tools, function_specs
 from .encoder import ChunkEncoder, CompletionIds, completion
 from .protocol import ChatCompletionRequest, CreateParamsBase, JSONSchema, JSONSchemaFormat, PlainFormat
+
+TEXTS = TextLists("messages", "text")
 
 
 def openai_rules(settings: BridgeSettings, body: CreateParamsBase, asked: int | None, param: str) -> OutputRules:
@@ -68,7 +71,7 @@ class ChatCompletions(Route[ChatJob]):
     name = "chat.completions"
 
     def parse(self, request: Request, raw: bytes, settings: BridgeSettings) -> ChatJob:
-        body = parse_body(ChatCompletionRequest, raw, {"client_tools": self.cat.supports_client_tools})
+        body = parse_body(ChatCompletionRequest, raw, {"client_tools": self.cat.supports_client_tools}, TEXTS)
         rules = rules_of(body, settings)
         tools, call = client_tools(body.tools, body.tool_choice)
         demands = demands_of(body, tools, call)

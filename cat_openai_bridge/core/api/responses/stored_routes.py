@@ -17,6 +17,7 @@ from starlette.requests import Request
 from ...config.settings import BridgeSettings
 from ...guards.redis_client import RedisReplyError, RedisUnavailable
 from ...http.route import Call, Job, Reply, Route
+from ...http.text_runs import TextLists
 from ...turn.errors import BridgeError, invalid_request
 from ...turn.port import Identity
 from ...turn.wire import WireModel
@@ -60,6 +61,16 @@ def own_items(body: ResponsesRequest) -> list[dict[str, Any]]:
     return items
 
 
+STORED_TEXTS = TextLists("input", "input_text")
+
+
+def _decoded(data: bytes) -> StoredResponse:
+    stored = StoredResponse.decode(data)
+    STORED_TEXTS.merge(stored.earlier)
+    STORED_TEXTS.merge(stored.input_items)
+    return stored
+
+
 class Keeper:
     """Loads and keeps stored responses for the Responses routes; a store failure never loses an answer."""
 
@@ -77,10 +88,11 @@ class Keeper:
         return data
 
     async def load(self, identity: Identity, settings: BridgeSettings, response_id: str, param: str | None):
+        """Decoded, each item's trailing run of input texts as one (then validated in a blink on the loop)."""
         data = await self.fetch(identity, settings, response_id, param)
         if len(data) > OFF_LOOP_BYTES:
-            return await asyncio.to_thread(StoredResponse.decode, data)
-        return StoredResponse.decode(data)
+            return await asyncio.to_thread(_decoded, data)
+        return _decoded(data)
 
     async def keep(
         self, identity: Identity, settings: BridgeSettings, response: Response, own: list, history: list
