@@ -96,10 +96,10 @@ def test_whole_history_reaches_the_cats_llm_with_system_appended(client, llm_log
             {"role": "user", "name": "Human", "content": user_content("second question", adapter)},
         ]
         return
-    assert sent[1:] == [
+    assert sent[1:] == [  # adjacent text parts reach the Cat as one text (#22: bounded parts), the same words
         {"role": "user", "content": "first question"},
         {"role": "assistant", "content": "first answer"},
-        {"role": "user", "content": [{"type": "text", "text": "second "}, {"type": "text", "text": "question"}]},
+        {"role": "user", "content": "second question"},
     ]
 
 

@@ -79,6 +79,10 @@ def check_error(path: str, body: dict) -> None:
     if path in ANTHROPIC:
         assert set(body) == {"type", "error", "request_id"} and body["type"] == "error", body
         assert set(body["error"]) == {"type", "message"}, body
+    elif path.startswith("/custom/ollama"):  # Ollama's: the message alone
+        assert set(body) == {"error"} and isinstance(body["error"], str) and body["error"], body
+        assert "Traceback" not in body["error"]
+        return
     else:
         assert set(body) == {"error"}, body
         assert set(body["error"]) == {"message", "type", "param", "code"}, body
