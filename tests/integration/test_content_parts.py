@@ -19,10 +19,18 @@ TOO_MANY = (
 )
 
 
+def text_of(content: object) -> object:
+    """v1's LLM client may send a user message as one text part."""
+    if isinstance(content, list) and all(isinstance(p, dict) and p.get("type") == "text" for p in content):
+        return "".join(p["text"] for p in content)
+    return content
+
+
 def last_user(llm_log) -> object:
     return [m for m in llm_log()[-1]["body"]["messages"] if m["role"] == "user"][-1]["content"]
 
 
+@pytest.mark.v2_only  # v1 runs a 150,000-character turn through its memory for minutes: the bound is v2's finding
 def test_150000_text_parts_reach_the_llm_as_their_text(http, llm_log):
     parts = [{"type": "text", "text": c} for c in "ab" * 75_000]
     started = time.perf_counter()
@@ -67,7 +75,7 @@ def test_a_stored_input_of_50000_parts_is_continued_as_one_text(http, llm_log):
     )
     assert again.status_code == 200, again.text
     assert time.perf_counter() - started < 3  # was 6.2 s of the Cat's event loop on v2, every continuation
-    users = [m["content"] for m in llm_log()[-1]["body"]["messages"] if m["role"] == "user"]
+    users = [text_of(m["content"]) for m in llm_log()[-1]["body"]["messages"] if m["role"] == "user"]
     assert users[-2:] == ["x" * 50_000, "and? [[tokens:3]]"]
 
 
