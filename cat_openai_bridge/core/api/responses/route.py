@@ -9,7 +9,6 @@ from starlette.requests import Request
 from ...config.settings import BridgeSettings
 from ...http.parsing import parse_body
 from ...http.route import Call, Cost, Job, Reply, Route, turn_cost
-from ...http.text_runs import TextLists
 from ...turn import tokens
 from ...turn.answer import Answer, OutputRules, check_message_count, output_rules
 from ...turn.conversation import ClientTool, Conversation
@@ -20,9 +19,7 @@ from ..chat.route import json_format
 from .convert import Offered, conversation_of, function_tools
 from .encoder import ResponseEncoder, ResponseIds
 from .protocol import ResponsesRequest
-from .stored_routes import Keeper, own_items, wants_store
-
-TEXTS = TextLists("input", "input_text")
+from .stored_routes import INPUT_TEXTS, Keeper, own_items, wants_store
 
 
 async def check_context(conversation: Conversation, limit: int) -> None:
@@ -96,7 +93,7 @@ class Responses(Route[ResponsesJob]):
         )
 
     def parse(self, request: Request, raw: bytes, settings: BridgeSettings) -> ResponsesRequestJob:
-        body = parse_body(ResponsesRequest, raw, texts=TEXTS)
+        body = parse_body(ResponsesRequest, raw, texts=INPUT_TEXTS)
         rules = output_rules(settings, bool(body.stream), body.max_output_tokens, "max_output_tokens")
         offered = function_tools(body, allowed=self.cat.supports_client_tools)
         store = wants_store(body, settings)

@@ -61,13 +61,13 @@ def own_items(body: ResponsesRequest) -> list[dict[str, Any]]:
     return items
 
 
-STORED_TEXTS = TextLists("input", "input_text")
+INPUT_TEXTS = TextLists("input", "input_text")  # a request's input, and a stored one
 
 
 def _decoded(data: bytes) -> StoredResponse:
     stored = StoredResponse.decode(data)
-    STORED_TEXTS.merge(stored.earlier)
-    STORED_TEXTS.merge(stored.input_items)
+    INPUT_TEXTS.merge(stored.earlier)
+    INPUT_TEXTS.merge(stored.input_items)
     return stored
 
 
