@@ -292,3 +292,16 @@ async def test_the_refuse_setting_keeps_the_400(client, cat, path, body, param):
         }
     }
     assert cat.turns == []
+
+
+@pytest.mark.asyncio
+async def test_a_reask_after_a_cut_answer_runs_to_its_end(client, cat):
+    """The first answer is cut at its stop sequence (the Cat asked to stop) and is no JSON: the re-ask is a new run
+    with a stop signal of its own, not one already set that would end it at its first token."""
+    cat.script("not json", " END", " more", TurnResult("not json END more", prompt_tokens=10))
+    cat.script('{"a":', " 1}", TurnResult('{"a": 1}', prompt_tokens=12))
+    body = chat(stop=["END"], response_format={"type": "json_object"})
+    response = await client.post("/v1/chat/completions", json=body, headers=GOOD)
+    assert response.status_code == 200, response.text
+    assert response.json()["choices"][0]["message"]["content"] == '{"a": 1}'
+    assert [turn.stop.is_set() for turn in cat.turns] == [True, False]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import threading
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -161,7 +162,8 @@ def _reasked(turn: CatTurn, said: str, problem: str) -> CatTurn:
     into later prompts would mislead them."""
     correction = f"Your previous answer could not be used: {problem}. Answer again, in the form the instructions ask."
     turns = [*turn.conversation.turns, Turn("assistant", [TextPart(said)]), Turn("user", [TextPart(correction)])]
-    return replace(turn, conversation=Conversation(turn.conversation.system, turns))
+    # A new run, with a stop signal of its own: the first answer's may be set already (it was cut).
+    return replace(turn, conversation=Conversation(turn.conversation.system, turns), stop=threading.Event())
 
 
 def _stray(cat: CatPort, turn: CatTurn, stray: UnknownTool) -> CatTurn:
